@@ -1,0 +1,200 @@
+"""Stage 1 — load and validate a YAML config file (safe loader only) into a typed ConfigFile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import QwenServeError, did_you_mean
+from .settings import DESCRIPTION_KEY, FIELDS_BY_NAME, PRESETS_KEY, SGLANG_ARGS_KEY
+
+BUNDLED_CONFIG = "server_config.yaml"
+BUNDLED_EXAMPLES = "config_examples.yaml"
+_TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY)
+_PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    values: dict[str, Any]  # validated settings, only the keys the preset sets
+    sglang_args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    label: str  # how origins name this file, e.g. "server_config.yaml"
+    path: Path | None
+    values: dict[str, Any]  # the file's base settings (top level)
+    sglang_args: dict[str, Any]
+    presets: dict[str, Preset] = field(default_factory=dict)
+
+
+def bundled_path(name: str = BUNDLED_CONFIG) -> Path:
+    """The copy of a default config file that ships inside the package."""
+    return Path(str(resources.files("qwen_serve") / "data" / name))
+
+
+def load_config(path: str | Path | None) -> ConfigFile:
+    """Read `path` (or the bundled server_config.yaml when None) and validate every key."""
+    file = Path(path) if path is not None else bundled_path()
+    label = file.name
+    where = f"--config {path}" if path is not None else "the bundled server_config.yaml"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QwenServeError(
+            f"config file '{file}' ({where}) does not exist",
+            fix="pass an existing YAML file, e.g. --config server_config.yaml, or omit --config "
+            "to use the bundled one",
+        ) from None
+    except IsADirectoryError:
+        raise QwenServeError(
+            f"config file '{file}' ({where}) is a directory", fix="pass a YAML file, not a folder"
+        ) from None
+    except (PermissionError, UnicodeDecodeError, OSError) as exc:
+        raise QwenServeError(
+            f"config file '{file}' ({where}) cannot be read: {exc.__class__.__name__}: {exc}",
+            fix="check the file's permissions and that it is UTF-8 text",
+        ) from None
+    return parse_config(text, label=label, path=file)
+
+
+def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFile:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise QwenServeError(
+            f"{at}: malformed YAML: {problem}",
+            fix="fix the indentation or quoting at that line (keys are `name: value`)",
+        ) from None
+    if data is None:
+        data = {}
+    lines = _key_lines(node)
+    if not isinstance(data, dict):
+        raise QwenServeError(
+            f"{label}: the top level is {_kind(data)}, not a mapping of settings",
+            fix="write one `key: value` per line, e.g. `port: 30000`, and presets under `presets:`",
+        )
+
+    def at(*keys: str) -> str:
+        line = lines.get(keys)
+        return f"{label}:{line}" if line else label
+
+    base = _settings(data, _TOP_KEYS, at, prefix=(), label=label)
+    presets_raw = data.get(PRESETS_KEY) or {}
+    if not isinstance(presets_raw, dict):
+        raise QwenServeError(
+            f"{at(PRESETS_KEY)}: 'presets' is {_kind(presets_raw)}, not a mapping of preset names",
+            fix="write `presets:` then one indented `name:` per preset",
+        )
+    presets: dict[str, Preset] = {}
+    for name, body in presets_raw.items():
+        name = str(name)
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise QwenServeError(
+                f"{at(PRESETS_KEY, name)}: preset '{name}' is {_kind(body)}, not a mapping of settings",
+                fix=f"indent `key: value` lines under `{name}:`",
+            )
+        values = _settings(body, _PRESET_KEYS, at, prefix=(PRESETS_KEY, name), label=label)
+        description = body.get(DESCRIPTION_KEY) or ""
+        presets[name] = Preset(
+            name=name,
+            description=str(description),
+            values={k: v for k, v in values.items() if k in FIELDS_BY_NAME},
+            sglang_args=values.get(SGLANG_ARGS_KEY, {}),
+        )
+    return ConfigFile(
+        label=label,
+        path=path,
+        values={k: v for k, v in base.items() if k in FIELDS_BY_NAME},
+        sglang_args=base.get(SGLANG_ARGS_KEY, {}),
+        presets=presets,
+    )
+
+
+def _settings(mapping: dict, allowed: tuple[str, ...], at, *, prefix: tuple, label: str) -> dict:
+    """Validate one level of settings; hyphenated keys (flag spelling) are accepted too."""
+    out: dict[str, Any] = {}
+    for raw_key, value in mapping.items():
+        key = str(raw_key).replace("-", "_")
+        here = at(*prefix, str(raw_key))
+        if key not in allowed:
+            hint = did_you_mean(key, allowed)
+            scope = f"preset '{prefix[-1]}'" if prefix else "the top level"
+            raise QwenServeError(
+                f"{here}: unknown key '{raw_key}' in {scope}" + (f" — {hint}" if hint else ""),
+                allowed=", ".join(allowed),
+                fix="correct the key, or pass other SGLang flags under `sglang_args:`",
+            )
+        if key == PRESETS_KEY or key == DESCRIPTION_KEY:
+            if key == DESCRIPTION_KEY and value is not None and not isinstance(value, str):
+                raise QwenServeError(
+                    f"{here}: description is {_kind(value)}, expected a string",
+                    fix="quote the description text",
+                )
+            continue
+        if key == SGLANG_ARGS_KEY:
+            out[key] = _sglang_args(value, here)
+            continue
+        out[key] = FIELDS_BY_NAME[key].coerce(value, where=here)
+    return out
+
+
+def _sglang_args(value: Any, here: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise QwenServeError(
+            f"{here}: sglang_args is {_kind(value)}, expected a mapping of SGLang flag names to values",
+            fix="write e.g. `sglang_args: {enable-metrics: true, schedule-policy: lpm}`",
+        )
+    out: dict[str, Any] = {}
+    for flag, arg in value.items():
+        name = str(flag).lstrip("-").replace("_", "-")
+        if isinstance(arg, dict):
+            raise QwenServeError(
+                f"{here}: sglang_args.{flag} is a mapping; expected a value, true/false, or a list",
+                fix=f"write `{name}: VALUE` (a JSON string if SGLang expects JSON)",
+            )
+        out[name] = arg
+    return out
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    return type(value).__name__
+
+
+def _key_lines(node) -> dict[tuple, int]:
+    """Line number (1-based) of every mapping key, by its path of keys."""
+    lines: dict[tuple, int] = {}
+
+    def walk(n, path):
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = path + (str(k.value),)
+                lines[key] = k.start_mark.line + 1
+                walk(v, key)
+
+    if node is not None:
+        walk(node, ())
+    return lines

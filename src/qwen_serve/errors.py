@@ -1,0 +1,40 @@
+"""The one error users see: a single line naming what, the key, the value, what is allowed, a fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_USAGE = 2
+
+
+class QwenServeError(Exception):
+    """Bad input or an impossible request. The CLI prints `line` and exits 2, launching nothing."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, what: str, *, allowed: str | None = None, fix: str | None = None):
+        self.what = what
+        self.allowed = allowed
+        self.fix = fix
+        super().__init__(self.line)
+
+    @property
+    def line(self) -> str:
+        parts = [self.what.rstrip(".")]
+        if self.allowed:
+            parts.append(f"allowed: {self.allowed}")
+        if self.fix:
+            parts.append(f"fix: {self.fix}")
+        return "; ".join(parts)
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The nearest known name to a misspelt one, if any is close enough."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    match = closest(word, choices)
+    return f"did you mean '{match}'?" if match else None

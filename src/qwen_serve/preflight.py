@@ -1,0 +1,78 @@
+"""Checks made before anything is launched: cheap facts that would otherwise fail minutes later."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from pathlib import Path
+
+from .capabilities import installed_sglang_version
+from .errors import QwenServeError
+from .resolve import LaunchSettings
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be bound now, or None. Binds and releases at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "already in use"
+            return exc.strerror or str(exc)
+    return None
+
+
+def looks_local(model_path: str) -> bool:
+    """A filesystem path rather than a hub id like 'Qwen/Qwen3-14B'."""
+    return (
+        model_path.startswith(("/", ".", "~"))
+        or model_path.count("/") != 1
+        or Path(model_path).expanduser().exists()
+    )
+
+
+def check_model_path(launch: LaunchSettings) -> None:
+    setting = launch.get("model_path")
+    path = Path(setting.value).expanduser()
+    if not looks_local(setting.value):
+        return  # a hub id: SGLang downloads it (or finds it in the HF cache)
+    if not path.exists():
+        raise QwenServeError(
+            f"model_path: '{setting.value}' ({setting.origin}) does not exist",
+            allowed="a local model directory holding config.json, or a hub id like Qwen/Qwen3-14B",
+            fix="pass --model-path with the directory you downloaded the model to",
+        )
+    if not (path / "config.json").is_file():
+        raise QwenServeError(
+            f"model_path: '{setting.value}' ({setting.origin}) has no config.json",
+            allowed="a model directory (config.json, tokenizer, *.safetensors)",
+            fix="point --model-path at the folder that holds config.json",
+        )
+
+
+def check_port(launch: LaunchSettings) -> None:
+    host, port = launch.get("host"), launch.get("port")
+    problem = port_problem(host.value, port.value)
+    if problem:
+        raise QwenServeError(
+            f"port: {port.value} ({port.origin}) on host {host.value} is {problem}",
+            allowed="a free TCP port, 1-65535",
+            fix=f"pass --port {port.value + 1} (or stop whatever listens on {port.value})",
+        )
+
+
+def check_sglang_installed() -> None:
+    if installed_sglang_version() is None:
+        raise QwenServeError(
+            "sglang is not installed in this Python environment, so nothing can be launched",
+            fix="run `uv sync` in the qwen-serve checkout, or `pip install 'qwen-serve[sglang]'` "
+            "(--dry-run works without it)",
+        )
+
+
+def preflight(launch: LaunchSettings) -> None:
+    check_sglang_installed()
+    check_model_path(launch)
+    check_port(launch)

@@ -1,0 +1,73 @@
+"""What `--dry-run` prints: the command, then every setting with its value and origin."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .resolve import PRECEDENCE, LaunchSettings
+from .sglang_args import SGLangCommand
+
+
+def dry_run_data(launch: LaunchSettings, command: SGLangCommand) -> dict[str, Any]:
+    target = command.target
+    return {
+        "command": command.shell(),
+        "argv": command.shown_argv(),
+        "sglang": {
+            "version": str(target.version),
+            "installed": target.installed,
+            "flag_snapshot": target.flagset.version,
+        },
+        "config": launch.config_label,
+        "preset": launch.preset.name if launch.preset else None,
+        "preset_description": launch.preset.description if launch.preset else None,
+        "precedence": list(PRECEDENCE),
+        "settings": [
+            {"key": s.name, "value": s.shown, "origin": s.origin} for s in launch.settings
+        ]
+        + [
+            {"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin}
+            for a in launch.sglang_args
+        ],
+        "passthrough": list(launch.passthrough),
+        "notes": list(command.notes),
+    }
+
+
+def dry_run_json(launch: LaunchSettings, command: SGLangCommand) -> str:
+    return json.dumps(dry_run_data(launch, command), indent=2, ensure_ascii=False)
+
+
+def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo) -> None:
+    """Plain command line first (copy-pastable, never wrapped), then a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    data = dry_run_data(launch, command)
+    echo(data["command"])
+    console = Console(width=120, soft_wrap=False)
+    title = f"{data['config']}" + (f" · preset {data['preset']}" if data["preset"] else "")
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("origin")
+    for row in data["settings"]:
+        shown = "—" if row["value"] is None else str(row["value"])
+        style = "dim" if row["origin"] == "default" else None
+        table.add_row(row["key"], shown, row["origin"], style=style)
+    with console.capture() as capture:
+        console.print()
+        console.print(table)
+    echo(capture.get().rstrip())
+    if data["preset_description"]:
+        echo(f"preset {data['preset']}: {data['preset_description']}")
+    sglang = data["sglang"]
+    echo(
+        f"sglang {sglang['version']} ("
+        + ("installed" if sglang["installed"] else "not installed here")
+        + f"; flags checked against the {sglang['flag_snapshot']} snapshot)"
+    )
+    echo("precedence: " + " < ".join(PRECEDENCE))
+    for note in data["notes"]:
+        echo(f"note: {note}")

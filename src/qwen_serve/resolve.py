@@ -1,0 +1,116 @@
+"""Stage 2 — layer the sources into one frozen LaunchSettings where every value knows its origin.
+
+Precedence is this ordered list and nothing else (lowest first):
+    1. built-in defaults            (settings.FIELDS)
+    2. the config file's top level  (origin "server_config.yaml:port")
+    3. the selected preset          (origin "preset balanced")
+    4. CLI flags the user typed     (origin "cli"); a flag not typed overrides nothing
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .config import ConfigFile, Preset
+from .errors import QwenServeError, did_you_mean
+from .settings import FIELDS, FIELDS_BY_NAME
+
+PRECEDENCE = ("default", "config file", "preset", "cli")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Any
+    origin: str
+
+    @property
+    def shown(self) -> Any:
+        """The value as it may be printed: secrets masked."""
+        if FIELDS_BY_NAME[self.name].secret and self.value is not None:
+            return "****"
+        return self.value
+
+
+@dataclass(frozen=True)
+class SGLangArg:
+    flag: str  # without leading dashes, e.g. "enable-metrics"
+    value: Any
+    origin: str
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    settings: tuple[Setting, ...]
+    sglang_args: tuple[SGLangArg, ...]  # from `sglang_args:` mappings, file then preset
+    passthrough: tuple[str, ...]  # after `--`, untouched
+    preset: Preset | None
+    config_label: str
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name).value
+
+    def get(self, name: str) -> Setting:
+        for s in self.settings:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def resolve(
+    config: ConfigFile,
+    preset_name: str | None,
+    cli_values: Mapping[str, Any],
+    passthrough: tuple[str, ...] = (),
+) -> LaunchSettings:
+    preset = select_preset(config, preset_name)
+    layers: list[tuple[Mapping[str, Any], Any]] = [
+        ({f.name: f.default for f in FIELDS}, lambda name: "default"),
+        (config.values, lambda name: f"{config.label}:{name}"),
+        (preset.values if preset else {}, lambda name: f"preset {preset.name}"),
+        (_typed_cli(cli_values), lambda name: "cli"),
+    ]
+    chosen: dict[str, Setting] = {}
+    for values, origin in layers:
+        for name, value in values.items():
+            chosen[name] = Setting(name, value, origin(name))
+    args: dict[str, SGLangArg] = {}
+    for flag, value in config.sglang_args.items():
+        args[flag] = SGLangArg(flag, value, f"{config.label}:sglang_args.{flag}")
+    if preset:
+        for flag, value in preset.sglang_args.items():
+            args[flag] = SGLangArg(flag, value, f"preset {preset.name}")
+    return LaunchSettings(
+        settings=tuple(chosen[f.name] for f in FIELDS),
+        sglang_args=tuple(args.values()),
+        passthrough=tuple(passthrough),
+        preset=preset,
+        config_label=config.label,
+    )
+
+
+def select_preset(config: ConfigFile, name: str | None) -> Preset | None:
+    if name is None:
+        return None
+    if name in config.presets:
+        return config.presets[name]
+    available = ", ".join(config.presets) or "(none: the file defines no presets)"
+    hint = did_you_mean(name, config.presets)
+    raise QwenServeError(
+        f"unknown preset '{name}' (--preset) in {config.label}" + (f" — {hint}" if hint else ""),
+        allowed=available,
+        fix="pick one of those, or pass the --config file that defines it",
+    )
+
+
+def _typed_cli(cli_values: Mapping[str, Any]) -> dict[str, Any]:
+    """CLI values arrive as text (or bools for switches); only flags actually typed are here."""
+    out = {}
+    for name, value in cli_values.items():
+        if value is None:
+            continue
+        field = FIELDS_BY_NAME[name]
+        out[name] = field.coerce(value, where=f"from {field.cli_flag}", from_text=True)
+    return out

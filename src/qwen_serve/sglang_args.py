@@ -1,0 +1,163 @@
+"""Stage 4 — turn LaunchSettings into the exact `python -m sglang.launch_server …` argv.
+
+Checked against the flag set of the SGLang it is built for (capabilities.SGLangTarget):
+a flag that version lacks, or a value outside its choices, is an error here — before a
+minute-long model load finds out.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from .capabilities import ALTERNATIVES, CAPABILITIES, SGLangTarget
+from .errors import QwenServeError, did_you_mean
+from .resolve import LaunchSettings, Setting
+from .settings import FIELDS
+
+SGLANG_MODULE = "sglang.launch_server"
+MASK = "****"
+
+
+@dataclass(frozen=True)
+class SGLangCommand:
+    argv: tuple[str, ...]  # what is executed (secrets included)
+    expected: dict[str, Any]  # SGLang parser dest -> the value we mean it to have
+    notes: tuple[str, ...]
+    target: SGLangTarget
+    secret_values: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def sglang_argv(self) -> tuple[str, ...]:
+        """The arguments after `-m sglang.launch_server`."""
+        return self.argv[3:]
+
+    def shown_argv(self) -> list[str]:
+        return [MASK if a in self.secret_values else a for a in self.argv]
+
+    def shell(self) -> str:
+        return shlex.join(self.shown_argv())
+
+
+def build_command(
+    launch: LaunchSettings, target: SGLangTarget, python: str | None = None
+) -> SGLangCommand:
+    flagset = target.flagset
+    argv: list[str] = [python or sys.executable, "-m", SGLANG_MODULE]
+    expected: dict[str, Any] = {}
+    notes: list[str] = []
+    secrets: set[str] = set()
+
+    def emit(option: str, value: Any, origin: str) -> None:
+        if not flagset.has(option):
+            raise QwenServeError(
+                f"{option.lstrip('-')}: set ({origin}) but {target.description} has no {option}",
+                fix="remove it, or use the SGLang release that has it",
+            )
+        choices = flagset.choices(option)
+        if choices and str(value) not in choices:
+            hint = did_you_mean(str(value), choices)
+            raise QwenServeError(
+                f"{option.lstrip('-').replace('-', '_')}: {value!r} ({origin}) is not a value "
+                f"{target.description} accepts for {option}" + (f" — {hint}" if hint else ""),
+                allowed=", ".join(choices),
+                fix=f"pick one of those for {option}",
+            )
+        dest = flagset.dest(option)
+        if value is True and not flagset.takes_value(option):
+            argv.append(option)
+        elif isinstance(value, list):
+            argv.append(option)
+            argv.extend(_text(v) for v in value)
+        else:
+            argv.extend([option, _text(value)])
+        expected[dest] = value
+
+    attention = launch.get("attention_backend")
+    if launch["enable_flashinfer"]:
+        origin = launch.get("enable_flashinfer").origin
+        if attention.value not in (None, "flashinfer"):
+            raise QwenServeError(
+                f"enable_flashinfer ({origin}) conflicts with attention_backend: "
+                f"{attention.value} ({attention.origin})",
+                allowed="one attention backend",
+                fix="drop --enable-flashinfer, or set --attention-backend flashinfer",
+            )
+        notes.append(
+            "SGLang has no --enable-flashinfer: it is translated to --attention-backend flashinfer "
+            f"(enable_flashinfer from {origin})"
+        )
+        attention = Setting("attention_backend", "flashinfer", f"{origin} (enable_flashinfer)")
+
+    for spec in FIELDS:
+        if spec.sglang_flag is None:
+            continue
+        setting = attention if spec.name == "attention_backend" else launch.get(spec.name)
+        value = setting.value
+        if value is None or value is False:
+            continue
+        if spec.name in CAPABILITIES and not target.supports(spec.name):
+            cap = CAPABILITIES[spec.name]
+            raise QwenServeError(
+                f"{spec.name}: {value!r} ({setting.origin}) needs --{spec.name.replace('_', '-')}, "
+                f"but {target.description} has none — {cap.note}",
+                allowed=ALTERNATIVES[spec.name],
+                fix="choose one of those (or drop the preset's torchao_config)",
+            )
+        emit(spec.sglang_flag, value, setting.origin)
+        if spec.secret:
+            secrets.add(_text(value))
+
+    modeled = {f.sglang_flag for f in FIELDS if f.sglang_flag}
+    for arg in launch.sglang_args:
+        option = "--" + arg.flag
+        if option in modeled:
+            key = option[2:].replace("-", "_")
+            raise QwenServeError(
+                f"sglang_args.{arg.flag} ({arg.origin}) duplicates the setting '{key}'",
+                fix=f"write `{key}: {_text(arg.value)}` instead of under sglang_args",
+            )
+        if not flagset.has(option):
+            hint = did_you_mean(option, flagset.flags)
+            what = f"sglang_args.{arg.flag} ({arg.origin}): {target.description} has no {option}"
+            if target.exact_snapshot:
+                raise QwenServeError(
+                    what + (f" — {hint}" if hint else ""),
+                    fix="correct the flag name (python -m sglang.launch_server --help lists them)",
+                )
+            notes.append(what + "; passed through unchecked")
+            argv.extend([option] if arg.value is True else [option, _text(arg.value)])
+            continue
+        if arg.value is False or arg.value is None:
+            continue
+        emit(option, arg.value, arg.origin)
+
+    if launch.passthrough:
+        argv.extend(launch.passthrough)
+        emitted = {a for a in argv[3:] if a.startswith("--")}
+        for token in launch.passthrough:
+            option = token.split("=", 1)[0]
+            if option.startswith("--") and option in emitted and argv.count(option) > 1:
+                notes.append(f"{option} after `--` overrides the value set before it (last one wins)")
+            if option.startswith("--") and not flagset.has(option) and target.exact_snapshot:
+                hint = did_you_mean(option, flagset.flags)
+                raise QwenServeError(
+                    f"{option} (after --): {target.description} has no such flag"
+                    + (f" — {hint}" if hint else ""),
+                    fix="correct the flag name (python -m sglang.launch_server --help lists them)",
+                )
+    return SGLangCommand(
+        argv=tuple(argv),
+        expected=expected,
+        notes=tuple(notes),
+        target=target,
+        secret_values=frozenset(secrets),
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,187 @@
+"""Every bad input: exit 2, one line on stderr naming what, the key, the value, allowed, fix."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def assert_one_clear_line(result, *fragments: str) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.error_lines
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line.startswith("qwen-serve: error: "), line
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    assert "fix:" in line, line
+    assert "launching" not in result.stderr
+    return line
+
+
+def test_malformed_yaml_names_file_and_line(qwen_serve, write_yaml):
+    path = write_yaml("port: 30000\nhost: [unclosed\ntp_size: 2\n", name="broken.yaml")
+    line = assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "broken.yaml:", "malformed YAML")
+    # the error is on (or reported just after) line 2
+    assert "broken.yaml:3:" in line or "broken.yaml:2:" in line
+
+
+def test_yaml_that_is_not_a_mapping(qwen_serve, write_yaml):
+    path = write_yaml("- port\n- 30000\n")
+    assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "top level is a list", "not a mapping")
+
+
+def test_unknown_key_suggests_the_closest(qwen_serve, write_yaml):
+    path = write_yaml("host: 127.0.0.1\nprot: 30001\n")
+    line = assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "unknown key 'prot'", "did you mean 'port'?")
+    assert "cfg.yaml:2" in line and "allowed:" in line
+
+
+def test_unknown_key_inside_a_preset(qwen_serve, write_yaml):
+    path = write_yaml("presets:\n  mine:\n    torchao_confg: int4wo-128\n")
+    assert_one_clear_line(
+        qwen_serve("--config", path, "--preset", "mine", "--dry-run"),
+        "cfg.yaml:3", "preset 'mine'", "did you mean 'torchao_config'?",
+    )
+
+
+@pytest.mark.parametrize(
+    "yaml_text, fragments",
+    [
+        ("port: abc\n", ["port: 'abc'", "is a string, expected an integer", "cfg.yaml:1"]),
+        ("tp_size: 1.5\n", ["tp_size: 1.5", "expected an integer"]),
+        ("enable_torch_compile: maybe\n", ["enable_torch_compile: 'maybe'", "expected true or false"]),
+        ("mem_fraction_static: high\n", ["mem_fraction_static: 'high'", "expected a number"]),
+        ("sglang_args: [a, b]\n", ["sglang_args is a list", "expected a mapping"]),
+        ("presets: [balanced]\n", ["'presets' is a list"]),
+        ("presets:\n  x: 3\n", ["preset 'x' is a number"]),
+    ],
+)
+def test_wrong_type_in_yaml(qwen_serve, write_yaml, yaml_text, fragments):
+    path = write_yaml(yaml_text)
+    assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), *fragments)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--port", "70000"], ["port: 70000 (from --port)", "allowed: 1-65535"]),
+        (["--port", "0"], ["port: 0", "allowed: 1-65535"]),
+        (["--port", "http"], ["port: 'http' (from --port) is not an integer"]),
+        (["--mem-fraction-static", "1.2"], ["mem_fraction_static: 1.2", "strictly between 0 and 1"]),
+        (["--mem-fraction-static", "0"], ["mem_fraction_static: 0.0", "strictly between 0 and 1"]),
+        (["--tp-size", "3"], ["tp_size: 3", "1, 2, 4 or 8", "8 KV heads"]),
+        (["--tp-size", "16"], ["tp_size: 16", "1, 2, 4 or 8"]),
+        (["--context-length", "-5"], ["context_length: -5", ">= 1"]),
+    ],
+)
+def test_out_of_range_on_the_cli(qwen_serve, args, fragments):
+    assert_one_clear_line(qwen_serve(*args, "--dry-run"), *fragments)
+
+
+def test_out_of_range_in_yaml_names_the_file_key(qwen_serve, write_yaml):
+    path = write_yaml("presets:\n  big:\n    tp_size: 6\n")
+    assert_one_clear_line(qwen_serve("--config", path, "--preset", "big", "--dry-run"), "tp_size: 6", "cfg.yaml:3")
+
+
+def test_unknown_preset_lists_the_available_ones(qwen_serve):
+    line = assert_one_clear_line(qwen_serve("--preset", "balnced", "--dry-run"), "unknown preset 'balnced'", "did you mean 'balanced'?")
+    for name in ("balanced", "high_performance", "memory_optimized", "ultra_low_memory"):
+        assert name in line
+
+
+def test_preset_of_another_file_is_unknown_in_the_bundled_one(qwen_serve):
+    line = assert_one_clear_line(qwen_serve("--preset", "fp8_hopper_example", "--dry-run"), "unknown preset 'fp8_hopper_example'")
+    assert "--config" in line
+
+
+def test_missing_config_file(qwen_serve, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    assert_one_clear_line(qwen_serve("--config", str(missing), "--dry-run"), "nope.yaml", "does not exist")
+
+
+def test_config_path_is_a_directory(qwen_serve, tmp_path):
+    assert_one_clear_line(qwen_serve("--config", str(tmp_path), "--dry-run"), "is a directory")
+
+
+def test_unreadable_config_file(qwen_serve, tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"host: caf\xe9\n")  # not UTF-8
+    assert_one_clear_line(qwen_serve("--config", str(path), "--dry-run"), "cannot be read")
+
+
+def test_unknown_torchao_config_lists_allowed(qwen_serve):
+    line = assert_one_clear_line(qwen_serve("--torchao-config", "int3wo", "--dry-run"), "torchao_config: 'int3wo'")
+    for value in ("int8wo", "int4wo-128", "fp8dq-per_tensor", "fp8dq-per_row"):
+        assert value in line
+
+
+def test_unknown_quantization_lists_allowed(qwen_serve):
+    line = assert_one_clear_line(qwen_serve("--quantization", "fp9", "--dry-run"), "quantization: 'fp9' (cli)", "did you mean 'fp8'?")
+    assert "awq_marlin" in line and "gptq" in line
+
+
+def test_seed_int8_kv_cache_is_not_an_sglang_dtype(qwen_serve):
+    line = assert_one_clear_line(qwen_serve("--kv-cache-dtype", "int8", "--dry-run"), "kv_cache_dtype: 'int8'")
+    assert "fp8_e5m2" in line and "fp8_e4m3" in line
+
+
+def test_unknown_sglang_arg_in_yaml_suggests(qwen_serve, write_yaml):
+    path = write_yaml("sglang_args:\n  enable-metric: true\n")
+    assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "sglang_args.enable-metric", "did you mean '--enable-metrics'?")
+
+
+def test_sglang_arg_that_duplicates_a_setting(qwen_serve, write_yaml):
+    path = write_yaml("sglang_args:\n  port: 1234\n")
+    assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "duplicates the setting 'port'", "port: 1234")
+
+
+def test_unknown_flag_after_double_dash(qwen_serve):
+    assert_one_clear_line(qwen_serve("--dry-run", "--", "--reasoning-parsr", "qwen3"), "--reasoning-parsr", "did you mean '--reasoning-parser'?")
+
+
+def test_enable_flashinfer_conflicts_with_another_backend(qwen_serve):
+    assert_one_clear_line(
+        qwen_serve("--enable-flashinfer", "--attention-backend", "triton", "--dry-run"),
+        "enable_flashinfer (cli) conflicts with attention_backend: triton (cli)",
+    )
+
+
+def test_torchao_on_sglang_without_it_names_version_and_alternatives(qwen_serve):
+    line = assert_one_clear_line(
+        qwen_serve("--preset", "balanced", "--sglang-version", "0.5.23", "--dry-run"),
+        "sglang 0.5.23", "removed --torchao-config in 0.5.18", "PR #34304",
+        "--quantization fp8", "Qwen/Qwen3-14B-AWQ", "awq_marlin", "Qwen/Qwen3-14B-FP8",
+    )
+    assert "int4wo-128" in line and "preset balanced" in line
+
+
+def test_bad_sglang_version(qwen_serve):
+    assert_one_clear_line(qwen_serve("--sglang-version", "latest", "--dry-run"), "'latest' is not a version")
+
+
+def test_port_in_use_is_refused_before_launch(qwen_serve, tmp_path):
+    import socket
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = assert_one_clear_line(
+            qwen_serve("--model-path", str(model), "--host", "127.0.0.1", "--port", str(port)),
+            f"port: {port} (cli) on host 127.0.0.1 is already in use", f"--port {port + 1}",
+        )
+    assert "allowed:" in line
+
+
+def test_missing_model_directory_is_refused_before_launch(qwen_serve, tmp_path):
+    assert_one_clear_line(
+        qwen_serve("--model-path", str(tmp_path / "Qwen3-14B"), "--port", "39999"),
+        "model_path:", "does not exist", "--model-path",
+    )
+
+
+def test_model_directory_without_config_json(qwen_serve, tmp_path):
+    assert_one_clear_line(qwen_serve("--model-path", str(tmp_path), "--port", "39999"), "has no config.json")

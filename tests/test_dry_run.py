@@ -1,0 +1,112 @@
+"""`--dry-run`: the exact command, then every setting with value and origin; nothing launched."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from qwen_serve.config import bundled_path
+
+
+def first_line(result) -> list[str]:
+    assert result.exit_code == 0, result.stderr
+    return shlex.split(result.stdout.splitlines()[0])
+
+
+def test_balanced_uses_torchao_int4wo_128(qwen_serve):
+    argv = first_line(qwen_serve("--dry-run", "--preset", "balanced"))
+    assert argv[:3] == [sys.executable, "-m", "sglang.launch_server"]
+    assert argv[argv.index("--torchao-config") + 1] == "int4wo-128"
+    assert argv[argv.index("--model-path") + 1] == "Qwen/Qwen3-14B"
+    assert argv[argv.index("--port") + 1] == "30000"
+
+
+def test_fp8_hopper_example_as_the_seed_shows(qwen_serve):
+    argv = first_line(qwen_serve("--config", "config_examples.yaml", "--preset", "fp8_hopper_example", "--dry-run"))
+    assert argv[argv.index("--torchao-config") + 1] == "fp8dq-per_tensor"
+
+
+def test_table_shows_every_setting_with_origin(qwen_serve):
+    result = qwen_serve("--dry-run", "--preset", "balanced", "--port", "31234")
+    out = result.stdout
+    assert "preset balanced" in out and "server_config.yaml:host" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("port "))
+    assert "31234" in row and "cli" in row
+
+
+def test_json_has_command_settings_and_origins(qwen_serve):
+    data = qwen_serve("--dry-run", "--json", "--preset", "memory_optimized", "--tp-size", "2").json()
+    settings = {s["key"]: s for s in data["settings"]}
+    assert settings["torchao_config"] == {"key": "torchao_config", "value": "int4wo-64", "origin": "preset memory_optimized"}
+    assert settings["tp_size"]["origin"] == "cli" and settings["tp_size"]["value"] == 2
+    assert settings["host"]["origin"] == "server_config.yaml:host"
+    assert "--tp-size 2" in data["command"]
+    assert data["sglang"]["version"] == "0.5.17"
+
+
+def test_api_key_is_never_printed(qwen_serve):
+    secret = "sk-very-secret-123"
+    for args in (["--dry-run"], ["--dry-run", "--json"]):
+        result = qwen_serve("--api-key", secret, *args)
+        assert result.exit_code == 0
+        assert secret not in result.stdout and secret not in result.stderr
+        assert "****" in result.stdout
+
+
+def test_enable_flashinfer_is_translated_and_said(qwen_serve):
+    result = qwen_serve("--enable-flashinfer", "--dry-run")
+    argv = first_line(result)
+    assert "--enable-flashinfer" not in argv
+    assert argv[argv.index("--attention-backend") + 1] == "flashinfer"
+    assert "SGLang has no --enable-flashinfer" in result.stdout
+
+
+def test_passthrough_after_double_dash_is_untouched(qwen_serve):
+    argv = first_line(qwen_serve("--preset", "balanced", "--dry-run", "--", "--enable-metrics", "--schedule-policy", "lpm"))
+    assert argv[-3:] == ["--enable-metrics", "--schedule-policy", "lpm"]
+
+
+def test_passthrough_overriding_a_setting_is_noted(qwen_serve):
+    result = qwen_serve("--dry-run", "--", "--port", "4000")
+    assert "--port after `--` overrides" in result.stdout
+
+
+def test_sglang_args_mapping_becomes_flags(qwen_serve, write_yaml):
+    path = write_yaml("sglang_args:\n  enable-metrics: true\n  schedule-policy: lpm\n  disable-radix-cache: false\n")
+    argv = first_line(qwen_serve("--config", path, "--dry-run"))
+    assert "--enable-metrics" in argv
+    assert argv[argv.index("--schedule-policy") + 1] == "lpm"
+    assert "--disable-radix-cache" not in argv
+
+
+def test_unset_values_pass_no_flag(qwen_serve):
+    argv = first_line(qwen_serve("--preset", "high_performance", "--dry-run"))
+    for flag in ("--torchao-config", "--quantization", "--mem-fraction-static", "--api-key", "--enable-torch-compile"):
+        assert flag not in argv
+
+
+def test_high_performance_builds_for_sglang_0_5_23(qwen_serve):
+    result = qwen_serve("--preset", "high_performance", "--sglang-version", "0.5.23", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["sglang"] == {"version": "0.5.23", "installed": False, "flag_snapshot": "0.5.23"}
+
+
+def test_native_fp8_works_on_both_flag_sets(qwen_serve):
+    for version in ("0.5.17", "0.5.23"):
+        argv = first_line(qwen_serve("--quantization", "fp8", "--sglang-version", version, "--dry-run"))
+        assert argv[argv.index("--quantization") + 1] == "fp8"
+
+
+def test_python_dash_m_qwen_serve_works():
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "qwen_serve", "--dry-run", "--preset", "balanced"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "--torchao-config int4wo-128" in out
+
+
+def test_bundled_config_ships_inside_the_package():
+    assert bundled_path().is_file() and bundled_path("config_examples.yaml").is_file()
+    assert "site-packages" in str(bundled_path()) or "src/qwen_serve/data" in str(bundled_path())

@@ -1,0 +1,81 @@
+"""Precedence: defaults < config file top level < preset < CLI flags actually typed."""
+
+from __future__ import annotations
+
+from qwen_serve.config import load_config, parse_config
+from qwen_serve.resolve import PRECEDENCE, resolve
+
+LAYERED = """
+port: 31000
+tp_size: 2
+kv_cache_dtype: fp8_e5m2
+presets:
+  mine:
+    tp_size: 4
+    torchao_config: int8wo
+"""
+
+
+def origins(launch):
+    return {s.name: (s.value, s.origin) for s in launch.settings}
+
+
+def test_precedence_is_written_once_in_order():
+    assert PRECEDENCE == ("default", "config file", "preset", "cli")
+
+
+def test_each_layer_overrides_the_one_below():
+    config = parse_config(LAYERED, label="my.yaml")
+    got = origins(resolve(config, "mine", {"tp_size": "8"}))
+    assert got["host"] == ("0.0.0.0", "default")
+    assert got["port"] == (31000, "my.yaml:port")
+    assert got["kv_cache_dtype"] == ("fp8_e5m2", "my.yaml:kv_cache_dtype")
+    assert got["torchao_config"] == ("int8wo", "preset mine")
+    assert got["tp_size"] == (8, "cli")
+
+
+def test_preset_overrides_file_when_cli_is_silent():
+    config = parse_config(LAYERED, label="my.yaml")
+    got = origins(resolve(config, "mine", {"tp_size": None, "port": None}))
+    assert got["tp_size"] == (4, "preset mine")
+    assert got["port"] == (31000, "my.yaml:port")
+
+
+def test_no_preset_means_the_file_top_level():
+    got = origins(resolve(parse_config(LAYERED, label="my.yaml"), None, {}))
+    assert got["tp_size"] == (2, "my.yaml:tp_size")
+    assert got["torchao_config"] == (None, "default")
+
+
+def test_cli_switch_off_overrides_a_preset_switch_on():
+    config = parse_config("presets:\n  fast:\n    enable_torch_compile: true\n", label="c.yaml")
+    assert origins(resolve(config, "fast", {}))["enable_torch_compile"] == (True, "preset fast")
+    assert origins(resolve(config, "fast", {"enable_torch_compile": False}))["enable_torch_compile"] == (False, "cli")
+
+
+def test_preset_may_null_a_file_value():
+    config = parse_config("torchao_config: int8wo\npresets:\n  plain:\n    torchao_config: null\n", label="c.yaml")
+    assert origins(resolve(config, "plain", {}))["torchao_config"] == (None, "preset plain")
+
+
+def test_hyphenated_keys_are_accepted_in_yaml():
+    config = parse_config("mem-fraction-static: 0.8\nsglang_args:\n  enable_metrics: true\n", label="c.yaml")
+    launch = resolve(config, None, {})
+    assert launch["mem_fraction_static"] == 0.8
+    assert [(a.flag, a.value) for a in launch.sglang_args] == [("enable-metrics", True)]
+
+
+def test_preset_sglang_args_override_the_files():
+    config = parse_config(
+        "sglang_args:\n  schedule-policy: fcfs\npresets:\n  p:\n    sglang_args:\n      schedule-policy: lpm\n",
+        label="c.yaml",
+    )
+    args = resolve(config, "p", {}).sglang_args
+    assert [(a.flag, a.value, a.origin) for a in args] == [("schedule-policy", "lpm", "preset p")]
+
+
+def test_bundled_files_define_the_seed_presets():
+    assert set(load_config(None).presets) == {"balanced", "high_performance", "memory_optimized", "ultra_low_memory"}
+    examples = load_config("config_examples.yaml").presets
+    assert "fp8_hopper_example" in examples and len(examples) >= 7
+    assert any(p.values.get("tp_size", 1) > 1 for p in examples.values())
