@@ -19,7 +19,8 @@ Precedence (lowest first): built-in defaults < the config file's top level
 server_config.yaml is used.  Anything after `--` goes to SGLang untouched:
   qwen-serve --preset balanced -- --enable-metrics
 \b
-Other commands:  qwen-serve serve …  (this one, the default)"""
+Other commands:  qwen-serve serve …  (this one, the default)
+                 qwen-serve skeleton DIR [--tiny]  (offline Qwen3 model directory)"""
 
 
 class DefaultGroup(click.Group):
@@ -97,6 +98,26 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, passthro
         _fail(exc)
 
 
+@main_group.command("skeleton", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("out_dir", metavar="DIR")
+@click.option("--tiny", is_flag=True, help="A small Qwen3 with random weights (safetensors) that runs on a CPU.")
+@click.option("--ranks", metavar="FILE", help="qwen.tiktoken or a dashscope wheel (default: the installed dashscope).")
+def skeleton(out_dir, tiny, ranks):
+    """Write a Qwen3-14B model directory offline: real config.json, real Qwen tokenizer.
+
+    Serve it with SGLang's --load-format dummy (random weights of the real shapes):
+    qwen-serve --preset high_performance --model-path DIR -- --load-format dummy
+    """
+    from .skeleton import write_skeleton
+
+    try:
+        path = write_skeleton(out_dir, tiny=tiny, ranks=ranks)
+    except QwenServeError as exc:
+        _fail(exc)
+    files = ", ".join(sorted(p.name for p in path.iterdir()))
+    click.echo(f"wrote {'tiny Qwen3' if tiny else 'Qwen3-14B skeleton'} to {path}: {files}")
+
+
 def _check(command) -> None:
     from .check import check_command
 
@@ -120,13 +141,68 @@ def _check(command) -> None:
     )
 
 
-def _fail(exc: QwenServeError) -> None:
-    click.echo(f"qwen-serve: error: {exc.line}", err=True)
+def _fail(exc: QwenServeError, prog: str = "qwen-serve") -> None:
+    click.echo(f"{prog}: error: {exc.line}", err=True)
     sys.exit(exc.exit_code)
 
 
 def main() -> None:
     main_group(prog_name="qwen-serve")
+
+
+@click.command("qwen-test", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Server host.")
+@click.option("--port", default=30000, show_default=True, type=int, help="Server port.")
+@click.option("--base-url", metavar="URL", help="Server URL (instead of --host/--port), e.g. http://gpu:30000.")
+@click.option("--api-key", metavar="KEY", help="Bearer token; also checks that requests without it are refused.")
+@click.option("--prompt", default=None, help="Prompt for the chat checks (default: the seed's 你好，介绍一下Python编程语言。).")
+@click.option("--model", metavar="NAME", help="Model id to request (default: the first /v1/models reports).")
+@click.option("--only", multiple=True, metavar="CHECK", help="Run only these checks (repeat, or comma-separated).")
+@click.option("--skip", multiple=True, metavar="CHECK", help="Skip these checks (repeat, or comma-separated).")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 1024), help="Parallel requests in the burst check.")
+@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request.")
+@click.option("--wait", default=0.0, type=click.FloatRange(0), metavar="SECONDS", help="First wait this long for /health to answer 200.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def qwen_test_command(host, port, base_url, api_key, prompt, model, only, skip, concurrency, timeout, wait, as_json):
+    """Check a running OpenAI-compatible server: one row per check, exit 0 when all pass.
+
+    Exit codes: 0 all checks that ran passed, 1 a check failed, 2 the server cannot be reached.
+    """
+    from . import client
+
+    names = list(client.CHECKS)
+    only_list = [n for item in only for n in item.split(",") if n]
+    skip_list = [n for item in skip for n in item.split(",") if n]
+    for name in [*only_list, *skip_list]:
+        if name not in client.CHECKS:
+            _fail(QwenServeError(f"unknown check '{name}' (--only/--skip)", allowed=", ".join(names),
+                                 fix="pick names from the list"), prog="qwen-test")
+    selected = [n for n in names if (not only_list or n in only_list) and n not in skip_list]
+    url = (base_url or f"http://{host}:{port}").rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    options = client.Options(base_url=url, api_key=api_key, model=model,
+                             prompt=prompt or client.DEFAULT_PROMPT, timeout=timeout, concurrency=concurrency)
+    from .report import CheckTable
+
+    table = CheckTable(live=not as_json)
+    try:
+        if wait:
+            client.wait_until_up(url, wait)
+        results, facts = client.run_checks(options, selected, on_result=table.add)
+    except client.Unreachable as exc:
+        click.echo(f"qwen-test: error: cannot reach the server at {exc}; is it running? "
+                   f"try `qwen-serve --preset balanced`, or pass --base-url/--port, or --wait 600", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(client.as_json(results, facts, options))
+    else:
+        table.finish(results, url)
+    sys.exit(1 if any(r.status == client.FAIL for r in results) else 0)
+
+
+def test_main() -> None:
+    qwen_test_command(prog_name="qwen-test")
 
 
 if __name__ == "__main__":

@@ -71,3 +71,36 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo) -> None:
     echo("precedence: " + " < ".join(PRECEDENCE))
     for note in data["notes"]:
         echo(f"note: {note}")
+
+
+class CheckTable:
+    """qwen-test's output: one line per check as it finishes, then a table and a summary."""
+
+    STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+
+    def __init__(self, live: bool = True):
+        from rich.console import Console
+
+        self.console = Console(highlight=False)
+        self.live = live
+
+    def add(self, result) -> None:
+        if self.live and not self.console.is_terminal:
+            return  # the table at the end says it all
+        if self.live:
+            style = self.STYLE[result.status]
+            self.console.print(f"[{style}]{result.status:>4}[/] {result.name} ({result.seconds:.2f} s)")
+
+    def finish(self, results, url: str) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"qwen-test {url}", title_justify="left")
+        table.add_column("check")
+        table.add_column("result")
+        table.add_column("seconds", justify="right")
+        table.add_column("detail", overflow="fold")
+        for r in results:
+            table.add_row(r.name, f"[{self.STYLE[r.status]}]{r.status}[/]", f"{r.seconds:.2f}", r.detail)
+        self.console.print(table)
+        counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
+        self.console.print(f"{counts['pass']} checks passed, {counts['fail']} failed, {counts['skip']} skipped")

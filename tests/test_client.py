@@ -1,0 +1,152 @@
+"""qwen-test against a real OpenAI-compatible server on the CPU: `transformers serve` (Hugging Face)
+serving the --tiny Qwen3 skeleton from an offline HF cache. No mock: every row is a real request.
+
+What this server cannot do is skipped with the reason, never faked:
+- /get_model_info, /get_server_info: SGLang-only (qwen-test itself reports skip);
+- thinking_split: a random-weight model never closes a <think> block, and transformers serve
+  does not force reasoning (qwen-test reports skip);
+- structured: transformers serve ignores `response_format` (qwen-test fails it: shown below);
+- bad_request: transformers serve answers a schema-invalid body with HTTP 500 (shown below);
+- auth: transformers serve has no API keys (shown below).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from qwen_serve.cli import qwen_test_command
+
+MODEL_ID = "qwen-serve/Qwen3-tiny"
+UNSUPPORTED_HERE = "structured,bad_request"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """transformers serve on 127.0.0.1, model from an offline HF cache; stopped afterwards."""
+    from qwen_serve.skeleton import write_skeleton
+
+    cache = tmp_path_factory.mktemp("hf-cache")
+    repo = cache / ("models--" + MODEL_ID.replace("/", "--"))
+    revision = "0" * 40
+    write_skeleton(repo / "snapshots" / revision, tiny=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    port = free_port()
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
+    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (log.seek(0), log.read())
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise AssertionError("transformers serve did not become healthy in 180 s")
+    # first request loads the model; not part of any check's timing
+    httpx.post(url + "/v1/completions", json={"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}, timeout=120)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def qwen_test(*args: str):
+    result = CliRunner().invoke(qwen_test_command, list(args), prog_name="qwen-test")
+    return result
+
+
+def rows(result) -> dict[str, dict]:
+    return {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+
+def test_all_supported_checks_pass(server):
+    result = qwen_test("--base-url", server, "--skip", UNSUPPORTED_HERE, "--json", "--concurrency", "4")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    got = rows(result)
+    for name in ("health", "models", "completions", "chat", "stream", "thinking_off", "max_tokens", "concurrency"):
+        assert got[name]["status"] == "pass", got[name]
+    for name in ("model_info", "server_info"):
+        assert got[name]["status"] == "skip" and "not an SGLang server" in got[name]["detail"]
+    assert got["auth"]["status"] == "skip" and "no --api-key" in got["auth"]["detail"]
+    assert got["thinking_split"]["status"] in ("skip", "pass")
+    assert "using 'qwen-serve/Qwen3-tiny'" in got["models"]["detail"]
+    assert "4 parallel requests OK" in got["concurrency"]["detail"]
+    assert "time to first token" in got["stream"]["detail"]
+    assert json.loads(result.stdout)["summary"]["fail"] == 0
+
+
+def test_seed_chinese_prompts_work(server):
+    for prompt in ("你好，介绍一下Python编程语言。", "什么是人工智能？"):
+        result = qwen_test("--base-url", server + "/v1", "--only", "chat,completions", "--prompt", prompt, "--json")
+        assert result.exit_code == 0, result.stdout
+        assert all(r["status"] == "pass" for r in rows(result).values())
+
+
+def test_human_table_and_summary(server):
+    result = qwen_test("--base-url", server, "--only", "health,models,max_tokens")
+    assert result.exit_code == 0
+    assert "max_tokens" in result.stdout and "3 checks passed, 0 failed, 0 skipped" in result.stdout
+
+
+def test_unsupported_features_fail_loudly(server):
+    result = qwen_test("--base-url", server, "--only", UNSUPPORTED_HERE, "--json")
+    assert result.exit_code == 1
+    got = rows(result)
+    assert got["structured"]["status"] == "fail" and "not JSON" in got["structured"]["detail"]
+    assert got["bad_request"]["status"] == "fail" and "HTTP 500 (expected 4xx)" in got["bad_request"]["detail"]
+
+
+def test_api_key_not_enforced_is_a_failure(server):
+    result = qwen_test("--base-url", server, "--only", "auth", "--api-key", "sk-secret", "--json")
+    assert result.exit_code == 1
+    assert rows(result)["auth"]["status"] == "fail" and "was accepted" in rows(result)["auth"]["detail"]
+
+
+def test_wrong_model_fails_the_models_check(server):
+    result = qwen_test("--base-url", server, "--only", "models", "--model", "Qwen/Qwen3-14B", "--json")
+    assert result.exit_code == 1 and "is not among" in rows(result)["models"]["detail"]
+
+
+def test_server_down_exits_2_with_one_line():
+    result = qwen_test("--port", str(free_port()))
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach the server" in lines[0] and "is it running?" in lines[0]
+    assert "qwen-serve --preset balanced" in lines[0]
+
+
+def test_wait_gives_up_with_exit_2():
+    result = qwen_test("--port", str(free_port()), "--wait", "1")
+    assert result.exit_code == 2 and "not ready after 1 s" in result.stderr
+
+
+def test_unknown_check_name_exits_2():
+    result = qwen_test("--only", "helth")
+    assert result.exit_code == 2 and "unknown check 'helth'" in result.stderr and "health" in result.stderr

@@ -1,0 +1,126 @@
+"""The offline Qwen3 model directory: real config, real tokenizer ids, our chat template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qwen_serve.skeleton import ADDED_TOKENS, QWEN3_14B_CONFIG, find_ranks, parse_ranks
+
+
+@pytest.fixture(scope="module")
+def skeleton_dir(tmp_path_factory):
+    from qwen_serve.skeleton import write_skeleton
+
+    return write_skeleton(tmp_path_factory.mktemp("qwen3-14b"))
+
+
+@pytest.fixture(scope="module")
+def hf_tokenizer(skeleton_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(skeleton_dir))
+
+
+def test_config_is_qwen3_14b(skeleton_dir):
+    config = json.loads((skeleton_dir / "config.json").read_text())
+    assert config == QWEN3_14B_CONFIG
+    assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"],
+            config["num_key_value_heads"], config["head_dim"], config["intermediate_size"],
+            config["vocab_size"], config["tie_word_embeddings"]) == (40, 5120, 40, 8, 128, 17408, 151936, False)
+
+
+def test_known_ids(hf_tokenizer):
+    assert hf_tokenizer.encode("Hello world") == [9707, 1879]
+    assert hf_tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]) == [
+        151643, 151644, 151645, 151667, 151668]
+    assert hf_tokenizer.eos_token == "<|im_end|>" and hf_tokenizer.pad_token == "<|endoftext|>"
+
+
+@pytest.mark.parametrize("text", ["你好，介绍一下Python编程语言。", "什么是人工智能？", "混合 text 与中文 123 🙂"])
+def test_chinese_round_trip(hf_tokenizer, text):
+    ids = hf_tokenizer.encode(text)
+    assert hf_tokenizer.decode(ids) == text
+    assert all(i < 151643 for i in ids)
+
+
+def test_matches_tiktoken_on_samples(hf_tokenizer):
+    import tiktoken
+
+    from qwen_serve.skeleton import PRETOKENIZE_REGEX
+
+    ranks = parse_ranks(find_ranks())
+    reference = tiktoken.Encoding("qwen", pat_str=PRETOKENIZE_REGEX, mergeable_ranks=ranks,
+                                  special_tokens={c: i for i, c, _ in ADDED_TOKENS})
+    for text in ["  leading spaces\tand\ttabs\n\nnewlines 12345", "def f(x):\n    return x**2  # c\n",
+                 "I'm we'll they've", "Unicode: naïve café, 日本語のテキスト", "你好，世界！"]:
+        assert hf_tokenizer.encode(text) == reference.encode(text), text
+
+
+def test_chat_template_turns_and_thinking_switch(hf_tokenizer):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "<think>\nhmm\n</think>\n\nHello!"}, {"role": "user", "content": "Again"}]
+    on = hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert on == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                  "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n<|im_start|>assistant\n")
+    off = hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    assert off == on + "<think>\n\n</think>\n\n"
+
+
+def test_chat_template_tools(hf_tokenizer):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "content": "18 C, sunny"},
+    ]
+    text = hf_tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
+    assert text.startswith("<|im_start|>system\n# Tools\n") and '"name": "get_weather"' in text
+    assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>' in text
+    assert "<|im_start|>user\n<tool_response>\n18 C, sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n" in text
+
+
+def test_sglang_detects_the_thinking_toggle(skeleton_dir):
+    from sglang.srt.parser.template_detection import detect_reasoning_pattern
+
+    template = json.loads((skeleton_dir / "tokenizer_config.json").read_text())["chat_template"]
+    always_on, config = detect_reasoning_pattern(template)
+    assert not always_on and config.toggle_param == "enable_thinking" and config.default_enabled is True
+
+
+def test_tiny_model_runs_on_cpu(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from qwen_serve.skeleton import write_skeleton
+
+    path = write_skeleton(tmp_path / "tiny", tiny=True)
+    model = AutoModelForCausalLM.from_pretrained(str(path))
+    assert type(model).__name__ == "Qwen3ForCausalLM"
+    logits = model(torch.tensor([[9707, 1879]])).logits
+    assert logits.shape == (1, 2, 151936) and torch.isfinite(logits).all()
+
+
+def test_skeleton_command(qwen_serve, tmp_path):
+    result = qwen_serve("skeleton", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]
+
+
+def test_skeleton_with_a_missing_ranks_file(qwen_serve, tmp_path):
+    result = qwen_serve("skeleton", str(tmp_path / "m"), "--ranks", str(tmp_path / "nope.tiktoken"))
+    assert result.exit_code == 2 and "is not a file" in result.stderr
+
+
+def test_sglang_example_script_loads_with_real_sglang():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "sglang_example.py"
+    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for example in ("multi_turn", "chain_of_thought", "structured", "batch"):
+        assert example in out.stdout
