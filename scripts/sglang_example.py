@@ -58,7 +58,7 @@ def structured(s, person):
     s += sgl.user(f"Give a phone number for {person}, then describe a Chinese city as JSON.")
     s += sgl.assistant_begin()
     s += "Phone: " + sgl.gen("phone", regex=PHONE_REGEX, max_tokens=32)
-    s += "\nCity: " + sgl.gen("city_json", json_schema=json.dumps(CITY_SCHEMA), max_tokens=64)
+    s += "\nCity: " + sgl.gen("city_json", json_schema=json.dumps(CITY_SCHEMA), max_tokens=128)
     s += sgl.assistant_end()
 
 

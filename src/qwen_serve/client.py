@@ -200,7 +200,7 @@ def check_structured(ctx: Context) -> str:
     import jsonschema
 
     r = ctx.openai.chat.completions.create(
-        model=ctx.model, max_tokens=64,
+        model=ctx.model, max_tokens=128,
         messages=[{"role": "user", "content": "Name a programming language and say if it is compiled. Answer in JSON."}],
         response_format={"type": "json_schema", "json_schema": {"name": "language", "schema": STRUCTURED_SCHEMA}},
         extra_body={"chat_template_kwargs": {"enable_thinking": False}})  # fmt: skip

@@ -49,9 +49,9 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo) -> None:
     console = Console(width=120, soft_wrap=False)
     title = f"{data['config']}" + (f" · preset {data['preset']}" if data["preset"] else "")
     table = Table(title=title, title_justify="left", show_edge=False)
-    table.add_column("setting")
-    table.add_column("value")
-    table.add_column("origin")
+    table.add_column("setting", overflow="fold")
+    table.add_column("value", overflow="fold")
+    table.add_column("origin", overflow="fold")
     for row in data["settings"]:
         shown = "—" if row["value"] is None else str(row["value"])
         style = "dim" if row["origin"] == "default" else None
