@@ -36,3 +36,12 @@ def test_help_lists_every_seed_flag():
                  "--kv-cache-dtype", "--tp-size", "--mem-fraction-static", "--enable-torch-compile", "--enable-flashinfer",
                  "--dry-run", "--check"):
         assert flag in out, flag
+
+
+def test_readme_tables_are_generated_from_results():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "scripts" / "readme_tables.py"), "--check"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
