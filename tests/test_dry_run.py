@@ -110,3 +110,22 @@ def test_python_dash_m_qwen_serve_works():
 def test_bundled_config_ships_inside_the_package():
     assert bundled_path().is_file() and bundled_path("config_examples.yaml").is_file()
     assert "site-packages" in str(bundled_path()) or "src/qwen_serve/data" in str(bundled_path())
+
+
+def test_a_wheel_ships_the_config_files(tmp_path):
+    import shutil
+    import subprocess
+    import zipfile
+    from pathlib import Path
+
+    uv = shutil.which("uv")
+    assert uv, "uv is the project's one prerequisite"
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([uv, "build", "--wheel", "-o", str(tmp_path), str(root)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("qwen_serve-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("server_config.yaml", "config_examples.yaml", "sglang_flags/0.5.17.json", "sglang_flags/0.5.23.json"):
+        assert f"qwen_serve/data/{name}" in names, name
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert not any("torch" in line or ("sglang" in line and "extra ==" not in line) for line in requires), requires
