@@ -1,44 +1,225 @@
-"""The child's exit code passes through; a signal to qwen-serve reaches the child's group."""
+"""Supervision, through the real `qwen-serve` command in a subprocess, with a stand-in SGLang
+(tests/fake_sglang: prints SGLang-like log lines, serves /health and /generate on 127.0.0.1,
+or crashes, or hangs, or ignores SIGTERM). Real signals, real process groups, real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import textwrap
 import time
+from pathlib import Path
 
-from qwen_serve.supervise import run
+import pytest
 
+from qwen_serve.sglang_log import LogWatcher, diagnose
 
-def test_exit_code_passes_through():
-    assert run([sys.executable, "-c", "import sys; sys.exit(3)"]) == 3
-    assert run([sys.executable, "-c", "pass"]) == 0
-
-
-def test_child_killed_by_signal_maps_to_128_plus_n():
-    assert run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]) == 128 + 9
+FAKE = Path(__file__).parent / "fake_sglang"
+H100_LOG = Path(__file__).resolve().parents[1] / "bench/results/h100/qwen_test/2026-11-25-run2/server.log"
+KEY = "sk-do-not-print-me"
 
 
-def test_sigterm_is_forwarded_to_the_child_group(tmp_path):
-    marker = tmp_path / "got-term"
-    child = textwrap.dedent(f"""
-        import signal, sys, time
-        def bye(*_):
-            open({str(marker)!r}, "w").write("term")
-            sys.exit(7)
-        signal.signal(signal.SIGTERM, bye)
-        print("ready", flush=True)
-        time.sleep(60)
-    """)
-    parent = textwrap.dedent(f"""
-        import sys
-        from qwen_serve.supervise import run
-        sys.exit(run([sys.executable, "-c", {child!r}]))
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    os.kill(proc.pid, signal.SIGTERM)
-    assert proc.wait(timeout=20) == 7
-    assert marker.read_text() == "term"
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    return d
+
+
+class Served:
+    def __init__(self, proc, tmp_path, port):
+        self.proc, self.port = proc, port
+        self.ready_file, self.log_file = tmp_path / "ready.json", tmp_path / "sglang.log"
+        self.stdout_path, self.stderr_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready_file.exists():
+                return json.loads(self.ready_file.read_text())
+            assert self.proc.poll() is None, (self.proc.returncode, self.out(), self.err())
+            time.sleep(0.1)
+        raise AssertionError("not ready: " + self.out() + self.err())
+
+    def finish(self, timeout=60) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def out(self):
+        return self.stdout_path.read_text(errors="replace")
+
+    def err(self):
+        return self.stderr_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def serve(tmp_path, model_dir):
+    started = []
+
+    def start(*extra: str, mode: str = "ok", env_extra: dict | None = None) -> Served:
+        port = free_port()
+        served = Served(None, tmp_path, port)
+        env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": mode, **(env_extra or {})}
+        argv = [sys.executable, "-m", "qwen_serve", "--model-path", str(model_dir), "--host", "127.0.0.1",
+                "--port", str(port), "--log-file", str(served.log_file), "--ready-file", str(served.ready_file),
+                *extra]  # fmt: skip
+        served.proc = subprocess.Popen(argv, env=env, stdout=open(served.stdout_path, "w"),
+                                       stderr=open(served.stderr_path, "w"))  # fmt: skip
+        started.append(served.proc)
+        return served
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not alive
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_ready_file_banner_log_and_clean_stop(serve):
+    s = serve("--api-key", KEY, "--preset", "balanced")
+    facts = s.wait_ready()
+    assert facts["ready"] is True and facts["base_url"] == f"http://127.0.0.1:{s.port}"
+    assert facts["preset"] == "balanced" and facts["quantization"] == "torchao int4wo-128"
+    assert facts["sglang"]["kv_tokens"] == 246525 and facts["sglang"]["weight_gb"] == 27.53
+    assert facts["sglang"]["max_running_requests"] == 3081 and facts["api_key_required"] is True
+    assert 0 < facts["seconds_to_ready"] < 60 and facts["log_file"] == str(s.log_file)
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0  # the stand-in exits 0 on SIGTERM; qwen-serve passes it through
+    out, err, log = s.out(), s.err(), s.log_file.read_text()
+    assert "ready in" in out and f"http://127.0.0.1:{s.port}/v1" in out and "curl " in out
+    assert "KV cache      246,525 tokens (37.62 GB)" in out and "weights 27.53 GB" in out
+    assert "Load weight begin" in log and "api_key='****'" in log
+    for text in (out, err, log, s.ready_file.read_text()):
+        assert KEY not in text
+    assert "$QWEN_SERVE_API_KEY" in out
+
+
+def test_progress_phases_as_plain_lines_when_not_a_terminal(serve):
+    s = serve("--quiet")
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    s.finish()
+    out = s.out()
+    phases = ["importing SGLang", "initialising torch distributed", "loading weights", "weights loaded",
+              "KV cache allocated", "capturing CUDA graphs", "HTTP server up", "ready in"]  # fmt: skip
+    positions = [out.find(p) for p in phases]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), out
+    assert "Load weight begin" not in out  # --quiet: SGLang's own lines only in the log file
+
+
+def test_sglang_lines_are_echoed_without_quiet(serve):
+    s = serve()
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    s.finish()
+    assert "Load weight end. elapsed=0.25 s" in s.out()
+
+
+def test_crash_before_ready_shows_the_tail_and_a_diagnosis(serve):
+    s = serve("--quiet", mode="crash_oom")
+    assert s.finish() == 1
+    err = s.err()
+    assert "last " in err and "CUDA out of memory. Tried to allocate" in err
+    assert "before it was ready: the GPU ran out of memory" in err and "smaller preset" in err
+    assert not s.ready_file.exists()
+
+
+def test_crash_on_a_taken_port_is_diagnosed(serve):
+    s = serve("--quiet", mode="crash_port")
+    assert s.finish() == 1
+    assert "the port is already in use" in s.err()
+
+
+def test_ready_timeout_stops_sglang_and_exits_124(serve):
+    s = serve("--quiet", "--ready-timeout", "2", mode="never_ready")
+    assert s.finish(timeout=30) == 124
+    assert "not ready after 2 s" in s.err()
+
+
+def test_sigterm_escalates_to_sigkill_after_the_stop_timeout(serve):
+    s = serve("--quiet", "--stop-timeout", "2", mode="ignore_term")
+    s.wait_ready()
+    start = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish(timeout=30) == 128 + signal.SIGKILL
+    assert 1.5 < time.monotonic() - start < 15
+    assert "SIGKILL" in s.err()
+
+
+def test_second_ctrl_c_stops_at_once(serve):
+    s = serve("--quiet", "--stop-timeout", "60", mode="ignore_term")
+    s.wait_ready()
+    start = time.monotonic()
+    s.proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    s.proc.send_signal(signal.SIGINT)
+    assert s.finish(timeout=20) == 128 + signal.SIGKILL
+    assert time.monotonic() - start < 10
+
+
+def test_no_process_of_the_group_survives(serve, tmp_path):
+    pidfile = tmp_path / "grandchild.pid"
+    s = serve("--quiet", mode="grandchild", env_extra={"FAKE_SGLANG_PIDFILE": str(pidfile)})
+    facts = s.wait_ready()
+    grandchild = int(pidfile.read_text())
+    assert alive(grandchild) and alive(facts["pid"])
+    s.proc.send_signal(signal.SIGTERM)
+    s.finish()
+    deadline = time.monotonic() + 5
+    while alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(grandchild) and not alive(facts["pid"])
+
+
+def test_open_host_without_api_key_warns(serve):
+    s = serve("--quiet", "--host", "0.0.0.0")
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    s.finish()
+    assert "warning: listening on 0.0.0.0 without --api-key" in s.err()
+
+
+def test_watcher_reads_the_real_h100_log():
+    watcher = LogWatcher()
+    labels = [label for line in H100_LOG.read_text(errors="replace").splitlines()
+              for segment in line.split("\r") if (label := watcher.feed(segment))]  # fmt: skip
+    assert watcher.seen_phases == ["starting", "distributed", "weights", "weights_loaded", "kv_cache",
+                                   "cuda_graphs", "http", "warmed_up"]  # fmt: skip
+    assert len(labels) == 8
+    assert watcher.facts["weight_gb"] == 27.53 and watcher.facts["kv_tokens"] == 246525
+    assert watcher.facts["max_total_num_tokens"] == 246525 and watcher.facts["available_gpu_mem_gb"] == 10.59
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("ImportError: cannot import name 'float8_dynamic_activation_float8_weight' from 'torchao.quantization' "
+         "(/tmp/site/torchao/quantization/__init__.py)", "torchao"),
+        ("RuntimeError: No accelerator (CUDA, XPU, HPU, NPU, MUSA, MPS) or platform plugin is available.", "CUDA is not available"),
+        ("OSError: /models/q does not appear to have a file named config.json", "model was not found"),
+        ("AssertionError: fp8e4nv data type is not supported on CUDA arch < 89", "compute capability >= 8.9"),
+        ("launch_server.py: error: argument --kv-cache-dtype: invalid choice: 'int8'", "rejected a command-line argument"),
+        ("Segmentation fault", "no known cause matched"),
+    ],
+)
+def test_crash_diagnosis(line, expected):
+    assert expected in diagnose(["some line", line])

@@ -60,8 +60,15 @@ def _setting_options(func):
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print JSON.")
 @click.option("--check", is_flag=True, help="Parse the command with the installed SGLang's own parser; launch nothing.")
 @click.option("--sglang-version", metavar="X.Y.Z", help="Build the command for this SGLang release instead of the installed one.")
+@click.option("--log-file", metavar="PATH", help="SGLang's log (default: ~/.cache/qwen-serve/logs/…).")
+@click.option("--quiet", is_flag=True, help="Show progress and the banner, not SGLang's own log lines.")
+@click.option("--ready-timeout", type=click.FloatRange(1), default=1200, show_default=True, metavar="SECONDS", help="Give up (exit 124) if not ready by then.")
+@click.option("--stop-timeout", type=click.FloatRange(0), default=30, show_default=True, metavar="SECONDS", help="Grace period after SIGINT/SIGTERM before SIGKILL.")
+@click.option("--ready-file", metavar="PATH", help="Write the ready facts as JSON here once ready (for scripts).")
+@click.option("--test", "run_tests", is_flag=True, help="Run qwen-test's checks once the server is ready.")
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
-def serve(config_path, preset, dry_run, as_json, check, sglang_version, passthrough, **cli_values):
+def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file, quiet, ready_timeout,
+          stop_timeout, ready_file, run_tests, passthrough, **cli_values):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
     from .capabilities import target_for
     from .config import load_config
@@ -84,18 +91,55 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, passthro
         if dry_run or check:
             return
         from .preflight import preflight
-        from .supervise import run
 
-        preflight(launch)
         if sglang_version:
             raise QwenServeError(
                 f"--sglang-version {sglang_version} is for planning (--dry-run/--check) only",
                 fix="drop --sglang-version to launch the installed SGLang",
             )
-        click.echo(f"qwen-serve: launching {command.shell()}", err=True)
-        sys.exit(run(command.argv))
+        preflight(launch)
     except QwenServeError as exc:
         _fail(exc)
+    sys.exit(_launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
+
+
+def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
+    from pathlib import Path
+
+    from .supervise import ServerFacts, Supervisor, SuperviseOptions, default_log_path, quantization_label
+
+    facts = ServerFacts(
+        host=launch["host"], port=launch["port"], model=launch["model_path"],
+        served_model_name=launch["served_model_name"], preset=launch.preset.name if launch.preset else None,
+        quantization=quantization_label(launch["torchao_config"], launch["quantization"], launch["kv_cache_dtype"]),
+        tp_size=launch["tp_size"], api_key=launch["api_key"],
+    )  # fmt: skip
+    options = SuperviseOptions(
+        log_file=Path(log_file) if log_file else default_log_path(facts.port), quiet=quiet,
+        ready_timeout=ready_timeout, stop_timeout=stop_timeout,
+        ready_file=Path(ready_file) if ready_file else None,
+        secrets=(launch["api_key"],) if launch["api_key"] else (),
+        after_ready=_post_ready_checks(launch) if run_tests else None,
+    )  # fmt: skip
+    if facts.host in ("0.0.0.0", "::") and not facts.api_key:
+        click.echo(f"qwen-serve: warning: listening on {facts.host} without --api-key: anyone who can reach "
+                   f"port {facts.port} can use the server (pass --api-key, or --host 127.0.0.1)", err=True)  # fmt: skip
+    click.echo(f"qwen-serve: launching {command.shell()}", err=True)
+    click.echo(f"qwen-serve: SGLang's log: {options.log_file}", err=True)
+    return Supervisor(command.argv, facts, options).run().exit_code
+
+
+def _post_ready_checks(launch):
+    def run_checks(facts: dict) -> None:
+        from . import client
+        from .report import CheckTable
+
+        options = client.Options(base_url=facts["base_url"], api_key=launch["api_key"])
+        table = CheckTable(live=False)
+        results, _ = client.run_checks(options, list(client.CHECKS))
+        table.finish(results, facts["base_url"])
+
+    return run_checks
 
 
 @main_group.command("skeleton", context_settings={"help_option_names": ["-h", "--help"]})

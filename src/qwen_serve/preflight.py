@@ -15,6 +15,8 @@ def port_problem(host: str, port: int) -> str | None:
     """Why `host:port` cannot be bound now, or None. Binds and releases at once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # as uvicorn does: connections of a server that just stopped (TIME_WAIT) don't block it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -1,27 +1,348 @@
-"""Stage 5 — run SGLang as a child in its own process group; signals go to the whole group."""
+"""Stage 5 — run SGLang like a service manager: own process group, tee'd log, progress from
+SGLang's log lines, readiness proven over HTTP, a ready banner and file, clean stops.
+
+Stop order (as uvicorn's supervisor does it): the first SIGINT/SIGTERM is forwarded to the
+child's whole process group; after --stop-timeout seconds, or at a second signal, SIGKILL.
+qwen-serve exits with the child's code (128+N when a signal N ended it).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .sglang_log import LogWatcher, diagnose
+
+EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
+MASK = b"****"
 
 
-def run(argv: Sequence[str], env: dict[str, str] | None = None) -> int:
-    """Run the command to completion; returns its exit code (128+N when killed by signal N)."""
-    child = subprocess.Popen(list(argv), env=env, start_new_session=True)
+@dataclass(frozen=True)
+class ServerFacts:
+    """What the launch was meant to be, for the banner (from the resolved settings)."""
 
-    def forward(signum, _frame):
+    host: str
+    port: int
+    model: str
+    served_model_name: str | None = None
+    preset: str | None = None
+    quantization: str = "none (bf16)"
+    tp_size: int = 1
+    api_key: str | None = None  # used for the readiness probe only; never printed
+
+    @property
+    def local_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+
+@dataclass
+class SuperviseOptions:
+    log_file: Path
+    quiet: bool = False
+    ready_timeout: float = 1200.0
+    stop_timeout: float = 30.0
+    ready_file: Path | None = None
+    probe_interval: float = 0.25  # once SGLang's HTTP server is up; 1 s before
+    env: dict[str, str] | None = None
+    secrets: tuple[str, ...] = ()
+    after_ready: Any = None  # callable(facts_dict) run once when ready (e.g. qwen-test)
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    ready: bool
+    seconds_to_ready: float | None
+    diagnosis: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def default_log_path(port: int) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve" / "logs"
+    return base / f"sglang-{datetime.now():%Y%m%d-%H%M%S}-{port}.log"
+
+
+class Display:
+    """A live status line on a terminal; plain lines otherwise."""
+
+    def __init__(self, quiet: bool):
+        from rich.console import Console
+
+        self.console = Console(stderr=False, highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.quiet = quiet
+        self.live = self.console.is_terminal
+        self._status = None
+        self._lock = threading.Lock()
+
+    def start(self, text: str) -> None:
+        if self.live:
+            self._status = self.console.status(text, spinner="dots")
+            self._status.start()
+        else:
+            self.note(text)
+
+    def update(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+
+    def phase(self, elapsed: float, label: str) -> None:
+        if not self.live:
+            self.note(f"[{elapsed:6.1f} s] {label}")
+
+    def child_line(self, line: str) -> None:
+        if self.quiet:
+            return
+        with self._lock:
+            if self.live:
+                self.console.print(line.rsplit("\r", 1)[-1], markup=False, highlight=False)
+            else:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+
+    def note(self, text: str, err: bool = False) -> None:
+        with self._lock:
+            (self.err if err else self.console).print(f"qwen-serve: {text}", markup=False, highlight=False)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+class Supervisor:
+    def __init__(self, argv: Sequence[str], facts: ServerFacts, options: SuperviseOptions, display: Display | None = None):
+        self.argv = list(argv)
+        self.facts = facts
+        self.options = options
+        self.display = display or Display(options.quiet)
+        self.watcher = LogWatcher()
+        self.child: subprocess.Popen | None = None
+        self.signals: list[int] = []
+        self.stop_deadline: float | None = None
+        self.ready = False
+        self.gave_up = False  # our own stop after --ready-timeout, not the user's
+        self._secrets = [s.encode() for s in options.secrets if s]
+
+    # --- output ---------------------------------------------------------------------------
+    def _redact(self, data: bytes) -> bytes:
+        for secret in self._secrets:
+            data = data.replace(secret, MASK)
+        return data
+
+    def _pump(self, stream, log) -> None:
+        """Tee the child's output: raw (redacted) to the log file, line by line to the watcher."""
+        pending = b""
+        start = time.monotonic()
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                break
+            chunk = self._redact(chunk)
+            log.write(chunk)
+            log.flush()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                self._line(raw.decode("utf-8", "replace"), start)
+        if pending:
+            self._line(self._redact(pending).decode("utf-8", "replace"), start)
+
+    def _line(self, line: str, start: float) -> None:
+        for segment in line.split("\r"):
+            label = self.watcher.feed(segment)
+            if label:
+                self.display.phase(time.monotonic() - start, label)
+        self.display.child_line(line)
+
+    # --- signals ----------------------------------------------------------------------------
+    def _on_signal(self, signum, _frame) -> None:
+        self.signals.append(signum)
+        if len(self.signals) == 1:
+            self._kill_group(signum)
+            self.stop_deadline = time.monotonic() + self.options.stop_timeout
+            self.display.note(
+                f"{signal.Signals(signum).name} forwarded to SGLang; SIGKILL in "
+                f"{self.options.stop_timeout:.0f} s (again to stop now)", err=True)  # fmt: skip
+        else:
+            self._kill_group(signal.SIGKILL)
+
+    def _kill_group(self, signum: int) -> None:
+        if self.child is None:
+            return
         try:
-            os.killpg(child.pid, signum)
-        except ProcessLookupError:
+            os.killpg(self.child.pid, signum)
+        except (ProcessLookupError, PermissionError):
             pass
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = child.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return 128 - code if code < 0 else code
+    # --- readiness --------------------------------------------------------------------------
+    def _probe(self) -> bool:
+        """/health answers 200 and one tiny generation succeeds."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.facts.api_key}"} if self.facts.api_key else {}
+        url = self.facts.local_url
+        try:
+            if httpx.get(url + "/health", headers=headers, timeout=5).status_code != 200:
+                return False
+            r = httpx.post(url + "/generate", headers=headers, timeout=60,
+                           json={"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}})  # fmt: skip
+            return r.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    # --- the run -----------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        opts = self.options
+        opts.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(opts.env if opts.env is not None else os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        t0 = time.monotonic()
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        ready_at: float | None = None
+        last_probe = 0.0
+        with open(opts.log_file, "ab") as log:
+            self.child = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
+            pump = threading.Thread(target=self._pump, args=(self.child.stdout, log), daemon=True)
+            pump.start()
+            self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
+            try:
+                while self.child.poll() is None:
+                    now = time.monotonic()
+                    elapsed = now - t0
+                    if self.stop_deadline is not None and now > self.stop_deadline:
+                        self.display.note("stop timeout: SIGKILL to the SGLang process group", err=True)
+                        self._kill_group(signal.SIGKILL)
+                        self.stop_deadline = float("inf")
+                    if not self.ready and not self.signals and not self.gave_up:
+                        w = self.watcher
+                        pct = f" {w.progress}%" if w.progress is not None else ""
+                        self.display.update(f"[{elapsed:5.0f} s] {w.label}{pct}")
+                        http_up = "http" in w.seen_phases
+                        interval = opts.probe_interval if http_up else max(opts.probe_interval, 1.0)
+                        if now - last_probe >= interval and (http_up or elapsed > 5):
+                            last_probe = now
+                            if self._probe():
+                                self.ready, ready_at = True, time.monotonic() - t0
+                                self.display.stop()
+                                self._announce(ready_at)
+                                if opts.after_ready:
+                                    opts.after_ready(self.ready_facts(ready_at))
+                        if not self.ready and elapsed > opts.ready_timeout:
+                            self.display.stop()
+                            self.display.note(f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang "
+                                              f"(raise --ready-timeout for slow first starts)", err=True)  # fmt: skip
+                            self.gave_up = True
+                            self._on_signal(signal.SIGTERM, None)
+                    time.sleep(0.1)
+            finally:
+                self.display.stop()
+                code = self.child.wait()
+                self._kill_group(signal.SIGKILL)  # nothing of the group outlives the leader
+                pump.join(timeout=10)
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+        exit_code = 128 - code if code < 0 else code
+        return self._finish(exit_code, ready_at)
+
+    def _finish(self, exit_code: int, ready_at: float | None) -> Outcome:
+        facts = dict(self.watcher.facts)
+        if self.ready:
+            self.display.note(f"SGLang exited with code {exit_code}; log: {self.options.log_file}")
+            return Outcome(exit_code, True, ready_at, None, facts)
+        if self.gave_up:
+            return Outcome(EXIT_NOT_READY, False, None, "not ready before --ready-timeout", facts)
+        if self.signals:
+            self.display.note(f"stopped before ready; exit code {exit_code}")
+            return Outcome(exit_code, False, None, None, facts)
+        why = diagnose(self.watcher.tail)
+        err = self.display.err
+        err.print(f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",
+                  markup=False, highlight=False)  # fmt: skip
+        for line in self.watcher.tail:
+            err.print(line.rsplit("\r", 1)[-1], markup=False, highlight=False)
+        self.display.note(f"SGLang exited with code {exit_code} before it was ready: {why}", err=True)
+        return Outcome(exit_code or 1, False, None, why, facts)
+
+    def ready_facts(self, seconds: float) -> dict[str, Any]:
+        f = self.facts
+        return {
+            "ready": True,
+            "base_url": f.local_url,
+            "openai_base_url": f.local_url + "/v1",
+            "host": f.host,
+            "port": f.port,
+            "pid": self.child.pid if self.child else None,
+            "seconds_to_ready": round(seconds, 2),
+            "model": f.model,
+            "served_model_name": f.served_model_name or f.model,
+            "preset": f.preset,
+            "quantization": f.quantization,
+            "tp_size": f.tp_size,
+            "api_key_required": bool(f.api_key),
+            "log_file": str(self.options.log_file),
+            "sglang": dict(self.watcher.facts),
+        }
+
+    def _announce(self, seconds: float) -> None:
+        facts = self.ready_facts(seconds)
+        if self.options.ready_file:
+            path = self.options.ready_file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(path)  # atomic: a script polling for the file never reads half of it
+        for line in banner_lines(facts):
+            self.display.note(line)
+
+
+def banner_lines(facts: dict[str, Any]) -> list[str]:
+    s = facts["sglang"]
+    kv = f"{s['kv_tokens']:,} tokens" if "kv_tokens" in s else "(not in the log)"
+    if "kv_k_gb" in s and "kv_v_gb" in s:
+        kv += f" ({s['kv_k_gb'] + s['kv_v_gb']:.2f} GB)"
+    memory = []
+    if "weight_gb" in s:
+        memory.append(f"weights {s['weight_gb']} GB")
+    if "available_gpu_mem_gb" in s:
+        memory.append(f"{s['available_gpu_mem_gb']} GB left free")
+    auth = ' -H "Authorization: Bearer $QWEN_SERVE_API_KEY"' if facts["api_key_required"] else ""
+    body = json.dumps({"model": facts["served_model_name"], "messages": [{"role": "user", "content": "你好"}],
+                       "max_tokens": 64}, ensure_ascii=False)  # fmt: skip
+    curl = f"curl {facts['openai_base_url']}/chat/completions -H 'Content-Type: application/json'{auth} -d '{body}'"
+    lines = [
+        f"ready in {facts['seconds_to_ready']:.1f} s — {facts['openai_base_url']} (OpenAI-compatible)",
+        f"  model         {facts['model']}" + (f"  (served as {facts['served_model_name']})"
+                                               if facts["served_model_name"] != facts["model"] else ""),
+        f"  preset        {facts['preset'] or '(none)'}    quantization {facts['quantization']}    tp {facts['tp_size']}",
+        f"  KV cache      {kv}" + (f"    max running requests {s['max_running_requests']}" if "max_running_requests" in s else ""),
+        f"  GPU memory    {', '.join(memory) or '(not in the log)'}",
+        f"  log           {facts['log_file']}",
+        f"  try           {curl}",
+    ]  # fmt: skip
+    return lines
+
+
+def quantization_label(torchao_config: str | None, quantization: str | None, kv_cache_dtype: str | None) -> str:
+    parts = []
+    if torchao_config:
+        parts.append(f"torchao {torchao_config}")
+    if quantization:
+        parts.append(quantization)
+    label = " + ".join(parts) or "none (bf16)"
+    if kv_cache_dtype and kv_cache_dtype != "auto":
+        label += f", KV {kv_cache_dtype}"
+    return label

@@ -1,0 +1,1 @@
+"""Stand-in for SGLang in supervision tests: only `python -m sglang.launch_server` exists."""

@@ -1,0 +1,115 @@
+"""A stand-in for `python -m sglang.launch_server`, for qwen-serve's supervision tests.
+
+Prints SGLang 0.5.17-like log lines (phases, tqdm bars with carriage returns, the
+server_args line that includes the API key), then serves /health and /generate on
+--host/--port like SGLang does. FAKE_SGLANG_MODE picks a behaviour:
+ok | crash_oom | crash_port | never_ready | ignore_term | grandchild
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def arg(name, default=None):
+    argv = sys.argv[1:]
+    return argv[argv.index(name) + 1] if name in argv else default
+
+
+MODE = os.environ.get("FAKE_SGLANG_MODE", "ok")
+HOST, PORT, KEY = arg("--host", "127.0.0.1"), int(arg("--port", "30000")), arg("--api-key")
+STEP = float(os.environ.get("FAKE_SGLANG_STEP", "0.05"))
+
+
+def log(text, end="\n"):
+    sys.stdout.write(f"[2026-11-25 14:08:58] {text}{end}")
+    sys.stdout.flush()
+    time.sleep(STEP)
+
+
+def tqdm(label, total):
+    for i in range(total + 1):
+        sys.stdout.write(f"\r{label}: {100 * i // total:3d}%|#####     | {i}/{total} [00:01<00:01]")
+        sys.stdout.flush()
+        time.sleep(STEP / 2)
+    sys.stdout.write("\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _authorized(self):
+        return not KEY or self.headers.get("Authorization") == f"Bearer {KEY}"
+
+    def _send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/health":
+            self._send(200, {})
+        else:
+            self._send(404, {"detail": "Not Found"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(length)
+        if not self._authorized():
+            self._send(401, {"error": "Unauthorized"})
+        elif self.path == "/generate":
+            self._send(200, {"text": "!", "meta_info": {"completion_tokens": 1}})
+        else:
+            self._send(404, {"detail": "Not Found"})
+
+    def log_message(self, fmt, *args):
+        sys.stdout.write(f"[2026-11-25 14:09:00] INFO:     {self.client_address[0]} - {fmt % args}\n")
+        sys.stdout.flush()
+
+
+def main():
+    if MODE == "ignore_term":  # a hung server: deaf to SIGTERM and SIGINT
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: log("signal received; ignoring it (stand-in)"))
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: (log("Received sigterm, shutting down"), sys.exit(0)))
+    if MODE == "grandchild":
+        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        with open(os.environ["FAKE_SGLANG_PIDFILE"], "w") as f:
+            f.write(str(helper.pid))
+    log(f"server_args=ServerArgs(model_path='{arg('--model-path')}', host='{HOST}', port={PORT}, api_key={KEY!r})")
+    log("Init torch distributed begin.")
+    log("Init torch distributed ends. elapsed=0.12 s, mem usage=0.09 GB")
+    log("Load weight begin. avail mem=78.50 GB")
+    tqdm("Loading safetensors checkpoint shards", 4)
+    if MODE == "crash_oom":
+        log("Traceback (most recent call last):")
+        log("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.25 GiB. GPU 0 has a total capacity of 23.55 GiB")
+        sys.exit(1)
+    log("Load weight end. elapsed=0.25 s, type=Qwen3ForCausalLM, avail mem=50.98 GB, mem usage=27.53 GB.")
+    log("KV Cache is allocated. dtype: torch.bfloat16, #tokens: 246525, K size: 18.81 GB, V size: 18.81 GB")
+    log("Capture target decode CUDA graph begin. backend=full, num_tokens_per_req=1, bs=[1, 2, 4, 8]")
+    tqdm("Capturing batches (bs=8 avail_mem=10.82 GB)", 4)
+    log("Capture target decode CUDA graph end. elapsed=9.05 s, mem usage=0.34 GB, avail mem=10.59 GB.")
+    log("max_total_num_tokens=246525, chunked_prefill_size=8192, max_prefill_tokens=16384, "
+        "max_running_requests=3081, context_len=40960, available_gpu_mem=10.59 GB")
+    if MODE == "crash_port":
+        log("ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 30000): address already in use")
+        log("OSError: [Errno 98] Address already in use")
+        sys.exit(1)
+    if MODE == "never_ready":
+        while True:
+            time.sleep(1)
+    server = ThreadingHTTPServer((HOST, PORT), Handler)
+    log(f"INFO:     Uvicorn running on http://{HOST}:{PORT} (Press CTRL+C to quit)")
+    log("The server is fired up and ready to roll!")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
