@@ -55,7 +55,26 @@ def fastpath_cpu() -> str:
     )
 
 
-SECTIONS = {"qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu}
+def startup_h100() -> str:
+    folder = RESULTS / "h100" / "startup" / "2026-11-25-no-cuda-graph"
+    runs = [r for r in json.loads((folder / "startup.json").read_text())["runs"] if r.get("seconds_to_ready")]
+    preexec = [float(x) for x in (folder / "dry_run_times.txt").read_text().split()]
+    lines = ["| run | launched by | seconds to ready | exit code after SIGTERM | GPU processes after |",
+             "| --- | --- | --- | --- | --- |"]
+    for i, r in enumerate(runs):
+        code = r["exit_code"] if r["exit_code"] >= 0 else 128 - r["exit_code"]
+        lines.append(f"| {i} | {'qwen-serve' if r['kind'] == 'qwen-serve' else 'python -m sglang.launch_server'} "
+                     f"| {r['seconds_to_ready']:.1f} | {code} | {r['gpu_processes_after'] or 'none'} |")
+    by = {k: [r["seconds_to_ready"] for r in runs if r["kind"] == k] for k in ("direct", "qwen-serve")}
+    mean = {k: sum(v) / len(v) for k, v in by.items()}
+    lines += ["", f"Mean: direct {mean['direct']:.1f} s (range {min(by['direct']):.1f}–{max(by['direct']):.1f}), "
+              f"qwen-serve {mean['qwen-serve']:.1f} s (range {min(by['qwen-serve']):.1f}–{max(by['qwen-serve']):.1f}); "
+              f"qwen-serve's own work before it hands over to SGLang: {min(preexec):.2f}–{max(preexec):.2f} s "
+              f"(`{folder.relative_to(ROOT)}/`)."]
+    return "\n".join(lines)
+
+
+SECTIONS = {"qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100}
 
 
 def render(readme: str) -> str:
