@@ -223,3 +223,11 @@ def test_watcher_reads_the_real_h100_log():
 )
 def test_crash_diagnosis(line, expected):
     assert expected in diagnose(["some line", line])
+
+
+def test_force_launches_what_the_plan_refuses(serve):
+    s = serve("--quiet", "--preset", "high_performance", "--gpu", "RTX 4090", "--force")
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    s.finish()
+    assert "warning: --force: launching without checking the memory plan" in s.err()

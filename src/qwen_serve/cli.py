@@ -20,6 +20,7 @@ server_config.yaml is used.  Anything after `--` goes to SGLang untouched:
   qwen-serve --preset balanced -- --enable-metrics
 \b
 Other commands:  qwen-serve serve …  (this one, the default)
+                 qwen-serve plan [--gpu SPEC]      (memory plan of every preset)
                  qwen-serve skeleton DIR [--tiny]  (offline Qwen3 model directory)"""
 
 
@@ -66,9 +67,11 @@ def _setting_options(func):
 @click.option("--stop-timeout", type=click.FloatRange(0), default=30, show_default=True, metavar="SECONDS", help="Grace period after SIGINT/SIGTERM before SIGKILL.")
 @click.option("--ready-file", metavar="PATH", help="Write the ready facts as JSON here once ready (for scripts).")
 @click.option("--test", "run_tests", is_flag=True, help="Run qwen-test's checks once the server is ready.")
+@click.option("--gpu", "gpu_spec", metavar="SPEC", help="Plan for this GPU instead of the detected one, e.g. 'RTX 4090', H100x2, 24GiB,sm89.")
+@click.option("--force", is_flag=True, help="Launch even when the memory plan says it does not fit.")
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
 def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file, quiet, ready_timeout,
-          stop_timeout, ready_file, run_tests, passthrough, **cli_values):
+          stop_timeout, ready_file, run_tests, gpu_spec, force, passthrough, **cli_values):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
     from .capabilities import target_for
     from .config import load_config
@@ -79,13 +82,14 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
         config = load_config(config_path)
         launch = resolve(config, preset, cli_values, tuple(passthrough))
         command = build_command(launch, target_for(sglang_version))
+        fit = None if force else _fit(launch, config, gpu_spec, command)
         if dry_run:
             from .report import dry_run_json, print_dry_run
 
             if as_json:
-                click.echo(dry_run_json(launch, command))
+                click.echo(dry_run_json(launch, command, fit))
             else:
-                print_dry_run(launch, command, click.echo)
+                print_dry_run(launch, command, click.echo, fit)
         if check:
             _check(command)
         if dry_run or check:
@@ -98,9 +102,34 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
                 fix="drop --sglang-version to launch the installed SGLang",
             )
         preflight(launch)
+        if fit is not None and not fit["plan"].fits:
+            raise QwenServeError(fit["line"], fix=fit["fix"])
+        if force:
+            click.echo("qwen-serve: warning: --force: launching without checking the memory plan", err=True)
     except QwenServeError as exc:
         _fail(exc)
     sys.exit(_launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
+
+
+def _fit(launch, config, gpu_spec, command):
+    """The memory plan of this launch on the detected (or named) GPUs; None without either."""
+    from . import hardware
+    from .plan import plan
+
+    hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
+    if hw is None:
+        return None
+    settings = {s.name: s.value for s in launch.settings}
+    cuda_graph = "--disable-cuda-graph" not in command.argv
+    this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=cuda_graph)
+    line = (f"memory plan on {hw.describe()}: {this.verdict}" if not this.fits else
+            f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
+            f"{this.peak_load_gib} GiB, KV cache {this.kv_tokens:,} tokens ({this.concurrent_4k} x 4k requests)")
+    others = [name for name, p in config.presets.items()
+              if plan({**settings, **p.values}, hw.gpu, hw.count, cuda_graph=cuda_graph).fits]  # fmt: skip
+    fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
+           "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
+    return {"plan": this, "hardware": hw.describe(), "line": line, "fix": fix + " (or --force)"}
 
 
 def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
@@ -140,6 +169,42 @@ def _post_ready_checks(launch):
         table.finish(results, facts["base_url"])
 
     return run_checks
+
+
+@main_group.command("plan", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@click.option("--preset", metavar="NAME", help="Plan one preset (default: every preset of the file).")
+@click.option("--gpu", "gpu_spec", metavar="SPEC", help="GPU to plan for, e.g. 'RTX 4090', A100-80GB, H100x2, 24GiB,sm89 (default: the detected ones).")
+@_setting_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plans as JSON.")
+def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
+    """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
+    from . import hardware
+    from .config import load_config
+    from .plan import plan
+    from .report import print_plans
+    from .resolve import resolve
+
+    try:
+        config = load_config(config_path)
+        hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
+        if hw is None:
+            raise QwenServeError("no NVIDIA GPU is visible here (NVML found no driver or no device)",
+                                 fix="name the GPU to plan for, e.g. qwen-serve plan --gpu 'RTX 4090'")
+        names = [preset] if preset else list(config.presets)
+        plans = []
+        for name in names:
+            launch = resolve(config, name, cli_values)
+            plans.append(plan({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name))
+    except QwenServeError as exc:
+        _fail(exc)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"hardware": hw.describe(), "config": config.label,
+                               "plans": [p.as_dict() for p in plans]}, indent=2))  # fmt: skip
+    else:
+        print_plans(plans, hw.describe(), config.label, click.echo)
 
 
 @main_group.command("skeleton", context_settings={"help_option_names": ["-h", "--help"]})

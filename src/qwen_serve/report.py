@@ -9,9 +9,10 @@ from .resolve import PRECEDENCE, LaunchSettings
 from .sglang_args import SGLangCommand
 
 
-def dry_run_data(launch: LaunchSettings, command: SGLangCommand) -> dict[str, Any]:
+def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit: dict | None = None) -> dict[str, Any]:
     target = command.target
     return {
+        "plan": None if fit is None else {"hardware": fit["hardware"], "summary": fit["line"], **fit["plan"].as_dict()},
         "command": command.shell(),
         "argv": command.shown_argv(),
         "sglang": {
@@ -35,16 +36,16 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand) -> dict[str, An
     }
 
 
-def dry_run_json(launch: LaunchSettings, command: SGLangCommand) -> str:
-    return json.dumps(dry_run_data(launch, command), indent=2, ensure_ascii=False)
+def dry_run_json(launch: LaunchSettings, command: SGLangCommand, fit: dict | None = None) -> str:
+    return json.dumps(dry_run_data(launch, command, fit), indent=2, ensure_ascii=False)
 
 
-def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo) -> None:
+def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit: dict | None = None) -> None:
     """Plain command line first (copy-pastable, never wrapped), then a rich table."""
     from rich.console import Console
     from rich.table import Table
 
-    data = dry_run_data(launch, command)
+    data = dry_run_data(launch, command, fit)
     echo(data["command"])
     console = Console(width=120, soft_wrap=False)
     title = f"{data['config']}" + (f" · preset {data['preset']}" if data["preset"] else "")
@@ -71,6 +72,33 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo) -> None:
     echo("precedence: " + " < ".join(PRECEDENCE))
     for note in data["notes"]:
         echo(f"note: {note}")
+    if fit is None:
+        echo("plan: no NVIDIA GPU visible; pass --gpu NAME to check that this fits")
+    else:
+        echo(f"plan: {fit['line']}" + ("" if fit["plan"].fits else f" ({fit['fix']})"))
+
+
+def print_plans(plans, hardware: str, config_label: str, echo) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"qwen-serve plan · {hardware} · {config_label}", title_justify="left")
+    for column, justify in (("preset", "left"), ("weights", "left"), ("GiB/GPU", "right"),
+                            ("peak at load", "right"), ("KV tokens", "right"), ("4k reqs", "right"),
+                            ("verdict", "left")):  # fmt: skip
+        table.add_column(column, justify=justify, overflow="fold")
+    for p in plans:
+        style = None if p.fits else "red"
+        table.add_row(p.name, p.scheme, f"{p.weights_gib:.2f}", f"{p.peak_load_gib:.2f}", f"{p.kv_tokens:,}",
+                      str(p.concurrent_4k), p.verdict, style=style)  # fmt: skip
+    console = Console(width=140)
+    with console.capture() as capture:
+        console.print(table)
+    echo(capture.get().rstrip())
+    first = plans[0]
+    echo(f"KV cache per token: {first.kv_bytes_per_token:,} bytes per GPU ({first.kv_cache_dtype}); "
+         f"free before loading {first.free_at_load_gib} GiB/GPU; mem_fraction_static {first.mem_fraction_static} "
+         f"({first.mem_fraction_origin}). Model: SGLang 0.5.17's own reservation logic (qwen_serve/plan.py).")
 
 
 class CheckTable:

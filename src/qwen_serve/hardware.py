@@ -1,0 +1,127 @@
+"""GPU facts without torch: NVML for the GPUs in this machine, a data table for `--gpu SPEC`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from .errors import QwenServeError, did_you_mean
+
+
+@dataclass(frozen=True)
+class GPU:
+    name: str
+    memory_mib: int  # total, as nvidia-smi reports it
+    compute_capability: tuple[int, int]
+    bandwidth_gbs: float | None = None
+    free_mib: int | None = None  # only for a detected GPU
+
+    @property
+    def memory_gib(self) -> float:
+        return self.memory_mib / 1024
+
+    @property
+    def fp8(self) -> bool:
+        return self.compute_capability >= (8, 9)
+
+    @property
+    def sm(self) -> str:
+        return f"sm{self.compute_capability[0]}{self.compute_capability[1]}"
+
+
+@dataclass(frozen=True)
+class Hardware:
+    gpus: tuple[GPU, ...]
+    source: str  # "nvml" or "--gpu …"
+    driver: str | None = None
+    cuda: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.gpus)
+
+    @property
+    def gpu(self) -> GPU:
+        return self.gpus[0]
+
+    def describe(self) -> str:
+        g = self.gpu
+        n = f"{self.count} x " if self.count > 1 else ""
+        return f"{n}{g.name} ({g.memory_gib:.1f} GiB, {g.sm}) [{self.source}]"
+
+
+@lru_cache(maxsize=1)
+def known_gpus() -> dict[str, dict]:
+    text = (resources.files("qwen_serve") / "data" / "gpus.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)["gpus"]
+
+
+def _cc(text: str) -> tuple[int, int]:
+    major, minor = str(text).split(".")
+    return int(major), int(minor)
+
+
+def parse_gpu_spec(spec: str) -> Hardware:
+    """'RTX 4090', 'H100x2', 'A100-80GB x4', '24GiB,sm89', '48GB,sm90x2'."""
+    text = spec.strip()
+    count = 1
+    m = re.search(r"(?:(?<=\d)|(?<=B)|\s)[x×*]\s*(\d{1,2})$", text, re.IGNORECASE)
+    if m:
+        count, text = int(m.group(1)), text[: m.start()].strip()
+    custom = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(GiB|GB|G)\s*,\s*sm_?(\d)(\d)", text, re.IGNORECASE)
+    if custom:
+        size, unit, major, minor = custom.groups()
+        mib = float(size) * 1024 if unit.lower() in ("gib", "g") else float(size) * 1e9 / 2**20
+        gpu = GPU(f"{size} {unit}, sm{major}{minor}", int(mib), (int(major), int(minor)))
+        return Hardware((gpu,) * count, f"--gpu {spec}")
+    wanted = _norm(text)
+    for key, entry in known_gpus().items():
+        names = [key, entry["name"], *entry.get("aliases", [])]
+        if wanted in {_norm(n) for n in names}:
+            gpu = GPU(entry["name"], entry["memory_mib"], _cc(entry["compute_capability"]), entry.get("bandwidth_gbs"))
+            return Hardware((gpu,) * count, f"--gpu {spec}")
+    names = [e["name"] for e in known_gpus().values()]
+    hint = did_you_mean(text, names)
+    raise QwenServeError(
+        f"--gpu: unknown GPU {spec!r}" + (f" — {hint}" if hint else ""),
+        allowed=", ".join(names) + ", or MEMORY,smXY such as 24GiB,sm89 (append x2 for two)",
+        fix="pick a known name or describe the card, e.g. --gpu 24GiB,sm89",
+    )
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower().replace("nvidia", "").replace("geforce", ""))
+
+
+def detect() -> Hardware | None:
+    """The GPUs NVML sees, or None when there is no NVIDIA driver (planning still works with --gpu)."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return None
+    try:
+        gpus = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            name = pynvml.nvmlDeviceGetName(handle)
+            name = name.decode() if isinstance(name, bytes) else name
+            cc = pynvml.nvmlDeviceGetCudaComputeCapability(handle)
+            gpus.append(GPU(name, mem.total // 2**20, (cc[0], cc[1]), free_mib=mem.free // 2**20))
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()
+        return Hardware(
+            tuple(gpus), "nvml",
+            driver.decode() if isinstance(driver, bytes) else driver,
+            f"{cuda // 1000}.{cuda % 1000 // 10}",
+        ) if gpus else None  # fmt: skip
+    finally:
+        pynvml.nvmlShutdown()

@@ -1,0 +1,298 @@
+"""Stage 3 — the memory plan: what SGLang 0.5.17 will do with Qwen3-14B on a given GPU.
+
+Weights per quantization, the peak while loading, KV cache bytes per token, and SGLang's own
+reservation logic — `ServerArgs._handle_gpu_memory_settings` (the automatic
+mem_fraction_static) and `KVCacheConfigurator._profile_available_bytes` (the KV pool is what is
+free after the weights minus pre_model_load_memory * (1 - mem_fraction_static)) — give the KV
+token capacity. Checked against SGLang's own log on the H100 (bench/results/h100/).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .hardware import GPU
+
+GIB = 2**30
+# Measured on the H100 (SGLang 0.5.17): 79.65 GiB total, "Load weight begin. avail mem=78.50 GB"
+# -> CUDA context, cuBLAS/NCCL workspaces and SGLang's IPC pool take ~1.15 GiB before weights.
+CONTEXT_OVERHEAD_GIB = 1.15
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    layers: int
+    hidden: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied_embeddings: bool
+    max_context: int
+    source: str
+
+    @classmethod
+    def from_config(cls, config: dict, source: str) -> ModelFacts:
+        hidden = config["hidden_size"]
+        heads = config["num_attention_heads"]
+        return cls(
+            layers=config["num_hidden_layers"], hidden=hidden, intermediate=config["intermediate_size"],
+            heads=heads, kv_heads=config.get("num_key_value_heads", heads),
+            head_dim=config.get("head_dim") or hidden // heads, vocab=config["vocab_size"],
+            tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+            max_context=config.get("max_position_embeddings", 40960), source=source,
+        )  # fmt: skip
+
+    def linear_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of the linear ("proj") layers of one decoder layer."""
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        h, i = self.hidden, self.intermediate
+        return [(q, h), (kv, h), (kv, h), (h, q), (i, h), (i, h), (h, i)]
+
+    @property
+    def linear_params(self) -> int:
+        return self.layers * sum(o * i for o, i in self.linear_shapes())
+
+    @property
+    def embedding_params(self) -> int:
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    @property
+    def norm_params(self) -> int:
+        return self.layers * (2 * self.hidden + 2 * self.head_dim) + self.hidden
+
+    @property
+    def params(self) -> int:
+        return self.linear_params + self.embedding_params + self.norm_params
+
+    def kv_bytes_per_token(self, kv_cache_dtype: str | None) -> int:
+        element = 1 if kv_cache_dtype and kv_cache_dtype.startswith("fp8") else 2
+        return 2 * self.layers * self.kv_heads * self.head_dim * element
+
+
+def qwen3_14b() -> ModelFacts:
+    from .skeleton import QWEN3_14B_CONFIG
+
+    return ModelFacts.from_config(QWEN3_14B_CONFIG, "built-in Qwen3-14B config")
+
+
+# Shapes of the hub models the shipped configs name (pre-quantized variants share them).
+QWEN3_8B_CONFIG = {
+    "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "tie_word_embeddings": False,
+    "max_position_embeddings": 40960,
+}  # fmt: skip
+
+
+def model_facts(model_path: str) -> ModelFacts:
+    """From the local config.json; else the built-in shapes of a known hub id; else Qwen3-14B's, said so."""
+    config = Path(model_path).expanduser() / "config.json"
+    if config.is_file():
+        try:
+            return ModelFacts.from_config(json.loads(config.read_text(encoding="utf-8")), str(config))
+        except (ValueError, KeyError, TypeError) as exc:
+            from .errors import QwenServeError
+
+            raise QwenServeError(
+                f"model_path: {config} is not a usable model config ({type(exc).__name__}: {exc})",
+                allowed="a decoder config.json with hidden_size, num_hidden_layers, num_attention_heads, ...",
+                fix="point --model-path at the model's own directory (or pass --force to skip the plan)",
+            ) from None
+    base = model_path.lower().split("/")[-1]
+    for suffix in ("-awq", "-fp8", "-gptq-int4", "-gptq-int8"):
+        base = base.removesuffix(suffix)
+    if base == "qwen3-8b":
+        return ModelFacts.from_config(QWEN3_8B_CONFIG, "built-in Qwen3-8B config")
+    facts = qwen3_14b()
+    if base != "qwen3-14b" and model_path:
+        return ModelFacts(**{**asdict(facts), "source": f"unknown model {model_path!r}: planned with Qwen3-14B's shapes"})
+    return facts
+
+
+# --- weights --------------------------------------------------------------------------------
+
+
+def weight_scheme(torchao_config: str | None, quantization: str | None, model_path: str) -> str:
+    if torchao_config:
+        return f"torchao:{torchao_config}"
+    name = model_path.lower()
+    if quantization in ("awq", "awq_marlin", "gptq", "gptq_marlin", "moe_wna16") or "awq" in name or "gptq" in name:
+        return "int4-checkpoint"
+    if quantization in ("fp8", "w8a8_fp8"):
+        return "fp8-checkpoint" if "fp8" in name else "fp8-online"
+    if "fp8" in name:
+        return "fp8-checkpoint"
+    return "bf16"
+
+
+def linear_bytes(out_features: int, in_features: int, scheme: str) -> float:
+    """Bytes of one linear weight under a scheme, with its scales (what the kernels keep)."""
+    n = out_features * in_features
+    if scheme == "bf16":
+        return 2 * n
+    if scheme.startswith("torchao:int4wo-"):
+        group = int(scheme.rsplit("-", 1)[1])
+        return n / 2 + out_features * (in_features / group) * 4  # bf16 scale + zero per group
+    if scheme in ("torchao:int8wo", "torchao:int8dq"):
+        return n + out_features * 2  # bf16 scale per output channel
+    if scheme in ("torchao:fp8wo", "torchao:fp8dq-per_row"):
+        return n + out_features * 4  # fp32 scale per row
+    if scheme in ("torchao:fp8dq-per_tensor", "fp8-online", "fp8-checkpoint"):
+        return n + 4
+    if scheme == "int4-checkpoint":  # AWQ/GPTQ, group 128: fp16 scales + 4-bit zeros
+        return n / 2 + out_features * (in_features / 128) * 2.5
+    raise ValueError(scheme)
+
+
+@dataclass(frozen=True)
+class Weights:
+    scheme: str
+    total_bytes: float  # whole model
+    per_gpu_bytes: float  # under tensor parallelism
+    peak_load_bytes: float  # per GPU, the most resident while loading
+    peak_note: str
+
+
+def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = False) -> Weights:
+    layer = sum(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())
+    layer_bf16 = sum(linear_bytes(o, i, "bf16") for o, i in model.linear_shapes())
+    rest = 2 * (model.embedding_params + model.norm_params)  # embedding, lm_head, norms stay bf16
+    total = model.layers * layer + rest
+    per_gpu = total / tp_size  # linears, embedding and lm_head are all sharded; norms are tiny
+    bf16_per_gpu = (model.layers * layer_bf16 + rest) / tp_size
+    if scheme.startswith("torchao:") or scheme == "fp8-online":
+        if layered and scheme.startswith("torchao:"):
+            # --load-format layered quantizes each layer as it arrives: one bf16 layer extra
+            peak, note = per_gpu + layer_bf16 / tp_size, "layer by layer (--load-format layered)"
+        else:
+            # SGLang loads the whole bf16 model, then quantizes (model_runner: apply_torchao_config_to_model
+            # / Fp8LinearMethod.process_weights_after_loading): bf16 weights + the largest quantized linear
+            biggest = max(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())
+            peak, note = bf16_per_gpu + biggest / tp_size, "whole bf16 model first, then quantized"
+    else:
+        peak, note = per_gpu, "weights load as stored"
+    return Weights(scheme, total, per_gpu, peak, note)
+
+
+# --- SGLang's memory reservation -------------------------------------------------------------
+
+
+def prefill_graph_sizes(max_bs: int) -> list[int]:
+    """ServerArgs._generate_prefill_cuda_graph_batch_sizes (sglang 0.5.17)."""
+    sizes = (list(range(4, 33, 4)) + list(range(48, 257, 16)) + list(range(288, 513, 32))
+             + list(range(576, 1025, 64)) + list(range(1280, 4097, 256)) + list(range(4608, max_bs + 1, 512)))  # fmt: skip
+    return [s for s in sizes if s <= max_bs]
+
+
+def sglang_defaults(gpu_mem_mib: float, tp_size: int) -> tuple[int, int]:
+    """(chunked_prefill_size, decode cuda graph max_bs) by GPU memory, as SGLang 0.5.17 picks them."""
+    for limit, chunk, bs_small, bs_large in (
+        (20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
+        (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512),
+    ):  # fmt: skip
+        if gpu_mem_mib < limit:
+            return chunk, bs_small if tp_size < 4 else bs_large
+    return 16384, 512
+
+
+def auto_mem_fraction_static(gpu_mem_mib: float, tp_size: int, chunked_prefill_size: int | None = None,
+                             cuda_graph: bool = True) -> float:  # fmt: skip
+    """ServerArgs._handle_gpu_memory_settings when mem_fraction_static is not given."""
+    default_chunk, max_bs = sglang_defaults(gpu_mem_mib, tp_size)
+    chunk = chunked_prefill_size or default_chunk
+    reserved = 512 + max(chunk, 2048) * 1.5 + tp_size / 8 * 1024
+    if cuda_graph:  # reserve_for_graph_mb: decode graphs + non-torch memory of prefill graphs
+        reserved += max_bs * 2 + len(prefill_graph_sizes(chunk)) * 8
+    if gpu_mem_mib > 60 * 1024:
+        reserved = max(reserved, 10 * 1024)
+    return round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    name: str  # preset or "settings"
+    gpu: str
+    gpus: int
+    tp_size: int
+    scheme: str
+    weights_gib: float  # per GPU
+    peak_load_gib: float  # per GPU
+    peak_note: str
+    free_at_load_gib: float
+    mem_fraction_static: float
+    mem_fraction_origin: str
+    kv_cache_dtype: str
+    kv_bytes_per_token: int  # per GPU
+    kv_pool_gib: float
+    kv_tokens: int
+    context_length: int
+    concurrent_4k: int
+    fits: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def verdict(self) -> str:
+        return "fits" if self.fits else "does not fit: " + "; ".join(self.reasons)
+
+
+def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | None = None,
+         name: str = "settings", cuda_graph: bool = True) -> Plan:  # fmt: skip
+    """Plan one configuration (resolved setting values) on `gpus` x `gpu`."""
+    model = model or model_facts(settings.get("model_path") or "")
+    tp = settings.get("tp_size") or 1
+    scheme = weight_scheme(settings.get("torchao_config"), settings.get("quantization"), settings.get("model_path") or "")
+    layered = settings.get("load_format") == "layered"
+    w = weights(model, scheme, tp, layered)
+    reasons = []
+    if tp > gpus:
+        reasons.append(f"tp_size {tp} needs {tp} GPUs, {gpus} available")
+    if model.kv_heads % tp:
+        reasons.append(f"tp_size {tp} does not divide the {model.kv_heads} KV heads")
+    kv_dtype = settings.get("kv_cache_dtype") or "auto"
+    needs = [what for what, needed in (
+        # torchao's float8 matmuls (torch._scaled_mm) and e4m3 in Triton/FlashInfer kernels need sm89+;
+        # SGLang's own --quantization fp8 falls back to Marlin weight-only kernels on sm80, and
+        # fp8_e5m2 KV converts in software there.
+        (f"torchao {settings.get('torchao_config')}", scheme.startswith("torchao:fp8")),
+        ("an fp8_e4m3 KV cache", kv_dtype == "fp8_e4m3"),
+    ) if needed]  # fmt: skip
+    if needs and not gpu.fp8:
+        reasons.append(f"{' and '.join(needs)} need compute capability >= 8.9; {gpu.name} is {gpu.sm}")
+    mfs = settings.get("mem_fraction_static")
+    origin = "set"
+    if mfs is None:
+        mfs, origin = auto_mem_fraction_static(gpu.memory_mib, tp, settings.get("chunked_prefill_size"), cuda_graph), "SGLang's automatic value"
+    pre_gib = gpu.memory_gib - CONTEXT_OVERHEAD_GIB
+    kv_pool_gib = pre_gib - w.per_gpu_bytes / GIB - pre_gib * (1 - mfs)
+    kv_per_token = model.kv_bytes_per_token(kv_dtype) // tp
+    kv_tokens = max(0, math.floor(kv_pool_gib * GIB / kv_per_token)) if kv_pool_gib > 0 else 0
+    context = min(settings.get("context_length") or model.max_context, model.max_context)
+    if w.peak_load_bytes / GIB > pre_gib:
+        reasons.append(f"loading peaks at {w.peak_load_bytes / GIB:.1f} GiB ({w.peak_note}) but only "
+                       f"{pre_gib:.1f} GiB are free")  # fmt: skip
+    if kv_pool_gib <= 0:
+        reasons.append(f"{w.per_gpu_bytes / GIB:.1f} GiB of weights leave no KV cache at mem_fraction_static {mfs}")
+    elif kv_tokens < 4096:
+        reasons.append(f"only {kv_tokens:,} KV tokens: not even one 4k-token request")
+    concurrent = kv_tokens // 4096
+    if settings.get("max_running_requests"):
+        concurrent = min(concurrent, settings["max_running_requests"])
+    return Plan(
+        name=name, gpu=gpu.name, gpus=gpus, tp_size=tp, scheme=scheme,
+        weights_gib=round(w.per_gpu_bytes / GIB, 2), peak_load_gib=round(w.peak_load_bytes / GIB, 2),
+        peak_note=w.peak_note, free_at_load_gib=round(pre_gib, 2), mem_fraction_static=mfs,
+        mem_fraction_origin=origin, kv_cache_dtype=kv_dtype, kv_bytes_per_token=kv_per_token,
+        kv_pool_gib=round(max(kv_pool_gib, 0.0), 2), kv_tokens=kv_tokens, context_length=context,
+        concurrent_4k=concurrent, fits=not reasons, reasons=reasons,
+    )  # fmt: skip

@@ -1,0 +1,146 @@
+"""The memory plan: hand-computed values, SGLang's reservation logic, and the H100's own logs."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from qwen_serve.hardware import parse_gpu_spec
+from qwen_serve.plan import (GIB, auto_mem_fraction_static, plan, prefill_graph_sizes, qwen3_14b,
+                             weights)  # fmt: skip
+
+ROOT = Path(__file__).resolve().parents[1]
+H100 = parse_gpu_spec("H100").gpu
+QWEN = {"model_path": "Qwen/Qwen3-14B"}
+
+
+def test_qwen3_14b_parameter_count_by_hand():
+    m = qwen3_14b()
+    per_layer = 2 * 5120 * 5120 + 2 * 1024 * 5120 + 3 * 17408 * 5120  # q, o; k, v; gate, up, down
+    assert m.linear_params == 40 * per_layer == 13_212_057_600
+    assert m.embedding_params == 2 * 151936 * 5120  # untied: embedding + lm_head
+    assert m.params == 14_768_307_200
+
+
+def test_bf16_weights_by_hand():
+    w = weights(qwen3_14b(), "bf16")
+    assert w.total_bytes == 2 * 14_768_307_200
+    assert round(w.total_bytes / GIB, 2) == 27.51 and w.peak_load_bytes == w.total_bytes
+
+
+def test_int4wo_128_weights_by_hand():
+    w = weights(qwen3_14b(), "torchao:int4wo-128")
+    linear = 13_212_057_600 / 2 + 13_212_057_600 / 128 * 4  # 4-bit + bf16 scale and zero per 128
+    rest = 2 * (2 * 151936 * 5120 + 424_960)  # embedding, lm_head, norms stay bf16
+    assert w.total_bytes == pytest.approx(linear + rest)
+    assert round(w.total_bytes / GIB, 2) == 9.44
+    # SGLang 0.5.17 loads the whole bf16 model before torchao quantizes it
+    assert w.peak_load_bytes > weights(qwen3_14b(), "bf16").total_bytes
+    layered = weights(qwen3_14b(), "torchao:int4wo-128", layered=True)
+    assert layered.peak_load_bytes < 11 * GIB
+
+
+def test_kv_bytes_per_token_bf16_and_fp8():
+    m = qwen3_14b()
+    assert m.kv_bytes_per_token("auto") == 2 * 40 * 8 * 128 * 2 == 160 * 1024
+    assert m.kv_bytes_per_token("fp8_e5m2") == m.kv_bytes_per_token("fp8_e4m3") == 80 * 1024
+
+
+def test_tensor_parallel_splits_weights_and_kv():
+    one = plan({**QWEN, "tp_size": 1}, H100, 2)
+    two = plan({**QWEN, "tp_size": 2}, H100, 2)
+    assert two.weights_gib == pytest.approx(one.weights_gib / 2, abs=0.01)
+    assert two.kv_bytes_per_token == one.kv_bytes_per_token // 2
+    assert not plan({**QWEN, "tp_size": 2}, H100, 1).fits
+
+
+def test_sglang_prefill_graph_sizes_and_mem_fraction():
+    assert len(prefill_graph_sizes(8192)) == 58  # the H100 log lists 58 prefill graph sizes
+    assert auto_mem_fraction_static(81559, 1) == 0.83
+    assert auto_mem_fraction_static(81559, 1, cuda_graph=False) == 0.841
+
+
+def sglang_log_facts(text: str) -> dict:
+    grab = lambda p: re.findall(p, text)[-1]  # noqa: E731
+    return {"weight_gb": float(grab(r"Load weight end\..*?mem usage=([\d.]+) GB")),
+            "kv_tokens": int(grab(r"KV Cache is allocated\..*?#tokens: (\d+)")),
+            "mem_fraction_static": float(grab(r"mem_fraction_static=([\d.]+)"))}  # fmt: skip
+
+
+def measured_runs():
+    run2 = ROOT / "bench/results/h100/qwen_test/2026-11-25-run2/server.log"
+    yield "cuda graphs", True, run2.read_text(errors="replace")
+    with tarfile.open(ROOT / "bench/results/h100/startup/2026-11-25-no-cuda-graph/logs.tar.gz") as tar:
+        yield "no cuda graph", False, tar.extractfile("./run0-direct.log").read().decode(errors="replace")
+
+
+@pytest.mark.parametrize("label, cuda_graph, log", list(measured_runs()), ids=lambda x: x if isinstance(x, str) and len(x) < 20 else "")
+def test_plan_matches_the_h100_log(label, cuda_graph, log):
+    measured = sglang_log_facts(log)
+    p = plan({**QWEN, "tp_size": 1}, H100, 1, cuda_graph=cuda_graph)
+    assert p.mem_fraction_static == measured["mem_fraction_static"]
+    assert p.weights_gib == pytest.approx(measured["weight_gb"], rel=0.01)
+    assert p.kv_tokens == pytest.approx(measured["kv_tokens"], rel=0.01)
+
+
+def test_seed_gpus_verdicts():
+    rtx4090 = parse_gpu_spec("RTX 4090").gpu
+    assert not plan(QWEN, rtx4090).fits  # bf16 weights alone exceed 24 GB
+    balanced = plan({**QWEN, "torchao_config": "int4wo-128"}, rtx4090)
+    assert not balanced.fits and "whole bf16 model first" in balanced.verdict
+    assert plan({**QWEN, "torchao_config": "int4wo-128", "load_format": "layered"}, rtx4090).fits
+    for spec in ("RTX 3060 8GB", "RTX 3080 12GB"):
+        assert not plan({**QWEN, "torchao_config": "int4wo-256", "load_format": "layered"}, parse_gpu_spec(spec).gpu).fits
+    assert plan(QWEN, parse_gpu_spec("A100-80GB").gpu).fits
+    assert plan({**QWEN, "torchao_config": "fp8dq-per_tensor"}, H100).fits
+    fp8_on_ampere = plan({**QWEN, "torchao_config": "fp8dq-per_tensor"}, parse_gpu_spec("A100-80GB").gpu)
+    assert not fp8_on_ampere.fits and "compute capability >= 8.9" in fp8_on_ampere.verdict
+
+
+@pytest.mark.parametrize("spec, count, name", [("H100x2", 2, "H100 80GB HBM3"), ("A100-80GB x4", 4, "A100 80GB"),
+                                               ("RTX 4090", 1, "RTX 4090"), ("24GiB,sm89", 1, "24 GiB, sm89")])
+def test_gpu_specs(spec, count, name):
+    hw = parse_gpu_spec(spec)
+    assert hw.count == count and hw.gpu.name == name
+
+
+def test_plan_command_tables(qwen_serve):
+    for spec in ("RTX 4090", "A100-80GB", "H100"):
+        result = qwen_serve("plan", "--gpu", spec)
+        assert result.exit_code == 0, result.stderr
+        assert "balanced" in result.stdout and "ultra_low_memory" in result.stdout
+    data = qwen_serve("plan", "--gpu", "H100", "--preset", "high_performance", "--json").json()
+    (p,) = data["plans"]
+    assert (p["weights_gib"], p["kv_tokens"], p["fits"]) == (27.51, 246708, True)
+
+
+def test_plan_without_a_gpu_or_with_an_unknown_one(qwen_serve):
+    result = qwen_serve("plan", "--gpu", "RTX 9999")
+    assert result.exit_code == 2 and "unknown GPU 'RTX 9999'" in result.stderr and "RTX 4090" in result.stderr
+
+
+def test_dry_run_shows_the_plan(qwen_serve):
+    out = qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run").stdout
+    assert "plan: memory plan on H100 80GB HBM3" in out and "365,148 tokens" in out
+    data = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--dry-run", "--json").json()
+    assert data["plan"]["fits"] is False and "whole bf16 model first" in data["plan"]["summary"]
+
+
+def test_a_launch_that_cannot_fit_is_refused_before_anything_starts(qwen_serve, tmp_path):
+    from qwen_serve.skeleton import QWEN3_14B_CONFIG
+
+    (tmp_path / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))
+    result = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--model-path", str(tmp_path), "--port", "39998")
+    assert result.exit_code == 2
+    (line,) = [x for x in result.stderr.splitlines() if x.strip()]
+    assert "does not fit" in line and "or --force" in line and "launching" not in result.stderr
+
+
+def test_a_broken_model_config_is_one_clear_line(qwen_serve, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 1}))
+    result = qwen_serve("--gpu", "H100", "--model-path", str(tmp_path), "--dry-run")
+    assert result.exit_code == 2 and "is not a usable model config" in result.stderr
