@@ -74,7 +74,78 @@ def startup_h100() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100}
+SEED_GPUS = [("RTX 3060 8GB", "ultra_low_memory", "int8wo"), ("RTX 3080 12GB", "memory_optimized", "int4wo-64"),
+             ("RTX 4090", "balanced", "int4wo-128"), ("A100 40GB", "balanced", "int4wo-128"),
+             ("A100-80GB", "high_performance", "none"), ("H100", "fp8_hopper_example", "fp8dq-per_tensor")]
+
+
+def hardware_plan() -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.config import load_config
+    from qwen_serve.errors import QwenServeError
+    from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.plan import choose_preset, plan
+    from qwen_serve.resolve import resolve
+
+    config = load_config(None)
+    names = list(config.presets)
+    lines = ["| GPU | seed said | " + " | ".join(names) + " | `--preset auto` |",
+             "| --- | --- | " + " | ".join("---" for _ in names) + " | --- |"]
+    for spec, seed_preset, seed_quant in SEED_GPUS:
+        hw = parse_gpu_spec(spec)
+        cells = []
+        for name in names:
+            launch = resolve(config, name, {})
+            p = plan({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name)
+            cells.append(f"{p.kv_tokens:,} KV tokens" if p.fits else "no: " + _short(p))
+        try:
+            auto = choose_preset(config, {}, hw.gpu, hw.count)[0]
+        except QwenServeError:
+            auto = "none fits"
+        lines.append(f"| {hw.gpu.name} ({hw.gpu.memory_gib:.0f} GiB) | {seed_preset} ({seed_quant}) | "
+                     + " | ".join(cells) + f" | {auto} |")
+    return "\n".join(lines)
+
+
+def _short(p) -> str:
+    reason = p.reasons[0]
+    if p.weights_gib > p.free_at_load_gib:
+        return f"{p.weights_gib:.1f} GiB weights > {p.free_at_load_gib:.1f} GiB free"
+    if reason.startswith("loading peaks"):
+        return f"load peak {p.peak_load_gib:.1f} GiB"
+    if "leave no KV cache" in reason:
+        return f"{p.weights_gib:.1f} GiB weights, no KV room"
+    return reason.split(":")[0]
+
+
+def plan_vs_measured() -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.plan import plan
+
+    h100 = parse_gpu_spec("H100").gpu
+    folder = RESULTS / "h100" / "plan" / "2026-11-25"
+    data = json.loads((folder / "plan_vs_measured.json").read_text())
+    lines = ["| configuration (H100, no CUDA graphs) | weights plan / SGLang | KV tokens plan / SGLang | peak at load plan / measured |",
+             "| --- | --- | --- | --- |"]
+    worst = 0.0
+    for row in data["rows"]:
+        args = row["qwen_serve_args"]
+        settings = {"model_path": "Qwen/Qwen3-14B",
+                    "quantization": "fp8" if "--quantization" in args else None,
+                    "kv_cache_dtype": args[args.index("--kv-cache-dtype") + 1] if "--kv-cache-dtype" in args else "auto"}
+        p, m = plan(settings, h100, 1, cuda_graph=False), row["measured"]
+        ew = p.weights_gib / m["weight_gib"] - 1
+        ek = p.kv_tokens / m["kv_tokens"] - 1
+        worst = max(worst, abs(ew), abs(ek))
+        lines.append(f"| `{' '.join(args)}` | {p.weights_gib:.2f} / {m['weight_gib']:.2f} GiB ({ew:+.1%}) | "
+                     f"{p.kv_tokens:,} / {m['kv_tokens']:,} ({ek:+.1%}) | {p.peak_load_gib:.2f} / {m['peak_load_gib']:.2f} GiB |")
+    lines += ["", f"Worst error {worst:.1%} (target 10 %); the peak is never under-estimated. Raw logs: "
+              f"`{folder.relative_to(ROOT)}/`."]
+    return "\n".join(lines)
+
+
+SECTIONS = {"hardware-plan": hardware_plan, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100}
 
 
 def render(readme: str) -> str:

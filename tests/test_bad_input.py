@@ -185,3 +185,10 @@ def test_missing_model_directory_is_refused_before_launch(qwen_serve, tmp_path):
 
 def test_model_directory_without_config_json(qwen_serve, tmp_path):
     assert_one_clear_line(qwen_serve("--model-path", str(tmp_path), "--port", "39999"), "has no config.json")
+
+
+def test_hub_id_offline_and_not_cached(qwen_serve, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert_one_clear_line(qwen_serve("--model-path", "Qwen/Qwen3-14B", "--port", "39997"),
+                          "'Qwen/Qwen3-14B'", "not in the Hugging Face cache", "HF_HUB_OFFLINE=1")

@@ -55,7 +55,7 @@ def _setting_options(func):
     epilog=_SUBCOMMAND_HELP,
 )
 @click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
-@click.option("--preset", metavar="NAME", help="A preset of the config file, e.g. balanced.")
+@click.option("--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits this GPU.")
 @_setting_options
 @click.option("--dry-run", is_flag=True, help="Print the SGLang command and every setting's origin; launch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print JSON.")
@@ -80,9 +80,16 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
 
     try:
         config = load_config(config_path)
+        auto_line = None
+        if preset == "auto" and "auto" not in config.presets:
+            preset, auto_line = _auto_preset(config, cli_values, gpu_spec, passthrough)
+            if not dry_run:
+                click.echo(f"qwen-serve: {auto_line}", err=True)
         launch = resolve(config, preset, cli_values, tuple(passthrough))
         command = build_command(launch, target_for(sglang_version))
         fit = None if force else _fit(launch, config, gpu_spec, command)
+        if fit is not None:
+            fit["auto"] = auto_line
         if dry_run:
             from .report import dry_run_json, print_dry_run
 
@@ -109,6 +116,17 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
     except QwenServeError as exc:
         _fail(exc)
     sys.exit(_launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
+
+
+def _auto_preset(config, cli_values, gpu_spec, passthrough):
+    from . import hardware
+    from .plan import choose_preset
+
+    hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
+    if hw is None:
+        raise QwenServeError("--preset auto needs the GPU: none is visible here (no NVIDIA driver or device)",
+                             fix="name it, e.g. --preset auto --gpu 'RTX 4090', or pick a preset")  # fmt: skip
+    return choose_preset(config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough)
 
 
 def _fit(launch, config, gpu_spec, command):

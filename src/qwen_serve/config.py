@@ -10,11 +10,11 @@ from typing import Any
 import yaml
 
 from .errors import QwenServeError, did_you_mean
-from .settings import DESCRIPTION_KEY, FIELDS_BY_NAME, PRESETS_KEY, SGLANG_ARGS_KEY
+from .settings import AUTO_ORDER_KEY, DESCRIPTION_KEY, FIELDS_BY_NAME, PRESETS_KEY, SGLANG_ARGS_KEY
 
 BUNDLED_CONFIG = "server_config.yaml"
 BUNDLED_EXAMPLES = "config_examples.yaml"
-_TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY)
+_TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY, AUTO_ORDER_KEY)
 _PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY)
 
 
@@ -33,6 +33,7 @@ class ConfigFile:
     values: dict[str, Any]  # the file's base settings (top level)
     sglang_args: dict[str, Any]
     presets: dict[str, Preset] = field(default_factory=dict)
+    auto_order: tuple[str, ...] = ()  # presets from best quality down, for --preset auto
 
 
 def bundled_path(name: str = BUNDLED_CONFIG) -> Path:
@@ -115,12 +116,21 @@ def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFi
             values={k: v for k, v in values.items() if k in FIELDS_BY_NAME},
             sglang_args=values.get(SGLANG_ARGS_KEY, {}),
         )
+    order = data.get(AUTO_ORDER_KEY) or list(presets)
+    if not isinstance(order, list) or any(str(n) not in presets for n in order):
+        unknown = [n for n in order if str(n) not in presets] if isinstance(order, list) else order
+        raise QwenServeError(
+            f"{at(AUTO_ORDER_KEY)}: auto_order must list preset names of this file; got {unknown!r}",
+            allowed=", ".join(presets),
+            fix="list the presets from best quality to smallest footprint",
+        )
     return ConfigFile(
         label=label,
         path=path,
         values={k: v for k, v in base.items() if k in FIELDS_BY_NAME},
         sglang_args=base.get(SGLANG_ARGS_KEY, {}),
         presets=presets,
+        auto_order=tuple(str(n) for n in order),
     )
 
 
@@ -138,7 +148,7 @@ def _settings(mapping: dict, allowed: tuple[str, ...], at, *, prefix: tuple, lab
                 allowed=", ".join(allowed),
                 fix="correct the key, or pass other SGLang flags under `sglang_args:`",
             )
-        if key == PRESETS_KEY or key == DESCRIPTION_KEY:
+        if key in (PRESETS_KEY, DESCRIPTION_KEY, AUTO_ORDER_KEY):
             if key == DESCRIPTION_KEY and value is not None and not isinstance(value, str):
                 raise QwenServeError(
                     f"{here}: description is {_kind(value)}, expected a string",

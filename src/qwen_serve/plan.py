@@ -21,6 +21,11 @@ GIB = 2**30
 # Measured on the H100 (SGLang 0.5.17): 79.65 GiB total, "Load weight begin. avail mem=78.50 GB"
 # -> CUDA context, cuBLAS/NCCL workspaces and SGLang's IPC pool take ~1.15 GiB before weights.
 CONTEXT_OVERHEAD_GIB = 1.15
+# Measured there too (bench/results/h100/plan/): bf16 weights report 27.53 GiB for 27.51 GiB of
+# parameters (rotary tables and other buffers), and memory peaked 0.04 GiB above that while
+# loading (loader transients). Both are added so the peak is never under-estimated.
+BUFFERS_GIB = 0.02
+LOAD_TRANSIENT_GIB = 0.04
 
 
 @dataclass(frozen=True)
@@ -163,8 +168,9 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
     layer_bf16 = sum(linear_bytes(o, i, "bf16") for o, i in model.linear_shapes())
     rest = 2 * (model.embedding_params + model.norm_params)  # embedding, lm_head, norms stay bf16
     total = model.layers * layer + rest
-    per_gpu = total / tp_size  # linears, embedding and lm_head are all sharded; norms are tiny
-    bf16_per_gpu = (model.layers * layer_bf16 + rest) / tp_size
+    buffers = BUFFERS_GIB * GIB
+    per_gpu = total / tp_size + buffers  # linears, embedding and lm_head are all sharded; norms are tiny
+    bf16_per_gpu = (model.layers * layer_bf16 + rest) / tp_size + buffers
     if scheme.startswith("torchao:") or scheme == "fp8-online":
         if layered and scheme.startswith("torchao:"):
             # --load-format layered quantizes each layer as it arrives: one bf16 layer extra
@@ -176,7 +182,7 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
             peak, note = bf16_per_gpu + biggest / tp_size, "whole bf16 model first, then quantized"
     else:
         peak, note = per_gpu, "weights load as stored"
-    return Weights(scheme, total, per_gpu, peak, note)
+    return Weights(scheme, total, per_gpu, peak + LOAD_TRANSIENT_GIB * GIB, note)
 
 
 # --- SGLang's memory reservation -------------------------------------------------------------
@@ -296,3 +302,37 @@ def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | 
         kv_pool_gib=round(max(kv_pool_gib, 0.0), 2), kv_tokens=kv_tokens, context_length=context,
         concurrent_4k=concurrent, fits=not reasons, reasons=reasons,
     )  # fmt: skip
+
+
+# --preset auto wants room for 8 concurrent 4k-token requests: with less, a server queues more
+# than it serves, and a smaller preset with more KV cache serves the same users better.
+AUTO_MIN_KV_TOKENS = 32768
+
+
+def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph: bool = True) -> tuple[str, str]:
+    """The best-quality preset (the file's auto_order) that fits with >= AUTO_MIN_KV_TOKENS; why, in one line."""
+    from .errors import QwenServeError
+    from .resolve import resolve
+
+    plans = []
+    for name in config.auto_order:
+        launch = resolve(config, name, cli_values)
+        plans.append(plan({s.name: s.value for s in launch.settings}, gpu, gpus, name=name, cuda_graph=cuda_graph))
+    where = f"{gpus} x {gpu.name}" if gpus > 1 else gpu.name
+    for p in plans:
+        if p.fits and p.kv_tokens >= AUTO_MIN_KV_TOKENS:
+            skipped = [f"{q.name} ({'does not fit' if not q.fits else f'{q.kv_tokens:,} KV tokens'})"
+                       for q in plans[: plans.index(p)]]  # fmt: skip
+            why = f"; skipped {', '.join(skipped)}" if skipped else ""
+            return p.name, (f"preset auto -> {p.name} on {where}: the first of {', '.join(config.auto_order)} that "
+                            f"fits with >= {AUTO_MIN_KV_TOKENS:,} KV tokens ({p.kv_tokens:,}){why}")  # fmt: skip
+    fitting = [p for p in plans if p.fits]
+    if fitting:
+        best = max(fitting, key=lambda p: p.kv_tokens)
+        return best.name, (f"preset auto -> {best.name} on {where}: no preset reaches {AUTO_MIN_KV_TOKENS:,} KV tokens; "
+                           f"this one has the most ({best.kv_tokens:,})")  # fmt: skip
+    raise QwenServeError(
+        f"--preset auto: no preset of {config.label} fits {where}: "
+        + "; ".join(f"{p.name}: {p.verdict}" for p in plans),
+        fix="use more GPUs, a pre-quantized or smaller model, or pick a preset and --force",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from pathlib import Path
 
@@ -35,11 +36,33 @@ def looks_local(model_path: str) -> bool:
     )
 
 
+def hf_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloads (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    return Path(home) / "hub"
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
 def check_model_path(launch: LaunchSettings) -> None:
     setting = launch.get("model_path")
     path = Path(setting.value).expanduser()
     if not looks_local(setting.value):
-        return  # a hub id: SGLang downloads it (or finds it in the HF cache)
+        # a hub id: SGLang downloads it, unless HF_HUB_OFFLINE forbids that: then it must be cached
+        cached = hf_cache_dir() / ("models--" + setting.value.replace("/", "--")) / "snapshots"
+        if offline() and not any(cached.glob("*/config.json")):
+            raise QwenServeError(
+                f"model_path: '{setting.value}' ({setting.origin}) is not in the Hugging Face cache "
+                f"({hf_cache_dir()}) and HF_HUB_OFFLINE=1 forbids downloading it",
+                allowed="a local model directory, or a hub id already in the cache",
+                fix="download it where there is network (huggingface-cli download "
+                f"{setting.value}), or pass --model-path with a local directory",
+            )
+        return
     if not path.exists():
         raise QwenServeError(
             f"model_path: '{setting.value}' ({setting.origin}) does not exist",

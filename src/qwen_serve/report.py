@@ -12,7 +12,8 @@ from .sglang_args import SGLangCommand
 def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit: dict | None = None) -> dict[str, Any]:
     target = command.target
     return {
-        "plan": None if fit is None else {"hardware": fit["hardware"], "summary": fit["line"], **fit["plan"].as_dict()},
+        "plan": None if fit is None else {"hardware": fit["hardware"], "summary": fit["line"], "auto": fit.get("auto"),
+                                          **fit["plan"].as_dict()},
         "command": command.shell(),
         "argv": command.shown_argv(),
         "sglang": {
@@ -75,6 +76,8 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit: dic
     if fit is None:
         echo("plan: no NVIDIA GPU visible; pass --gpu NAME to check that this fits")
     else:
+        if fit.get("auto"):
+            echo(fit["auto"])
         echo(f"plan: {fit['line']}" + ("" if fit["plan"].fits else f" ({fit['fix']})"))
 
 

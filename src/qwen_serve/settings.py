@@ -181,3 +181,4 @@ FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 SGLANG_ARGS_KEY = "sglang_args"
 PRESETS_KEY = "presets"
 DESCRIPTION_KEY = "description"
+AUTO_ORDER_KEY = "auto_order"
