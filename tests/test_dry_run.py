@@ -14,8 +14,11 @@ def first_line(result) -> list[str]:
 
 
 def test_balanced_uses_torchao_int4wo_128(qwen_serve):
-    argv = first_line(qwen_serve("--dry-run", "--preset", "balanced"))
-    assert argv[:3] == [sys.executable, "-m", "sglang.launch_server"]
+    result = qwen_serve("--dry-run", "--preset", "balanced")
+    argv = first_line(result)
+    # through the torchao fix on SGLang 0.5.17, said in a note
+    assert argv[:3] == [sys.executable, "-m", "qwen_serve.sglang_entry"]
+    assert "runs SGLang through qwen_serve.sglang_entry" in result.stdout
     assert argv[argv.index("--torchao-config") + 1] == "int4wo-128"
     assert argv[argv.index("--model-path") + 1] == "Qwen/Qwen3-14B"
     assert argv[argv.index("--port") + 1] == "30000"
@@ -81,6 +84,7 @@ def test_sglang_args_mapping_becomes_flags(qwen_serve, write_yaml):
 
 def test_unset_values_pass_no_flag(qwen_serve):
     argv = first_line(qwen_serve("--preset", "high_performance", "--dry-run"))
+    assert argv[:3] == [sys.executable, "-m", "sglang.launch_server"]  # no torchao: SGLang's own entry
     for flag in ("--torchao-config", "--quantization", "--mem-fraction-static", "--api-key", "--enable-torch-compile"):
         assert flag not in argv
 

@@ -95,10 +95,10 @@ def alive(pid: int) -> bool:
 
 
 def test_ready_file_banner_log_and_clean_stop(serve):
-    s = serve("--api-key", KEY, "--preset", "balanced")
+    s = serve("--api-key", KEY, "--preset", "high_performance", "--quantization", "fp8", "--kv-cache-dtype", "fp8_e5m2")
     facts = s.wait_ready()
     assert facts["ready"] is True and facts["base_url"] == f"http://127.0.0.1:{s.port}"
-    assert facts["preset"] == "balanced" and facts["quantization"] == "torchao int4wo-128"
+    assert facts["preset"] == "high_performance" and facts["quantization"] == "fp8, KV fp8_e5m2"
     assert facts["sglang"]["kv_tokens"] == 246525 and facts["sglang"]["weight_gb"] == 27.53
     assert facts["sglang"]["max_running_requests"] == 3081 and facts["api_key_required"] is True
     assert 0 < facts["seconds_to_ready"] < 60 and facts["log_file"] == str(s.log_file)

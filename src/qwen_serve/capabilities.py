@@ -42,6 +42,13 @@ CAPABILITIES: dict[str, Capability] = {
             until="0.5.17",
             note="SGLang removed --torchao-config in 0.5.18 (sgl-project/sglang PR #34304)",
         ),
+        # SGLang's torchao integration calls functions torchao 0.17 (pinned by 0.5.17) removed
+        Capability(
+            "torchao_needs_entry_fix",
+            since=None,
+            until="0.5.17",
+            note="SGLang <= 0.5.17 calls torchao functions that torchao 0.17 removed",
+        ),
     )
 }
 

@@ -18,6 +18,8 @@ from .resolve import LaunchSettings, Setting
 from .settings import FIELDS
 
 SGLANG_MODULE = "sglang.launch_server"
+# SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/torchao_compat.py)
+ENTRY_MODULE = "qwen_serve.sglang_entry"
 MASK = "****"
 
 
@@ -109,6 +111,15 @@ def build_command(
         emit(spec.sglang_flag, value, setting.origin)
         if spec.secret:
             secrets.add(_text(value))
+
+    if launch["torchao_config"] and target.supports("torchao_needs_entry_fix"):
+        argv[2] = ENTRY_MODULE
+        notes.append(
+            f"runs SGLang through {ENTRY_MODULE}: SGLang {target.version}'s --torchao-config calls torchao "
+            "functions that its pinned torchao 0.17 removed (int4_weight_only, …), so the server would die "
+            "at model load; qwen_serve/torchao_compat.py puts a version built on torchao's *Config API in "
+            "its place in every SGLang process, then SGLang's own launch_server runs unchanged"
+        )
 
     modeled = {f.sglang_flag for f in FIELDS if f.sglang_flag}
     for arg in launch.sglang_args:

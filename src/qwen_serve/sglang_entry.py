@@ -1,0 +1,30 @@
+"""`python -m qwen_serve.sglang_entry ARGS`: SGLang's `launch_server`, with the torchao fix.
+
+Used by qwen-serve only when a torchao config is requested on an SGLang that needs the fix
+(capabilities.py). The fix is installed at import time, not under `__main__`: SGLang starts its
+scheduler processes with multiprocessing's "spawn", which re-imports this main module in every
+child, so each process of the server gets it before SGLang's model runner is imported.
+Everything else is SGLang's own `python -m sglang.launch_server`, unchanged.
+"""
+
+from qwen_serve.torchao_compat import install
+
+PATCHED = install()
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    from sglang.launch_server import run_server
+    from sglang.srt.plugins import load_plugins
+    from sglang.srt.server_args import prepare_server_args
+    from sglang.srt.utils import kill_process_tree
+
+    if PATCHED:
+        print("qwen-serve: torchao fix installed (qwen_serve.torchao_compat)", file=sys.stderr, flush=True)
+    load_plugins()
+    server_args = prepare_server_args(sys.argv[1:])
+    try:
+        run_server(server_args)
+    finally:
+        kill_process_tree(os.getpid(), include_parent=False)

@@ -1,0 +1,91 @@
+"""Make SGLang 0.5.17's --torchao-config work with the torchao it pins (0.17).
+
+SGLang 0.5.17's `sglang.srt.layers.torchao_utils.apply_torchao_config_to_model` imports
+`int4_weight_only`, `int8_weight_only`, `float8_dynamic_activation_float8_weight`, … from
+`torchao.quantization`; torchao 0.17 has only the `*Config` classes, so every torchao preset
+dies at model load (SGLang removed the integration in 0.5.18, PR #34304). This module provides
+the same function on torchao's current API — same values, same filters (which modules get
+quantized) — and `install()` puts it in SGLang's place before SGLang uses it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .settings import TORCHAO_CONFIGS
+
+
+def torchao_config_object(name: str):
+    """The torchao 0.17 config for one of SGLang's --torchao-config values."""
+    from torchao.quantization import (
+        Float8DynamicActivationFloat8WeightConfig,
+        Float8WeightOnlyConfig,
+        Int4WeightOnlyConfig,
+        Int8DynamicActivationInt8WeightConfig,
+        Int8WeightOnlyConfig,
+        PerRow,
+        PerTensor,
+    )
+
+    if name == "int8wo":
+        return Int8WeightOnlyConfig(version=2)  # Int8Tensor; version 1 is deprecated upstream
+    if name == "int8dq":
+        return Int8DynamicActivationInt8WeightConfig(version=2)  # int8 x int8 matmul, symmetric
+    if name.startswith("int4wo-"):
+        group = int(name.split("-")[1])
+        # tile_packed_to_4d = tinygemm, whose kernels ship inside PyTorch; the default "plain"
+        # and "preshuffled" formats need the extra fbgemm/mslk kernel packages
+        return Int4WeightOnlyConfig(group_size=group, int4_packing_format="tile_packed_to_4d")
+    if name == "fp8wo":
+        return Float8WeightOnlyConfig()  # e4m3 weights, bf16 compute: needs sm89+
+    if name == "fp8dq-per_tensor":
+        return Float8DynamicActivationFloat8WeightConfig(granularity=PerTensor())  # torch._scaled_mm, sm89+
+    if name == "fp8dq-per_row":
+        return Float8DynamicActivationFloat8WeightConfig(granularity=PerRow())
+    raise ValueError(f"unknown torchao config {name!r}; allowed: {', '.join(TORCHAO_CONFIGS)}")
+
+
+_PROJ_FILTER = object()  # stands for SGLang's default, proj_filter
+
+
+def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FILTER):
+    """Drop-in for SGLang 0.5.17's function of the same name, with SGLang's own filters:
+    int8wo/fp8wo/fp8dq quantize every "proj" module but Conv3d; int8dq/int4wo use `filter_fn`
+    (default: every "proj" module; the layered loader passes None = the whole module given)."""
+    if not torchao_config:
+        return model
+    from sglang.srt.layers.torchao_utils import proj_filter, proj_filter_conv3d
+    from torchao.quantization import quantize_
+
+    if torchao_config in ("int8wo", "fp8wo") or torchao_config.startswith("fp8dq"):
+        filter_fn = proj_filter_conv3d
+    elif filter_fn is _PROJ_FILTER:
+        filter_fn = proj_filter
+    quantize_(model, torchao_config_object(torchao_config), filter_fn=filter_fn)
+    return model
+
+
+def needs_patch() -> bool:
+    """SGLang's own function cannot run: the installed torchao lacks the old function names."""
+    import torchao.quantization as q
+
+    return not hasattr(q, "int4_weight_only")
+
+
+def install(argv: list[str] | None = None) -> bool:
+    """Put the working function in SGLang's place when --torchao-config is used; True if done."""
+    argv = sys.argv if argv is None else argv
+    if not any(a == "--torchao-config" or a.startswith("--torchao-config=") for a in argv):
+        return False
+    if not needs_patch():
+        return False
+    import sglang.srt.layers.torchao_utils as torchao_utils
+
+    # model_runner does `from …torchao_utils import apply_torchao_config_to_model` when it is
+    # first imported, which happens after this in every SGLang process; the layered loader
+    # looks the name up at call time. Both get this function.
+    torchao_utils.apply_torchao_config_to_model = apply_torchao_config_to_model
+    model_runner = sys.modules.get("sglang.srt.model_executor.model_runner")
+    if model_runner is not None:
+        model_runner.apply_torchao_config_to_model = apply_torchao_config_to_model
+    return True
