@@ -99,3 +99,31 @@ def test_entry_module_runs_sglangs_own_parser():
     out = subprocess.run([sys.executable, "-m", "qwen_serve.sglang_entry", "--help"], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--torchao-config" in out.stdout and "--model-path" in out.stdout
+
+
+class ParallelLinearLike(torch.nn.Module):
+    """Like SGLang's QKVParallelLinear: a 2-D weight, but not a torch.nn.Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(64, 128, dtype=torch.bfloat16))
+
+    def forward(self, x):
+        return torch.nn.functional.linear(x, self.weight)
+
+
+@pytest.mark.parametrize("name", ["int8wo", "int8dq"])
+def test_layered_loaders_per_module_call_quantizes_that_module(name):
+    # SGLang's layered loader: apply_torchao_config_to_model(module, config, None) per "proj" module
+    module = ParallelLinearLike()
+    x = torch.randn(4, 128, dtype=torch.bfloat16)
+    reference = module(x).float()
+    apply_torchao_config_to_model(module, name, None)
+    assert type(module.weight).__name__ == "Int8Tensor"
+    assert ((module(x).float() - reference).norm() / reference.norm()).item() < 0.05
+    # torchao's own None ("nn.Linear only") would have left it untouched
+    from torchao.quantization import quantize_
+
+    untouched = ParallelLinearLike()
+    quantize_(untouched, torchao_config_object(name), filter_fn=None)
+    assert type(untouched.weight) is torch.nn.Parameter

@@ -48,16 +48,32 @@ def torchao_config_object(name: str):
 _PROJ_FILTER = object()  # stands for SGLang's default, proj_filter
 
 
+def _this_module_only(module, fqn: str) -> bool:
+    """The module handed in, if it holds a plain 2-D weight (not yet quantized, not a Conv3d)."""
+    import torch
+
+    weight = getattr(module, "weight", None)
+    return (fqn == "" and type(weight) in (torch.nn.Parameter, torch.Tensor) and weight.dim() == 2
+            and not isinstance(module, torch.nn.Conv3d))  # fmt: skip
+
+
 def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FILTER):
-    """Drop-in for SGLang 0.5.17's function of the same name, with SGLang's own filters:
+    """Drop-in for SGLang 0.5.17's function of the same name, with SGLang's filters:
     int8wo/fp8wo/fp8dq quantize every "proj" module but Conv3d; int8dq/int4wo use `filter_fn`
-    (default: every "proj" module; the layered loader passes None = the whole module given)."""
+    (default: every "proj" module).
+
+    `filter_fn=None` is what SGLang's layered loader passes for one "proj" module at a time,
+    meaning "no filter". torchao reads None as "nn.Linear only", and SGLang's parallel linear
+    layers are not nn.Linear, so SGLang's own code quantized nothing on that path; here None
+    means the module given."""
     if not torchao_config:
         return model
     from sglang.srt.layers.torchao_utils import proj_filter, proj_filter_conv3d
     from torchao.quantization import quantize_
 
-    if torchao_config in ("int8wo", "fp8wo") or torchao_config.startswith("fp8dq"):
+    if filter_fn is None:
+        filter_fn = _this_module_only
+    elif torchao_config in ("int8wo", "fp8wo") or torchao_config.startswith("fp8dq"):
         filter_fn = proj_filter_conv3d
     elif filter_fn is _PROJ_FILTER:
         filter_fn = proj_filter
