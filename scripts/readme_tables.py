@@ -84,7 +84,7 @@ def hardware_plan() -> str:
     from qwen_serve.config import load_config
     from qwen_serve.errors import QwenServeError
     from qwen_serve.hardware import parse_gpu_spec
-    from qwen_serve.plan import choose_preset, plan
+    from qwen_serve.plan import choose_preset, plan_as_launched
     from qwen_serve.resolve import resolve
 
     config = load_config(None)
@@ -96,8 +96,9 @@ def hardware_plan() -> str:
         cells = []
         for name in names:
             launch = resolve(config, name, {})
-            p = plan({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name)
-            cells.append(f"{p.kv_tokens:,} KV tokens" if p.fits else "no: " + _short(p))
+            p = plan_as_launched({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name)
+            layered = " (layered load)" if p.peak_note.startswith("layer by layer") else ""
+            cells.append(f"{p.kv_tokens:,} KV tokens{layered}" if p.fits else "no: " + _short(p))
         try:
             auto = choose_preset(config, {}, hw.gpu, hw.count)[0]
         except QwenServeError:

@@ -127,8 +127,20 @@ def test_plan_without_a_gpu_or_with_an_unknown_one(qwen_serve):
 def test_dry_run_shows_the_plan(qwen_serve):
     out = qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run").stdout
     assert "plan: memory plan on H100 80GB HBM3" in out and "365,017 tokens" in out
+    data = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--dry-run", "--json").json()
+    assert data["plan"]["fits"] is False and "27.5 GiB of weights leave no KV cache" in data["plan"]["summary"]
+
+
+def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
     data = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--dry-run", "--json").json()
-    assert data["plan"]["fits"] is False and "whole bf16 model first" in data["plan"]["summary"]
+    settings = {s["key"]: s for s in data["settings"]}
+    assert settings["load_format"]["value"] == "layered" and settings["load_format"]["origin"].startswith("plan")
+    assert "--load-format layered" in data["command"] and data["plan"]["fits"] is True
+    assert data["plan"]["peak_load_gib"] < 11
+    # where the bf16 model fits at load, nothing changes; a load format the user chose is kept
+    assert "--load-format" not in qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run", "--json").json()["command"]
+    kept = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--load-format", "safetensors", "--dry-run", "--json").json()
+    assert "--load-format safetensors" in kept["command"] and kept["plan"]["fits"] is False
 
 
 def test_a_launch_that_cannot_fit_is_refused_before_anything_starts(qwen_serve, tmp_path):
@@ -163,7 +175,8 @@ def test_plan_against_every_configuration_measured_on_the_h100():
         assert p.peak_load_gib >= m["peak_load_gib"], row["name"]
 
 
-@pytest.mark.parametrize("gpu, chosen", [("H100", "high_performance"), ("A100 40GB", "balanced"), ("H100x2", "high_performance")])
+@pytest.mark.parametrize("gpu, chosen", [("H100", "high_performance"), ("A100 40GB", "balanced"),
+                                         ("H100x2", "high_performance"), ("RTX 4090", "balanced")])
 def test_preset_auto_picks_the_best_that_fits_with_a_useful_kv_cache(qwen_serve, gpu, chosen):
     result = qwen_serve("--preset", "auto", "--gpu", gpu, "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr
@@ -178,8 +191,8 @@ def test_preset_auto_explains_a_skipped_preset(qwen_serve):
 
 
 def test_preset_auto_when_nothing_fits(qwen_serve):
-    result = qwen_serve("--preset", "auto", "--gpu", "RTX 4090", "--dry-run")
-    assert result.exit_code == 2 and "no preset of server_config.yaml fits RTX 4090" in result.stderr
+    result = qwen_serve("--preset", "auto", "--gpu", "RTX 3080 12GB", "--dry-run")
+    assert result.exit_code == 2 and "no preset of server_config.yaml fits RTX 3080 12GB" in result.stderr
 
 
 def test_preset_auto_needs_a_gpu(qwen_serve, monkeypatch):

@@ -86,10 +86,11 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
             if not dry_run:
                 click.echo(f"qwen-serve: {auto_line}", err=True)
         launch = resolve(config, preset, cli_values, tuple(passthrough))
-        command = build_command(launch, target_for(sglang_version))
-        fit = None if force else _fit(launch, config, gpu_spec, command)
+        fit = None if force else _fit(launch, config, gpu_spec)
         if fit is not None:
+            launch = fit.pop("launch")
             fit["auto"] = auto_line
+        command = build_command(launch, target_for(sglang_version))
         if dry_run:
             from .report import dry_run_json, print_dry_run
 
@@ -129,25 +130,36 @@ def _auto_preset(config, cli_values, gpu_spec, passthrough):
     return choose_preset(config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough)
 
 
-def _fit(launch, config, gpu_spec, command):
-    """The memory plan of this launch on the detected (or named) GPUs; None without either."""
+def _cuda_graph(launch) -> bool:
+    args = {a.flag: a.value for a in launch.sglang_args}
+    return "--disable-cuda-graph" not in launch.passthrough and not args.get("disable-cuda-graph")
+
+
+def _fit(launch, config, gpu_spec):
+    """The memory plan on the detected (or named) GPUs, None without either. It may choose the
+    load format (layered, when only that fits), so it returns the launch to use too."""
     from . import hardware
-    from .plan import plan
+    from .plan import loading_choice, plan, plan_as_launched
 
     hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
     if hw is None:
         return None
     settings = {s.name: s.value for s in launch.settings}
-    cuda_graph = "--disable-cuda-graph" not in command.argv
+    cuda_graph = _cuda_graph(launch)
+    passthrough_load_format = any(a.split("=")[0] == "--load-format" for a in launch.passthrough)
+    if not passthrough_load_format and loading_choice(settings, hw.gpu, hw.count, cuda_graph) == "layered":
+        launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
+        settings["load_format"] = "layered"
     this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=cuda_graph)
     line = (f"memory plan on {hw.describe()}: {this.verdict}" if not this.fits else
             f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
-            f"{this.peak_load_gib} GiB, KV cache {this.kv_tokens:,} tokens ({this.concurrent_4k} x 4k requests)")
+            f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
+            f"({this.concurrent_4k} x 4k requests)")  # fmt: skip
     others = [name for name, p in config.presets.items()
-              if plan({**settings, **p.values}, hw.gpu, hw.count, cuda_graph=cuda_graph).fits]  # fmt: skip
+              if plan_as_launched({**settings, "load_format": None, **p.values}, hw.gpu, hw.count, cuda_graph=cuda_graph).fits]  # fmt: skip
     fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
            "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
-    return {"plan": this, "hardware": hw.describe(), "line": line, "fix": fix + " (or --force)"}
+    return {"plan": this, "hardware": hw.describe(), "line": line, "fix": fix + " (or --force)", "launch": launch}
 
 
 def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
@@ -199,7 +211,7 @@ def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
     """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
     from . import hardware
     from .config import load_config
-    from .plan import plan
+    from .plan import plan_as_launched
     from .report import print_plans
     from .resolve import resolve
 
@@ -213,7 +225,7 @@ def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
         plans = []
         for name in names:
             launch = resolve(config, name, cli_values)
-            plans.append(plan({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name))
+            plans.append(plan_as_launched({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name))
     except QwenServeError as exc:
         _fail(exc)
     if as_json:

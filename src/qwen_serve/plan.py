@@ -317,7 +317,8 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
     plans = []
     for name in config.auto_order:
         launch = resolve(config, name, cli_values)
-        plans.append(plan({s.name: s.value for s in launch.settings}, gpu, gpus, name=name, cuda_graph=cuda_graph))
+        settings = {s.name: s.value for s in launch.settings}
+        plans.append(plan_as_launched(settings, gpu, gpus, name=name, cuda_graph=cuda_graph))
     where = f"{gpus} x {gpu.name}" if gpus > 1 else gpu.name
     for p in plans:
         if p.fits and p.kv_tokens >= AUTO_MIN_KV_TOKENS:
@@ -336,3 +337,21 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
         + "; ".join(f"{p.name}: {p.verdict}" for p in plans),
         fix="use more GPUs, a pre-quantized or smaller model, or pick a preset and --force",
     )
+
+
+def loading_choice(settings: dict[str, Any], gpu: GPU, gpus: int = 1, cuda_graph: bool = True) -> str | None:
+    """'layered' when only layer-by-layer loading fits: a torchao preset whose bf16 model would not
+    fit the GPU at load, with no load format chosen by the user."""
+    if not settings.get("torchao_config") or settings.get("load_format"):
+        return None
+    whole = plan(settings, gpu, gpus, cuda_graph=cuda_graph)
+    layered = plan({**settings, "load_format": "layered"}, gpu, gpus, cuda_graph=cuda_graph)
+    return "layered" if not whole.fits and layered.fits else None
+
+
+def plan_as_launched(settings: dict[str, Any], gpu: GPU, gpus: int = 1, name: str = "settings",
+                     cuda_graph: bool = True) -> Plan:  # fmt: skip
+    """The plan of what qwen-serve would launch: with layered loading where only that fits."""
+    if loading_choice(settings, gpu, gpus, cuda_graph) == "layered":
+        settings = {**settings, "load_format": "layered"}
+    return plan(settings, gpu, gpus, name=name, cuda_graph=cuda_graph)

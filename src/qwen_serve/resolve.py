@@ -58,6 +58,11 @@ class LaunchSettings:
                 return s
         raise KeyError(name)
 
+    def with_setting(self, name: str, value: Any, origin: str) -> LaunchSettings:
+        """A copy with one value replaced (later stages may choose, e.g. the plan's load format)."""
+        settings = tuple(Setting(name, value, origin) if s.name == name else s for s in self.settings)
+        return LaunchSettings(settings, self.sglang_args, self.passthrough, self.preset, self.config_label)
+
 
 def resolve(
     config: ConfigFile,
