@@ -12,16 +12,8 @@ PRESET=${1:-high_performance}; shift || true
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
 LOG="$OUTDIR/run.log"; PORT=${PORT:-30000}; KEY=${KEY:-sk-qwen-serve-gpu-check}
 READY_TIMEOUT=${READY_TIMEOUT:-450}
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 say() { echo "[$(date +%T)] $*" | tee -a "$LOG"; }
-
-for pair in "site.tar.xz:/tmp/site" "launcher-site.tar.xz:/tmp/launcher"; do
-  tarball=.gpu/${pair%%:*}; dest=${pair##*:}
-  if [ ! -f "$dest/.installed" ]; then
-    mkdir -p "$dest" && tar -xJf "$tarball" -C "$dest" && touch "$dest/.installed" || { say "unpack $tarball failed"; exit 1; }
-  fi
-done
-export PYTHONPATH=/tmp/site:/tmp/launcher:$PWD/src
+source scripts/gpu/env.sh
 say "GPU: $(nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader)"
 say "python: $(python3 -c 'import sys, torch, importlib.metadata as m; print(sys.version.split()[0], "torch", torch.__version__, "sglang", m.version("sglang"), "transformers", m.version("transformers"))' 2>&1 | tail -1)"
 python3 -c "import click, rich, yaml, httpx, packaging, jsonschema, openai" 2>&1 | tee -a "$LOG" || exit 1

@@ -5,12 +5,7 @@
 set -uo pipefail
 RUNS=${1:-direct,qwen-serve,direct,qwen-serve}; shift || true
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-for pair in "site.tar.xz:/tmp/site" "launcher-site.tar.xz:/tmp/launcher"; do
-  tarball=.gpu/${pair%%:*}; dest=${pair##*:}
-  [ -f "$dest/.installed" ] || { mkdir -p "$dest" && tar -xJf "$tarball" -C "$dest" && touch "$dest/.installed"; } || exit 1
-done
-export PYTHONPATH=/tmp/site:/tmp/launcher:$PWD/src
+source scripts/gpu/env.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUTDIR/gpu.txt"
 python3 bench/startup_overhead.py --out /tmp/startup --runs "$RUNS" --budget "${BUDGET:-390}" -- \
   --preset high_performance --model-path "$PWD/.gpu/qwen3-14b" --attention-backend triton \
