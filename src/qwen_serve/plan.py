@@ -267,9 +267,10 @@ def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | 
         reasons.append(f"tp_size {tp} does not divide the {model.kv_heads} KV heads")
     kv_dtype = settings.get("kv_cache_dtype") or "auto"
     needs = [what for what, needed in (
-        # torchao's float8 matmuls (torch._scaled_mm) and e4m3 in Triton/FlashInfer kernels need sm89+;
-        # SGLang's own --quantization fp8 falls back to Marlin weight-only kernels on sm80, and
-        # fp8_e5m2 KV converts in software there.
+        # torchao's float8 paths need sm89+ (torch._scaled_mm; SGLang's torchao_utils notes
+        # "fp8e4nv data type is not supported on CUDA arch < 89", Triton's e4m3 type, which an
+        # fp8_e4m3 KV cache uses too). SGLang's own --quantization fp8 runs on sm80-88 through
+        # Marlin weight-only kernels (fp8_utils.can_auto_enable_marlin_fp8), so it is not refused.
         (f"torchao {settings.get('torchao_config')}", scheme.startswith("torchao:fp8")),
         ("an fp8_e4m3 KV cache", kv_dtype == "fp8_e4m3"),
     ) if needed]  # fmt: skip
