@@ -1,7 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 import pytest
 from click.testing import CliRunner
@@ -45,3 +53,61 @@ def write_yaml(tmp_path):
         return str(path)
 
     return write
+
+
+# A real OpenAI-compatible server on the CPU for the client and bench tests: Hugging Face's
+# `transformers serve`, serving the --tiny Qwen3 skeleton from an offline HF cache.
+MODEL_ID = "qwen-serve/Qwen3-tiny"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def cpu_server(tmp_path_factory):
+    """transformers serve on 127.0.0.1, model from an offline HF cache; stopped afterwards."""
+    from qwen_serve.skeleton import write_skeleton
+
+    cache = tmp_path_factory.mktemp("hf-cache")
+    repo = cache / ("models--" + MODEL_ID.replace("/", "--"))
+    revision = "0" * 40
+    write_skeleton(repo / "snapshots" / revision, tiny=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    port = free_port()
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
+    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (log.seek(0), log.read())
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise AssertionError("transformers serve did not become healthy in 180 s")
+    # first request loads the model; not part of any check's timing
+    httpx.post(url + "/v1/completions", json={"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}, timeout=120)
+    yield url, repo / "snapshots" / revision
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+
+
+@pytest.fixture
+def server(cpu_server):
+    return cpu_server[0]

@@ -13,68 +13,13 @@ What this server cannot do is skipped with the reason, never faked:
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
-import pytest
 from click.testing import CliRunner
+from conftest import free_port
 
 from qwen_serve.cli import qwen_test_command
 
-MODEL_ID = "qwen-serve/Qwen3-tiny"
 UNSUPPORTED_HERE = "structured,bad_request"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """transformers serve on 127.0.0.1, model from an offline HF cache; stopped afterwards."""
-    from qwen_serve.skeleton import write_skeleton
-
-    cache = tmp_path_factory.mktemp("hf-cache")
-    repo = cache / ("models--" + MODEL_ID.replace("/", "--"))
-    revision = "0" * 40
-    write_skeleton(repo / "snapshots" / revision, tiny=True)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
-    port = free_port()
-    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
-    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
-    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (log.seek(0), log.read())
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise AssertionError("transformers serve did not become healthy in 180 s")
-    # first request loads the model; not part of any check's timing
-    httpx.post(url + "/v1/completions", json={"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}, timeout=120)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
 
 
 def qwen_test(*args: str):

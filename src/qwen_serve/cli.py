@@ -25,12 +25,18 @@ Other commands:  qwen-serve serve …  (this one, the default)
 
 
 class DefaultGroup(click.Group):
-    """`qwen-serve --preset x` means `qwen-serve serve --preset x`."""
+    """`qwen-serve --preset x` means `qwen-serve serve --preset x` (`qwen-bench …`: `qwen-bench run …`)."""
+
+    default_command = "serve"
 
     def parse_args(self, ctx, args):
         if not args or args[0] not in self.commands:
-            args = ["serve", *args]
+            args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+
+class BenchGroup(DefaultGroup):
+    default_command = "run"
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -346,3 +352,133 @@ def test_main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def bench_group() -> None:
+    """qwen-bench: load an OpenAI-compatible server at several concurrency levels; plot the results."""
+
+
+@bench_group.command("run", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=30000, show_default=True, type=int)
+@click.option("--base-url", metavar="URL", help="Server URL instead of --host/--port.")
+@click.option("--api-key", metavar="KEY")
+@click.option("--model", metavar="NAME", help="Model id (default: the first /v1/models reports).")
+@click.option("--tokenizer", metavar="DIR", help="Tokenizer for exact prompt lengths (default: --model if it is a local directory).")
+@click.option("--input-len", default=1024, show_default=True, type=click.IntRange(1))
+@click.option("--output-len", default=128, show_default=True, type=click.IntRange(1))
+@click.option("--concurrency", "levels", default="1,8,32,64,128", show_default=True, help="Comma-separated concurrency levels.")
+@click.option("--requests", "requests_per_level", type=click.IntRange(1), help="Requests per level (default: max(16, 4 x concurrency)).")
+@click.option("--time-limit", default=300.0, show_default=True, type=click.FloatRange(1), help="Seconds per level at most.")
+@click.option("--warmup", default=2, show_default=True, type=click.IntRange(0), help="Requests before each level, not counted.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--label", help="Name of this run in plots (default: the server's preset facts).")
+@click.option("--out", "out_path", metavar="FILE", help="Write the results as JSON.")
+def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level,
+              time_limit, warmup, seed, label, out_path):
+    """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
+    import asyncio
+    import json
+    import sys as _sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    import httpx
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from . import bench
+    from .report import print_bench
+
+    url = (base_url or f"http://{host}:{port}").rstrip("/").removesuffix("/v1")
+    try:
+        concurrencies = [int(c) for c in levels.split(",") if c.strip()]
+        if not concurrencies or min(concurrencies) < 1:
+            raise ValueError(levels)
+    except ValueError:
+        _fail(QwenServeError(f"--concurrency: {levels!r} is not a list of positive integers",
+                             fix="e.g. --concurrency 1,8,32"), prog="qwen-bench")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        ids = [m["id"] for m in httpx.get(url + "/v1/models", headers=headers, timeout=10).json().get("data", [])]
+    except (httpx.HTTPError, ValueError) as exc:
+        click.echo(f"qwen-bench: error: cannot reach the server at {url} ({type(exc).__name__}: {exc}); "
+                   "is it running? try `qwen-serve --preset balanced`", err=True)
+        _sys.exit(2)
+    model = model or (ids[0] if ids else "default")
+    tokenizer_path = tokenizer or (model if Path(model).is_dir() else None)
+    if tokenizer_path is None:
+        _fail(QwenServeError(f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
+                             fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory)"), prog="qwen-bench")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_path)
+    facts = bench.server_facts(url, api_key)
+    console = Console(stderr=True)
+    results = []
+    total = max(concurrencies) * 4
+    prompts = bench.make_prompts(tok, max(requests_per_level or 16, total) + warmup, input_len, seed)
+    with Progress(console=console, transient=True) as progress:
+        for c in concurrencies:
+            n = requests_per_level or max(16, 4 * c)
+            if warmup:
+                asyncio.run(bench.run_level(url, model, prompts[:warmup], min(c, warmup), warmup, output_len,
+                                            time_limit, facts["sglang"], api_key))  # fmt: skip
+            task = progress.add_task(f"concurrency {c}", total=n)
+            done, duration, cpu = asyncio.run(bench.run_level(
+                url, model, prompts[warmup:], c, n, output_len, time_limit, facts["sglang"], api_key,
+                on_done=lambda: progress.advance(task)))  # fmt: skip
+            results.append(bench.summarize(done, c, duration, cpu, input_len, output_len))
+    data = {
+        "tool": "qwen-bench",
+        "command": "qwen-bench " + " ".join(_sys.argv[1:]),
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "label": label or (f"{facts.get('quantization') or facts.get('torchao_config') or 'bf16'} tp{facts.get('tp_size')}"
+                           if facts["sglang"] else model),
+        "base_url": url, "model": model, "server": facts,
+        "input_len": input_len, "output_len": output_len,
+        "levels": [bench.level_dict(r) for r in results],
+    }  # fmt: skip
+    if out_path:
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print_bench(data, click.echo)
+    _sys.exit(1 if any(r.errors for r in results) else 0)
+
+
+@bench_group.command("plot", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "png", required=True, metavar="PNG", help="Where to write the plot.")
+def bench_plot(files, png):
+    """Throughput vs TPOT and vs TTFT, one line per results file."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for path in files:
+        data = json.loads(open(path, encoding="utf-8").read())
+        levels = [lv for lv in data["levels"] if lv["completed"]]
+        x = [lv["output_throughput"] for lv in levels]
+        for ax, key in ((ax1, "tpot_ms"), (ax2, "ttft_ms")):
+            y = [lv[key].get("p50", float("nan")) for lv in levels]
+            ax.plot(x, y, marker="o", label=data.get("label") or path)
+            for xi, yi, lv in zip(x, y, levels):
+                ax.annotate(str(lv["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms)")):
+        ax.set_xlabel("output throughput (tokens/s)")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("qwen-bench: throughput vs latency (labels: concurrency)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    click.echo(f"wrote {png}")
+
+
+def bench_main() -> None:
+    bench_group(prog_name="qwen-bench")

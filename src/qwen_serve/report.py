@@ -135,3 +135,26 @@ class CheckTable:
         self.console.print(table)
         counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
         self.console.print(f"{counts['pass']} checks passed, {counts['fail']} failed, {counts['skip']} skipped")
+
+
+def print_bench(data: dict, echo) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"qwen-bench {data['base_url']} · {data['label']} · in {data['input_len']} / out {data['output_len']} tokens",
+                  title_justify="left")  # fmt: skip
+    for column in ("conc.", "done", "err", "req/s", "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
+                   "E2E p50", "E2E p99", "client CPU/req"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for lv in data["levels"]:
+        ms = lambda d, k: f"{d[k]:.1f}" if k in d else "—"  # noqa: E731
+        table.add_row(str(lv["concurrency"]), str(lv["completed"]), str(lv["errors"]),
+                      f"{lv['request_throughput']:.2f}", f"{lv['output_throughput']:.1f}",
+                      ms(lv["ttft_ms"], "p50"), ms(lv["ttft_ms"], "p99"), ms(lv["tpot_ms"], "p50"),
+                      ms(lv["tpot_ms"], "p99"), ms(lv["e2e_ms"], "p50"), ms(lv["e2e_ms"], "p99"),
+                      f"{lv['client_cpu_ms_per_request']:.2f} ms")  # fmt: skip
+    console = Console(width=150)
+    with console.capture() as capture:
+        console.print(table)
+    echo(capture.get().rstrip())
+    echo("latencies in ms; TPOT = (E2E - TTFT) / (output tokens - 1), as sglang.bench_serving computes it")

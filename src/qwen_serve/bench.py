@@ -1,0 +1,181 @@
+"""qwen-bench: an asynchronous load generator for OpenAI-compatible servers.
+
+Random prompts of an exact token count (the model's own tokenizer, offline), streamed
+/v1/completions, a sweep of concurrency levels, each bounded by a request count and a time
+limit; per level: request/s, output tokens/s, TTFT, TPOT and end-to-end percentiles, errors,
+and the client's own CPU time per request. Metrics follow `python -m sglang.bench_serving`:
+TTFT = first streamed text; TPOT = (end-to-end - TTFT) / (output tokens - 1); throughput over
+the level's wall time from the first request sent to the last one finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class RequestResult:
+    ok: bool
+    ttft: float | None = None
+    e2e: float | None = None
+    output_tokens: int = 0
+    error: str | None = None
+
+    @property
+    def tpot(self) -> float | None:
+        if self.ok and self.output_tokens > 1 and self.ttft is not None:
+            return (self.e2e - self.ttft) / (self.output_tokens - 1)
+        return None
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    requests: int
+    completed: int
+    errors: int
+    duration_s: float
+    request_throughput: float
+    output_throughput: float
+    total_output_tokens: int
+    input_len: int
+    output_len: int
+    ttft_ms: dict[str, float]
+    tpot_ms: dict[str, float]
+    e2e_ms: dict[str, float]
+    client_cpu_ms_per_request: float
+    error_samples: list[str] = field(default_factory=list)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    values = sorted(values)
+
+    def pct(p: float) -> float:  # linear interpolation, as numpy.percentile's default
+        k = (len(values) - 1) * p / 100
+        lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+        return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+    return {"mean": statistics.fmean(values) * 1000, "p50": pct(50) * 1000, "p90": pct(90) * 1000,
+            "p99": pct(99) * 1000, "max": values[-1] * 1000}  # fmt: skip
+
+
+def make_prompts(tokenizer, count: int, input_len: int, seed: int = 0) -> list[str]:
+    """Texts that encode to exactly `input_len` tokens (decode random ids, re-encode, trim)."""
+    rng = random.Random(seed)
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    vocab = [i for i in range(min(len(tokenizer), 151643)) if i not in special]
+    prompts = []
+    while len(prompts) < count:
+        ids = [rng.choice(vocab) for _ in range(input_len + 8)]
+        for _ in range(10):
+            text = tokenizer.decode(ids[:input_len])
+            ids = tokenizer.encode(text, add_special_tokens=False)
+            if len(ids) == input_len:
+                prompts.append(text)
+                break
+            if len(ids) < input_len:
+                ids = ids + [rng.choice(vocab) for _ in range(input_len - len(ids) + 4)]
+    return prompts
+
+
+async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> RequestResult:
+    start = time.perf_counter()
+    first = None
+    chunks = 0
+    usage_tokens = None
+    try:
+        async with client.stream("POST", "/v1/completions", json=body, headers=headers) as r:
+            if r.status_code != 200:
+                text = (await r.aread()).decode(errors="replace")
+                return RequestResult(False, error=f"HTTP {r.status_code}: {text[:120]}")
+            async for line in r.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                event = json.loads(data)
+                if event.get("usage"):
+                    usage_tokens = event["usage"].get("completion_tokens")
+                for choice in event.get("choices") or []:
+                    if choice.get("text"):
+                        chunks += 1
+                        if first is None:
+                            first = time.perf_counter() - start
+    except (httpx.HTTPError, json.JSONDecodeError) as exc:
+        return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160])
+    e2e = time.perf_counter() - start
+    tokens = usage_tokens if usage_tokens is not None else chunks
+    if first is None:
+        return RequestResult(False, e2e=e2e, error="no text streamed")
+    return RequestResult(True, first, e2e, tokens)
+
+
+async def run_level(base_url: str, model: str, prompts: list[str], concurrency: int, requests: int,
+                    output_len: int, time_limit: float, sglang: bool, api_key: str | None,
+                    on_done=lambda: None) -> tuple[list[RequestResult], float, float]:  # fmt: skip
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    extra = {"ignore_eos": True, "stream_options": {"include_usage": True}} if sglang else {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    timeout = httpx.Timeout(time_limit + 60, connect=10)
+    results: list[RequestResult] = []
+    queue = list(range(requests))
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    deadline = t0 + time_limit
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+
+        async def worker():
+            while queue and time.perf_counter() < deadline:
+                i = queue.pop()
+                body = {"model": model, "prompt": prompts[i % len(prompts)], "max_tokens": output_len,
+                        "temperature": 0.0, "stream": True, **extra}  # fmt: skip
+                results.append(await one_request(client, body, headers))
+                on_done()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results, time.perf_counter() - t0, time.process_time() - cpu0
+
+
+def summarize(results: list[RequestResult], concurrency: int, duration: float, cpu: float,
+              input_len: int, output_len: int) -> LevelResult:  # fmt: skip
+    ok = [r for r in results if r.ok]
+    tokens = sum(r.output_tokens for r in ok)
+    return LevelResult(
+        concurrency=concurrency, requests=len(results), completed=len(ok), errors=len(results) - len(ok),
+        duration_s=round(duration, 3), request_throughput=len(ok) / duration if duration else 0.0,
+        output_throughput=tokens / duration if duration else 0.0, total_output_tokens=tokens,
+        input_len=input_len, output_len=output_len,
+        ttft_ms=percentiles([r.ttft for r in ok]), tpot_ms=percentiles([r.tpot for r in ok if r.tpot is not None]),
+        e2e_ms=percentiles([r.e2e for r in ok]),
+        client_cpu_ms_per_request=cpu / len(results) * 1000 if results else 0.0,
+        error_samples=sorted({r.error for r in results if r.error})[:3],
+    )  # fmt: skip
+
+
+def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    facts: dict[str, Any] = {"sglang": False}
+    try:
+        r = httpx.get(base_url + "/get_server_info", headers=headers, timeout=10)
+        if r.status_code == 200:
+            info = r.json()
+            facts = {"sglang": True, **{k: info.get(k) for k in (
+                "version", "model_path", "tp_size", "torchao_config", "quantization", "kv_cache_dtype",
+                "mem_fraction_static", "max_total_num_tokens", "attention_backend", "chunked_prefill_size")}}  # fmt: skip
+    except httpx.HTTPError:
+        pass
+    return facts
+
+
+def level_dict(level: LevelResult) -> dict[str, Any]:
+    return asdict(level)

@@ -1,0 +1,68 @@
+"""qwen-bench against the real CPU server (transformers serve, tiny Qwen3): short runs checked for
+consistency — counts, ordered percentiles, tokens counted right — never for speed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import free_port
+
+from qwen_serve.bench import make_prompts, percentiles
+from qwen_serve.cli import bench_group
+
+
+def qwen_bench(*args: str):
+    return CliRunner().invoke(bench_group, list(args), prog_name="qwen-bench")
+
+
+def test_prompts_have_the_exact_token_count(cpu_server):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(cpu_server[1]))
+    for length in (1, 17, 256):
+        prompts = make_prompts(tok, 5, length, seed=length)
+        assert len(prompts) == 5 and len(set(prompts)) == 5
+        assert all(len(tok.encode(p, add_special_tokens=False)) == length for p in prompts)
+
+
+def test_percentiles_interpolate_like_numpy():
+    got = percentiles([0.001 * i for i in range(1, 101)])
+    assert got["p50"] == pytest.approx(50.5) and got["p99"] == pytest.approx(99.01) and got["max"] == pytest.approx(100)
+
+
+def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
+    url, model_dir = cpu_server
+    out = tmp_path / "run.json"
+    result = qwen_bench("--base-url", url, "--tokenizer", str(model_dir), "--input-len", "32", "--output-len", "8",
+                        "--concurrency", "1,4", "--requests", "8", "--warmup", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert [lv["concurrency"] for lv in data["levels"]] == [1, 4]
+    assert data["server"]["sglang"] is False and data["model"] == "qwen-serve/Qwen3-tiny"
+    for lv in data["levels"]:
+        assert lv["requests"] == lv["completed"] == 8 and lv["errors"] == 0
+        assert lv["total_output_tokens"] == 8 * 8  # max_tokens honoured, every token counted
+        assert lv["request_throughput"] * lv["duration_s"] == pytest.approx(8, rel=0.01)
+        assert lv["output_throughput"] == pytest.approx(lv["request_throughput"] * 8, rel=0.01)
+        for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+            p = lv[key]
+            assert 0 < p["p50"] <= p["p90"] <= p["p99"] <= p["max"], (key, p)
+        assert lv["ttft_ms"]["p50"] < lv["e2e_ms"]["p50"]
+        assert lv["client_cpu_ms_per_request"] > 0
+    assert "req/s" in result.output and "TPOT p50" in result.output
+    png = tmp_path / "plot.png"
+    plotted = qwen_bench("plot", str(out), "-o", str(png))
+    assert plotted.exit_code == 0, plotted.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unreachable_server_exits_2():
+    result = qwen_bench("--port", str(free_port()), "--tokenizer", "x")
+    assert result.exit_code == 2 and "cannot reach the server" in result.stderr
+
+
+def test_bad_concurrency_list_exits_2():
+    result = qwen_bench("--concurrency", "1,zero")
+    assert result.exit_code == 2 and "--concurrency" in result.stderr
