@@ -49,7 +49,41 @@ def log_time(line: str) -> float:
     return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").timestamp()
 
 
-def measure(name: str, args: list[str], model: str, out: Path, timeout: float) -> dict:
+def speed(model_dir: str) -> dict:
+    """Once ready: a chat request, batch-1 decode tokens/s, and output tokens/s at concurrency 64."""
+    import asyncio
+
+    import httpx
+
+    from qwen_serve import bench
+
+    base = f"http://127.0.0.1:{PORT}"
+    facts: dict = {}
+    r = httpx.post(base + "/v1/chat/completions", timeout=120,
+                   json={"model": "default", "max_tokens": 32, "messages": [{"role": "user", "content": "你好"}]})
+    facts["chat_status"] = r.status_code
+    arrivals = []
+    body = {"text": "Once upon a time", "stream": True,
+            "sampling_params": {"max_new_tokens": 256, "temperature": 0, "ignore_eos": True}}
+    with httpx.stream("POST", base + "/generate", json=body, timeout=300) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:") and line.strip() != "data: [DONE]":
+                arrivals.append((time.perf_counter(), json.loads(line[5:])["meta_info"]["completion_tokens"]))
+    if len(arrivals) > 1:
+        (t0, n0), (t1, n1) = arrivals[0], arrivals[-1]
+        facts["decode_tok_s_batch1"] = round((n1 - n0) / (t1 - t0), 1)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    prompts = bench.make_prompts(tok, 128, 256, seed=1)
+    done, duration, cpu = asyncio.run(bench.run_level(base, "default", prompts, 64, 128, 128, 240, True, None))
+    level = bench.summarize(done, 64, duration, cpu, 256, 128)
+    facts["conc64"] = {"output_tok_s": round(level.output_throughput, 1), "completed": level.completed,
+                       "errors": level.errors, "tpot_p50_ms": level.tpot_ms.get("p50"), "ttft_p50_ms": level.ttft_ms.get("p50")}
+    return facts
+
+
+def measure(name: str, args: list[str], model: str, out: Path, timeout: float, with_speed: bool = False) -> dict:
     ready_file, log_file = out / f"{name}.ready.json", out / f"{name}.sglang.log"
     argv = [sys.executable, "-m", "qwen_serve", *args, "--model-path", model, "--host", "127.0.0.1",
             "--port", str(PORT), *shlex.split(COMMON), "--quiet", "--ready-file", str(ready_file),
@@ -63,12 +97,18 @@ def measure(name: str, args: list[str], model: str, out: Path, timeout: float) -
         deadline = time.monotonic() + timeout + 30
         while not ready_file.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
+        speed_facts = {}
+        if with_speed and ready_file.exists():
+            try:
+                speed_facts = speed(model)
+            except Exception as exc:  # noqa: BLE001 - recorded, the memory facts still count
+                speed_facts = {"speed_error": f"{type(exc).__name__}: {exc}"[:300]}
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=120)
     stop.set()
     sampler.join()
     text = log_file.read_text(errors="replace") if log_file.exists() else ""
-    result = {"name": name, "argv": argv, "exit_code": code, "ready": ready_file.exists()}
+    result = {"name": name, "argv": argv, "exit_code": code, "ready": ready_file.exists(), **speed_facts}
     begin = re.search(r".*Load weight begin\. avail mem=([\d.]+) GB.*", text)
     kv_line = re.search(r".*KV Cache is allocated\..*", text)
     if ready_file.exists():
@@ -97,6 +137,7 @@ def main() -> int:
     ap.add_argument("--config", action="append", required=True, metavar="NAME=QWEN-SERVE ARGS")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--gpu", help="plan for this GPU when NVML sees none (dry runs of this script)")
+    ap.add_argument("--speed", action="store_true", help="also: chat, batch-1 decode tok/s, output tok/s at concurrency 64")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,10 +155,11 @@ def main() -> int:
         # the plan for exactly these settings (same flags the launch gets, parsed the CLI's way)
         preset = qargs[qargs.index("--preset") + 1] if "--preset" in qargs else None
         flags = {a.lstrip("-").replace("-", "_"): b for a, b in zip(qargs[::2], qargs[1::2]) if a != "--preset"}
+        flags = {k: v for k, v in flags.items() if k != "load_format"}  # the plan reads it from settings
         launch = resolve(load_config(None), preset, {**flags, "model_path": args.model})
         settings = {s.name: s.value for s in launch.settings}
         predicted = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=False).as_dict()
-        measured = measure(name, qargs, args.model, out, args.timeout)
+        measured = measure(name, qargs, args.model, out, args.timeout, with_speed=args.speed)
         row = {"name": name, "qwen_serve_args": qargs, "plan": predicted, "measured": measured}
         rows.append(row)
         print(json.dumps({"name": name, "plan_weights": predicted["weights_gib"], "weights": measured.get("weight_gib"),

@@ -66,3 +66,22 @@ def test_unreachable_server_exits_2():
 def test_bad_concurrency_list_exits_2():
     result = qwen_bench("--concurrency", "1,zero")
     assert result.exit_code == 2 and "--concurrency" in result.stderr
+
+
+def test_comparison_with_bench_serving_output(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ours = {"levels": [{"concurrency": 8, "request_throughput": 2.0, "output_throughput": 256.0,
+                        "ttft_ms": {"p50": 50.0, "p99": 90.0}, "tpot_ms": {"p50": 10.0}, "e2e_ms": {"p50": 1300.0}}]}
+    theirs = {"max_concurrency": 8, "request_throughput": 2.1, "output_throughput": 250.0, "median_ttft_ms": 52.0,
+              "p99_ttft_ms": 88.0, "median_tpot_ms": 10.0, "median_e2e_latency_ms": 1290.0}
+    (tmp_path / "q.json").write_text(json.dumps(ours))
+    (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
+    script = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "q.json"), str(tmp_path / "b.jsonl"),
+                          "-o", str(tmp_path / "c.json")], capture_output=True, text=True, check=True).stdout
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert len(data["rows"]) == 6 and data["worst_abs_difference"] == pytest.approx(1 - 2.0 / 2.1)
+    assert "| 8 | output_throughput | 256.00 | 250.00 | +2.4% |" in out
