@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -99,6 +101,8 @@ def _norm(name: str) -> str:
 
 def detect() -> Hardware | None:
     """The GPUs NVML sees, or None when there is no NVIDIA driver (planning still works with --gpu)."""
+    if sys.platform.startswith("linux") and not (Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia").exists()):
+        return None  # no driver: skip importing pynvml (60 ms) on the --dry-run path
     try:
         import pynvml
     except ImportError:
