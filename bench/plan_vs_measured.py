@@ -30,6 +30,7 @@ from pathlib import Path
 PORT = 30000
 COMMON = "--attention-backend triton --sampling-backend pytorch"
 PASSTHROUGH = "--load-format dummy --disable-cuda-graph"
+REAL_WEIGHTS_PASSTHROUGH = "--disable-cuda-graph"  # --real-weights: the model directory holds safetensors
 
 
 def sample_memory(samples: list, stop: threading.Event) -> None:
@@ -83,11 +84,12 @@ def speed(model_dir: str) -> dict:
     return facts
 
 
-def measure(name: str, args: list[str], model: str, out: Path, timeout: float, with_speed: bool = False) -> dict:
+def measure(name: str, args: list[str], model: str, out: Path, timeout: float, with_speed: bool = False,
+            passthrough: str = PASSTHROUGH) -> dict:
     ready_file, log_file = out / f"{name}.ready.json", out / f"{name}.sglang.log"
     argv = [sys.executable, "-m", "qwen_serve", *args, "--model-path", model, "--host", "127.0.0.1",
             "--port", str(PORT), *shlex.split(COMMON), "--quiet", "--ready-file", str(ready_file),
-            "--log-file", str(log_file), "--ready-timeout", str(timeout), "--", *shlex.split(PASSTHROUGH)]  # fmt: skip
+            "--log-file", str(log_file), "--ready-timeout", str(timeout), "--", *shlex.split(passthrough)]  # fmt: skip
     samples: list = []
     stop = threading.Event()
     sampler = threading.Thread(target=sample_memory, args=(samples, stop), daemon=True)
@@ -138,6 +140,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--gpu", help="plan for this GPU when NVML sees none (dry runs of this script)")
     ap.add_argument("--speed", action="store_true", help="also: chat, batch-1 decode tok/s, output tok/s at concurrency 64")
+    ap.add_argument("--real-weights", action="store_true", help="the model directory has weight files: no --load-format dummy")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,17 +158,19 @@ def main() -> int:
         # the plan for exactly these settings (same flags the launch gets, parsed the CLI's way)
         preset = qargs[qargs.index("--preset") + 1] if "--preset" in qargs else None
         flags = {a.lstrip("-").replace("-", "_"): b for a, b in zip(qargs[::2], qargs[1::2]) if a != "--preset"}
-        flags = {k: v for k, v in flags.items() if k != "load_format"}  # the plan reads it from settings
+
         launch = resolve(load_config(None), preset, {**flags, "model_path": args.model})
         settings = {s.name: s.value for s in launch.settings}
         predicted = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=False).as_dict()
-        measured = measure(name, qargs, args.model, out, args.timeout, with_speed=args.speed)
+        measured = measure(name, qargs, args.model, out, args.timeout, with_speed=args.speed,
+                           passthrough=REAL_WEIGHTS_PASSTHROUGH if args.real_weights else PASSTHROUGH)
         row = {"name": name, "qwen_serve_args": qargs, "plan": predicted, "measured": measured}
         rows.append(row)
         print(json.dumps({"name": name, "plan_weights": predicted["weights_gib"], "weights": measured.get("weight_gib"),
                           "plan_kv": predicted["kv_tokens"], "kv": measured.get("kv_tokens"),
                           "plan_peak": predicted["peak_load_gib"], "peak": measured.get("peak_load_gib")}), flush=True)  # fmt: skip
-    (out / "plan_vs_measured.json").write_text(json.dumps(
+    name = "plan_vs_measured_real_weights.json" if args.real_weights else "plan_vs_measured.json"
+    (out / name).write_text(json.dumps(
         {"command": " ".join(map(shlex.quote, sys.argv)), "gpu": hw.describe(), "rows": rows}, indent=2) + "\n")  # fmt: skip
     return 0
 

@@ -278,36 +278,42 @@ def tokenizer_config() -> dict:
     }  # fmt: skip
 
 
+def weight_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """Qwen3ForCausalLM's parameter names and shapes, as in its safetensors checkpoints."""
+    h, inter, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    d, nq, nkv = config["head_dim"], config["num_attention_heads"], config["num_key_value_heads"]
+    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (v, h)}
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        shapes.update({
+            p + "self_attn.q_proj.weight": (nq * d, h),
+            p + "self_attn.k_proj.weight": (nkv * d, h),
+            p + "self_attn.v_proj.weight": (nkv * d, h),
+            p + "self_attn.o_proj.weight": (h, nq * d),
+            p + "self_attn.q_norm.weight": (d,),
+            p + "self_attn.k_norm.weight": (d,),
+            p + "mlp.gate_proj.weight": (inter, h),
+            p + "mlp.up_proj.weight": (inter, h),
+            p + "mlp.down_proj.weight": (h, inter),
+            p + "input_layernorm.weight": (h,),
+            p + "post_attention_layernorm.weight": (h,),
+        })  # fmt: skip
+    shapes["model.norm.weight"] = (h,)
+    if not config["tie_word_embeddings"]:
+        shapes["lm_head.weight"] = (v, h)
+    return shapes
+
+
 def tiny_weights(config: dict, seed: int = 0) -> dict:
     """Random weights (normal, std 0.02; norms at 1) with Qwen3's parameter names and shapes."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    h, inter, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
-    d, nq, nkv = config["head_dim"], config["num_attention_heads"], config["num_key_value_heads"]
-
-    def rand(*shape):
-        return (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
-
-    tensors = {"model.embed_tokens.weight": rand(v, h), "model.norm.weight": np.ones(h, np.float32)}
-    for i in range(config["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        tensors.update({
-            p + "self_attn.q_proj.weight": rand(nq * d, h),
-            p + "self_attn.k_proj.weight": rand(nkv * d, h),
-            p + "self_attn.v_proj.weight": rand(nkv * d, h),
-            p + "self_attn.o_proj.weight": rand(h, nq * d),
-            p + "self_attn.q_norm.weight": np.ones(d, np.float32),
-            p + "self_attn.k_norm.weight": np.ones(d, np.float32),
-            p + "mlp.gate_proj.weight": rand(inter, h),
-            p + "mlp.up_proj.weight": rand(inter, h),
-            p + "mlp.down_proj.weight": rand(h, inter),
-            p + "input_layernorm.weight": np.ones(h, np.float32),
-            p + "post_attention_layernorm.weight": np.ones(h, np.float32),
-        })  # fmt: skip
-    if not config["tie_word_embeddings"]:
-        tensors["lm_head.weight"] = rand(v, h)
-    return tensors
+    return {
+        name: np.ones(shape, np.float32) if len(shape) == 1
+        else (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
+        for name, shape in weight_shapes(config).items()
+    }  # fmt: skip
 
 
 def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | None = None) -> Path:
