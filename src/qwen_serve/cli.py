@@ -79,24 +79,11 @@ def _setting_options(func):
 def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file, quiet, ready_timeout,
           stop_timeout, ready_file, run_tests, gpu_spec, force, passthrough, **cli_values):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
-    from .capabilities import target_for
-    from .config import load_config
-    from .resolve import resolve
-    from .sglang_args import build_command
+    from .pipeline import prepare
 
     try:
-        config = load_config(config_path)
-        auto_line = None
-        if preset == "auto" and "auto" not in config.presets:
-            preset, auto_line = _auto_preset(config, cli_values, gpu_spec, passthrough)
-            if not dry_run:
-                click.echo(f"qwen-serve: {auto_line}", err=True)
-        launch = resolve(config, preset, cli_values, tuple(passthrough))
-        fit = None if force else _fit(launch, config, gpu_spec)
-        if fit is not None:
-            launch = fit.pop("launch")
-            fit["auto"] = auto_line
-        command = build_command(launch, target_for(sglang_version))
+        prepared = prepare(config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version)
+        launch, command, fit = prepared.launch, prepared.command, prepared.fit
         if dry_run:
             from .report import dry_run_json, print_dry_run
 
@@ -115,57 +102,16 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
                 f"--sglang-version {sglang_version} is for planning (--dry-run/--check) only",
                 fix="drop --sglang-version to launch the installed SGLang",
             )
+        if fit is not None and fit.auto:
+            click.echo(f"qwen-serve: {fit.auto}", err=True)
         preflight(launch)
-        if fit is not None and not fit["plan"].fits:
-            raise QwenServeError(fit["line"], fix=fit["fix"])
+        if fit is not None and not fit.plan.fits:
+            raise QwenServeError(fit.line, fix=fit.fix)
         if force:
             click.echo("qwen-serve: warning: --force: launching without checking the memory plan", err=True)
     except QwenServeError as exc:
         _fail(exc)
     sys.exit(_launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
-
-
-def _auto_preset(config, cli_values, gpu_spec, passthrough):
-    from . import hardware
-    from .plan import choose_preset
-
-    hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
-    if hw is None:
-        raise QwenServeError("--preset auto needs the GPU: none is visible here (no NVIDIA driver or device)",
-                             fix="name it, e.g. --preset auto --gpu 'RTX 4090', or pick a preset")  # fmt: skip
-    return choose_preset(config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough)
-
-
-def _cuda_graph(launch) -> bool:
-    args = {a.flag: a.value for a in launch.sglang_args}
-    return "--disable-cuda-graph" not in launch.passthrough and not args.get("disable-cuda-graph")
-
-
-def _fit(launch, config, gpu_spec):
-    """The memory plan on the detected (or named) GPUs, None without either. It may choose the
-    load format (layered, when only that fits), so it returns the launch to use too."""
-    from . import hardware
-    from .plan import loading_choice, plan, plan_as_launched
-
-    hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
-    if hw is None:
-        return None
-    settings = {s.name: s.value for s in launch.settings}
-    cuda_graph = _cuda_graph(launch)
-    passthrough_load_format = any(a.split("=")[0] == "--load-format" for a in launch.passthrough)
-    if not passthrough_load_format and loading_choice(settings, hw.gpu, hw.count, cuda_graph) == "layered":
-        launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
-        settings["load_format"] = "layered"
-    this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=cuda_graph)
-    line = (f"memory plan on {hw.describe()}: {this.verdict}" if not this.fits else
-            f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
-            f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
-            f"({this.concurrent_4k} x 4k requests)")  # fmt: skip
-    others = [name for name, p in config.presets.items()
-              if plan_as_launched({**settings, "load_format": None, **p.values}, hw.gpu, hw.count, cuda_graph=cuda_graph).fits]  # fmt: skip
-    fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
-           "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
-    return {"plan": this, "hardware": hw.describe(), "line": line, "fix": fix + " (or --force)", "launch": launch}
 
 
 def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:

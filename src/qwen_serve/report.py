@@ -9,11 +9,11 @@ from .resolve import PRECEDENCE, LaunchSettings
 from .sglang_args import SGLangCommand
 
 
-def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit: dict | None = None) -> dict[str, Any]:
+def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> dict[str, Any]:
     target = command.target
     return {
-        "plan": None if fit is None else {"hardware": fit["hardware"], "summary": fit["line"], "auto": fit.get("auto"),
-                                          **fit["plan"].as_dict()},
+        "plan": None if fit is None else {"hardware": fit.hardware, "summary": fit.line, "auto": fit.auto,
+                                          **fit.plan.as_dict()},
         "command": command.shell(),
         "argv": command.shown_argv(),
         "sglang": {
@@ -37,11 +37,11 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit: dict | Non
     }
 
 
-def dry_run_json(launch: LaunchSettings, command: SGLangCommand, fit: dict | None = None) -> str:
+def dry_run_json(launch: LaunchSettings, command: SGLangCommand, fit=None) -> str:
     return json.dumps(dry_run_data(launch, command, fit), indent=2, ensure_ascii=False)
 
 
-def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit: dict | None = None) -> None:
+def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None) -> None:
     """Plain command line first (copy-pastable, never wrapped), then a rich table."""
     from rich.console import Console
     from rich.table import Table
@@ -76,9 +76,9 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit: dic
     if fit is None:
         echo("plan: no NVIDIA GPU visible; pass --gpu NAME to check that this fits")
     else:
-        if fit.get("auto"):
-            echo(fit["auto"])
-        echo(f"plan: {fit['line']}" + ("" if fit["plan"].fits else f" ({fit['fix']})"))
+        if fit.auto:
+            echo(fit.auto)
+        echo(f"plan: {fit.line}" + ("" if fit.plan.fits else f" ({fit.fix})"))
 
 
 def print_plans(plans, hardware: str, config_label: str, echo) -> None:

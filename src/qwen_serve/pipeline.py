@@ -1,0 +1,97 @@
+"""The pipeline in order, for one launch: config -> resolve -> plan -> argv.
+
+`prepare` is what `qwen-serve` (and `--dry-run`, `--check`) run before anything starts; each
+stage takes the previous stage's value. The plan may choose the load format (layered, where only
+that fits), so it hands the argv stage the launch settings to use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import ConfigFile, load_config
+from .errors import QwenServeError
+from .resolve import LaunchSettings, resolve
+from .sglang_args import SGLangCommand, build_command
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The memory plan of a launch on known hardware, in words and numbers."""
+
+    plan: Any  # plan.Plan
+    hardware: str
+    line: str
+    fix: str
+    auto: str | None = None  # why --preset auto chose what it chose
+
+
+@dataclass(frozen=True)
+class Prepared:
+    config: ConfigFile
+    launch: LaunchSettings
+    command: SGLangCommand
+    fit: Fit | None  # None: no GPU known (no driver and no --gpu), or --force
+
+
+def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, Any], passthrough: tuple[str, ...],
+            gpu_spec: str | None = None, force: bool = False, sglang_version: str | None = None) -> Prepared:  # fmt: skip
+    from .capabilities import target_for
+
+    config = load_config(config_path)
+    auto_line = None
+    if preset == "auto" and "auto" not in config.presets:
+        preset, auto_line = _auto_preset(config, cli_values, gpu_spec, passthrough)
+    launch = resolve(config, preset, cli_values, passthrough)
+    fit = None
+    if not force:
+        planned = _fit(launch, config, gpu_spec, auto_line)
+        if planned is not None:
+            launch, fit = planned
+    return Prepared(config, launch, build_command(launch, target_for(sglang_version)), fit)
+
+
+def _hardware(gpu_spec: str | None):
+    from . import hardware
+
+    return hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
+
+
+def _auto_preset(config: ConfigFile, cli_values, gpu_spec, passthrough) -> tuple[str, str]:
+    from .plan import choose_preset
+
+    hw = _hardware(gpu_spec)
+    if hw is None:
+        raise QwenServeError("--preset auto needs the GPU: none is visible here (no NVIDIA driver or device)",
+                             fix="name it, e.g. --preset auto --gpu 'RTX 4090', or pick a preset")  # fmt: skip
+    return choose_preset(config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough)
+
+
+def cuda_graph(launch: LaunchSettings) -> bool:
+    args = {a.flag: a.value for a in launch.sglang_args}
+    return "--disable-cuda-graph" not in launch.passthrough and not args.get("disable-cuda-graph")
+
+
+def _fit(launch: LaunchSettings, config: ConfigFile, gpu_spec, auto_line) -> tuple[LaunchSettings, Fit] | None:
+    from .plan import loading_choice, plan, plan_as_launched
+
+    hw = _hardware(gpu_spec)
+    if hw is None:
+        return None
+    settings = {s.name: s.value for s in launch.settings}
+    graphs = cuda_graph(launch)
+    passthrough_load_format = any(a.split("=")[0] == "--load-format" for a in launch.passthrough)
+    if not passthrough_load_format and loading_choice(settings, hw.gpu, hw.count, graphs) == "layered":
+        launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
+        settings["load_format"] = "layered"
+    this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=graphs)
+    line = (f"memory plan on {hw.describe()}: {this.verdict}" if not this.fits else
+            f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
+            f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
+            f"({this.concurrent_4k} x 4k requests)")  # fmt: skip
+    others = [name for name, p in config.presets.items()
+              if plan_as_launched({**settings, "load_format": None, **p.values}, hw.gpu, hw.count, cuda_graph=graphs).fits]  # fmt: skip
+    fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
+           "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
+    return launch, Fit(this, hw.describe(), line, fix + " (or --force)", auto_line)
