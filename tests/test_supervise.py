@@ -7,25 +7,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from qwen_serve.sglang_log import LogWatcher, diagnose
 
 FAKE = Path(__file__).parent / "fake_sglang"
 H100_LOG = Path(__file__).resolve().parents[1] / "bench/results/h100/qwen_test/2026-11-25-run2/server.log"
 KEY = "sk-do-not-print-me"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

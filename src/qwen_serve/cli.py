@@ -161,18 +161,15 @@ def _post_ready_checks(launch):
 @click.option("--json", "as_json", is_flag=True, help="Print the plans as JSON.")
 def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
     """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
-    from . import hardware
     from .config import load_config
+    from .pipeline import hardware_for
     from .plan import plan_as_launched
     from .report import print_plans
     from .resolve import resolve
 
     try:
         config = load_config(config_path)
-        hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
-        if hw is None:
-            raise QwenServeError("no NVIDIA GPU is visible here (NVML found no driver or no device)",
-                                 fix="name the GPU to plan for, e.g. qwen-serve plan --gpu 'RTX 4090'")
+        hw = hardware_for(gpu_spec, required="qwen-serve plan")
         names = [preset] if preset else list(config.presets)
         plans = []
         for name in names:
@@ -232,6 +229,12 @@ def _check(command) -> None:
     )
 
 
+def _server_url(base_url: str | None, host: str, port: int) -> str:
+    """http://host:port of a server, from --base-url (with or without /v1) or --host/--port."""
+    url = (base_url or f"http://{host}:{port}").rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
 def _fail(exc: QwenServeError, prog: str = "qwen-serve") -> None:
     click.echo(f"{prog}: error: {exc.line}", err=True)
     sys.exit(exc.exit_code)
@@ -269,9 +272,7 @@ def qwen_test_command(host, port, base_url, api_key, prompt, model, only, skip, 
             _fail(QwenServeError(f"unknown check '{name}' (--only/--skip)", allowed=", ".join(names),
                                  fix="pick names from the list"), prog="qwen-test")
     selected = [n for n in names if (not only_list or n in only_list) and n not in skip_list]
-    url = (base_url or f"http://{host}:{port}").rstrip("/")
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
+    url = _server_url(base_url, host, port)
     options = client.Options(base_url=url, api_key=api_key, model=model,
                              prompt=prompt or client.DEFAULT_PROMPT, timeout=timeout, concurrency=concurrency)
     from .report import CheckTable
@@ -337,7 +338,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
     from . import bench
     from .report import print_bench
 
-    url = (base_url or f"http://{host}:{port}").rstrip("/").removesuffix("/v1")
+    url = _server_url(base_url, host, port)
     try:
         concurrencies = [int(c) for c in levels.split(",") if c.strip()]
         if not concurrencies or min(concurrencies) < 1:

@@ -40,32 +40,31 @@ def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, A
     from .capabilities import target_for
 
     config = load_config(config_path)
+    auto = preset == "auto" and "auto" not in config.presets
+    hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or not force else None
     auto_line = None
-    if preset == "auto" and "auto" not in config.presets:
-        preset, auto_line = _auto_preset(config, cli_values, gpu_spec, passthrough)
+    if auto:
+        from .plan import choose_preset
+
+        preset, auto_line = choose_preset(config, cli_values, hw.gpu, hw.count,
+                                          cuda_graph="--disable-cuda-graph" not in passthrough)  # fmt: skip
     launch = resolve(config, preset, cli_values, passthrough)
     fit = None
-    if not force:
-        planned = _fit(launch, config, gpu_spec, auto_line)
-        if planned is not None:
-            launch, fit = planned
+    if hw is not None and not force:
+        launch, fit = _fit(launch, config, hw, auto_line)
     return Prepared(config, launch, build_command(launch, target_for(sglang_version)), fit)
 
 
-def _hardware(gpu_spec: str | None):
+def hardware_for(gpu_spec: str | None, required: str | None = None):
+    """The GPUs named by --gpu, else the detected ones; None without either, unless `required`
+    (the option that needs them) makes that an error."""
     from . import hardware
 
-    return hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
-
-
-def _auto_preset(config: ConfigFile, cli_values, gpu_spec, passthrough) -> tuple[str, str]:
-    from .plan import choose_preset
-
-    hw = _hardware(gpu_spec)
-    if hw is None:
-        raise QwenServeError("--preset auto needs the GPU: none is visible here (no NVIDIA driver or device)",
-                             fix="name it, e.g. --preset auto --gpu 'RTX 4090', or pick a preset")  # fmt: skip
-    return choose_preset(config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough)
+    hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
+    if hw is None and required:
+        raise QwenServeError(f"{required} needs the GPU: none is visible here (no NVIDIA driver or device)",
+                             fix=f"name it, e.g. {required} --gpu 'RTX 4090'")  # fmt: skip
+    return hw
 
 
 def cuda_graph(launch: LaunchSettings) -> bool:
@@ -73,12 +72,9 @@ def cuda_graph(launch: LaunchSettings) -> bool:
     return "--disable-cuda-graph" not in launch.passthrough and not args.get("disable-cuda-graph")
 
 
-def _fit(launch: LaunchSettings, config: ConfigFile, gpu_spec, auto_line) -> tuple[LaunchSettings, Fit] | None:
+def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line) -> tuple[LaunchSettings, Fit]:
     from .plan import loading_choice, plan, plan_as_launched
 
-    hw = _hardware(gpu_spec)
-    if hw is None:
-        return None
     settings = {s.name: s.value for s in launch.settings}
     graphs = cuda_graph(launch)
     passthrough_load_format = any(a.split("=")[0] == "--load-format" for a in launch.passthrough)
@@ -90,8 +86,11 @@ def _fit(launch: LaunchSettings, config: ConfigFile, gpu_spec, auto_line) -> tup
             f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
             f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
             f"({this.concurrent_4k} x 4k requests)")  # fmt: skip
-    others = [name for name, p in config.presets.items()
-              if plan_as_launched({**settings, "load_format": None, **p.values}, hw.gpu, hw.count, cuda_graph=graphs).fits]  # fmt: skip
-    fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
-           "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
-    return launch, Fit(this, hw.describe(), line, fix + " (or --force)", auto_line)
+    fix = ""
+    if not this.fits:  # only then: which presets would
+        others = [name for name, p in config.presets.items()
+                  if plan_as_launched({**settings, "load_format": None, **p.values}, hw.gpu, hw.count, cuda_graph=graphs).fits]  # fmt: skip
+        fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
+               "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
+        fix += " (or --force)"
+    return launch, Fit(this, hw.describe(), line, fix, auto_line)

@@ -147,10 +147,9 @@ def build_command(
 
     if launch.passthrough:
         argv.extend(launch.passthrough)
-        emitted = {a for a in argv[3:] if a.startswith("--")}
         for token in launch.passthrough:
             option = token.split("=", 1)[0]
-            if option.startswith("--") and option in emitted and argv.count(option) > 1:
+            if option.startswith("--") and argv.count(option) > 1:
                 notes.append(f"{option} after `--` overrides the value set before it (last one wins)")
             if option.startswith("--") and not flagset.has(option) and target.exact_snapshot:
                 hint = did_you_mean(option, flagset.flags)
