@@ -133,7 +133,9 @@ class CheckTable:
         for r in results:
             table.add_row(r.name, f"[{self.STYLE[r.status]}]{r.status}[/]", f"{r.seconds:.2f}", r.detail)
         self.console.print(table)
-        counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
+        from .client import summarize
+
+        counts = summarize(results)
         self.console.print(f"{counts['pass']} checks passed, {counts['fail']} failed, {counts['skip']} skipped")
 
 
