@@ -68,7 +68,7 @@ def test_sglang_0_5_17s_own_function_fails_with_torchao_0_17(tiny):
 
 
 @pytest.mark.parametrize("name", ["int8wo", "int8dq"])
-def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name):
+def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name, capsys):
     model = copy.deepcopy(tiny)
     ids = torch.tensor([[9707, 1879, 11, 104, 5, 77, 1000, 151645]])
     reference = tiny(ids).logits.float()
@@ -83,6 +83,10 @@ def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name):
     assert torch.equal(model.model.embed_tokens.weight, tiny.model.embed_tokens.weight)
     out = model(ids).logits.float()
     assert ((out - reference).norm() / reference.norm()).item() < 0.05
+    # the one line the server log gets from the process that quantized
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__}: " \
+                   f"{7 * len(model.model.layers)} x Int8Tensor"
 
 
 def test_install_replaces_sglangs_function_only_for_torchao(monkeypatch):

@@ -77,8 +77,27 @@ def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FI
         filter_fn = proj_filter_conv3d
     elif filter_fn is _PROJ_FILTER:
         filter_fn = proj_filter
-    quantize_(model, torchao_config_object(torchao_config), filter_fn=filter_fn)
+    config = torchao_config_object(torchao_config)
+    quantize_(model, config, filter_fn=filter_fn)
+    if filter_fn is not _this_module_only:  # once per model, not once per layer of the layered loader
+        _report(model, torchao_config, config)
     return model
+
+
+def _report(model, name: str, config) -> None:
+    """One line in SGLang's log from the process that quantized: the fix ran there, and on what."""
+    import torch
+
+    kinds: dict[str, int] = {}
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, torch.Tensor) and type(weight) not in (torch.nn.Parameter, torch.Tensor):
+            kinds[type(weight).__name__] = kinds.get(type(weight).__name__, 0) + 1
+        elif isinstance(weight, torch.nn.Parameter) and type(weight.data) is not torch.Tensor:
+            kinds[type(weight.data).__name__] = kinds.get(type(weight.data).__name__, 0) + 1
+    found = ", ".join(f"{n} x {k}" for k, n in sorted(kinds.items())) or "no quantized weights"
+    print(f"qwen-serve torchao fix: --torchao-config {name} -> {type(config).__name__}: {found}",
+          file=sys.stderr, flush=True)
 
 
 def needs_patch() -> bool:
