@@ -124,6 +124,9 @@ def measure(name: str, args: list[str], model: str, out: Path, timeout: float, w
         if before and loading:
             result["peak_load_gib"] = round((max(loading) - min(before[-5:])) / 1024, 2)
             result["memory_used_before_load_gib"] = round(min(before[-5:]) / 1024, 2)
+    fix = re.search(r"qwen-serve torchao fix: .*; ([\d.]+) GiB allocated", text)
+    if fix:  # torch.cuda.memory_allocated right after quantizing (SGLang's "Load weight end" is before)
+        result["weights_after_quantization_gib"] = float(fix.group(1))
     mfs = re.search(r"mem_fraction_static=([\d.]+)", text)
     result["mem_fraction_static"] = float(mfs.group(1)) if mfs else None
     err = [line for line in text.splitlines() if re.search(r"Error|error:", line)]
@@ -169,9 +172,10 @@ def main() -> int:
         print(json.dumps({"name": name, "plan_weights": predicted["weights_gib"], "weights": measured.get("weight_gib"),
                           "plan_kv": predicted["kv_tokens"], "kv": measured.get("kv_tokens"),
                           "plan_peak": predicted["peak_load_gib"], "peak": measured.get("peak_load_gib")}), flush=True)  # fmt: skip
-    name = "plan_vs_measured_real_weights.json" if args.real_weights else "plan_vs_measured.json"
-    (out / name).write_text(json.dumps(
-        {"command": " ".join(map(shlex.quote, sys.argv)), "gpu": hw.describe(), "rows": rows}, indent=2) + "\n")  # fmt: skip
+        # after every row: a call cut short by its time limit still leaves the rows it finished
+        name = "plan_vs_measured_real_weights.json" if args.real_weights else "plan_vs_measured.json"
+        (out / name).write_text(json.dumps(
+            {"command": " ".join(map(shlex.quote, sys.argv)), "gpu": hw.describe(), "rows": rows}, indent=2) + "\n")  # fmt: skip
     return 0
 
 

@@ -115,6 +115,12 @@ def test_unknown_torchao_config_lists_allowed(qwen_serve):
         assert value in line
 
 
+def test_layered_loading_without_torchao(qwen_serve):
+    assert_one_clear_line(qwen_serve("--preset", "high_performance", "--load-format", "layered", "--dry-run"),
+                          "load_format: 'layered' (cli) only serves torchao_config", "allowed: auto, safetensors",
+                          "fix: drop load_format, or set torchao_config")
+
+
 def test_unknown_quantization_lists_allowed(qwen_serve):
     line = assert_one_clear_line(qwen_serve("--quantization", "fp9", "--dry-run"), "quantization: 'fp9' (cli)", "did you mean 'fp8'?")
     assert "awq_marlin" in line and "gptq" in line

@@ -137,6 +137,10 @@ def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
     assert settings["load_format"]["value"] == "layered" and settings["load_format"]["origin"].startswith("plan")
     assert "--load-format layered" in data["command"] and data["plan"]["fits"] is True
     assert data["plan"]["peak_load_gib"] < 11
+    # the dry run says that, and why, SGLang's layered loader is replaced
+    text = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--dry-run").stdout
+    assert "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang_entry also " \
+           "replaces SGLang 0.5.17's LayeredModelLoader.load_model with qwen_serve/layered_load.py" in text
     # where the bf16 model fits at load, nothing changes; a load format the user chose is kept
     assert "--load-format" not in qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run", "--json").json()["command"]
     kept = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--load-format", "safetensors", "--dry-run", "--json").json()

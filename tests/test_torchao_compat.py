@@ -85,8 +85,8 @@ def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name, capsys):
     assert ((out - reference).norm() / reference.norm()).item() < 0.05
     # the one line the server log gets from the process that quantized
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line == f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__}: " \
-                   f"{7 * len(model.model.layers)} x Int8Tensor"
+    assert line == f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__} " \
+                   f"(after loading the whole model): {7 * len(model.model.layers)} x Int8Tensor"
 
 
 def test_install_replaces_sglangs_function_only_for_torchao(monkeypatch):
@@ -97,6 +97,19 @@ def test_install_replaces_sglangs_function_only_for_torchao(monkeypatch):
     assert install(["x", "--model-path", "m"]) is False and torchao_utils.apply_torchao_config_to_model is original
     assert install(["x", "--torchao-config", "int4wo-128"]) is True
     assert torchao_utils.apply_torchao_config_to_model is apply_torchao_config_to_model
+
+
+def test_install_replaces_the_layered_loader_only_for_layered_loading(monkeypatch):
+    from sglang.srt.model_loader.loader import LayeredModelLoader
+
+    from qwen_serve.layered_load import layered_load_model
+
+    original = LayeredModelLoader.load_model
+    monkeypatch.setattr(LayeredModelLoader, "load_model", original)
+    install(["x", "--torchao-config", "int4wo-128", "--load-format", "dummy"])
+    assert LayeredModelLoader.load_model is original
+    install(["x", "--torchao-config=int4wo-128", "--load-format=layered"])
+    assert LayeredModelLoader.load_model is layered_load_model
 
 
 def test_entry_module_runs_sglangs_own_parser():

@@ -6,7 +6,8 @@
 # split the list over calls (each call must stay under 10 minutes).
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh unpatched bf16 int4wo-128 int4wo-64
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh fp8_native int8wo fp8dq-per_tensor fp8dq-per_row
-#   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh layered-int4wo-128   (writes ~30 GB of random weights first)
+#   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh layered-int4wo-128 whole-int4wo-128
+#     (writes ~30 GB of random weights first; layered-X loads them layer by layer, whole-X the default way)
 set -uo pipefail
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
 source scripts/gpu/env.sh
@@ -22,9 +23,10 @@ for name in "$@"; do
       echo "unpatched exit $?" | tee "$OUTDIR/unpatched.txt"
       grep -n "ImportError\|cannot import name" /tmp/unpatched.log | head -5 | tee -a "$OUTDIR/unpatched.txt"
       cp /tmp/unpatched.log "$OUTDIR/unpatched_server.log" ;;
-    layered-*)  # real safetensors on disk: SGLang's layered loader ignores --load-format dummy
+    layered-*|whole-*)  # real safetensors on disk (the layered loader reads files; dummy weights skip it)
       [ -d /tmp/qwen3-14b-random ] || python3 scripts/gpu/random_checkpoint.py "$MODEL" /tmp/qwen3-14b-random | tee -a "$OUTDIR/bench.log"
-      LAYERED+=(--config "$name=--preset high_performance --torchao-config ${name#layered-} --load-format layered") ;;
+      fmt=auto; [ "${name%%-*}" = layered ] && fmt=layered
+      LAYERED+=(--config "$name=--preset high_performance --torchao-config ${name#*-} --load-format $fmt") ;;
     bf16) CONFIGS+=(--config "bf16=--preset high_performance") ;;
     fp8_native) CONFIGS+=(--config "fp8_native=--preset high_performance --quantization fp8") ;;
     *) CONFIGS+=(--config "$name=--preset high_performance --torchao-config $name") ;;
@@ -36,7 +38,7 @@ if [ ${#LAYERED[@]} -gt 0 ]; then
 fi
 if [ ${#CONFIGS[@]} -gt 0 ]; then
   python3 bench/plan_vs_measured.py --out /tmp/torchao --model "$MODEL" --timeout 240 --speed "${CONFIGS[@]}" \
-    2>&1 | tee "$OUTDIR/bench.log"
+    2>&1 | tee -a "$OUTDIR/bench.log"
 fi
 cp /tmp/torchao/plan_vs_measured*.json "$OUTDIR/" 2>/dev/null
 [ -d /tmp/torchao ] && tar -C /tmp/torchao -czf "$OUTDIR/logs.tar.gz" .

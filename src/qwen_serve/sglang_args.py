@@ -112,6 +112,15 @@ def build_command(
         if spec.secret:
             secrets.add(_text(value))
 
+    if launch["load_format"] == "layered" and not launch["torchao_config"]:
+        origin = launch.get("load_format").origin
+        raise QwenServeError(
+            f"load_format: 'layered' ({origin}) only serves torchao_config — it quantizes each layer as it "
+            "loads; without torchao there is nothing to quantize, and SGLang 0.5.17's own layered loader "
+            "cannot load Qwen3 (no load_weights_to_module)",
+            allowed="auto, safetensors, dummy, … (python -m sglang.launch_server --help)",
+            fix="drop load_format, or set torchao_config",
+        )
     if launch["torchao_config"] and target.supports("torchao_needs_entry_fix"):
         argv[2] = ENTRY_MODULE
         notes.append(
@@ -120,6 +129,14 @@ def build_command(
             "at model load; qwen_serve/torchao_compat.py puts a version built on torchao's *Config API in "
             "its place in every SGLang process, then SGLang's own launch_server runs unchanged"
         )
+        if launch["load_format"] == "layered":
+            notes.append(
+                f"--load-format layered ({launch.get('load_format').origin}): {ENTRY_MODULE} also replaces "
+                f"SGLang {target.version}'s LayeredModelLoader.load_model with qwen_serve/layered_load.py — "
+                "SGLang's own cannot load Qwen3 (it needs load_weights_to_module, hands one weights generator "
+                "to every module, and drops weight_loader attributes); ours loads and quantizes one decoder "
+                "layer at a time from the safetensors files, so the whole bf16 model is never on the GPU"
+            )
 
     modeled = {f.sglang_flag for f in FIELDS if f.sglang_flag}
     for arg in launch.sglang_args:

@@ -57,7 +57,7 @@ def _this_module_only(module, fqn: str) -> bool:
             and not isinstance(module, torch.nn.Conv3d))  # fmt: skip
 
 
-def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FILTER):
+def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FILTER, summary: bool = True):
     """Drop-in for SGLang 0.5.17's function of the same name, with SGLang's filters:
     int8wo/fp8wo/fp8dq quantize every "proj" module but Conv3d; int8dq/int4wo use `filter_fn`
     (default: every "proj" module).
@@ -65,7 +65,7 @@ def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FI
     `filter_fn=None` is what SGLang's layered loader passes for one "proj" module at a time,
     meaning "no filter". torchao reads None as "nn.Linear only", and SGLang's parallel linear
     layers are not nn.Linear, so SGLang's own code quantized nothing on that path; here None
-    means the module given."""
+    means the module given. `summary`: print the one-line summary (not once per layer)."""
     if not torchao_config:
         return model
     from sglang.srt.layers.torchao_utils import proj_filter, proj_filter_conv3d
@@ -77,15 +77,15 @@ def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FI
         filter_fn = proj_filter_conv3d
     elif filter_fn is _PROJ_FILTER:
         filter_fn = proj_filter
-    config = torchao_config_object(torchao_config)
-    quantize_(model, config, filter_fn=filter_fn)
-    if filter_fn is not _this_module_only:  # once per model, not once per layer of the layered loader
-        _report(model, torchao_config, config)
+    quantize_(model, torchao_config_object(torchao_config), filter_fn=filter_fn)
+    if summary and filter_fn is not _this_module_only:  # once per model, not once per layer
+        report(model, torchao_config)
     return model
 
 
-def _report(model, name: str, config) -> None:
-    """One line in SGLang's log from the process that quantized: the fix ran there, and on what."""
+def report(model, name: str, how: str = "after loading the whole model") -> None:
+    """One line in SGLang's log from the process that quantized: the fix ran there, on what, and
+    the memory the process holds right after (on CUDA: torch.cuda.memory_allocated)."""
     import torch
 
     kinds: dict[str, int] = {}
@@ -96,8 +96,11 @@ def _report(model, name: str, config) -> None:
         elif isinstance(weight, torch.nn.Parameter) and type(weight.data) is not torch.Tensor:
             kinds[type(weight.data).__name__] = kinds.get(type(weight.data).__name__, 0) + 1
     found = ", ".join(f"{n} x {k}" for k, n in sorted(kinds.items())) or "no quantized weights"
-    print(f"qwen-serve torchao fix: --torchao-config {name} -> {type(config).__name__}: {found}",
-          file=sys.stderr, flush=True)
+    memory = ""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        memory = f"; {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated on cuda:{torch.cuda.current_device()}"
+    print(f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__} "
+          f"({how}): {found}{memory}", file=sys.stderr, flush=True)
 
 
 def needs_patch() -> bool:
@@ -123,4 +126,20 @@ def install(argv: list[str] | None = None) -> bool:
     model_runner = sys.modules.get("sglang.srt.model_executor.model_runner")
     if model_runner is not None:
         model_runner.apply_torchao_config_to_model = apply_torchao_config_to_model
+    if _flag_value(argv, "--load-format") == "layered":
+        # SGLang 0.5.17's LayeredModelLoader cannot load Qwen3 (see layered_load.py)
+        from sglang.srt.model_loader.loader import LayeredModelLoader
+
+        from .layered_load import layered_load_model
+
+        LayeredModelLoader.load_model = layered_load_model
     return True
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
