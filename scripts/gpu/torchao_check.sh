@@ -3,7 +3,7 @@
 # next to bf16 and SGLang's native fp8, with memory, KV tokens, peak at load, chat, batch-1 decode
 # and concurrency-64 throughput (bench/plan_vs_measured.py --speed); first the unpatched
 # `python -m sglang.launch_server --torchao-config` for its ImportError. ~100 s per configuration:
-# split the list over calls (each call must stay under 10 minutes).
+# split the list over calls (each call must stay under 10 minutes). SPEED= (empty): memory only.
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh unpatched bf16 int4wo-128 int4wo-64
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh fp8_native int8wo fp8dq-per_tensor fp8dq-per_row
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh layered-int4wo-128 whole-int4wo-128
@@ -37,7 +37,7 @@ if [ ${#LAYERED[@]} -gt 0 ]; then
     "${LAYERED[@]}" 2>&1 | tee -a "$OUTDIR/bench.log"
 fi
 if [ ${#CONFIGS[@]} -gt 0 ]; then
-  python3 bench/plan_vs_measured.py --out /tmp/torchao --model "$MODEL" --timeout 240 --speed "${CONFIGS[@]}" \
+  python3 bench/plan_vs_measured.py --out /tmp/torchao --model "$MODEL" --timeout 240 ${SPEED---speed} "${CONFIGS[@]}" \
     2>&1 | tee -a "$OUTDIR/bench.log"
 fi
 cp /tmp/torchao/plan_vs_measured*.json "$OUTDIR/" 2>/dev/null
