@@ -146,7 +146,107 @@ def plan_vs_measured() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"hardware-plan": hardware_plan, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100}
+TORCHAO = RESULTS / "h100" / "torchao"
+TORCHAO_ORDER = ["bf16", "fp8_native", "int4wo-128", "int4wo-64", "int8wo", "fp8dq-per_tensor", "fp8dq-per_row"]
+
+
+def _torchao_rows(json_name: str) -> list[tuple[str, dict]]:
+    rows = []
+    for folder in sorted(TORCHAO.glob("2026-*")):
+        path = folder / json_name
+        if path.exists():
+            rows += [(folder.name, row) for row in json.loads(path.read_text())["rows"]]
+    return rows
+
+
+def _settings_of(args: list[str]) -> dict:
+    value = {a: b for a, b in zip(args, args[1:])}
+    return {"model_path": "Qwen/Qwen3-14B", "torchao_config": value.get("--torchao-config"),
+            "quantization": value.get("--quantization"), "load_format": value.get("--load-format")}
+
+
+def torchao_h100() -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.plan import plan
+
+    h100 = parse_gpu_spec("H100").gpu
+    rows = _torchao_rows("plan_vs_measured.json")
+    every = rows + _torchao_rows("plan_vs_measured_real_weights.json")
+    lines = ["| configuration | chat | weights after quantizing, measured / plan | peak at load, measured / plan | "
+             "KV tokens, SGLang / plan | batch-1 decode tok/s | conc. 64: output tok/s | conc. 64: TPOT p50 | run |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name in TORCHAO_ORDER:
+        speed = next(((f, r) for f, r in rows if r["name"] == name and "conc64" in r["measured"]), None)
+        if speed is None:
+            continue
+        folder, row = speed
+        m = row["measured"]
+        config = _settings_of(row["qwen_serve_args"])["torchao_config"]
+        after = next((r["measured"]["weights_after_quantization_gib"] for _, r in every
+                      if config and _settings_of(r["qwen_serve_args"])["torchao_config"] == config
+                      and "weights_after_quantization_gib" in r["measured"]), None)  # fmt: skip
+        if after is None and not config:
+            after = m["weight_gib"]  # no torchao: SGLang's own "Load weight end" figure is after quantizing
+        p = plan(_settings_of(row["qwen_serve_args"]), h100, 1, cuda_graph=False)
+        label = {"bf16": "bf16 (`high_performance`)", "fp8_native": "SGLang `--quantization fp8`"}.get(name, f"torchao `{name}`")
+        lines.append(
+            f"| {label} | {m.get('chat_status')} | {f'{after:.2f}' if after is not None else 'not measured'} / {p.weights_gib:.2f} GiB "
+            f"| {m['peak_load_gib']:.2f} / {p.peak_load_gib:.2f} GiB | {m['kv_tokens']:,} / {p.kv_tokens:,} "
+            f"| {m['decode_tok_s_batch1']:.1f} | {m['conc64']['output_tok_s']:.0f} | {m['conc64']['tpot_p50_ms']:.1f} ms "
+            f"| `{folder}` |")
+    unpatched = (TORCHAO / "2026-11-25-a" / "unpatched.txt").read_text().splitlines()
+    error = next(line for line in unpatched if "ImportError" in line).split(":", 1)[1].strip()
+    lines += ["", f"The same `--torchao-config int4wo-128` through `python -m sglang.launch_server` (no fix): "
+              f"`{error}` (`2026-11-25-a/unpatched_server.log`)."]
+    return "\n".join(lines)
+
+
+def loading_h100() -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.plan import plan
+
+    h100 = parse_gpu_spec("H100").gpu
+    lines = ["| int4wo-128 from 27.5 GiB of safetensors | load format | peak at load, measured / plan | "
+             "weights after quantizing | KV tokens | ready |", "| --- | --- | --- | --- | --- | --- |"]
+    for folder, row in _torchao_rows("plan_vs_measured_real_weights.json"):
+        m, settings = row["measured"], _settings_of(row["qwen_serve_args"])
+        p = plan(settings, h100, 1, cuda_graph=False)
+        how = "layer by layer (qwen-serve's loader)" if settings["load_format"] == "layered" else "whole model, then quantized"
+        lines.append(f"| {how} | `{settings['load_format']}` | {m['peak_load_gib']:.2f} / {p.peak_load_gib:.2f} GiB "
+                     f"| {m['weights_after_quantization_gib']:.2f} GiB | {m['kv_tokens']:,} | {m['ready']} (`{folder}`) |")
+    return "\n".join(lines)
+
+
+BENCH_RUN = RESULTS / "h100" / "bench" / "2026-11-25"
+
+
+def bench_h100() -> str:
+    compare = json.loads((BENCH_RUN / "compare.json").read_text())
+    ours = json.loads((BENCH_RUN / "qwen_bench.json").read_text())
+    cpu = {lv["concurrency"]: lv["client_cpu_ms_per_request"] for lv in ours["levels"]}
+    metrics = list(dict.fromkeys(r["metric"] for r in compare["rows"]))
+    levels = sorted({r["concurrency"] for r in compare["rows"]})
+    cell = {(r["concurrency"], r["metric"]): r for r in compare["rows"]}
+    lines = ["| concurrency | " + " | ".join(metrics) + " | qwen-bench CPU ms/request |",
+             "| --- | " + " | ".join("---" for _ in metrics) + " | --- |"]
+    for c in levels:
+        cells = []
+        for metric in metrics:
+            r = cell.get((c, metric))
+            cells.append(f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})" if r else "—")
+        lines.append(f"| {c} | " + " | ".join(cells) + f" | {cpu.get(c, float('nan')):.1f} |")
+    within = [r for r in compare["rows"] if abs(r["difference"]) <= 0.05]
+    thr = [r for r in compare["rows"] if "throughput" in r["metric"]]
+    lines += ["", f"qwen-bench / bench_serving (difference). {len(within)} of {len(compare['rows'])} figures within 5 %; "
+              f"throughput worst {max(abs(r['difference']) for r in thr):.1%}; all figures worst "
+              f"{compare['worst_abs_difference']:.1%}. Raw: `{BENCH_RUN.relative_to(ROOT)}/`."]
+    return "\n".join(lines)
+
+
+SECTIONS = {"hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
+            "bench-h100": bench_h100, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100}
 
 
 def render(readme: str) -> str:

@@ -56,6 +56,18 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     plotted = qwen_bench("plot", str(out), "-o", str(png))
     assert plotted.exit_code == 0, plotted.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # next to sglang.bench_serving's own JSONL (its output-file lines, newest per concurrency kept)
+    theirs = tmp_path / "bench_serving.jsonl"
+    rows = [{"max_concurrency": 1, "output_throughput": 1.0, "median_tpot_ms": 9.0, "median_ttft_ms": 5.0},
+            {"max_concurrency": 1, "output_throughput": 2.0, "median_tpot_ms": 8.0, "median_ttft_ms": 4.0}]
+    theirs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from qwen_serve.bench import plot_points
+
+    assert plot_points(str(theirs)) == ("sglang.bench_serving (bench_serving.jsonl)", [
+        {"concurrency": 1, "output_throughput": 2.0, "tpot_p50": 8.0, "ttft_p50": 4.0}])
+    label, points = plot_points(str(out))
+    assert label.startswith("qwen-bench: ") and [p["concurrency"] for p in points] == [1, 4]
+    assert qwen_bench("plot", str(out), str(theirs), "-o", str(png)).exit_code == 0
 
 
 def test_unreachable_server_exits_2():

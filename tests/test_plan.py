@@ -42,7 +42,7 @@ def test_int4wo_128_weights_by_hand():
     # SGLang 0.5.17 loads the whole bf16 model before torchao quantizes it
     assert w.peak_load_bytes > weights(qwen3_14b(), "bf16").total_bytes
     layered = weights(qwen3_14b(), "torchao:int4wo-128", layered=True)
-    assert layered.peak_load_bytes < 11 * GIB
+    assert layered.peak_load_bytes < 12.5 * GIB  # measured 12.34 GiB (bench/results/h100/torchao/2026-11-25-d)
 
 
 def test_kv_bytes_per_token_bf16_and_fp8():
@@ -126,7 +126,7 @@ def test_plan_without_a_gpu_or_with_an_unknown_one(qwen_serve):
 
 def test_dry_run_shows_the_plan(qwen_serve):
     out = qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run").stdout
-    assert "plan: memory plan on H100 80GB HBM3" in out and "365,017 tokens" in out
+    assert "plan: memory plan on H100 80GB HBM3" in out and "355,515 tokens" in out
     data = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--dry-run", "--json").json()
     assert data["plan"]["fits"] is False and "27.5 GiB of weights leave no KV cache" in data["plan"]["summary"]
 
@@ -136,7 +136,7 @@ def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
     settings = {s["key"]: s for s in data["settings"]}
     assert settings["load_format"]["value"] == "layered" and settings["load_format"]["origin"].startswith("plan")
     assert "--load-format layered" in data["command"] and data["plan"]["fits"] is True
-    assert data["plan"]["peak_load_gib"] < 11
+    assert data["plan"]["peak_load_gib"] < 12.5
     # the dry run says that, and why, SGLang's layered loader is replaced
     text = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--dry-run").stdout
     assert "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang_entry also " \

@@ -16,6 +16,7 @@ import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -179,3 +180,51 @@ def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
 
 def level_dict(level: LevelResult) -> dict[str, Any]:
     return asdict(level)
+
+
+def plot_points(path: str) -> tuple[str, list[dict]]:
+    """(label, [{concurrency, output_throughput, tpot_p50, ttft_p50}]) from a qwen-bench results
+    file, or from sglang.bench_serving's JSONL (one line per run, the newest per concurrency kept)."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and "levels" in data:
+        points = [{"concurrency": lv["concurrency"], "output_throughput": lv["output_throughput"],
+                   "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50")}
+                  for lv in data["levels"] if lv["completed"]]  # fmt: skip
+        return f"qwen-bench: {data.get('label') or Path(path).name}", points
+    runs: dict = {}
+    for line in text.splitlines():
+        if line.strip():
+            row = json.loads(line)
+            runs[row.get("max_concurrency")] = {"concurrency": row.get("max_concurrency"),
+                                                "output_throughput": row["output_throughput"],
+                                                "tpot_p50": row.get("median_tpot_ms"), "ttft_p50": row.get("median_ttft_ms")}
+    return f"sglang.bench_serving ({Path(path).name})", sorted(runs.values(), key=lambda r: r["concurrency"] or 0)
+
+
+def plot(files, png: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for path in files:
+        label, points = plot_points(path)
+        x = [p["output_throughput"] for p in points]
+        for ax, key in ((ax1, "tpot_p50"), (ax2, "ttft_p50")):
+            y = [p[key] if p[key] is not None else float("nan") for p in points]
+            ax.plot(x, y, marker="o", label=label)
+            for xi, yi, p in zip(x, y, points):
+                ax.annotate(str(p["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms)")):
+        ax.set_xlabel("output throughput (tokens/s)")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("throughput vs latency (point labels: concurrency)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)

@@ -398,32 +398,11 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "png", required=True, metavar="PNG", help="Where to write the plot.")
 def bench_plot(files, png):
-    """Throughput vs TPOT and vs TTFT, one line per results file."""
-    import json
+    """Throughput vs TPOT and vs TTFT, one line per results file (qwen-bench JSON, or the JSONL
+    that `python -m sglang.bench_serving --output-file` writes)."""
+    from . import bench
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for path in files:
-        data = json.loads(open(path, encoding="utf-8").read())
-        levels = [lv for lv in data["levels"] if lv["completed"]]
-        x = [lv["output_throughput"] for lv in levels]
-        for ax, key in ((ax1, "tpot_ms"), (ax2, "ttft_ms")):
-            y = [lv[key].get("p50", float("nan")) for lv in levels]
-            ax.plot(x, y, marker="o", label=data.get("label") or path)
-            for xi, yi, lv in zip(x, y, levels):
-                ax.annotate(str(lv["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms)")):
-        ax.set_xlabel("output throughput (tokens/s)")
-        ax.set_ylabel(what)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("qwen-bench: throughput vs latency (labels: concurrency)")
-    fig.tight_layout()
-    fig.savefig(png, dpi=120)
+    bench.plot(files, png)
     click.echo(f"wrote {png}")
 
 

@@ -26,6 +26,40 @@ CONTEXT_OVERHEAD_GIB = 1.15
 # loading (loader transients). Both are added so the peak is never under-estimated.
 BUFFERS_GIB = 0.02
 LOAD_TRANSIENT_GIB = 0.04
+# Measured on the H100 with torchao 0.17 through qwen-serve's fix (bench/results/h100/torchao/):
+# - quantizing one linear needs scratch memory: the peak at load rose above the bf16 weights by
+#   2.02 GiB (int4wo-128), 1.99 (int4wo-64), 1.12 (int8wo), 2.78/2.79 (fp8dq per tensor/per row),
+#   i.e. this many times the largest bf16 linear (gate_up_proj, 0.33 GiB for Qwen3-14B at tp 1);
+# - after quantizing, part of the freed bf16 memory stays reserved (allocator fragmentation):
+#   SGLang's KV pool came out 1.45 GiB (int4wo-128, whole and layered alike), 0.53 (int8wo)
+#   and 0.75 GiB (fp8dq) smaller than the quantized weights alone would leave.
+# int8dq and fp8wo were not measured: they take their family's figures.
+# Layer by layer (qwen_serve/layered_load.py, int4wo-128 with real weight files) the peak was 12.34 GiB:
+# the quantized weights + one bf16 layer + 2.26 GiB of scratch, 1.12 x the whole-model figure.
+QUANTIZE_SCRATCH_X = {"int4": 6.1, "int8": 3.4, "fp8": 8.4}
+LAYERED_SCRATCH_FACTOR = 1.12
+QUANTIZE_STRANDED_GIB = {"int4": 1.45, "int8": 0.53, "fp8": 0.75}
+
+
+def _torchao_family(scheme: str) -> str | None:
+    if not scheme.startswith("torchao:"):
+        return None
+    return scheme.split(":")[1][:4]  # int4 / int8 / fp8w / fp8d
+
+
+def quantize_scratch_bytes(model: "ModelFacts", scheme: str, tp_size: int) -> float:
+    family = _torchao_family(scheme)
+    if family is None:
+        return 0.0
+    biggest_bf16 = max(linear_bytes(o, i, "bf16") for o, i in model.sglang_linear_shapes()) / tp_size
+    return QUANTIZE_SCRATCH_X["fp8" if family.startswith("fp8") else family] * biggest_bf16
+
+
+def quantize_stranded_bytes(scheme: str) -> float:
+    family = _torchao_family(scheme)
+    if family is None:
+        return 0.0
+    return QUANTIZE_STRANDED_GIB["fp8" if family.startswith("fp8") else family] * GIB
 
 
 @dataclass(frozen=True)
@@ -58,6 +92,12 @@ class ModelFacts:
         q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
         h, i = self.hidden, self.intermediate
         return [(q, h), (kv, h), (kv, h), (h, q), (i, h), (i, h), (h, i)]
+
+    def sglang_linear_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of the linears as SGLang holds them: qkv_proj, o_proj, gate_up_proj, down_proj."""
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        h, i = self.hidden, self.intermediate
+        return [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i)]
 
     @property
     def linear_params(self) -> int:
@@ -171,15 +211,20 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
     buffers = BUFFERS_GIB * GIB
     per_gpu = total / tp_size + buffers  # linears, embedding and lm_head are all sharded; norms are tiny
     bf16_per_gpu = (model.layers * layer_bf16 + rest) / tp_size + buffers
-    if scheme.startswith("torchao:") or scheme == "fp8-online":
-        if layered and scheme.startswith("torchao:"):
-            # --load-format layered quantizes each layer as it arrives: one bf16 layer extra
-            peak, note = per_gpu + layer_bf16 / tp_size, "layer by layer (--load-format layered)"
+    if scheme.startswith("torchao:"):
+        scratch = quantize_scratch_bytes(model, scheme, tp_size)
+        if layered:
+            # --load-format layered (qwen_serve/layered_load.py) quantizes each layer as it arrives
+            peak = per_gpu + layer_bf16 / tp_size + LAYERED_SCRATCH_FACTOR * scratch
+            note = "layer by layer (--load-format layered)"
         else:
-            # SGLang loads the whole bf16 model, then quantizes (model_runner: apply_torchao_config_to_model
-            # / Fp8LinearMethod.process_weights_after_loading): bf16 weights + the largest quantized linear
-            biggest = max(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())
-            peak, note = bf16_per_gpu + biggest / tp_size, "whole bf16 model first, then quantized"
+            # the whole bf16 model first (model_runner: apply_torchao_config_to_model), then quantized
+            peak, note = bf16_per_gpu + scratch, "whole bf16 model first, then quantized"
+    elif scheme == "fp8-online":
+        # SGLang's --quantization fp8 loads bf16 weights, then Fp8LinearMethod.process_weights_after_loading
+        # quantizes them: bf16 weights + the largest quantized linear (measured 27.56 GiB, planned 27.65)
+        biggest = max(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())
+        peak, note = bf16_per_gpu + biggest / tp_size, "whole bf16 model first, then quantized"
     else:
         peak, note = per_gpu, "weights load as stored"
     return Weights(scheme, total, per_gpu, peak + LOAD_TRANSIENT_GIB * GIB, note)
@@ -281,7 +326,7 @@ def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | 
     if mfs is None:
         mfs, origin = auto_mem_fraction_static(gpu.memory_mib, tp, settings.get("chunked_prefill_size"), cuda_graph), "SGLang's automatic value"
     pre_gib = gpu.memory_gib - CONTEXT_OVERHEAD_GIB
-    kv_pool_gib = pre_gib - w.per_gpu_bytes / GIB - pre_gib * (1 - mfs)
+    kv_pool_gib = pre_gib - (w.per_gpu_bytes + quantize_stranded_bytes(scheme)) / GIB - pre_gib * (1 - mfs)
     kv_per_token = model.kv_bytes_per_token(kv_dtype) // tp
     kv_tokens = max(0, math.floor(kv_pool_gib * GIB / kv_per_token)) if kv_pool_gib > 0 else 0
     context = min(settings.get("context_length") or model.max_context, model.max_context)
