@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tarfile
 from pathlib import Path
 
@@ -211,3 +212,47 @@ def test_auto_order_must_name_presets(qwen_serve, write_yaml):
     path = write_yaml("auto_order: [fast]\npresets:\n  slow: {}\n")
     result = qwen_serve("--config", path, "--dry-run")
     assert result.exit_code == 2 and "auto_order must list preset names" in result.stderr
+
+
+def test_cuda_visible_devices_decides_which_gpus_are_planned_for():
+    from qwen_serve.hardware import visible_indices
+
+    uuids = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-cccc3333-0000"]
+    assert visible_indices(None, uuids) is None  # unset: every GPU
+    assert visible_indices("0", uuids) == [0]
+    assert visible_indices("2,0", uuids) == [2, 0]
+    assert visible_indices("GPU-bbbb2222-0000,0", uuids) == [1, 0]
+    assert visible_indices("bbbb", uuids) == [1]  # a UUID prefix, as CUDA accepts
+    assert visible_indices("1,7,0", uuids) == [1]  # CUDA stops at the first invalid entry
+    assert visible_indices("0,0", uuids) == [0]
+    assert visible_indices("", uuids) == []  # no GPU at all
+    assert visible_indices("MIG-5c8a…", uuids) is None  # not mapped: every GPU counts
+
+
+def test_detect_keeps_only_the_gpus_cuda_will_show(monkeypatch):
+    # NVML lists every GPU of the machine whatever CUDA_VISIBLE_DEVICES says; SGLang sees only those it leaves
+    import types
+
+    from qwen_serve import hardware
+
+    class NVMLError(Exception):
+        pass
+
+    cards = [("GPU-aaaa", 81559), ("GPU-bbbb", 40960)]
+    fake = types.SimpleNamespace(
+        NVMLError=NVMLError, nvmlInit=lambda: None, nvmlShutdown=lambda: None,
+        nvmlDeviceGetCount=lambda: len(cards), nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetUUID=lambda h: cards[h][0], nvmlDeviceGetName=lambda h: f"card {h}",
+        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(total=cards[h][1] * 2**20, free=cards[h][1] * 2**20),
+        nvmlDeviceGetCudaComputeCapability=lambda h: (9, 0),
+        nvmlSystemGetDriverVersion=lambda: "580.159.04", nvmlSystemGetCudaDriverVersion=lambda: 13000,
+    )  # fmt: skip
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(hardware.sys, "platform", "nvidia-test")  # past the /dev/nvidiactl shortcut
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert hardware.detect().count == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    hw = hardware.detect()
+    assert [g.name for g in hw.gpus] == ["card 1"] and hw.source == "nvml, CUDA_VISIBLE_DEVICES=1"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert hardware.detect() is None

@@ -107,6 +107,18 @@ def test_ready_file_banner_log_and_clean_stop(serve):
     assert "$QWEN_SERVE_API_KEY" in out
 
 
+def test_sglang_gets_qwen_serves_environment_unchanged(serve):
+    # e.g. the NCCL switches a multi-GPU machine needs (NVLink multicast off) reach SGLang's processes
+    nccl = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+    s = serve("--preset", "high_performance", env_extra={**nccl, "FAKE_SGLANG_ECHO_ENV": ",".join(nccl)})
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    log = s.log_file.read_text()
+    for name, value in nccl.items():
+        assert f"env {name}={value}" in log
+
+
 def test_progress_phases_as_plain_lines_when_not_a_terminal(serve):
     s = serve("--quiet")
     s.wait_ready()

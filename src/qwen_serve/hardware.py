@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -99,8 +100,30 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower().replace("nvidia", "").replace("geforce", ""))
 
 
+def visible_indices(value: str | None, uuids: list[str]) -> list[int] | None:
+    """The NVML indices CUDA will use under CUDA_VISIBLE_DEVICES=`value` (None: unset, or entries
+    this cannot map, such as MIG ids — then every GPU counts). As CUDA does: entries are indices or
+    (prefixes of) GPU UUIDs, the list ends at the first invalid one, "" hides every GPU."""
+    if value is None:
+        return None
+    chosen: list[int] = []
+    for entry in (e.strip() for e in value.split(",")):
+        if entry.startswith("MIG-"):
+            return None
+        if entry.isdigit():
+            index = int(entry)
+        else:
+            matches = [i for i, u in enumerate(uuids) if entry and u.startswith(entry if entry.startswith("GPU-") else "GPU-" + entry)]
+            index = matches[0] if len(matches) == 1 else -1
+        if not 0 <= index < len(uuids) or index in chosen:
+            break
+        chosen.append(index)
+    return chosen
+
+
 def detect() -> Hardware | None:
-    """The GPUs NVML sees, or None when there is no NVIDIA driver (planning still works with --gpu)."""
+    """The GPUs NVML sees that CUDA_VISIBLE_DEVICES leaves to SGLang, or None when there is no
+    NVIDIA driver or no visible GPU (planning still works with --gpu)."""
     if sys.platform.startswith("linux") and not (Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia").exists()):
         return None  # no driver: skip importing pynvml (60 ms) on the --dry-run path
     try:
@@ -112,9 +135,13 @@ def detect() -> Hardware | None:
     except pynvml.NVMLError:
         return None
     try:
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        uuids = [u.decode() if isinstance(u, bytes) else u for u in map(pynvml.nvmlDeviceGetUUID, handles)]
+        visible = visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+        source = "nvml" if visible is None else f"nvml, CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']}"
         gpus = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+        for i in range(len(handles)) if visible is None else visible:
+            handle = handles[i]
             mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
             name = pynvml.nvmlDeviceGetName(handle)
             name = name.decode() if isinstance(name, bytes) else name
@@ -123,7 +150,7 @@ def detect() -> Hardware | None:
         driver = pynvml.nvmlSystemGetDriverVersion()
         cuda = pynvml.nvmlSystemGetCudaDriverVersion()
         return Hardware(
-            tuple(gpus), "nvml",
+            tuple(gpus), source,
             driver.decode() if isinstance(driver, bytes) else driver,
             f"{cuda // 1000}.{cuda % 1000 // 10}",
         ) if gpus else None  # fmt: skip

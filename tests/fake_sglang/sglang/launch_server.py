@@ -83,6 +83,8 @@ def main():
         with open(os.environ["FAKE_SGLANG_PIDFILE"], "w") as f:
             f.write(str(helper.pid))
     log(f"server_args=ServerArgs(model_path='{arg('--model-path')}', host='{HOST}', port={PORT}, api_key={KEY!r})")
+    for name in filter(None, os.environ.get("FAKE_SGLANG_ECHO_ENV", "").split(",")):
+        log(f"env {name}={os.environ.get(name, '<unset>')}")  # what the stand-in was given
     log("Init torch distributed begin.")
     log("Init torch distributed ends. elapsed=0.12 s, mem usage=0.09 GB")
     log("Load weight begin. avail mem=78.50 GB")
