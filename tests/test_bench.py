@@ -97,3 +97,29 @@ def test_comparison_with_bench_serving_output(tmp_path):
     data = json.loads((tmp_path / "c.json").read_text())
     assert len(data["rows"]) == 6 and data["worst_abs_difference"] == pytest.approx(1 - 2.0 / 2.1)
     assert "| 8 | output_throughput | 256.00 | 250.00 | +2.4% |" in out
+
+
+def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypatch):
+    # a prompt sent twice finds its tokens in SGLang's radix cache and skips the prefill: TTFT would lie
+    from transformers import AutoTokenizer
+
+    from qwen_serve import bench
+
+    sent, flushed = [], []
+
+    async def spy_level(url, model, prompts, concurrency, requests, *rest, **kw):
+        sent.append((concurrency, requests, list(prompts[:requests])))
+        return [], 1.0, 0.0
+
+    monkeypatch.setattr(bench, "run_level", spy_level)
+    monkeypatch.setattr(bench, "flush_cache", lambda url, key: flushed.append(url))
+    tok = AutoTokenizer.from_pretrained(str(cpu_server[1]))
+    sweep = bench.Sweep([1, 4], None, 2, 8, 4, 10.0, flush_cache=True)
+    bench.run_sweep("http://x", "m", tok, sweep, 0, True, None)
+    assert [(c, n) for c, n, _ in sent] == [(1, 2), (1, 16), (2, 2), (4, 16)]  # warm-up, level, warm-up, level
+    prompts = [p for _, _, ps in sent for p in ps]
+    assert len(prompts) == 36 and len(set(prompts)) == 36
+    assert flushed == ["http://x", "http://x"]  # after each warm-up, before each level
+    flushed.clear()
+    bench.run_sweep("http://x", "m", tok, sweep, 0, False, None)  # not SGLang: nothing to flush
+    assert flushed == []

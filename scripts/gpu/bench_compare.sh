@@ -4,7 +4,10 @@
 # the same streamed /v1/completions, dataset random-ids = exact lengths offline) at the same
 # lengths and concurrency levels; then the agreement table (plot it on the CPU machine).
 # Both tools run REPEAT times, interleaved, so each one's run-to-run spread is measured too
-# (2026-11-25 ran each once: TTFT differed by up to 46 % with no way to tell noise from bias).
+# (2026-11-25 ran each once: TTFT differed by up to 46 % with no way to tell noise from bias),
+# each with 4 warm-up requests, an emptied prefix cache before every level, and prompts never
+# sent before (qwen-bench reused prompts across levels then, so SGLang's radix cache served part
+# of their prefill).
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT]
 set -uo pipefail
 LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}
@@ -21,13 +24,15 @@ for _ in $(seq 420); do [ -f /tmp/ready.json ] && break; sleep 1; done
 [ -f /tmp/ready.json ] || { echo "not ready"; kill -TERM $QPID; exit 1; }
 for r in $(seq "$REPEAT"); do  # interleaved: qwen-bench, bench_serving, qwen-bench, … (drift hits both)
   python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
-    --input-len $IN --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --out "$OUTDIR/qwen_bench_$r.json" \
+    --input-len $IN --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
+    --out "$OUTDIR/qwen_bench_$r.json" \
     2>&1 | tee "$OUTDIR/qwen_bench_$r.txt"
   for c in ${LEVELS//,/ }; do
     n=$(( c * 4 > 16 ? c * 4 : 16 ))
     PYTHONPATH=/tmp/stub:$PYTHONPATH python3 -m sglang.benchmark.serving --backend sglang-oai --host 127.0.0.1 \
       --port 30000 --model "$MODEL" --tokenizer "$MODEL" --dataset-name random-ids --random-input-len $IN \
       --random-output-len $OUTLEN --random-range-ratio 1 --num-prompts $n --max-concurrency $c \
+      --warmup-requests 4 --flush-cache --seed $(( 1000 * r + c )) \
       --output-file "$OUTDIR/bench_serving_$r.jsonl" 2>&1 | tail -25 >> "$OUTDIR/bench_serving_$r.txt"
   done
 done

@@ -147,6 +147,56 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
     return results, time.perf_counter() - t0, time.process_time() - cpu0
 
 
+@dataclass(frozen=True)
+class Sweep:
+    concurrencies: list[int]
+    requests_per_level: int | None  # None: max(16, 4 x concurrency)
+    warmup: int
+    input_len: int
+    output_len: int
+    time_limit: float
+    flush_cache: bool = False
+
+    def requests(self, concurrency: int) -> int:
+        return self.requests_per_level or max(16, 4 * concurrency)
+
+
+def run_sweep(url: str, model: str, tokenizer, sweep: Sweep, seed: int, sglang: bool, api_key: str | None,
+              progress=None) -> list[LevelResult]:
+    """Every level in turn: warm-up, optionally an emptied prefix cache, then the measured requests.
+    Every request of the sweep, warm-up included, gets a prompt of its own: a prompt sent before
+    would find its 512 or 1024 tokens in SGLang's radix cache and skip most of the prefill, making
+    TTFT look better than it is (the 2026-11-25 H100 comparison reused prompts across levels)."""
+    need = sum(sweep.warmup + sweep.requests(c) for c in sweep.concurrencies)
+    prompts = iter(make_prompts(tokenizer, need, sweep.input_len, seed))
+    results = []
+    for c in sweep.concurrencies:
+        n = sweep.requests(c)
+        if sweep.warmup:
+            warm = [next(prompts) for _ in range(sweep.warmup)]
+            asyncio.run(run_level(url, model, warm, min(c, sweep.warmup), sweep.warmup, sweep.output_len,
+                                  sweep.time_limit, sglang, api_key))  # fmt: skip
+        if sweep.flush_cache and sglang:
+            flush_cache(url, api_key)
+        level = [next(prompts) for _ in range(n)]
+        task = progress.add_task(f"concurrency {c}", total=n) if progress is not None else None
+        done, duration, cpu = asyncio.run(run_level(
+            url, model, level, c, n, sweep.output_len, sweep.time_limit, sglang, api_key,
+            on_done=(lambda: progress.advance(task)) if progress is not None else (lambda: None)))  # fmt: skip
+        results.append(summarize(done, c, duration, cpu, sweep.input_len, sweep.output_len))
+    return results
+
+
+def flush_cache(url: str, api_key: str | None) -> None:
+    """SGLang's POST /flush_cache (what sglang.bench_serving --flush-cache calls); it answers 200
+    once the cache is empty, or 400 while requests are still running."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    for _ in range(20):
+        if httpx.post(url + "/flush_cache", headers=headers, timeout=30).status_code == 200:
+            return
+        time.sleep(0.5)
+
+
 def summarize(results: list[RequestResult], concurrency: int, duration: float, cpu: float,
               input_len: int, output_len: int) -> LevelResult:  # fmt: skip
     ok = [r for r in results if r.ok]

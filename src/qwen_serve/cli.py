@@ -320,12 +320,12 @@ def bench_group() -> None:
 @click.option("--time-limit", default=300.0, show_default=True, type=click.FloatRange(1), help="Seconds per level at most.")
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(0), help="Requests before each level, not counted.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--flush-cache", is_flag=True, help="SGLang: empty the prefix cache (POST /flush_cache) before each level.")
 @click.option("--label", help="Name of this run in plots (default: the server's preset facts).")
 @click.option("--out", "out_path", metavar="FILE", help="Write the results as JSON.")
 def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level,
-              time_limit, warmup, seed, label, out_path):
+              time_limit, warmup, seed, flush_cache, label, out_path):
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
-    import asyncio
     import json
     import sys as _sys
     from datetime import datetime, timezone
@@ -363,20 +363,9 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
     tok = AutoTokenizer.from_pretrained(tokenizer_path)
     facts = bench.server_facts(url, api_key)
     console = Console(stderr=True)
-    results = []
-    total = max(concurrencies) * 4
-    prompts = bench.make_prompts(tok, max(requests_per_level or 16, total) + warmup, input_len, seed)
+    sweep = bench.Sweep(concurrencies, requests_per_level, warmup, input_len, output_len, time_limit, flush_cache)
     with Progress(console=console, transient=True) as progress:
-        for c in concurrencies:
-            n = requests_per_level or max(16, 4 * c)
-            if warmup:
-                asyncio.run(bench.run_level(url, model, prompts[:warmup], min(c, warmup), warmup, output_len,
-                                            time_limit, facts["sglang"], api_key))  # fmt: skip
-            task = progress.add_task(f"concurrency {c}", total=n)
-            done, duration, cpu = asyncio.run(bench.run_level(
-                url, model, prompts[warmup:], c, n, output_len, time_limit, facts["sglang"], api_key,
-                on_done=lambda: progress.advance(task)))  # fmt: skip
-            results.append(bench.summarize(done, c, duration, cpu, input_len, output_len))
+        results = bench.run_sweep(url, model, tok, sweep, seed, facts["sglang"], api_key, progress)
     data = {
         "tool": "qwen-bench",
         "command": "qwen-bench " + " ".join(_sys.argv[1:]),
@@ -384,7 +373,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
         "label": label or (f"{facts.get('quantization') or facts.get('torchao_config') or 'bf16'} tp{facts.get('tp_size')}"
                            if facts["sglang"] else model),
         "base_url": url, "model": model, "server": facts,
-        "input_len": input_len, "output_len": output_len,
+        "input_len": input_len, "output_len": output_len, "flush_cache": flush_cache,
         "levels": [bench.level_dict(r) for r in results],
     }  # fmt: skip
     if out_path:
