@@ -149,21 +149,16 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from qwen_serve import hardware
-    from qwen_serve.config import load_config
+    from qwen_serve.cli import resolved_settings
     from qwen_serve.plan import plan
-    from qwen_serve.resolve import resolve
 
     hw = hardware.parse_gpu_spec(args.gpu) if args.gpu else hardware.detect()
     rows = []
     for spec in args.config:
         name, _, qargs = spec.partition("=")
         qargs = shlex.split(qargs)
-        # the plan for exactly these settings (same flags the launch gets, parsed the CLI's way)
-        preset = qargs[qargs.index("--preset") + 1] if "--preset" in qargs else None
-        flags = {a.lstrip("-").replace("-", "_"): b for a, b in zip(qargs[::2], qargs[1::2]) if a != "--preset"}
-
-        launch = resolve(load_config(None), preset, {**flags, "model_path": args.model})
-        settings = {s.name: s.value for s in launch.settings}
+        # the plan for exactly these settings (the flags the launch gets, parsed by qwen-serve's own CLI)
+        settings = resolved_settings([*qargs, "--model-path", args.model])
         predicted = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=False).as_dict()
         measured = measure(name, qargs, args.model, out, args.timeout, with_speed=args.speed,
                            passthrough=REAL_WEIGHTS_PASSTHROUGH if args.real_weights else PASSTHROUGH)

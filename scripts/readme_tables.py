@@ -132,10 +132,7 @@ def plan_vs_measured() -> str:
     worst = 0.0
     for row in data["rows"]:
         args = row["qwen_serve_args"]
-        settings = {"model_path": "Qwen/Qwen3-14B",
-                    "quantization": "fp8" if "--quantization" in args else None,
-                    "kv_cache_dtype": args[args.index("--kv-cache-dtype") + 1] if "--kv-cache-dtype" in args else "auto"}
-        p, m = plan(settings, h100, 1, cuda_graph=False), row["measured"]
+        p, m = plan(_settings_of(args), h100, 1, cuda_graph=False), row["measured"]
         ew = p.weights_gib / m["weight_gib"] - 1
         ek = p.kv_tokens / m["kv_tokens"] - 1
         worst = max(worst, abs(ew), abs(ek))
@@ -160,9 +157,11 @@ def _torchao_rows(json_name: str) -> list[tuple[str, dict]]:
 
 
 def _settings_of(args: list[str]) -> dict:
-    value = {a: b for a, b in zip(args, args[1:])}
-    return {"model_path": "Qwen/Qwen3-14B", "torchao_config": value.get("--torchao-config"),
-            "quantization": value.get("--quantization"), "load_format": value.get("--load-format")}
+    """What qwen-serve resolves the recorded arguments to (its own CLI parser and resolver)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.cli import resolved_settings
+
+    return resolved_settings(args)
 
 
 def torchao_h100() -> str:

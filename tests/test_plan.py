@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from qwen_serve.cli import resolved_settings
 from qwen_serve.hardware import parse_gpu_spec
 from qwen_serve.plan import (GIB, auto_mem_fraction_static, plan, prefill_graph_sizes, qwen3_14b,
                              weights)  # fmt: skip
@@ -169,15 +170,31 @@ def test_plan_against_every_configuration_measured_on_the_h100():
     data = json.loads((ROOT / "bench/results/h100/plan/2026-11-25/plan_vs_measured.json").read_text())
     assert {r["name"] for r in data["rows"]} == {"bf16", "fp8_native", "bf16_fp8kv"}
     for row in data["rows"]:
-        args = row["qwen_serve_args"]
-        settings = {**QWEN, "quantization": "fp8" if "fp8" in args and "--quantization" in args else None,
-                    "kv_cache_dtype": args[args.index("--kv-cache-dtype") + 1] if "--kv-cache-dtype" in args else "auto"}
-        p = plan(settings, H100, 1, cuda_graph=False)
+        p = plan(resolved_settings(row["qwen_serve_args"]), H100, 1, cuda_graph=False)
         m = row["measured"]
         assert p.mem_fraction_static == m["mem_fraction_static"]
         assert p.weights_gib == pytest.approx(m["weight_gib"], rel=0.10), row["name"]
         assert p.kv_tokens == pytest.approx(m["kv_tokens"], rel=0.10), row["name"]
         assert p.peak_load_gib >= m["peak_load_gib"], row["name"]
+
+
+def test_plan_against_every_torchao_run_on_the_h100():
+    """The torchao runs (bench/results/h100/torchao/): the plan's scratch and fragmentation figures
+    were fitted to them, so this guards against drift: weights after quantizing and KV tokens within
+    3 %, the peak at load never under-estimated by more than 0.05 GiB."""
+    rows = [row for path in sorted((ROOT / "bench/results/h100/torchao").glob("2026-*/plan_vs_measured*.json"))
+            for row in json.loads(path.read_text())["rows"]]  # fmt: skip
+    torchao = [r for r in rows if resolved_settings(r["qwen_serve_args"])["torchao_config"]]
+    assert {resolved_settings(r["qwen_serve_args"])["torchao_config"] for r in torchao} == {
+        "int4wo-128", "int4wo-64", "int8wo", "fp8dq-per_tensor", "fp8dq-per_row"}
+    assert any(resolved_settings(r["qwen_serve_args"])["load_format"] == "layered" for r in torchao)
+    for row in torchao:
+        p, m = plan(resolved_settings(row["qwen_serve_args"]), H100, 1, cuda_graph=False), row["measured"]
+        assert m["ready"], row["name"]
+        if "weights_after_quantization_gib" in m:
+            assert p.weights_gib == pytest.approx(m["weights_after_quantization_gib"], rel=0.03), row["name"]
+        assert p.kv_tokens == pytest.approx(m["kv_tokens"], rel=0.03), row["name"]
+        assert p.peak_load_gib >= m["peak_load_gib"] - 0.05, row["name"]
 
 
 @pytest.mark.parametrize("gpu, chosen", [("H100", "high_performance"), ("A100 40GB", "balanced"),

@@ -114,6 +114,18 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
     sys.exit(_launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
 
 
+def resolved_settings(args: list[str]) -> dict:
+    """The setting values `qwen-serve ARGS` resolves to (config file, preset, flags), before the
+    plan's own choices such as layered loading: for scripts and tests that replay a recorded command."""
+    from .config import load_config
+    from .resolve import resolve
+
+    params = serve.make_context("serve", list(args)).params
+    values = {spec.name: params[spec.name] for spec in FIELDS}
+    launch = resolve(load_config(params["config_path"]), params["preset"], values, tuple(params["passthrough"]))
+    return {s.name: s.value for s in launch.settings}
+
+
 def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
     from pathlib import Path
 
