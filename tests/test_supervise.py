@@ -62,7 +62,8 @@ def serve(tmp_path, model_dir):
     def start(*extra: str, mode: str = "ok", env_extra: dict | None = None) -> Served:
         port = free_port()
         served = Served(None, tmp_path, port)
-        env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": mode, **(env_extra or {})}
+        env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": mode,
+               "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"), **(env_extra or {})}  # fmt: skip
         argv = [sys.executable, "-m", "qwen_serve", "--model-path", str(model_dir), "--host", "127.0.0.1",
                 "--port", str(port), "--log-file", str(served.log_file), "--ready-file", str(served.ready_file),
                 *extra]  # fmt: skip
@@ -117,6 +118,27 @@ def test_sglang_gets_qwen_serves_environment_unchanged(serve):
     log = s.log_file.read_text()
     for name, value in nccl.items():
         assert f"env {name}={value}" in log
+
+
+def test_server_record_names_preset_and_gpu_while_ready(serve, tmp_path, model_dir, monkeypatch):
+    from qwen_serve import bench
+    from qwen_serve.skeleton import QWEN3_14B_CONFIG
+
+    (model_dir / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))  # the plan reads the real shapes
+    cache = tmp_path / "cache"
+    s = serve("--preset", "high_performance", "--gpu", "H100", env_extra={"XDG_CACHE_HOME": str(cache)})
+    facts = s.wait_ready()
+    assert facts["gpu"] == "H100 80GB HBM3 (79.6 GiB, sm90) [--gpu H100]"
+    record = cache / "qwen-serve" / "servers" / f"{s.port}.json"
+    assert json.loads(record.read_text())["qwen_serve_pid"] == s.proc.pid
+    # qwen-bench on the same machine finds what it is measuring
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    found = bench.server_facts(f"http://127.0.0.1:{s.port}", None)["qwen_serve"]
+    assert found["preset"] == "high_performance" and found["gpu"].startswith("H100") and found["tp_size"] == 1
+    assert "qwen_serve" not in bench.server_facts(f"http://127.0.0.1:{free_port()}", None)
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    assert not record.exists()  # gone with the server
 
 
 def test_progress_phases_as_plain_lines_when_not_a_terminal(serve):

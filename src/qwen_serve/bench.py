@@ -225,7 +225,21 @@ def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
                 "mem_fraction_static", "max_total_num_tokens", "attention_backend", "chunked_prefill_size")}}  # fmt: skip
     except httpx.HTTPError:
         pass
+    record = _local_record(base_url)
+    if record:  # launched by qwen-serve on this machine: the preset and GPU behind the numbers
+        facts["qwen_serve"] = {k: record.get(k) for k in ("preset", "quantization", "tp_size", "gpu", "model")}
     return facts
+
+
+def _local_record(base_url: str) -> dict[str, Any] | None:
+    from urllib.parse import urlsplit
+
+    from .supervise import read_server_record
+
+    url = urlsplit(base_url)
+    if url.hostname not in ("127.0.0.1", "localhost", "::1") or url.port is None:
+        return None
+    return read_server_record(url.port)
 
 
 def level_dict(level: LevelResult) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
             click.echo("qwen-serve: warning: --force: launching without checking the memory plan", err=True)
     except QwenServeError as exc:
         _fail(exc)
-    sys.exit(_launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
+    sys.exit(_launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
 
 
 def resolved_settings(args: list[str]) -> dict:
@@ -126,7 +126,7 @@ def resolved_settings(args: list[str]) -> dict:
     return {s.name: s.value for s in launch.settings}
 
 
-def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
+def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
     from pathlib import Path
 
     from .supervise import ServerFacts, Supervisor, SuperviseOptions, default_log_path, quantization_label
@@ -135,7 +135,7 @@ def _launch(launch, command, log_file, quiet, ready_timeout, stop_timeout, ready
         host=launch["host"], port=launch["port"], model=launch["model_path"],
         served_model_name=launch["served_model_name"], preset=launch.preset.name if launch.preset else None,
         quantization=quantization_label(launch["torchao_config"], launch["quantization"], launch["kv_cache_dtype"]),
-        tp_size=launch["tp_size"], api_key=launch["api_key"],
+        tp_size=launch["tp_size"], api_key=launch["api_key"], gpu=fit.hardware if fit else None,
     )  # fmt: skip
     options = SuperviseOptions(
         log_file=Path(log_file) if log_file else default_log_path(facts.port), quiet=quiet,
@@ -382,8 +382,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
         "tool": "qwen-bench",
         "command": "qwen-bench " + " ".join(_sys.argv[1:]),
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "label": label or (f"{facts.get('quantization') or facts.get('torchao_config') or 'bf16'} tp{facts.get('tp_size')}"
-                           if facts["sglang"] else model),
+        "label": label or _bench_label(facts, model),
         "base_url": url, "model": model, "server": facts,
         "input_len": input_len, "output_len": output_len, "flush_cache": flush_cache,
         "levels": [bench.level_dict(r) for r in results],
@@ -405,6 +404,15 @@ def bench_plot(files, png):
 
     bench.plot(files, png)
     click.echo(f"wrote {png}")
+
+
+def _bench_label(facts: dict, model: str) -> str:
+    if "qwen_serve" in facts and facts["qwen_serve"].get("preset"):
+        q = facts["qwen_serve"]
+        return f"{q['preset']} tp{q.get('tp_size') or 1}"
+    if facts["sglang"]:
+        return f"{facts.get('quantization') or facts.get('torchao_config') or 'bf16'} tp{facts.get('tp_size')}"
+    return model
 
 
 def bench_main() -> None:

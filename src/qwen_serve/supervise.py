@@ -39,6 +39,7 @@ class ServerFacts:
     quantization: str = "none (bf16)"
     tp_size: int = 1
     api_key: str | None = None  # used for the readiness probe only; never printed
+    gpu: str | None = None  # the hardware the plan was made for, in words
 
     @property
     def local_url(self) -> str:
@@ -69,9 +70,35 @@ class Outcome:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve"
+
+
 def default_log_path(port: int) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve" / "logs"
-    return base / f"sglang-{datetime.now():%Y%m%d-%H%M%S}-{port}.log"
+    return _cache_dir() / "logs" / f"sglang-{datetime.now():%Y%m%d-%H%M%S}-{port}.log"
+
+
+def server_record_path(port: int) -> Path:
+    """While a server qwen-serve launched is ready, its ready facts are here too, so that qwen-bench
+    and qwen-test on the same machine can say which preset and GPU they measured."""
+    return _cache_dir() / "servers" / f"{port}.json"
+
+
+def read_server_record(port: int) -> dict[str, Any] | None:
+    """The record for `port`, if its qwen-serve is still running."""
+    try:
+        facts = json.loads(server_record_path(port).read_text(encoding="utf-8"))
+        os.kill(int(facts["qwen_serve_pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return facts
+
+
+def _write_atomic(path: Path, facts: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)  # atomic: a script polling for the file never reads half of it
 
 
 class Display:
@@ -255,6 +282,8 @@ class Supervisor:
                 pump.join(timeout=10)
                 for s, handler in previous.items():
                     signal.signal(s, handler)
+                if getattr(self, "record_written", False):
+                    server_record_path(self.facts.port).unlink(missing_ok=True)
         exit_code = 128 - code if code < 0 else code
         return self._finish(exit_code, ready_at)
 
@@ -292,6 +321,7 @@ class Supervisor:
             "preset": f.preset,
             "quantization": f.quantization,
             "tp_size": f.tp_size,
+            "gpu": f.gpu,
             "api_key_required": bool(f.api_key),
             "log_file": str(self.options.log_file),
             "sglang": dict(self.watcher.facts),
@@ -300,11 +330,12 @@ class Supervisor:
     def _announce(self, seconds: float) -> None:
         facts = self.ready_facts(seconds)
         if self.options.ready_file:
-            path = self.options.ready_file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(path)  # atomic: a script polling for the file never reads half of it
+            _write_atomic(self.options.ready_file, facts)
+        try:
+            _write_atomic(server_record_path(self.facts.port), {**facts, "qwen_serve_pid": os.getpid()})
+            self.record_written = True
+        except OSError:
+            pass  # a read-only cache only costs the benchmark its preset/GPU label
         for line in banner_lines(facts):
             self.display.note(line)
 
