@@ -14,6 +14,7 @@ import asyncio
 import json
 import random
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -195,6 +196,8 @@ def flush_cache(url: str, api_key: str | None) -> None:
         if httpx.post(url + "/flush_cache", headers=headers, timeout=30).status_code == 200:
             return
         time.sleep(0.5)
+    print(f"qwen-bench: warning: {url}/flush_cache did not succeed in 10 s; the level runs with a warm cache",
+          file=sys.stderr)
 
 
 def summarize(results: list[RequestResult], concurrency: int, duration: float, cpu: float,

@@ -103,7 +103,8 @@ def _norm(name: str) -> str:
 def visible_indices(value: str | None, uuids: list[str]) -> list[int] | None:
     """The NVML indices CUDA will use under CUDA_VISIBLE_DEVICES=`value` (None: unset, or entries
     this cannot map, such as MIG ids — then every GPU counts). As CUDA does: entries are indices or
-    (prefixes of) GPU UUIDs, the list ends at the first invalid one, "" hides every GPU."""
+    (prefixes of) GPU UUIDs, the list ends at the first invalid one, "" hides every GPU. Indices are
+    taken in NVML's (PCI) order, which is CUDA's when the GPUs are alike or CUDA_DEVICE_ORDER=PCI_BUS_ID."""
     if value is None:
         return None
     chosen: list[int] = []
@@ -113,7 +114,8 @@ def visible_indices(value: str | None, uuids: list[str]) -> list[int] | None:
         if entry.isdigit():
             index = int(entry)
         else:
-            matches = [i for i, u in enumerate(uuids) if entry and u.startswith(entry if entry.startswith("GPU-") else "GPU-" + entry)]
+            prefix = entry if entry.startswith("GPU-") else "GPU-" + entry
+            matches = [i for i, u in enumerate(uuids) if entry and u.startswith(prefix)]
             index = matches[0] if len(matches) == 1 else -1
         if not 0 <= index < len(uuids) or index in chosen:
             break

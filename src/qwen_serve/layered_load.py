@@ -45,7 +45,7 @@ def units(model: nn.Module) -> list[tuple[str, nn.Module]]:
         if parent in lists and name:
             found.append((name, module))
             inside.append(name)
-        elif not isinstance(module, nn.ModuleList) and any(True for _ in module.parameters(recurse=False)):
+        elif not isinstance(module, nn.ModuleList) and next(module.parameters(recurse=False), None) is not None:
             found.append((name, module))
             inside.append(name)
     return found
@@ -148,11 +148,9 @@ class SafetensorsFiles:
     def __init__(self, files: Iterable[str]):
         from safetensors import safe_open
 
-        self._where: dict[str, object] = {}
-        self._handles = []
+        self._where: dict[str, object] = {}  # tensor name -> the open file holding it
         for path in files:
             handle = safe_open(path, framework="pt", device="cpu")
-            self._handles.append(handle)
             for key in handle.keys():
                 self._where[key] = handle
 

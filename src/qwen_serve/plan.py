@@ -42,9 +42,11 @@ QUANTIZE_STRANDED_GIB = {"int4": 1.45, "int8": 0.53, "fp8": 0.75}
 
 
 def _torchao_family(scheme: str) -> str | None:
+    """int4 / int8 / fp8 for a torchao scheme, None otherwise."""
     if not scheme.startswith("torchao:"):
         return None
-    return scheme.split(":")[1][:4]  # int4 / int8 / fp8w / fp8d
+    name = scheme.split(":")[1]
+    return "fp8" if name.startswith("fp8") else name[:4]
 
 
 def quantize_scratch_bytes(model: "ModelFacts", scheme: str, tp_size: int) -> float:
@@ -52,14 +54,12 @@ def quantize_scratch_bytes(model: "ModelFacts", scheme: str, tp_size: int) -> fl
     if family is None:
         return 0.0
     biggest_bf16 = max(linear_bytes(o, i, "bf16") for o, i in model.sglang_linear_shapes()) / tp_size
-    return QUANTIZE_SCRATCH_X["fp8" if family.startswith("fp8") else family] * biggest_bf16
+    return QUANTIZE_SCRATCH_X[family] * biggest_bf16
 
 
 def quantize_stranded_bytes(scheme: str) -> float:
     family = _torchao_family(scheme)
-    if family is None:
-        return 0.0
-    return QUANTIZE_STRANDED_GIB["fp8" if family.startswith("fp8") else family] * GIB
+    return QUANTIZE_STRANDED_GIB[family] * GIB if family else 0.0
 
 
 @dataclass(frozen=True)

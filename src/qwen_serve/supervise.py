@@ -161,6 +161,7 @@ class Supervisor:
         self.stop_deadline: float | None = None
         self.ready = False
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
+        self.record_written = False  # server_record_path(port), removed again when SGLang exits
         self._secrets = [s.encode() for s in options.secrets if s]
 
     # --- output ---------------------------------------------------------------------------
@@ -282,7 +283,7 @@ class Supervisor:
                 pump.join(timeout=10)
                 for s, handler in previous.items():
                     signal.signal(s, handler)
-                if getattr(self, "record_written", False):
+                if self.record_written:
                     server_record_path(self.facts.port).unlink(missing_ok=True)
         exit_code = 128 - code if code < 0 else code
         return self._finish(exit_code, ready_at)

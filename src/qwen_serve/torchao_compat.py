@@ -88,13 +88,12 @@ def report(model, name: str, how: str = "after loading the whole model") -> None
     the memory the process holds right after (on CUDA: torch.cuda.memory_allocated)."""
     import torch
 
-    kinds: dict[str, int] = {}
-    for module in model.modules():
-        weight = getattr(module, "weight", None)
-        if isinstance(weight, torch.Tensor) and type(weight) not in (torch.nn.Parameter, torch.Tensor):
-            kinds[type(weight).__name__] = kinds.get(type(weight).__name__, 0) + 1
-        elif isinstance(weight, torch.nn.Parameter) and type(weight.data) is not torch.Tensor:
-            kinds[type(weight.data).__name__] = kinds.get(type(weight.data).__name__, 0) + 1
+    from collections import Counter
+
+    # torchao's quantized weights are tensor subclasses (Int8Tensor, …), even once made Parameters
+    kinds = Counter(type(m.weight).__name__ for m in model.modules()
+                    if isinstance(getattr(m, "weight", None), torch.Tensor)
+                    and type(m.weight) not in (torch.nn.Parameter, torch.Tensor))  # fmt: skip
     found = ", ".join(f"{n} x {k}" for k, n in sorted(kinds.items())) or "no quantized weights"
     memory = ""
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -113,7 +112,7 @@ def needs_patch() -> bool:
 def install(argv: list[str] | None = None) -> bool:
     """Put the working function in SGLang's place when --torchao-config is used; True if done."""
     argv = sys.argv if argv is None else argv
-    if not any(a == "--torchao-config" or a.startswith("--torchao-config=") for a in argv):
+    if not _flag_value(argv, "--torchao-config"):
         return False
     if not needs_patch():
         return False
