@@ -218,29 +218,37 @@ def loading_h100() -> str:
     return "\n".join(lines)
 
 
-BENCH_RUN = RESULTS / "h100" / "bench" / "2026-11-25"
+BENCH_RUN = RESULTS / "h100" / "bench" / "2026-11-25-b"
+BENCH_COMPARISONS = (  # (file, what bench_serving sent)
+    ("compare_text.json", "runs 1-2: OpenAI backend, random-ids text ({lengths} at the server)"),
+    ("compare_ids.json", "runs 3-4: native backend, token ids (512, no tokenizing)"),
+    ("compare_replay.json", "run 5: qwen-bench replays bench_serving's prompts (same prompts, same endpoint)"),
+)
 
 
 def bench_h100() -> str:
-    compare = json.loads((BENCH_RUN / "compare.json").read_text())
-    ours = json.loads((BENCH_RUN / "qwen_bench.json").read_text())
-    cpu = {lv["concurrency"]: lv["client_cpu_ms_per_request"] for lv in ours["levels"]}
-    metrics = list(dict.fromkeys(r["metric"] for r in compare["rows"]))
-    levels = sorted({r["concurrency"] for r in compare["rows"]})
-    cell = {(r["concurrency"], r["metric"]): r for r in compare["rows"]}
-    lines = ["| concurrency | " + " | ".join(metrics) + " | qwen-bench CPU ms/request |",
-             "| --- | " + " | ".join("---" for _ in metrics) + " | --- |"]
-    for c in levels:
-        cells = []
-        for metric in metrics:
-            r = cell.get((c, metric))
-            cells.append(f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})" if r else "—")
-        lines.append(f"| {c} | " + " | ".join(cells) + f" | {cpu.get(c, float('nan')):.1f} |")
-    within = [r for r in compare["rows"] if abs(r["difference"]) <= 0.05]
-    thr = [r for r in compare["rows"] if "throughput" in r["metric"]]
-    lines += ["", f"qwen-bench / bench_serving (difference). {len(within)} of {len(compare['rows'])} figures within 5 %; "
-              f"throughput worst {max(abs(r['difference']) for r in thr):.1%}; all figures worst "
-              f"{compare['worst_abs_difference']:.1%}. Raw: `{BENCH_RUN.relative_to(ROOT)}/`."]
+    metrics = ("request_throughput", "output_throughput", "ttft_ms.p50", "ttft_ms.p99", "tpot_ms.p50", "e2e_ms.p50")
+    heads = ("req/s", "out tok/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms", "E2E p50 ms")
+    lines = ["| bench_serving sent | conc. | " + " | ".join(heads) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in heads) + " |"]
+    summary = []
+    runs = re.split(r"^## run (\d+)", (BENCH_RUN / "bench_serving_prompt_lengths.txt").read_text(), flags=re.M)
+    means = [float(m) for n, text in zip(runs[1::2], runs[2::2]) if n in ("1", "2")
+             for m in re.findall(r"mean (\d+\.\d)", text)]  # fmt: skip
+    for name, what in BENCH_COMPARISONS:
+        what = what.format(lengths=f"{min(means):.0f}-{max(means):.0f} tokens on average")
+        rows = json.loads((BENCH_RUN / name).read_text())["rows"]
+        cell = {(r["concurrency"], r["metric"]): r for r in rows}
+        for i, c in enumerate(sorted({r["concurrency"] for r in rows})):
+            cells = [f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
+                     if (r := cell.get((c, m))) else "—" for m in metrics]
+            lines.append(f"| {what if i == 0 else ''} | {c} | " + " | ".join(cells) + " |")
+        close = [r for r in rows if "ttft" not in r["metric"]]
+        summary.append(f"{what.split(':')[0]}: throughput, TPOT and E2E worst "
+                       f"{max(abs(r['difference']) for r in close):.1%}, TTFT p50 worst "
+                       f"{max(abs(r['difference']) for r in rows if r['metric'] == 'ttft_ms.p50'):.1%}")
+    lines += ["", "qwen-bench / bench_serving (difference); with two runs, the mean of each tool's. "
+              + "; ".join(summary) + f". Raw: `{BENCH_RUN.relative_to(ROOT)}/`."]
     return "\n".join(lines)
 
 

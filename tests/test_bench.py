@@ -51,7 +51,10 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
             assert 0 < p["p50"] <= p["p90"] <= p["p99"] <= p["max"], (key, p)
         assert lv["ttft_ms"]["p50"] < lv["e2e_ms"]["p50"]
         assert lv["client_cpu_ms_per_request"] > 0
-    assert "req/s" in result.output and "TPOT p50" in result.output
+        # the server's own count of every prompt: exactly --input-len (the lengths are real, not assumed)
+        assert lv["server_input_tokens"] == {"min": 32, "mean": 32, "max": 32, "reported": 8}
+    assert "req/s" in result.output and "TPOT p50" in result.output and "in tok (server)" in result.output
+    assert "warning" not in result.stderr
     png = tmp_path / "plot.png"
     plotted = qwen_bench("plot", str(out), "-o", str(png))
     assert plotted.exit_code == 0, plotted.output
@@ -123,3 +126,102 @@ def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypat
     flushed.clear()
     bench.run_sweep("http://x", "m", tok, sweep, 0, False, None)  # not SGLang: nothing to flush
     assert flushed == []
+
+
+def test_prompts_the_server_counted_differently_are_named():
+    from qwen_serve.bench import RequestResult, input_length_warnings, summarize
+
+    exact = summarize([RequestResult(True, 0.01, 1.0, 8, prompt_tokens=512)] * 4, 1, 4.0, 0.1, 512, 8)
+    drifted = summarize([RequestResult(True, 0.01, 1.0, 8, prompt_tokens=n) for n in (489, 512, 601, 540)],
+                        8, 4.0, 0.1, 512, 8)
+    silent = summarize([RequestResult(True, 0.01, 1.0, 8)] * 2, 32, 4.0, 0.1, 512, 8)  # no usage reported
+    assert drifted.server_input_tokens == {"min": 489, "mean": 535.5, "max": 601, "reported": 4}
+    assert silent.server_input_tokens is None
+    assert input_length_warnings([exact, drifted, silent]) == [
+        "qwen-bench: warning: at concurrency 8 the server counted 489-601 prompt tokens (mean 535.5), not "
+        "--input-len 512; pass the served model's own tokenizer with --tokenizer"]
+
+
+def test_a_sweep_replays_a_prompts_file_in_order(cpu_server, tmp_path):
+    from transformers import AutoTokenizer
+
+    url, model_dir = cpu_server
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    prompts = make_prompts(tok, 1 + 4 + 1 + 4, 24, seed=3)  # level 1: warm-up + 4, level 2: warm-up + 4
+    prompts[1] = make_prompts(tok, 1, 40, seed=4)[0]  # one longer prompt, counted by the server
+    file = tmp_path / "prompts.jsonl"
+    file.write_text("".join(json.dumps({"prompt": p, "note": "ignored"}) + "\n" for p in prompts) + "\n")
+    out = tmp_path / "run.json"
+    result = qwen_bench("--base-url", url, "--prompts", str(file), "--output-len", "4", "--concurrency", "1,2",
+                        "--requests", "4", "--warmup", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["input_len"] is None and data["prompts"] == str(file)
+    first, second = data["levels"]
+    assert first["input_len"] is None
+    assert first["server_input_tokens"] == {"min": 24, "mean": 28, "max": 40, "reported": 4}  # file order kept
+    assert second["server_input_tokens"] == {"min": 24, "mean": 24, "max": 24, "reported": 4}
+    assert "warning" not in result.stderr  # lengths of one's own prompts are not "wrong"
+    too_few = qwen_bench("--base-url", url, "--prompts", str(file), "--concurrency", "1,2,4", "--requests", "4")
+    assert too_few.exit_code == 2 and "holds 10 prompts; the sweep needs 18" in too_few.stderr
+
+
+@pytest.mark.parametrize("line", ['{"text": "x"}', "not json", '{"prompt": ""}', '["x"]'])
+def test_a_bad_prompts_file_exits_2_naming_the_line(cpu_server, tmp_path, line):
+    file = tmp_path / "prompts.jsonl"
+    file.write_text('{"prompt": "fine"}\n' + line + "\n")
+    result = qwen_bench("--base-url", cpu_server[0], "--prompts", str(file))
+    assert result.exit_code == 2, result.output
+    assert f"--prompts: line 2 of {file} is not a JSON object" in result.stderr
+
+
+def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
+    # a counting TCP relay in front of the real server: keep-alive opens one connection per worker,
+    # --new-connection-per-request one per request (as sglang.bench_serving does)
+    import asyncio
+    import threading
+    from urllib.parse import urlsplit
+
+    target = urlsplit(cpu_server[0])
+    accepted = []
+
+    async def relay(reader, writer):
+        accepted.append(1)
+        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port)
+
+        async def pipe(src, dst):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(asyncio.start_server(relay, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        counts = {}
+        for flag in ([], ["--new-connection-per-request"]):
+            accepted.clear()
+            result = qwen_bench("--base-url", f"http://127.0.0.1:{port}", "--tokenizer", str(cpu_server[1]),
+                                "--input-len", "8", "--output-len", "2", "--concurrency", "2", "--requests", "6",
+                                "--warmup", "0", *flag)
+            assert result.exit_code == 0, result.output
+            counts[bool(flag)] = len(accepted)
+        # + the /v1/models and /get_server_info probes, one connection each
+        assert counts == {False: 2 + 2, True: 6 + 2}, counts
+    finally:
+        async def shutdown():
+            server.close()
+            await server.wait_closed()
+            await asyncio.sleep(0.2)  # the relays' pipes see EOF and close their sockets
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

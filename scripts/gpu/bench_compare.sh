@@ -8,36 +8,61 @@
 # each with 4 warm-up requests, an emptied prefix cache before every level, and prompts never
 # sent before (qwen-bench reused prompts across levels then, so SGLang's radix cache served part
 # of their prefill).
-#   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT]
+# bench_serving spends ~30 s per invocation outside its measurement (imports, tokenizer, warm-up),
+# so two repeats of 1,8,32,64 plus a cold start overrun one 600 s device call: run one repeat per
+# call with FIRST = 1, 2, … (distinct seeds, run-numbered files) and compare all files afterwards.
+# BS_MODE=text (default): bench_serving's OpenAI backend, the same /v1/completions qwen-bench uses;
+# random-ids then sends *decoded text* of consecutive token ids, which the server re-tokenizes to
+# 489-681 tokens, not the 512 asked for (bench/bench_serving_prompts.py recomputes them exactly).
+# BS_MODE=ids: its native backend with --tokenize-prompt, which sends the token ids themselves
+# (POST /generate, exactly 512): the same work on the GPU as qwen-bench's exact-length prompts.
+# REPLAY=1 (with text): qwen-bench sends bench_serving's very prompts (bench/bench_serving_prompts.py
+# rebuilds them from the seed), so both tools put the same work on the same endpoint.
+# NEWCONN=1: qwen-bench opens a new connection per request, as bench_serving does (keep-alive otherwise).
+#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
 set -uo pipefail
-LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}
+LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}; FIRST=${3:-1}; BS_MODE=${BS_MODE:-text}; REPLAY=${REPLAY:-0}; NEWCONN=${NEWCONN:-0}
+case $BS_MODE in
+  text) BS_ARGS="--backend sglang-oai"; BS_NAME=bench_serving ;;
+  ids) BS_ARGS="--backend sglang --tokenize-prompt"; BS_NAME=bench_serving_ids ;;
+  *) echo "BS_MODE must be text or ids, not $BS_MODE" >&2; exit 2 ;;
+esac
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
 source scripts/gpu/env.sh
 MODEL=$PWD/.gpu/qwen3-14b; IN=512; OUTLEN=128
 # bench_serving imports `datasets` at load time; random-ids never calls it (see shared GPU recipe)
 mkdir -p /tmp/stub/datasets && echo 'def load_dataset(*a, **k): raise RuntimeError("offline")' > /tmp/stub/datasets/__init__.py
+rm -f /tmp/ready.json  # a stale one from an earlier call on the same machine would start the clients early
 python3 -m qwen_serve --preset high_performance --model-path "$MODEL" --host 127.0.0.1 --port 30000 \
   --attention-backend triton --sampling-backend pytorch --quiet --ready-file /tmp/ready.json \
   --log-file "$OUTDIR/server.log" -- --load-format dummy > "$OUTDIR/qwen_serve.txt" 2>&1 &
 QPID=$!
 for _ in $(seq 420); do [ -f /tmp/ready.json ] && break; sleep 1; done
 [ -f /tmp/ready.json ] || { echo "not ready"; kill -TERM $QPID; exit 1; }
-for r in $(seq "$REPEAT"); do  # interleaved: qwen-bench, bench_serving, qwen-bench, … (drift hits both)
+for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-bench, bench_serving, qwen-bench, … (drift hits both)
+  QB_NAME=qwen_bench; PROMPTS="--input-len $IN"
+  if [ "$REPLAY" = 1 ]; then
+    QB_NAME=qwen_bench_replay; PROMPTS="--prompts /tmp/prompts_$r.jsonl"
+    PYTHONPATH=/tmp/stub:$PYTHONPATH python3 bench/bench_serving_prompts.py --tokenizer "$MODEL" --input-len $IN \
+      --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 -o /tmp/prompts_$r.jsonl 2>&1 | grep -v '^#'
+  fi
+  if [ "$NEWCONN" = 1 ]; then QB_NAME=${QB_NAME}_newconn; PROMPTS="$PROMPTS --new-connection-per-request"; fi
   python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
-    --input-len $IN --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
-    --out "$OUTDIR/qwen_bench_$r.json" \
-    2>&1 | tee "$OUTDIR/qwen_bench_$r.txt"
+    $PROMPTS --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
+    --out "$OUTDIR/${QB_NAME}_$r.json" \
+    2>&1 | tee "$OUTDIR/${QB_NAME}_$r.txt"
   for c in ${LEVELS//,/ }; do
     n=$(( c * 4 > 16 ? c * 4 : 16 ))
-    PYTHONPATH=/tmp/stub:$PYTHONPATH python3 -m sglang.benchmark.serving --backend sglang-oai --host 127.0.0.1 \
+    PYTHONPATH=/tmp/stub:$PYTHONPATH python3 -m sglang.benchmark.serving $BS_ARGS --host 127.0.0.1 \
       --port 30000 --model "$MODEL" --tokenizer "$MODEL" --dataset-name random-ids --random-input-len $IN \
       --random-output-len $OUTLEN --random-range-ratio 1 --num-prompts $n --max-concurrency $c \
       --warmup-requests 4 --flush-cache --seed $(( 1000 * r + c )) \
-      --output-file "$OUTDIR/bench_serving_$r.jsonl" 2>&1 | tail -25 >> "$OUTDIR/bench_serving_$r.txt"
+      --output-file "$OUTDIR/${BS_NAME}_$r.jsonl" 2>&1 | tail -25 >> "$OUTDIR/${BS_NAME}_$r.txt"
   done
 done
 kill -TERM $QPID; wait $QPID
-python3 bench/compare_bench_serving.py --ours "$OUTDIR"/qwen_bench_*.json --theirs "$OUTDIR"/bench_serving_*.jsonl \
-  -o "$OUTDIR/compare.json" | tee "$OUTDIR/compare.txt"
+gzip -9f "$OUTDIR/server.log"  # the device returns at most 8 files: the comparison goes to stdout only
+python3 bench/compare_bench_serving.py --ours "$OUTDIR"/${QB_NAME}_*.json --theirs "$OUTDIR"/${BS_NAME}_*.jsonl \
+  -o /tmp/compare.json
 # matplotlib is not in the GPU bundle: plot on the CPU machine afterwards
 #   uv run qwen-bench plot …/qwen_bench_*.json …/bench_serving_*.jsonl -o …/throughput_vs_latency.png

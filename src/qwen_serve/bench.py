@@ -11,6 +11,7 @@ the level's wall time from the first request sent to the last one finished.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import random
 import statistics
@@ -30,6 +31,7 @@ class RequestResult:
     e2e: float | None = None
     output_tokens: int = 0
     error: str | None = None
+    prompt_tokens: int | None = None  # the server's own count (usage.prompt_tokens), where it reports one
 
     @property
     def tpot(self) -> float | None:
@@ -48,13 +50,16 @@ class LevelResult:
     request_throughput: float
     output_throughput: float
     total_output_tokens: int
-    input_len: int
+    input_len: int | None  # None: prompts from a --prompts file, of whatever length they have
     output_len: int
     ttft_ms: dict[str, float]
     tpot_ms: dict[str, float]
     e2e_ms: dict[str, float]
     client_cpu_ms_per_request: float
     error_samples: list[str] = field(default_factory=list)
+    # the prompt lengths the server counted ({min, mean, max, reported}); None when it reports none.
+    # Equal to input_len when the tokenizers agree: the proof that "exact" lengths reached the model
+    server_input_tokens: dict[str, float] | None = None
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -90,11 +95,30 @@ def make_prompts(tokenizer, count: int, input_len: int, seed: int = 0) -> list[s
     return prompts
 
 
+def load_prompts(path: str) -> list[str]:
+    """A --prompts file: JSON lines, each {"prompt": "..."} (other keys ignored), used in order."""
+    from .errors import QwenServeError
+
+    prompts = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            prompt = json.loads(line)["prompt"]
+        except (json.JSONDecodeError, TypeError, KeyError):
+            prompt = None
+        if not isinstance(prompt, str) or not prompt:
+            raise QwenServeError(f"--prompts: line {number} of {path} is not a JSON object with a non-empty "
+                                 "string \"prompt\"", fix='write one {"prompt": "..."} per line')  # fmt: skip
+        prompts.append(prompt)
+    return prompts
+
+
 async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> RequestResult:
     start = time.perf_counter()
     first = None
     chunks = 0
-    usage_tokens = None
+    usage_tokens = prompt_tokens = None
     try:
         async with client.stream("POST", "/v1/completions", json=body, headers=headers) as r:
             if r.status_code != 200:
@@ -109,6 +133,7 @@ async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> R
                 event = json.loads(data)
                 if event.get("usage"):
                     usage_tokens = event["usage"].get("completion_tokens")
+                    prompt_tokens = event["usage"].get("prompt_tokens")
                 for choice in event.get("choices") or []:
                     if choice.get("text"):
                         chunks += 1
@@ -120,25 +145,27 @@ async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> R
     tokens = usage_tokens if usage_tokens is not None else chunks
     if first is None:
         return RequestResult(False, e2e=e2e, error="no text streamed")
-    return RequestResult(True, first, e2e, tokens)
+    return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens)
 
 
 async def run_level(base_url: str, model: str, prompts: list[str], concurrency: int, requests: int,
                     output_len: int, time_limit: float, sglang: bool, api_key: str | None,
-                    on_done=lambda: None) -> tuple[list[RequestResult], float, float]:  # fmt: skip
+                    on_done=lambda: None, reuse_connections: bool = True) -> tuple[list[RequestResult], float, float]:  # fmt: skip
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     extra = {"ignore_eos": True, "stream_options": {"include_usage": True}} if sglang else {}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # keep-alive (one connection per worker, as OpenAI SDK clients pool them), or none: a new TCP
+    # connection for every request, as sglang.bench_serving opens a new aiohttp session per request
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency if reuse_connections else 0)
     timeout = httpx.Timeout(time_limit + 60, connect=10)
     results: list[RequestResult] = []
-    queue = list(range(requests))
+    queue = collections.deque(range(requests))  # sent in the order given
     cpu0, t0 = time.process_time(), time.perf_counter()
     deadline = t0 + time_limit
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
 
         async def worker():
             while queue and time.perf_counter() < deadline:
-                i = queue.pop()
+                i = queue.popleft()
                 body = {"model": model, "prompt": prompts[i % len(prompts)], "max_tokens": output_len,
                         "temperature": 0.0, "stream": True, **extra}  # fmt: skip
                 results.append(await one_request(client, body, headers))
@@ -153,13 +180,18 @@ class Sweep:
     concurrencies: list[int]
     requests_per_level: int | None  # None: max(16, 4 x concurrency)
     warmup: int
-    input_len: int
+    input_len: int | None  # None with `prompts`
     output_len: int
     time_limit: float
     flush_cache: bool = False
+    prompts: tuple[str, ...] | None = None  # instead of random ones: each level's warm-up, then its requests
+    reuse_connections: bool = True
 
     def requests(self, concurrency: int) -> int:
         return self.requests_per_level or max(16, 4 * concurrency)
+
+    def needed(self) -> int:
+        return sum(self.warmup + self.requests(c) for c in self.concurrencies)
 
 
 def run_sweep(url: str, model: str, tokenizer, sweep: Sweep, seed: int, sglang: bool, api_key: str | None,
@@ -168,22 +200,22 @@ def run_sweep(url: str, model: str, tokenizer, sweep: Sweep, seed: int, sglang: 
     Every request of the sweep, warm-up included, gets a prompt of its own: a prompt sent before
     would find its 512 or 1024 tokens in SGLang's radix cache and skip most of the prefill, making
     TTFT look better than it is (the 2026-11-25 H100 comparison reused prompts across levels)."""
-    need = sum(sweep.warmup + sweep.requests(c) for c in sweep.concurrencies)
-    prompts = iter(make_prompts(tokenizer, need, sweep.input_len, seed))
+    prompts = iter(sweep.prompts or make_prompts(tokenizer, sweep.needed(), sweep.input_len, seed))
     results = []
     for c in sweep.concurrencies:
         n = sweep.requests(c)
         if sweep.warmup:
             warm = [next(prompts) for _ in range(sweep.warmup)]
             asyncio.run(run_level(url, model, warm, min(c, sweep.warmup), sweep.warmup, sweep.output_len,
-                                  sweep.time_limit, sglang, api_key))  # fmt: skip
+                                  sweep.time_limit, sglang, api_key, reuse_connections=sweep.reuse_connections))  # fmt: skip
         if sweep.flush_cache and sglang:
             flush_cache(url, api_key)
         level = [next(prompts) for _ in range(n)]
         task = progress.add_task(f"concurrency {c}", total=n) if progress is not None else None
         done, duration, cpu = asyncio.run(run_level(
             url, model, level, c, n, sweep.output_len, sweep.time_limit, sglang, api_key,
-            on_done=(lambda: progress.advance(task)) if progress is not None else (lambda: None)))  # fmt: skip
+            on_done=(lambda: progress.advance(task)) if progress is not None else (lambda: None),
+            reuse_connections=sweep.reuse_connections))  # fmt: skip
         results.append(summarize(done, c, duration, cpu, sweep.input_len, sweep.output_len))
     return results
 
@@ -201,7 +233,7 @@ def flush_cache(url: str, api_key: str | None) -> None:
 
 
 def summarize(results: list[RequestResult], concurrency: int, duration: float, cpu: float,
-              input_len: int, output_len: int) -> LevelResult:  # fmt: skip
+              input_len: int | None, output_len: int) -> LevelResult:  # fmt: skip
     ok = [r for r in results if r.ok]
     tokens = sum(r.output_tokens for r in ok)
     return LevelResult(
@@ -213,7 +245,27 @@ def summarize(results: list[RequestResult], concurrency: int, duration: float, c
         e2e_ms=percentiles([r.e2e for r in ok]),
         client_cpu_ms_per_request=cpu / len(results) * 1000 if results else 0.0,
         error_samples=sorted({r.error for r in results if r.error})[:3],
+        server_input_tokens=_counted([r.prompt_tokens for r in ok if r.prompt_tokens is not None]),
     )  # fmt: skip
+
+
+def _counted(counts: list[int]) -> dict[str, float] | None:
+    if not counts:
+        return None
+    return {"min": min(counts), "mean": statistics.fmean(counts), "max": max(counts), "reported": len(counts)}
+
+
+def input_length_warnings(levels: list[LevelResult]) -> list[str]:
+    """One line per level whose prompts the server counted differently from --input-len (a tokenizer
+    other than the server's): TTFT and throughput then measure other prompts than the ones asked for."""
+    lines = []
+    for lv in levels:
+        n = lv.server_input_tokens
+        if n and lv.input_len is not None and (n["min"] != lv.input_len or n["max"] != lv.input_len):
+            lines.append(f"qwen-bench: warning: at concurrency {lv.concurrency} the server counted {n['min']}-{n['max']} "
+                         f"prompt tokens (mean {n['mean']:.1f}), not --input-len {lv.input_len}; pass the served "
+                         "model's own tokenizer with --tokenizer")  # fmt: skip
+    return lines
 
 
 def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
@@ -261,7 +313,8 @@ def plot_points(path: str) -> tuple[str, list[dict]]:
         points = [{"concurrency": lv["concurrency"], "output_throughput": lv["output_throughput"],
                    "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50")}
                   for lv in data["levels"] if lv["completed"]]  # fmt: skip
-        return f"qwen-bench: {data.get('label') or Path(path).name}", points
+        name = Path(path).name
+        return f"qwen-bench: {data['label']} ({name})" if data.get("label") else f"qwen-bench: {name}", points
     runs: dict = {}
     for line in text.splitlines():
         if line.strip():
@@ -284,7 +337,7 @@ def plot(files, png: str) -> None:
         x = [p["output_throughput"] for p in points]
         for ax, key in ((ax1, "tpot_p50"), (ax2, "ttft_p50")):
             y = [p[key] if p[key] is not None else float("nan") for p in points]
-            ax.plot(x, y, marker="o", label=label)
+            ax.plot(x, y, marker="o", label=label, linestyle="-" if label.startswith("qwen-bench") else "--")
             for xi, yi, p in zip(x, y, points):
                 ax.annotate(str(p["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
     for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms)")):

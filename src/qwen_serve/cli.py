@@ -332,12 +332,19 @@ def bench_group() -> None:
 @click.option("--time-limit", default=300.0, show_default=True, type=click.FloatRange(1), help="Seconds per level at most.")
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(0), help="Requests before each level, not counted.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--prompts", "prompts_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+              help='Your own prompts instead of random ones: JSON lines {"prompt": "..."}, used in order '
+                   "(each level's warm-up, then its requests); --input-len is then not used.")
+@click.option("--new-connection-per-request", "fresh_connections", is_flag=True,
+              help="Open a new TCP connection for every request, as sglang.bench_serving does "
+                   "(default: keep-alive connections, one per concurrent worker, as OpenAI SDK clients pool them).")
 @click.option("--flush-cache", is_flag=True, help="SGLang: empty the prefix cache (POST /flush_cache) before each level.")
 @click.option("--label", help="Name of this run in plots (default: the server's preset facts).")
 @click.option("--out", "out_path", metavar="FILE", help="Write the results as JSON.")
 def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level,
-              time_limit, warmup, seed, flush_cache, label, out_path):
+              time_limit, warmup, seed, prompts_path, fresh_connections, flush_cache, label, out_path):
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
+    import dataclasses
     import json
     import sys as _sys
     from datetime import datetime, timezone
@@ -366,16 +373,31 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
                    "is it running? try `qwen-serve --preset balanced`", err=True)
         _sys.exit(2)
     model = model or (ids[0] if ids else "default")
-    tokenizer_path = tokenizer or (model if Path(model).is_dir() else None)
-    if tokenizer_path is None:
-        _fail(QwenServeError(f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
-                             fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory)"), prog="qwen-bench")
-    from transformers import AutoTokenizer
+    sweep = bench.Sweep(concurrencies, requests_per_level, warmup, input_len, output_len, time_limit, flush_cache,
+                        reuse_connections=not fresh_connections)
+    tok = None
+    if prompts_path:
+        try:
+            prompts = bench.load_prompts(prompts_path)
+        except QwenServeError as exc:
+            _fail(exc, prog="qwen-bench")
+        if len(prompts) < sweep.needed():
+            _fail(QwenServeError(f"--prompts: {prompts_path} holds {len(prompts)} prompts; the sweep needs "
+                                 f"{sweep.needed()} (warm-up + requests of every level)",
+                                 fix="add prompts, or lower --requests/--warmup/--concurrency"), prog="qwen-bench")  # fmt: skip
+        input_len = None
+        sweep = dataclasses.replace(sweep, input_len=None, prompts=tuple(prompts[: sweep.needed()]))
+    else:
+        tokenizer_path = tokenizer or (model if Path(model).is_dir() else None)
+        if tokenizer_path is None:
+            _fail(QwenServeError(f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
+                                 fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory), or --prompts FILE"),
+                  prog="qwen-bench")  # fmt: skip
+        from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tokenizer_path)
+        tok = AutoTokenizer.from_pretrained(tokenizer_path)
     facts = bench.server_facts(url, api_key)
     console = Console(stderr=True)
-    sweep = bench.Sweep(concurrencies, requests_per_level, warmup, input_len, output_len, time_limit, flush_cache)
     with Progress(console=console, transient=True) as progress:
         results = bench.run_sweep(url, model, tok, sweep, seed, facts["sglang"], api_key, progress)
     data = {
@@ -384,13 +406,16 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "label": label or _bench_label(facts, model),
         "base_url": url, "model": model, "server": facts,
-        "input_len": input_len, "output_len": output_len, "flush_cache": flush_cache,
+        "input_len": input_len, "output_len": output_len, "flush_cache": flush_cache, "prompts": prompts_path,
+        "connections": "per-request" if fresh_connections else "keep-alive",
         "levels": [bench.level_dict(r) for r in results],
     }  # fmt: skip
     if out_path:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print_bench(data, click.echo)
+    for line in bench.input_length_warnings(results):
+        click.echo(line, err=True)
     _sys.exit(1 if any(r.errors for r in results) else 0)
 
 

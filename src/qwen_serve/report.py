@@ -143,20 +143,23 @@ def print_bench(data: dict, echo) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"qwen-bench {data['base_url']} · {data['label']} · in {data['input_len']} / out {data['output_len']} tokens",
+    table = Table(title=f"qwen-bench {data['base_url']} · {data['label']} · in {data['input_len'] or 'prompts from ' + str(data.get('prompts'))} / out {data['output_len']} tokens",
                   title_justify="left")  # fmt: skip
-    for column in ("conc.", "done", "err", "req/s", "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
-                   "E2E p50", "E2E p99", "client CPU/req"):  # fmt: skip
+    for column in ("conc.", "done", "err", "in tok (server)", "req/s", "out tok/s", "TTFT p50", "TTFT p99",
+                   "TPOT p50", "TPOT p99", "E2E p50", "E2E p99", "client CPU/req"):  # fmt: skip
         table.add_column(column, justify="right")
     for lv in data["levels"]:
         ms = lambda d, k: f"{d[k]:.1f}" if k in d else "—"  # noqa: E731
-        table.add_row(str(lv["concurrency"]), str(lv["completed"]), str(lv["errors"]),
+        n = lv.get("server_input_tokens")
+        counted = "—" if not n else str(n["min"]) if n["min"] == n["max"] else f"{n['min']}-{n['max']}"
+        table.add_row(str(lv["concurrency"]), str(lv["completed"]), str(lv["errors"]), counted,
                       f"{lv['request_throughput']:.2f}", f"{lv['output_throughput']:.1f}",
                       ms(lv["ttft_ms"], "p50"), ms(lv["ttft_ms"], "p99"), ms(lv["tpot_ms"], "p50"),
                       ms(lv["tpot_ms"], "p99"), ms(lv["e2e_ms"], "p50"), ms(lv["e2e_ms"], "p99"),
                       f"{lv['client_cpu_ms_per_request']:.2f} ms")  # fmt: skip
-    console = Console(width=150)
+    console = Console(width=170)
     with console.capture() as capture:
         console.print(table)
     echo(capture.get().rstrip())
-    echo("latencies in ms; TPOT = (E2E - TTFT) / (output tokens - 1), as sglang.bench_serving computes it")
+    echo("in tok (server): prompt tokens as the server counted them (usage.prompt_tokens); "
+         "latencies in ms; TPOT = (E2E - TTFT) / (output tokens - 1), as sglang.bench_serving computes it")
