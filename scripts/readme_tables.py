@@ -252,8 +252,24 @@ def bench_h100() -> str:
     return "\n".join(lines)
 
 
+CLIENT_OVERHEAD = RESULTS / "cpu" / "client_overhead" / "2026-11-25.json"
+
+
+def client_overhead_cpu() -> str:
+    data = json.loads(CLIENT_OVERHEAD.read_text())
+    clients = list(dict.fromkeys(r["client"] for r in data["rows"]))
+    levels = sorted({r["concurrency"] for r in data["rows"]})
+    cell = {(r["concurrency"], r["client"]): r["cpu_ms_per_request"] for r in data["rows"]}
+    lines = ["| concurrency | " + " | ".join(clients) + " |", "| --- | " + " | ".join("---" for _ in clients) + " |"]
+    lines += [f"| {c} | " + " | ".join(f"{cell[(c, k)]:.2f}" for k in clients) + " |" for c in levels]
+    lines += ["", f"Client CPU ms per request, {data['chunks']} streamed chunks each, {data['gap_ms']:g} ms apart, "
+              f"best of 3 (Python {data['python']}). Raw: `{CLIENT_OVERHEAD.relative_to(ROOT)}`."]
+    return "\n".join(lines)
+
+
 SECTIONS = {"hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
-            "bench-h100": bench_h100, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100}
+            "bench-h100": bench_h100, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
+            "client-overhead-cpu": client_overhead_cpu}
 
 
 def render(readme: str) -> str:

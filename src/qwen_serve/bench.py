@@ -114,21 +114,23 @@ def load_prompts(path: str) -> list[str]:
     return prompts
 
 
-async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> RequestResult:
+async def one_request(session, url: str, body: dict, headers: dict) -> RequestResult:
+    import aiohttp
+
     start = time.perf_counter()
     first = None
     chunks = 0
     usage_tokens = prompt_tokens = None
     try:
-        async with client.stream("POST", "/v1/completions", json=body, headers=headers) as r:
-            if r.status_code != 200:
-                text = (await r.aread()).decode(errors="replace")
-                return RequestResult(False, error=f"HTTP {r.status_code}: {text[:120]}")
-            async for line in r.aiter_lines():
-                if not line.startswith("data:"):
+        async with session.post(url, json=body, headers=headers) as r:
+            if r.status != 200:
+                text = (await r.read()).decode(errors="replace")
+                return RequestResult(False, error=f"HTTP {r.status}: {text[:120]}")
+            async for raw in r.content:  # one SSE line at a time
+                if not raw.startswith(b"data:"):
                     continue
-                data = line[5:].strip()
-                if data == "[DONE]":
+                data = raw[5:].strip()
+                if data == b"[DONE]":
                     break
                 event = json.loads(data)
                 if event.get("usage"):
@@ -139,7 +141,7 @@ async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> R
                         chunks += 1
                         if first is None:
                             first = time.perf_counter() - start
-    except (httpx.HTTPError, json.JSONDecodeError) as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:  # ValueError: bad JSON, overlong line
         return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160])
     e2e = time.perf_counter() - start
     tokens = usage_tokens if usage_tokens is not None else chunks
@@ -151,28 +153,38 @@ async def one_request(client: httpx.AsyncClient, body: dict, headers: dict) -> R
 async def run_level(base_url: str, model: str, prompts: list[str], concurrency: int, requests: int,
                     output_len: int, time_limit: float, sglang: bool, api_key: str | None,
                     on_done=lambda: None, reuse_connections: bool = True) -> tuple[list[RequestResult], float, float]:  # fmt: skip
+    """The requests of one level from `concurrency` workers on one event loop. The streaming client
+    is aiohttp, not httpx: a load generator's CPU time per request caps the load it can drive, and
+    against a local stream of 128 SSE chunks per request httpx's client spent several times the CPU
+    of this one, which spends less than sglang.bench_serving's own (`bench/client_overhead.py`,
+    `bench/results/cpu/client_overhead/`). Wall and CPU time start once the connection pool
+    exists, so neither counts its set-up."""
+    import aiohttp
+
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     extra = {"ignore_eos": True, "stream_options": {"include_usage": True}} if sglang else {}
-    # keep-alive (one connection per worker, as OpenAI SDK clients pool them), or none: a new TCP
-    # connection for every request, as sglang.bench_serving opens a new aiohttp session per request
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency if reuse_connections else 0)
-    timeout = httpx.Timeout(time_limit + 60, connect=10)
+    # keep-alive (one connection per worker, as OpenAI SDK clients pool them), or a new TCP
+    # connection for every request (force_close), as sglang.bench_serving opens a session per request
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=not reuse_connections)
+    timeout = aiohttp.ClientTimeout(total=time_limit + 60, sock_connect=10)
+    url = base_url.rstrip("/") + "/v1/completions"
     results: list[RequestResult] = []
     queue = collections.deque(range(requests))  # sent in the order given
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    deadline = t0 + time_limit
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=2**20) as session:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        deadline = t0 + time_limit
 
         async def worker():
             while queue and time.perf_counter() < deadline:
                 i = queue.popleft()
                 body = {"model": model, "prompt": prompts[i % len(prompts)], "max_tokens": output_len,
                         "temperature": 0.0, "stream": True, **extra}  # fmt: skip
-                results.append(await one_request(client, body, headers))
+                results.append(await one_request(session, url, body, headers))
                 on_done()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return results, time.perf_counter() - t0, time.process_time() - cpu0
+        duration, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return results, duration, cpu
 
 
 @dataclass(frozen=True)
