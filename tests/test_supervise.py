@@ -218,6 +218,32 @@ def test_no_process_of_the_group_survives(serve, tmp_path):
     assert not alive(grandchild) and not alive(facts["pid"])
 
 
+def test_a_stop_takes_sglangs_graceful_path(serve, tmp_path):
+    # SGLang drains running requests on a SIGTERM to its server process; a SIGTERM that reaches its
+    # scheduler as well kills the scheduler, which SGLang takes for a crash (no drain, SIGQUIT path)
+    import threading
+
+    import httpx
+
+    pidfile = tmp_path / "scheduler.pid"
+    s = serve("--quiet", mode="sglang_stop",
+              env_extra={"FAKE_SGLANG_PIDFILE": str(pidfile), "FAKE_SGLANG_GENERATE_DELAY": "1.5"})  # fmt: skip
+    s.wait_ready()
+    scheduler = int(pidfile.read_text())
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(httpx.post(
+        f"http://127.0.0.1:{s.port}/generate", json={"text": "hi"}, timeout=30).status_code))  # fmt: skip
+    request.start()
+    time.sleep(0.5)  # the request is running
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish(timeout=30) == 0  # a stop we asked for, ended by SGLang itself
+    request.join(timeout=10)
+    log = s.log_file.read_text()
+    assert answers == [200], (answers, log)  # drained, not cut
+    assert "Draining requests" in log and "crashed" not in log and "SIGQUIT" not in log
+    assert "SGLang stopped" in s.out() and not alive(scheduler)
+
+
 def test_open_host_without_api_key_warns(serve):
     s = serve("--quiet", "--host", "0.0.0.0")
     s.wait_ready()

@@ -70,7 +70,7 @@ def _setting_options(func):
 @click.option("--log-file", metavar="PATH", help="SGLang's log (default: ~/.cache/qwen-serve/logs/…).")
 @click.option("--quiet", is_flag=True, help="Show progress and the banner, not SGLang's own log lines.")
 @click.option("--ready-timeout", type=click.FloatRange(1), default=1200, show_default=True, metavar="SECONDS", help="Give up (exit 124) if not ready by then.")
-@click.option("--stop-timeout", type=click.FloatRange(0), default=30, show_default=True, metavar="SECONDS", help="Grace period after SIGINT/SIGTERM before SIGKILL.")
+@click.option("--stop-timeout", type=click.FloatRange(0), default=30, show_default=True, metavar="SECONDS", help="Grace period after SIGINT/SIGTERM (SGLang drains running requests) before SIGKILL.")
 @click.option("--ready-file", metavar="PATH", help="Write the ready facts as JSON here once ready (for scripts).")
 @click.option("--test", "run_tests", is_flag=True, help="Run qwen-test's checks once the server is ready.")
 @click.option("--gpu", "gpu_spec", metavar="SPEC", help="Plan for this GPU instead of the detected one, e.g. 'RTX 4090', H100x2, 24GiB,sm89.")

@@ -1,9 +1,13 @@
 """Stage 5 — run SGLang like a service manager: own process group, tee'd log, progress from
 SGLang's log lines, readiness proven over HTTP, a ready banner and file, clean stops.
 
-Stop order (as uvicorn's supervisor does it): the first SIGINT/SIGTERM is forwarded to the
-child's whole process group; after --stop-timeout seconds, or at a second signal, SIGKILL.
-qwen-serve exits with the child's code (128+N when a signal N ended it).
+Stop order: the first SIGINT/SIGTERM becomes a SIGTERM to SGLang's server process alone, SGLang's
+own graceful path (tokenizer_manager.py in 0.5.17): it finishes running requests, asks its
+schedulers to shut down, then ends its process tree with SIGKILL, itself included. A SIGTERM to
+the whole group would reach the schedulers too; SGLang takes a scheduler killed by a signal for a
+crash and cuts every running request. After --stop-timeout seconds, or at a second signal, the
+whole group gets SIGKILL. qwen-serve exits with the child's code (128+N when a signal N ended it),
+but 0 for a stop it asked for that SGLang completed itself (its self-SIGKILL is no failure).
 """
 
 from __future__ import annotations
@@ -159,6 +163,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.signals: list[int] = []
         self.stop_deadline: float | None = None
+        self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
         self.ready = False
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
         self.record_written = False  # server_record_path(port), removed again when SGLang exits
@@ -199,19 +204,24 @@ class Supervisor:
     def _on_signal(self, signum, _frame) -> None:
         self.signals.append(signum)
         if len(self.signals) == 1:
-            self._kill_group(signum)
+            self._signal(signal.SIGTERM, group=False)
             self.stop_deadline = time.monotonic() + self.options.stop_timeout
             self.display.note(
-                f"{signal.Signals(signum).name} forwarded to SGLang; SIGKILL in "
+                f"{signal.Signals(signum).name}: stopping SGLang (it finishes running requests); SIGKILL in "
                 f"{self.options.stop_timeout:.0f} s (again to stop now)", err=True)  # fmt: skip
         else:
             self._kill_group(signal.SIGKILL)
 
     def _kill_group(self, signum: int) -> None:
+        if signum == signal.SIGKILL and self.child is not None and self.child.poll() is None:
+            self.killed = True
+        self._signal(signum, group=True)
+
+    def _signal(self, signum: int, group: bool) -> None:
         if self.child is None:
             return
         try:
-            os.killpg(self.child.pid, signum)
+            (os.killpg if group else os.kill)(self.child.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass
 
@@ -290,6 +300,9 @@ class Supervisor:
 
     def _finish(self, exit_code: int, ready_at: float | None) -> Outcome:
         facts = dict(self.watcher.facts)
+        if self.ready and self.signals and not self.killed and exit_code in (0, 128 + signal.SIGKILL):
+            self.display.note(f"SGLang stopped; log: {self.options.log_file}")
+            return Outcome(0, True, ready_at, None, facts)
         if self.ready:
             self.display.note(f"SGLang exited with code {exit_code}; log: {self.options.log_file}")
             return Outcome(exit_code, True, ready_at, None, facts)

@@ -3,7 +3,12 @@
 Prints SGLang 0.5.17-like log lines (phases, tqdm bars with carriage returns, the
 server_args line that includes the API key), then serves /health and /generate on
 --host/--port like SGLang does. FAKE_SGLANG_MODE picks a behaviour:
-ok | crash_oom | crash_port | never_ready | ignore_term | grandchild
+ok | crash_oom | crash_port | never_ready | ignore_term | grandchild | sglang_stop
+
+sglang_stop stops as SGLang 0.5.17 does (tokenizer_manager.py, utils/common.py): a scheduler
+child process; SIGTERM to the server process drains running requests, then ends the tree with
+SIGKILL, itself included (exit 137); a scheduler that dies of a signal of its own is "crashed":
+SIGQUIT path, no drain, SIGKILL. FAKE_SGLANG_GENERATE_DELAY makes /generate take that long.
 """
 
 import json
@@ -11,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +29,8 @@ def arg(name, default=None):
 MODE = os.environ.get("FAKE_SGLANG_MODE", "ok")
 HOST, PORT, KEY = arg("--host", "127.0.0.1"), int(arg("--port", "30000")), arg("--api-key")
 STEP = float(os.environ.get("FAKE_SGLANG_STEP", "0.05"))
+IN_FLIGHT = []  # requests being answered (SGLang's rid_to_state)
+STOPPING = threading.Event()
 
 
 def log(text, end="\n"):
@@ -63,7 +71,10 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             self._send(401, {"error": "Unauthorized"})
         elif self.path == "/generate":
+            IN_FLIGHT.append(self)
+            time.sleep(float(os.environ.get("FAKE_SGLANG_GENERATE_DELAY", "0")))
             self._send(200, {"text": "!", "meta_info": {"completion_tokens": 1}})
+            IN_FLIGHT.remove(self)
         else:
             self._send(404, {"detail": "Not Found"})
 
@@ -72,8 +83,41 @@ class Handler(BaseHTTPRequestHandler):
         sys.stdout.flush()
 
 
+def sglang_stop_mode():
+    scheduler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    with open(os.environ["FAKE_SGLANG_PIDFILE"], "w") as f:
+        f.write(str(scheduler.pid))
+
+    def end_tree():
+        scheduler.kill()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def watchdog():  # SGLang's subprocess watchdog
+        code = scheduler.wait()
+        if not STOPPING.is_set():
+            log(f"Subprocess scheduler_0 (pid={scheduler.pid}) crashed with exit code {code}. Triggering SIGQUIT for cleanup...")
+            log("SIGQUIT received. signum=None, frame=None. It usually means one child failed.")
+            end_tree()
+
+    def drain():
+        while IN_FLIGHT:
+            log(f"Gracefully exiting... Remaining number of requests {len(IN_FLIGHT)}.")
+            time.sleep(0.2)
+        STOPPING.set()  # the watchdog stops; schedulers get ShutdownReq
+        end_tree()
+
+    def on_term(*_):
+        log("SIGTERM received. signum=None frame=None. Draining requests and shutting down...")
+        threading.Thread(target=drain, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_term)
+    threading.Thread(target=watchdog, daemon=True).start()
+
+
 def main():
-    if MODE == "ignore_term":  # a hung server: deaf to SIGTERM and SIGINT
+    if MODE == "sglang_stop":
+        sglang_stop_mode()
+    elif MODE == "ignore_term":  # a hung server: deaf to SIGTERM and SIGINT
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: log("signal received; ignoring it (stand-in)"))
     else:
