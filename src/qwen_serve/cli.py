@@ -79,39 +79,32 @@ def _setting_options(func):
 def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file, quiet, ready_timeout,
           stop_timeout, ready_file, run_tests, gpu_spec, force, passthrough, **cli_values):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
-    from .pipeline import prepare
+    from .pipeline import clear_to_launch, prepare
 
     try:
         prepared = prepare(config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version)
-        launch, command, fit = prepared.launch, prepared.command, prepared.fit
         if dry_run:
-            from .report import dry_run_json, print_dry_run
-
-            if as_json:
-                click.echo(dry_run_json(launch, command, fit))
-            else:
-                print_dry_run(launch, command, click.echo, fit)
+            _show_dry_run(prepared, as_json)
         if check:
-            _check(command)
+            _check(prepared.command)
         if dry_run or check:
             return
-        from .preflight import preflight
-
-        if sglang_version:
-            raise QwenServeError(
-                f"--sglang-version {sglang_version} is for planning (--dry-run/--check) only",
-                fix="drop --sglang-version to launch the installed SGLang",
-            )
-        if fit is not None and fit.auto:
-            click.echo(f"qwen-serve: {fit.auto}", err=True)
-        preflight(launch)
-        if fit is not None and not fit.plan.fits:
-            raise QwenServeError(fit.line, fix=fit.fix)
-        if force:
-            click.echo("qwen-serve: warning: --force: launching without checking the memory plan", err=True)
+        notes = clear_to_launch(prepared, sglang_version, force)
     except QwenServeError as exc:
         _fail(exc)
-    sys.exit(_launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests))
+    for note in notes:
+        click.echo(f"qwen-serve: {note}", err=True)
+    sys.exit(_launch(prepared.launch, prepared.command, prepared.fit, log_file, quiet, ready_timeout, stop_timeout,
+                     ready_file, run_tests))  # fmt: skip
+
+
+def _show_dry_run(prepared, as_json: bool) -> None:
+    from .report import dry_run_json, print_dry_run
+
+    if as_json:
+        click.echo(dry_run_json(prepared.launch, prepared.command, prepared.fit))
+    else:
+        print_dry_run(prepared.launch, prepared.command, click.echo, prepared.fit)
 
 
 def resolved_settings(args: list[str]) -> dict:

@@ -55,6 +55,25 @@ def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, A
     return Prepared(config, launch, build_command(launch, target_for(sglang_version)), fit)
 
 
+def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool) -> list[str]:
+    """The gate between a prepared launch and a started process: raises QwenServeError for what must
+    not start (a planned-only SGLang version, a failed preflight, a plan that does not fit), returns
+    the notes to print before starting."""
+    from .preflight import preflight
+
+    if sglang_version:
+        raise QwenServeError(f"--sglang-version {sglang_version} is for planning (--dry-run/--check) only",
+                             fix="drop --sglang-version to launch the installed SGLang")  # fmt: skip
+    fit = prepared.fit
+    notes = [fit.auto] if fit is not None and fit.auto else []
+    preflight(prepared.launch)
+    if fit is not None and not fit.plan.fits:
+        raise QwenServeError(fit.line, fix=fit.fix)
+    if force:
+        notes.append("warning: --force: launching without checking the memory plan")
+    return notes
+
+
 def hardware_for(gpu_spec: str | None, required: str | None = None):
     """The GPUs named by --gpu, else the detected ones; None without either, unless `required`
     (the option that needs them) makes that an error."""
