@@ -18,10 +18,13 @@
 # (POST /generate, exactly 512): the same work on the GPU as qwen-bench's exact-length prompts.
 # REPLAY=1 (with text): qwen-bench sends bench_serving's very prompts (bench/bench_serving_prompts.py
 # rebuilds them from the seed), so both tools put the same work on the same endpoint.
-# NEWCONN=1: qwen-bench opens a new connection per request, as bench_serving does (keep-alive otherwise).
-#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
+# NEWCONN=1: qwen-bench opens a new connection per request, as bench_serving does (keep-alive otherwise);
+# NEWCONN=both runs qwen-bench both ways before bench_serving (with REPLAY=1, levels 1,8,64 fit one
+# 600 s call; run 5, one qwen-bench pass at 1,8,32,64, took 468 s).
+#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
 set -uo pipefail
 LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}; FIRST=${3:-1}; BS_MODE=${BS_MODE:-text}; REPLAY=${REPLAY:-0}; NEWCONN=${NEWCONN:-0}
+case $NEWCONN in 0|1|both) ;; *) echo "NEWCONN must be 0, 1 or both, not $NEWCONN" >&2; exit 2 ;; esac
 case $BS_MODE in
   text) BS_ARGS="--backend sglang-oai"; BS_NAME=bench_serving ;;
   ids) BS_ARGS="--backend sglang --tokenize-prompt"; BS_NAME=bench_serving_ids ;;
@@ -46,11 +49,15 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
     PYTHONPATH=/tmp/stub:$PYTHONPATH python3 bench/bench_serving_prompts.py --tokenizer "$MODEL" --input-len $IN \
       --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 -o /tmp/prompts_$r.jsonl 2>&1 | grep -v '^#'
   fi
-  if [ "$NEWCONN" = 1 ]; then QB_NAME=${QB_NAME}_newconn; PROMPTS="$PROMPTS --new-connection-per-request"; fi
-  python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
-    $PROMPTS --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
-    --out "$OUTDIR/${QB_NAME}_$r.json" \
-    2>&1 | tee "$OUTDIR/${QB_NAME}_$r.txt"
+  case $NEWCONN in 0) VARIANTS="keep" ;; 1) VARIANTS="new" ;; both) VARIANTS="keep new" ;; esac
+  for v in $VARIANTS; do  # "both": the same prompts twice, keep-alive then a connection per request
+    name=$QB_NAME; flags=$PROMPTS
+    [ "$v" = new ] && { name=${QB_NAME}_newconn; flags="$PROMPTS --new-connection-per-request"; }
+    python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
+      $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
+      --out "$OUTDIR/${name}_$r.json" \
+      2>&1 | tee "$OUTDIR/${name}_$r.txt"
+  done
   for c in ${LEVELS//,/ }; do
     n=$(( c * 4 > 16 ? c * 4 : 16 ))
     PYTHONPATH=/tmp/stub:$PYTHONPATH python3 -m sglang.benchmark.serving $BS_ARGS --host 127.0.0.1 \
@@ -62,7 +69,10 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
 done
 kill -TERM $QPID; wait $QPID
 gzip -9f "$OUTDIR/server.log"  # the device returns at most 8 files: the comparison goes to stdout only
-python3 bench/compare_bench_serving.py --ours "$OUTDIR"/${QB_NAME}_*.json --theirs "$OUTDIR"/${BS_NAME}_*.jsonl \
-  -o /tmp/compare.json
+for ours in "$OUTDIR"/${QB_NAME}_[0-9]*.json "$OUTDIR"/${QB_NAME}_newconn_*.json; do
+  [ -f "$ours" ] || continue
+  echo "== $(basename "$ours") vs ${BS_NAME}"
+  python3 bench/compare_bench_serving.py --ours "$ours" --theirs "$OUTDIR"/${BS_NAME}_*.jsonl -o /tmp/compare.json
+done
 # matplotlib is not in the GPU bundle: plot on the CPU machine afterwards
 #   uv run qwen-bench plot …/qwen_bench_*.json …/bench_serving_*.jsonl -o …/throughput_vs_latency.png
