@@ -104,8 +104,6 @@ def test_comparison_with_bench_serving_output(tmp_path):
 
 def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypatch):
     # a prompt sent twice finds its tokens in SGLang's radix cache and skips the prefill: TTFT would lie
-    from transformers import AutoTokenizer
-
     from qwen_serve import bench
 
     sent, flushed = [], []
@@ -116,15 +114,14 @@ def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypat
 
     monkeypatch.setattr(bench, "run_level", spy_level)
     monkeypatch.setattr(bench, "flush_cache", lambda url, key: flushed.append(url))
-    tok = AutoTokenizer.from_pretrained(str(cpu_server[1]))
-    sweep = bench.Sweep([1, 4], None, 2, 8, 4, 10.0, flush_cache=True)
-    bench.run_sweep("http://x", "m", tok, sweep, 0, True, None)
+    sweep = bench.with_prompts(bench.Sweep([1, 4], None, 2, 8, 4, 10.0, flush_cache=True), None, str(cpu_server[1]), 0)
+    bench.run_sweep("http://x", "m", sweep, True, None)
     assert [(c, n) for c, n, _ in sent] == [(1, 2), (1, 16), (2, 2), (4, 16)]  # warm-up, level, warm-up, level
     prompts = [p for _, _, ps in sent for p in ps]
     assert len(prompts) == 36 and len(set(prompts)) == 36
     assert flushed == ["http://x", "http://x"]  # after each warm-up, before each level
     flushed.clear()
-    bench.run_sweep("http://x", "m", tok, sweep, 0, False, None)  # not SGLang: nothing to flush
+    bench.run_sweep("http://x", "m", sweep, False, None)  # not SGLang: nothing to flush
     assert flushed == []
 
 
@@ -225,3 +222,11 @@ def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
+    # the served model id is no local directory: exact lengths need its tokenizer, or your own prompts
+    result = qwen_bench("--base-url", cpu_server[0], "--concurrency", "1")
+    assert result.exit_code == 2, result.output
+    assert "no tokenizer for exact prompt lengths: model 'qwen-serve/Qwen3-tiny' is not a local directory" in result.stderr
+    assert "--prompts FILE" in result.stderr

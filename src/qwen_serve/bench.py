@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import json
 import random
 import statistics
@@ -206,13 +207,61 @@ class Sweep:
         return sum(self.warmup + self.requests(c) for c in self.concurrencies)
 
 
-def run_sweep(url: str, model: str, tokenizer, sweep: Sweep, seed: int, sglang: bool, api_key: str | None,
-              progress=None) -> list[LevelResult]:
+def parse_levels(text: str) -> list[int]:
+    from .errors import QwenServeError
+
+    try:
+        levels = [int(c) for c in text.split(",") if c.strip()]
+        if levels and min(levels) >= 1:
+            return levels
+    except ValueError:
+        pass
+    raise QwenServeError(f"--concurrency: {text!r} is not a list of positive integers", fix="e.g. --concurrency 1,8,32")
+
+
+def served_model(url: str, api_key: str | None, model: str | None) -> str:
+    """`model`, else the first id the server's /v1/models lists; the server must answer either way."""
+    from .errors import QwenServeError
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        ids = [m["id"] for m in httpx.get(url + "/v1/models", headers=headers, timeout=10).json().get("data", [])]
+    except (httpx.HTTPError, ValueError) as exc:
+        raise QwenServeError(f"cannot reach the server at {url} ({type(exc).__name__}: {exc})",
+                             fix="is it running? try `qwen-serve --preset balanced`") from exc  # fmt: skip
+    return model or (ids[0] if ids else "default")
+
+
+def with_prompts(sweep: Sweep, prompts_path: str | None, tokenizer_path: str | None, seed: int, model: str = "") -> Sweep:
+    """The sweep with every prompt it will send: a --prompts file's (in order, input_len then None),
+    else random ones of exactly input_len tokens from the model's own tokenizer."""
+    from .errors import QwenServeError
+
+    if prompts_path:
+        prompts = load_prompts(prompts_path)
+        if len(prompts) < sweep.needed():
+            raise QwenServeError(f"--prompts: {prompts_path} holds {len(prompts)} prompts; the sweep needs "
+                                 f"{sweep.needed()} (warm-up + requests of every level)",
+                                 fix="add prompts, or lower --requests/--warmup/--concurrency")  # fmt: skip
+        return dataclasses.replace(sweep, input_len=None, prompts=tuple(prompts[: sweep.needed()]))
+    if tokenizer_path is None:
+        raise QwenServeError(f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
+                             fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory), or --prompts FILE")  # fmt: skip
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+    return dataclasses.replace(sweep, prompts=tuple(make_prompts(tokenizer, sweep.needed(), sweep.input_len, seed)))
+
+
+def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | None, progress=None) -> list[LevelResult]:
     """Every level in turn: warm-up, optionally an emptied prefix cache, then the measured requests.
     Every request of the sweep, warm-up included, gets a prompt of its own: a prompt sent before
     would find its 512 or 1024 tokens in SGLang's radix cache and skip most of the prefill, making
-    TTFT look better than it is (the 2026-11-25 H100 comparison reused prompts across levels)."""
-    prompts = iter(sweep.prompts or make_prompts(tokenizer, sweep.needed(), sweep.input_len, seed))
+    TTFT look better than it is (the 2026-11-25 H100 comparison reused prompts across levels).
+    The sweep carries them all (`with_prompts`)."""
+    if sweep.prompts is None or len(sweep.prompts) < sweep.needed():
+        raise ValueError("run_sweep needs a sweep with its prompts (with_prompts)")
+    prompts = iter(sweep.prompts)
     results = []
     for c in sweep.concurrencies:
         n = sweep.requests(c)

@@ -337,13 +337,11 @@ def bench_group() -> None:
 def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level,
               time_limit, warmup, seed, prompts_path, fresh_connections, flush_cache, label, out_path):
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
-    import dataclasses
     import json
     import sys as _sys
     from datetime import datetime, timezone
     from pathlib import Path
 
-    import httpx
     from rich.console import Console
     from rich.progress import Progress
 
@@ -352,54 +350,24 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
 
     url = _server_url(base_url, host, port)
     try:
-        concurrencies = [int(c) for c in levels.split(",") if c.strip()]
-        if not concurrencies or min(concurrencies) < 1:
-            raise ValueError(levels)
-    except ValueError:
-        _fail(QwenServeError(f"--concurrency: {levels!r} is not a list of positive integers",
-                             fix="e.g. --concurrency 1,8,32"), prog="qwen-bench")
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        ids = [m["id"] for m in httpx.get(url + "/v1/models", headers=headers, timeout=10).json().get("data", [])]
-    except (httpx.HTTPError, ValueError) as exc:
-        click.echo(f"qwen-bench: error: cannot reach the server at {url} ({type(exc).__name__}: {exc}); "
-                   "is it running? try `qwen-serve --preset balanced`", err=True)
-        _sys.exit(2)
-    model = model or (ids[0] if ids else "default")
-    sweep = bench.Sweep(concurrencies, requests_per_level, warmup, input_len, output_len, time_limit, flush_cache,
-                        reuse_connections=not fresh_connections)
-    tok = None
-    if prompts_path:
-        try:
-            prompts = bench.load_prompts(prompts_path)
-        except QwenServeError as exc:
-            _fail(exc, prog="qwen-bench")
-        if len(prompts) < sweep.needed():
-            _fail(QwenServeError(f"--prompts: {prompts_path} holds {len(prompts)} prompts; the sweep needs "
-                                 f"{sweep.needed()} (warm-up + requests of every level)",
-                                 fix="add prompts, or lower --requests/--warmup/--concurrency"), prog="qwen-bench")  # fmt: skip
-        input_len = None
-        sweep = dataclasses.replace(sweep, input_len=None, prompts=tuple(prompts[: sweep.needed()]))
-    else:
-        tokenizer_path = tokenizer or (model if Path(model).is_dir() else None)
-        if tokenizer_path is None:
-            _fail(QwenServeError(f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
-                                 fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory), or --prompts FILE"),
-                  prog="qwen-bench")  # fmt: skip
-        from transformers import AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(tokenizer_path)
+        sweep = bench.Sweep(bench.parse_levels(levels), requests_per_level, warmup, input_len, output_len, time_limit,
+                            flush_cache, reuse_connections=not fresh_connections)  # fmt: skip
+        model = bench.served_model(url, api_key, model)
+        local = model if Path(model).is_dir() else None
+        sweep = bench.with_prompts(sweep, prompts_path, tokenizer or local, seed, model)
+    except QwenServeError as exc:
+        _fail(exc, prog="qwen-bench")
     facts = bench.server_facts(url, api_key)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
-        results = bench.run_sweep(url, model, tok, sweep, seed, facts["sglang"], api_key, progress)
+        results = bench.run_sweep(url, model, sweep, facts["sglang"], api_key, progress)
     data = {
         "tool": "qwen-bench",
         "command": "qwen-bench " + " ".join(_sys.argv[1:]),
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "label": label or _bench_label(facts, model),
         "base_url": url, "model": model, "server": facts,
-        "input_len": input_len, "output_len": output_len, "flush_cache": flush_cache, "prompts": prompts_path,
+        "input_len": sweep.input_len, "output_len": output_len, "flush_cache": flush_cache, "prompts": prompts_path,
         "connections": "per-request" if fresh_connections else "keep-alive",
         "levels": [bench.level_dict(r) for r in results],
     }  # fmt: skip
