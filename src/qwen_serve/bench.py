@@ -197,7 +197,7 @@ class Sweep:
     output_len: int
     time_limit: float
     flush_cache: bool = False
-    prompts: tuple[str, ...] | None = None  # instead of random ones: each level's warm-up, then its requests
+    prompts: tuple[str, ...] | None = None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
     reuse_connections: bool = True
 
     def requests(self, concurrency: int) -> int:
