@@ -177,6 +177,15 @@ def test_crash_on_a_taken_port_is_diagnosed(serve):
     assert "the port is already in use" in s.err()
 
 
+def test_a_stale_ready_file_is_removed_before_sglang_starts(serve, tmp_path):
+    # an earlier server's ready file would tell a polling script this one is ready (it happened on the H100)
+    (tmp_path / "ready.json").write_text('{"url": "http://127.0.0.1:1", "stale": true}')
+    s = serve("--quiet", "--ready-timeout", "2", mode="never_ready")
+    assert s.ready_file == tmp_path / "ready.json"
+    assert s.finish(timeout=30) == 124
+    assert not s.ready_file.exists()
+
+
 def test_ready_timeout_stops_sglang_and_exits_124(serve):
     s = serve("--quiet", "--ready-timeout", "2", mode="never_ready")
     assert s.finish(timeout=30) == 124

@@ -245,6 +245,8 @@ class Supervisor:
     def run(self) -> Outcome:
         opts = self.options
         opts.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if opts.ready_file:  # one left by an earlier server would say "ready" before this one is
+            opts.ready_file.unlink(missing_ok=True)
         env = dict(opts.env if opts.env is not None else os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         t0 = time.monotonic()
