@@ -35,7 +35,7 @@ source scripts/gpu/env.sh
 MODEL=$PWD/.gpu/qwen3-14b; IN=512; OUTLEN=128
 # bench_serving imports `datasets` at load time; random-ids never calls it (see shared GPU recipe)
 mkdir -p /tmp/stub/datasets && echo 'def load_dataset(*a, **k): raise RuntimeError("offline")' > /tmp/stub/datasets/__init__.py
-rm -f /tmp/ready.json  # a stale one from an earlier call on the same machine would start the clients early
+rm -f /tmp/ready.json  # qwen-serve removes a stale one too, but this loop polls before qwen-serve has started
 python3 -m qwen_serve --preset high_performance --model-path "$MODEL" --host 127.0.0.1 --port 30000 \
   --attention-backend triton --sampling-backend pytorch --quiet --ready-file /tmp/ready.json \
   --log-file "$OUTDIR/server.log" -- --load-format dummy > "$OUTDIR/qwen_serve.txt" 2>&1 &

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from .client import auth_headers
+
 
 @dataclass
 class RequestResult:
@@ -64,17 +66,12 @@ class LevelResult:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
+    """Mean, p50, p90, p99 and max in ms; percentiles interpolated as numpy.percentile's default."""
     if not values:
         return {}
-    values = sorted(values)
-
-    def pct(p: float) -> float:  # linear interpolation, as numpy.percentile's default
-        k = (len(values) - 1) * p / 100
-        lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-        return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-    return {"mean": statistics.fmean(values) * 1000, "p50": pct(50) * 1000, "p90": pct(90) * 1000,
-            "p99": pct(99) * 1000, "max": values[-1] * 1000}  # fmt: skip
+    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+    return {"mean": statistics.fmean(values) * 1000, "p50": cuts[49] * 1000, "p90": cuts[89] * 1000,
+            "p99": cuts[98] * 1000, "max": max(values) * 1000}  # fmt: skip
 
 
 def make_prompts(tokenizer, count: int, input_len: int, seed: int = 0) -> list[str]:
@@ -162,7 +159,7 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
     exists, so neither counts its set-up."""
     import aiohttp
 
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     extra = {"ignore_eos": True, "stream_options": {"include_usage": True}} if sglang else {}
     # keep-alive (one connection per worker, as OpenAI SDK clients pool them), or a new TCP
     # connection for every request (force_close), as sglang.bench_serving opens a session per request
@@ -223,7 +220,7 @@ def served_model(url: str, api_key: str | None, model: str | None) -> str:
     """`model`, else the first id the server's /v1/models lists; the server must answer either way."""
     from .errors import QwenServeError
 
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     try:
         ids = [m["id"] for m in httpx.get(url + "/v1/models", headers=headers, timeout=10).json().get("data", [])]
     except (httpx.HTTPError, ValueError) as exc:
@@ -284,7 +281,7 @@ def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | N
 def flush_cache(url: str, api_key: str | None) -> None:
     """SGLang's POST /flush_cache (what sglang.bench_serving --flush-cache calls); it answers 200
     once the cache is empty, or 400 while requests are still running."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     for _ in range(20):
         if httpx.post(url + "/flush_cache", headers=headers, timeout=30).status_code == 200:
             return
@@ -330,7 +327,7 @@ def input_length_warnings(levels: list[LevelResult]) -> list[str]:
 
 
 def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     facts: dict[str, Any] = {"sglang": False}
     try:
         r = httpx.get(base_url + "/get_server_info", headers=headers, timeout=10)
@@ -358,8 +355,30 @@ def _local_record(base_url: str) -> dict[str, Any] | None:
     return read_server_record(url.port)
 
 
-def level_dict(level: LevelResult) -> dict[str, Any]:
-    return asdict(level)
+def document(url: str, model: str, facts: dict[str, Any], sweep: Sweep, results: list[LevelResult], *,
+             label: str | None, prompts_path: str | None, command: str) -> dict[str, Any]:
+    """The results file: what was measured, against which server (its facts, the preset and GPU
+    where qwen-serve launched it), with the exact command, then one entry per level."""
+    from datetime import datetime, timezone
+
+    return {
+        "tool": "qwen-bench", "command": command,
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "label": label or _label(facts, model),
+        "base_url": url, "model": model, "server": facts,
+        "input_len": sweep.input_len, "output_len": sweep.output_len, "flush_cache": sweep.flush_cache,
+        "prompts": prompts_path, "connections": "keep-alive" if sweep.reuse_connections else "per-request",
+        "levels": [asdict(r) for r in results],
+    }  # fmt: skip
+
+
+def _label(facts: dict[str, Any], model: str) -> str:
+    if "qwen_serve" in facts and facts["qwen_serve"].get("preset"):
+        q = facts["qwen_serve"]
+        return f"{q['preset']} tp{q.get('tp_size') or 1}"
+    if facts["sglang"]:
+        return f"{facts.get('quantization') or facts.get('torchao_config') or 'bf16'} tp{facts.get('tp_size')}"
+    return model
 
 
 def plot_points(path: str) -> tuple[str, list[dict]]:

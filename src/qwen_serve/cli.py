@@ -302,9 +302,6 @@ def test_main() -> None:
     qwen_test_command(prog_name="qwen-test")
 
 
-if __name__ == "__main__":
-    main()
-
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def bench_group() -> None:
@@ -339,7 +336,6 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
     import json
     import sys as _sys
-    from datetime import datetime, timezone
     from pathlib import Path
 
     from rich.console import Console
@@ -361,16 +357,8 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         results = bench.run_sweep(url, model, sweep, facts["sglang"], api_key, progress)
-    data = {
-        "tool": "qwen-bench",
-        "command": "qwen-bench " + " ".join(_sys.argv[1:]),
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "label": label or _bench_label(facts, model),
-        "base_url": url, "model": model, "server": facts,
-        "input_len": sweep.input_len, "output_len": output_len, "flush_cache": flush_cache, "prompts": prompts_path,
-        "connections": "per-request" if fresh_connections else "keep-alive",
-        "levels": [bench.level_dict(r) for r in results],
-    }  # fmt: skip
+    data = bench.document(url, model, facts, sweep, results, label=label, prompts_path=prompts_path,
+                          command="qwen-bench " + " ".join(_sys.argv[1:]))  # fmt: skip
     if out_path:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -392,14 +380,9 @@ def bench_plot(files, png):
     click.echo(f"wrote {png}")
 
 
-def _bench_label(facts: dict, model: str) -> str:
-    if "qwen_serve" in facts and facts["qwen_serve"].get("preset"):
-        q = facts["qwen_serve"]
-        return f"{q['preset']} tp{q.get('tp_size') or 1}"
-    if facts["sglang"]:
-        return f"{facts.get('quantization') or facts.get('torchao_config') or 'bf16'} tp{facts.get('tp_size')}"
-    return model
-
-
 def bench_main() -> None:
     bench_group(prog_name="qwen-bench")
+
+
+if __name__ == "__main__":
+    main()

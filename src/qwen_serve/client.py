@@ -15,6 +15,11 @@ from typing import Any
 
 import httpx
 
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """The bearer header of an OpenAI-compatible server's --api-key (none without one)."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 DEFAULT_PROMPT = "你好，介绍一下Python编程语言。"
 
@@ -62,8 +67,7 @@ class Context:
     facts: dict[str, Any] = field(default_factory=dict)
 
     def headers(self) -> dict[str, str]:
-        key = self.options.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return auth_headers(self.options.api_key)
 
 
 class Skip(Exception):

@@ -230,7 +230,9 @@ class Supervisor:
         """/health answers 200 and one tiny generation succeeds."""
         import httpx
 
-        headers = {"Authorization": f"Bearer {self.facts.api_key}"} if self.facts.api_key else {}
+        from .client import auth_headers
+
+        headers = auth_headers(self.facts.api_key)
         url = self.facts.local_url
         try:
             if httpx.get(url + "/health", headers=headers, timeout=5).status_code != 200:
