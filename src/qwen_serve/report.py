@@ -9,6 +9,13 @@ from .resolve import PRECEDENCE, LaunchSettings
 from .sglang_args import SGLangCommand
 
 
+def _rendered(table, console) -> str:
+    """A rich table as text, for `echo` (click's, or a test's)."""
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get().rstrip()
+
+
 def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> dict[str, Any]:
     target = command.target
     return {
@@ -58,10 +65,7 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         shown = "—" if row["value"] is None else str(row["value"])
         style = "dim" if row["origin"] == "default" else None
         table.add_row(row["key"], shown, row["origin"], style=style)
-    with console.capture() as capture:
-        console.print()
-        console.print(table)
-    echo(capture.get().rstrip())
+    echo("\n" + _rendered(table, console))
     if data["preset_description"]:
         echo(f"preset {data['preset']}: {data['preset_description']}")
     sglang = data["sglang"]
@@ -94,10 +98,7 @@ def print_plans(plans, hardware: str, config_label: str, echo) -> None:
         style = None if p.fits else "red"
         table.add_row(p.name, p.scheme, f"{p.weights_gib:.2f}", f"{p.peak_load_gib:.2f}", f"{p.kv_tokens:,}",
                       str(p.concurrent_4k), p.verdict, style=style)  # fmt: skip
-    console = Console(width=140)
-    with console.capture() as capture:
-        console.print(table)
-    echo(capture.get().rstrip())
+    echo(_rendered(table, Console(width=140)))
     first = plans[0]
     echo(f"KV cache per token: {first.kv_bytes_per_token:,} bytes per GPU ({first.kv_cache_dtype}); "
          f"free before loading {first.free_at_load_gib} GiB/GPU; mem_fraction_static {first.mem_fraction_static} "
@@ -157,9 +158,6 @@ def print_bench(data: dict, echo) -> None:
                       ms(lv["ttft_ms"], "p50"), ms(lv["ttft_ms"], "p99"), ms(lv["tpot_ms"], "p50"),
                       ms(lv["tpot_ms"], "p99"), ms(lv["e2e_ms"], "p50"), ms(lv["e2e_ms"], "p99"),
                       f"{lv['client_cpu_ms_per_request']:.2f} ms")  # fmt: skip
-    console = Console(width=170)
-    with console.capture() as capture:
-        console.print(table)
-    echo(capture.get().rstrip())
+    echo(_rendered(table, Console(width=170)))
     echo("in tok (server): prompt tokens as the server counted them (usage.prompt_tokens); "
          "latencies in ms; TPOT = (E2E - TTFT) / (output tokens - 1), as sglang.bench_serving computes it")
