@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -200,6 +201,29 @@ def test_sigterm_escalates_to_sigkill_after_the_stop_timeout(serve):
     assert s.finish(timeout=30) == 128 + signal.SIGKILL
     assert 1.5 < time.monotonic() - start < 15
     assert "SIGKILL" in s.err()
+
+
+def test_a_signal_during_the_ready_banner_cannot_deadlock(tmp_path, capsys):
+    # CI hung here once: SIGTERM came while the main thread printed the banner under the display's lock,
+    # and the handler's own note waited for that lock forever. The handler now only acts on processes.
+    from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
+
+    sup = Supervisor(["unused"], ServerFacts("127.0.0.1", 1, "m"), SuperviseOptions(tmp_path / "log", quiet=True))
+    sup.child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+
+    def interrupted_while_printing():
+        with sup.display._lock:  # what the main thread holds while it prints a line
+            sup._on_signal(signal.SIGTERM, None)  # a handler runs in the thread it interrupts
+
+    worker = threading.Thread(target=interrupted_while_printing, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "the signal handler waited for the display's lock"
+    assert sup.child.wait(timeout=5) == -signal.SIGTERM  # SGLang's server process got the SIGTERM
+    assert "stopping SGLang" not in capsys.readouterr().err
+    sup._say_signals()  # the main loop's next turn says it, once
+    sup._say_signals()
+    assert capsys.readouterr().err.count("SIGTERM: stopping SGLang") == 1
 
 
 def test_second_ctrl_c_stops_at_once(serve):

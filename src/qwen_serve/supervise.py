@@ -161,7 +161,8 @@ class Supervisor:
         self.display = display or Display(options.quiet)
         self.watcher = LogWatcher()
         self.child: subprocess.Popen | None = None
-        self.signals: list[int] = []
+        self.signals: list[int] = []  # appended by the signal handler
+        self._signals_said = 0  # how many of them the main loop has reported
         self.stop_deadline: float | None = None
         self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
         self.ready = False
@@ -202,15 +203,25 @@ class Supervisor:
 
     # --- signals ----------------------------------------------------------------------------
     def _on_signal(self, signum, _frame) -> None:
+        """Acts on the processes only; what to say is said by the main loop (_say_signals). A handler
+        runs between two bytecodes of the main thread, which may be printing under the display's
+        lock at that moment (the ready banner): a print here would wait for that lock forever."""
         self.signals.append(signum)
         if len(self.signals) == 1:
             self._signal(signal.SIGTERM, group=False)
             self.stop_deadline = time.monotonic() + self.options.stop_timeout
-            self.display.note(
-                f"{signal.Signals(signum).name}: stopping SGLang (it finishes running requests); SIGKILL in "
-                f"{self.options.stop_timeout:.0f} s (again to stop now)", err=True)  # fmt: skip
         else:
             self._kill_group(signal.SIGKILL)
+
+    def _say_signals(self) -> None:
+        for signum in self.signals[self._signals_said :]:
+            if self._signals_said == 0:
+                self.display.note(
+                    f"{signal.Signals(signum).name}: stopping SGLang (it finishes running requests); SIGKILL in "
+                    f"{self.options.stop_timeout:.0f} s (again to stop now)", err=True)  # fmt: skip
+            else:
+                self.display.note(f"{signal.Signals(signum).name} again: SIGKILL to the SGLang process group", err=True)
+            self._signals_said += 1
 
     def _kill_group(self, signum: int) -> None:
         if signum == signal.SIGKILL and self.child is not None and self.child.poll() is None:
@@ -263,6 +274,7 @@ class Supervisor:
             self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
             try:
                 while self.child.poll() is None:
+                    self._say_signals()
                     now = time.monotonic()
                     elapsed = now - t0
                     if self.stop_deadline is not None and now > self.stop_deadline:
@@ -292,6 +304,7 @@ class Supervisor:
                     time.sleep(0.1)
             finally:
                 self.display.stop()
+                self._say_signals()
                 code = self.child.wait()
                 self._kill_group(signal.SIGKILL)  # nothing of the group outlives the leader
                 pump.join(timeout=10)
