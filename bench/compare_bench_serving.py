@@ -8,12 +8,21 @@ concurrency levels: the agreement table (target: within 5 %) as JSON and Markdow
 With several runs per tool (scripts/gpu/bench_compare.sh interleaves them), each figure is the
 mean over a tool's runs, and the table also gives each tool's own run-to-run spread
 ((max - min) / mean): a difference between the tools smaller than the spread of one tool is noise.
+
+Where both tools kept every request (qwen-bench's `per_request`, bench_serving's `--output-details`),
+the TTFT percentiles are also compared request by request: each tool's requests pooled over its
+runs, the difference of the pooled percentile with a 95 % bootstrap interval, and a verdict on the
+5 % target: "agrees" (the whole interval within ±5 %), "differs" (wholly outside) or "undecided"
+(more requests needed). 32 requests at concurrency 8 cannot settle a p50 to 5 %: the 2026-11-25-b
+runs differ from themselves by up to 16 % there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
+import statistics
 from pathlib import Path
 
 PAIRS = (  # (qwen-bench level field, key, bench_serving field)
@@ -26,12 +35,23 @@ PAIRS = (  # (qwen-bench level field, key, bench_serving field)
 )
 
 
+TARGET = 0.05
+PER_REQUEST = (("ttft_ms.p50", 50), ("ttft_ms.p99", 99))  # compared request by request where both kept them
+
+
 def ours_runs(paths: list[str]) -> list[dict]:
     runs = []
     for path in paths:
         levels = json.loads(Path(path).read_text())["levels"]
-        runs.append({lv["concurrency"]: {f"{f}{'.' + k if k else ''}": (lv[f] if k is None else lv[f].get(k))
-                                         for f, k, _ in PAIRS} for lv in levels})  # fmt: skip
+        run = {}
+        for lv in levels:
+            run[lv["concurrency"]] = {f"{f}{'.' + k if k else ''}": (lv[f] if k is None else lv[f].get(k))
+                                      for f, k, _ in PAIRS}  # fmt: skip
+            rows = lv.get("per_request") or {}
+            if rows.get("ttft_ms"):
+                run[lv["concurrency"]]["ttfts_ms"] = [t for t, e in zip(rows["ttft_ms"], rows["error"])
+                                                     if t is not None and not e]  # fmt: skip
+        runs.append(run)
     return runs
 
 
@@ -42,7 +62,11 @@ def theirs_runs(paths: list[str]) -> list[dict]:
         for line in Path(path).read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                run[row.get("max_concurrency")] = {f"{f}{'.' + k if k else ''}": row.get(other) for f, k, other in PAIRS}
+                level = {f"{f}{'.' + k if k else ''}": row.get(other) for f, k, other in PAIRS}
+                if row.get("ttfts"):  # --output-details: seconds, 0.0 for a failed request
+                    errors = row.get("errors") or [""] * len(row["ttfts"])
+                    level["ttfts_ms"] = [t * 1000 for t, e in zip(row["ttfts"], errors) if t and not e]
+                run[row.get("max_concurrency")] = level
         runs.append(run)
     return runs
 
@@ -50,6 +74,45 @@ def theirs_runs(paths: list[str]) -> list[dict]:
 def stats(values: list[float]) -> tuple[float, float]:
     mean = sum(values) / len(values)
     return mean, ((max(values) - min(values)) / mean if mean else 0.0)
+
+
+def quantile(values: list[float], q: int) -> float:
+    """numpy.percentile's default interpolation, as qwen-bench and bench_serving compute theirs."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def bootstrap(a: list[float], b: list[float], q: int, rounds: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """quantile(a) / quantile(b) - 1, with the 2.5th and 97.5th percentiles of that difference over
+    `rounds` resamplings of both samples (with replacement, each its own size)."""
+    rng = random.Random(seed)
+    point = quantile(a, q) / quantile(b, q) - 1
+    draws = sorted(quantile(rng.choices(a, k=len(a)), q) / quantile(rng.choices(b, k=len(b)), q) - 1
+                   for _ in range(rounds))  # fmt: skip
+    return point, draws[int(0.025 * rounds)], draws[int(0.975 * rounds) - 1]
+
+
+def verdict(low: float, high: float) -> str:
+    if -TARGET <= low and high <= TARGET:
+        return "agrees"
+    if high < -TARGET or low > TARGET:
+        return "differs"
+    return "undecided"
+
+
+def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]:
+    if not all("ttfts_ms" in r.get(c, {}) for r in ours + theirs):
+        return []
+    a = [t for r in ours for t in r[c]["ttfts_ms"]]
+    b = [t for r in theirs for t in r[c]["ttfts_ms"]]
+    if len(a) < 2 or len(b) < 2:
+        return []
+    rows = []
+    for metric, q in PER_REQUEST:
+        point, low, high = bootstrap(a, b, q)
+        rows.append({"concurrency": c, "metric": metric, "requests": [len(a), len(b)],
+                     "qwen_bench": quantile(a, q), "bench_serving": quantile(b, q), "difference": point,
+                     "ci95": [low, high], "verdict": verdict(low, high)})  # fmt: skip
+    return rows
 
 
 def compare(ours: list[dict], theirs: list[dict]) -> list[dict]:
@@ -79,7 +142,10 @@ def main() -> int:
     ours, theirs = args.ours, args.theirs
     if args.files:
         ours, theirs = [args.files[0]], [args.files[1]]
-    rows = compare(ours_runs(ours), theirs_runs(theirs))
+    ours_data, theirs_data = ours_runs(ours), theirs_runs(theirs)
+    rows = compare(ours_data, theirs_data)
+    levels = sorted({r["concurrency"] for r in rows})
+    pooled = [row for c in levels for row in per_request_rows(ours_data, theirs_data, c)]
     several = any(r["runs"] != [1, 1] for r in rows)
     head = "| concurrency | metric | qwen-bench | bench_serving | difference |"
     lines = [head + (" spread qwen-bench / bench_serving |" if several else ""),
@@ -90,10 +156,19 @@ def main() -> int:
             line += f" {r['spread_qwen_bench']:.1%} / {r['spread_bench_serving']:.1%} |"
         lines.append(line)
     worst = max((abs(r["difference"]) for r in rows), default=None)
-    Path(args.out).write_text(json.dumps({"ours": ours, "theirs": theirs, "rows": rows, "worst_abs_difference": worst},
-                                         indent=2) + "\n")  # fmt: skip
+    Path(args.out).write_text(json.dumps({"ours": ours, "theirs": theirs, "rows": rows, "worst_abs_difference": worst,
+                                          "per_request": pooled}, indent=2) + "\n")  # fmt: skip
     print("\n".join(lines))
     print(f"worst difference: {worst:.1%}" if worst is not None else "no common levels")
+    if pooled:
+        print("\nrequest by request (each tool's requests pooled over its runs; 95 % bootstrap interval, 2000 rounds):")
+        print("| concurrency | metric | requests qwen-bench / bench_serving | qwen-bench | bench_serving | difference "
+              "| 95 % interval | within 5 % |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in pooled:
+            print(f"| {r['concurrency']} | {r['metric']} | {r['requests'][0]} / {r['requests'][1]} | {r['qwen_bench']:.2f} "
+                  f"| {r['bench_serving']:.2f} | {r['difference']:+.1%} | {r['ci95'][0]:+.1%} … {r['ci95'][1]:+.1%} "
+                  f"| {r['verdict']} |")  # fmt: skip
     return 0
 
 

@@ -247,8 +247,15 @@ def bench_h100() -> str:
         summary.append(f"{what.split(':')[0]}: throughput, TPOT and E2E worst "
                        f"{max(abs(r['difference']) for r in close):.1%}, TTFT p50 worst "
                        f"{max(abs(r['difference']) for r in rows if r['metric'] == 'ttft_ms.p50'):.1%}")
+    twice = [r for name, _ in BENCH_COMPARISONS for r in json.loads((BENCH_RUN / name).read_text())["rows"]
+             if r["metric"] == "ttft_ms.p50" and r["runs"] == [2, 2]]  # fmt: skip
+    noise = (f" Each tool against itself (two runs of the same set-up), TTFT p50 differed by up to "
+             f"{max(r['spread_qwen_bench'] for r in twice):.1%} (qwen-bench) and "
+             f"{max(r['spread_bench_serving'] for r in twice):.1%} (bench_serving), "
+             f"{max(max(r['spread_qwen_bench'], r['spread_bench_serving']) for r in twice if r['concurrency'] == 8):.1%} "
+             f"at concurrency 8.") if twice else ""  # fmt: skip
     lines += ["", "qwen-bench / bench_serving (difference); with two runs, the mean of each tool's. "
-              + "; ".join(summary) + f". Raw: `{BENCH_RUN.relative_to(ROOT)}/`."]
+              + "; ".join(summary) + "." + noise + f" Raw: `{BENCH_RUN.relative_to(ROOT)}/`."]
     return "\n".join(lines)
 
 

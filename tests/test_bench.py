@@ -53,6 +53,16 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
         assert lv["client_cpu_ms_per_request"] > 0
         # the server's own count of every prompt: exactly --input-len (the lengths are real, not assumed)
         assert lv["server_input_tokens"] == {"min": 32, "mean": 32, "max": 32, "reported": 8}
+        # the raw data: every request in the order sent, and the percentiles are exactly theirs
+        rows = lv["per_request"]
+        assert {len(column) for column in rows.values()} == {8}
+        assert rows["sent_s"] == sorted(rows["sent_s"]) and 0 <= rows["sent_s"][0] < lv["duration_s"]
+        assert all(t < e for t, e in zip(rows["ttft_ms"], rows["e2e_ms"]))
+        assert all(s + e / 1000 <= lv["duration_s"] + 0.01 for s, e in zip(rows["sent_s"], rows["e2e_ms"]))
+        assert rows["output_tokens"] == [8] * 8 and rows["prompt_tokens"] == [32] * 8 and rows["error"] == [None] * 8
+        assert percentiles([t / 1000 for t in rows["ttft_ms"]])["p50"] == pytest.approx(lv["ttft_ms"]["p50"], abs=0.01)
+        if lv["concurrency"] == 1:  # one at a time: each is sent after the one before has finished
+            assert all(s1 >= s0 + e / 1000 for s0, s1, e in zip(rows["sent_s"], rows["sent_s"][1:], rows["e2e_ms"]))
     assert "req/s" in result.output and "TPOT p50" in result.output and "in tok (server)" in result.output
     assert "warning" not in result.stderr
     png = tmp_path / "plot.png"
@@ -100,6 +110,43 @@ def test_comparison_with_bench_serving_output(tmp_path):
     data = json.loads((tmp_path / "c.json").read_text())
     assert len(data["rows"]) == 6 and data["worst_abs_difference"] == pytest.approx(1 - 2.0 / 2.1)
     assert "| 8 | output_throughput | 256.00 | 250.00 | +2.4% |" in out
+
+
+@pytest.mark.parametrize(("low", "scale", "count", "expected"), [
+    (170.0, 1.00, 400, "agrees"),  # the same narrow distribution, enough requests: the interval lies within ±5 %
+    (170.0, 1.25, 400, "differs"),  # 25 % slower: the interval lies wholly outside
+    (80.0, 1.00, 400, "undecided"),  # as wide as TTFT at concurrency 8 on the H100: 400 requests cannot tell 5 %
+    (170.0, 1.00, 6, "undecided"),  # too few requests to tell
+])  # fmt: skip
+def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path, low, scale, count, expected):
+    import random
+    import statistics
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rng = random.Random(count + int(low))
+    ttfts = [rng.uniform(low, 240.0) for _ in range(2 * count)]
+    ours_ttft, theirs_ttft = ttfts[:count], [t * scale / 1000 for t in ttfts[count:]]
+    level = {"concurrency": 8, "request_throughput": 2.0, "output_throughput": 256.0, "ttft_ms": {"p50": 1.0, "p99": 1.0},
+             "tpot_ms": {"p50": 10.0}, "e2e_ms": {"p50": 1300.0},
+             "per_request": {"ttft_ms": ours_ttft + [None], "error": [None] * count + ["HTTP 500"]}}  # fmt: skip
+    theirs = {"max_concurrency": 8, "request_throughput": 2.0, "output_throughput": 256.0, "median_ttft_ms": 1.0,
+              "p99_ttft_ms": 1.0, "median_tpot_ms": 10.0, "median_e2e_latency_ms": 1300.0,
+              "ttfts": theirs_ttft + [0.0], "errors": [""] * count + ["timeout"]}  # fmt: skip
+    (tmp_path / "q.json").write_text(json.dumps({"levels": [level]}))
+    (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
+    script = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
+    out = subprocess.run([sys.executable, str(script), "--ours", str(tmp_path / "q.json"), "--theirs",
+                          str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "c.json")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    rows = {r["metric"]: r for r in json.loads((tmp_path / "c.json").read_text())["per_request"]}
+    p50 = rows["ttft_ms.p50"]
+    assert p50["requests"] == [count, count]  # failed requests left out on both sides
+    assert p50["ci95"][0] <= p50["difference"] <= p50["ci95"][1]
+    assert p50["verdict"] == expected, p50
+    assert p50["qwen_bench"] == pytest.approx(statistics.median(ours_ttft))
+    assert f"| {expected} |" in out
 
 
 def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypatch):
@@ -230,3 +277,33 @@ def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
     assert result.exit_code == 2, result.output
     assert "no tokenizer for exact prompt lengths: model 'qwen-serve/Qwen3-tiny' is not a local directory" in result.stderr
     assert "--prompts FILE" in result.stderr
+
+
+def test_bench_serving_prompts_are_rebuilt_as_the_h100_run_counted_them(tmp_path, monkeypatch, capsys):
+    # bench/bench_serving_prompts.py calls SGLang's own random-ids dataset code with bench_compare.sh's
+    # seeds: the lengths it counts for run 1 are those committed from the 2026-11-25-b H100 run
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from qwen_serve.skeleton import write_skeleton
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_serving_prompts", root / "bench/bench_serving_prompts.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    write_skeleton(tmp_path / "model", tiny=True)  # the real Qwen tokenizer, offline
+
+    def run(*args: str) -> str:
+        monkeypatch.setattr(sys, "argv", ["bench_serving_prompts.py", "--tokenizer", str(tmp_path / "model"), *args])
+        assert script.main() == 0
+        return capsys.readouterr().out
+
+    committed = (root / "bench/results/h100/bench/2026-11-25-b/bench_serving_prompt_lengths.txt").read_text()
+    run_1 = committed.split("## run 2")[0].splitlines()[1:3]  # concurrency 1 and 8
+    out = run("--levels", "1,8", "--run", "1", "--warmup", "2", "-o", str(tmp_path / "p.jsonl"))
+    assert len(run_1) == 2 and all(line in out for line in run_1), (run_1, out)
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [r["concurrency"] for r in rows] == [1] * 18 + [8] * 34  # 2 warm-ups + max(16, 4 c) each
+    assert rows[0]["prompt"] == rows[1]["prompt"] == rows[2]["prompt"]  # warm-ups repeat the first prompt
+    assert "concurrency 8: 20 prompts asked as 512 tokens" in run("--levels", "8", "--run", "1", "--requests", "20")

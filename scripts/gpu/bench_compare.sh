@@ -21,9 +21,17 @@
 # NEWCONN=1: qwen-bench opens a new connection per request, as bench_serving does (keep-alive otherwise);
 # NEWCONN=both runs qwen-bench both ways before bench_serving (with REPLAY=1, levels 1,8,64 fit one
 # 600 s call; run 5, one qwen-bench pass at 1,8,32,64, took 468 s).
-#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
+# REQUESTS=N: N requests per level for both tools instead of max(16, 4 x concurrency). Both tools
+# keep every request (qwen-bench's per_request, bench_serving's --output-details), and
+# bench/compare_bench_serving.py puts a 95 % bootstrap interval on the TTFT difference: at
+# concurrency 8 TTFT spreads over ~40-230 ms, and 32 requests per run cannot settle a p50 to 5 %.
+# More than 8 result files (the device returns at most 8) are packed into one results.tar.gz.
+#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] [REQUESTS=N] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
 set -uo pipefail
 LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}; FIRST=${3:-1}; BS_MODE=${BS_MODE:-text}; REPLAY=${REPLAY:-0}; NEWCONN=${NEWCONN:-0}
+REQUESTS=${REQUESTS:-}
+case $REQUESTS in ''|*[!0-9]*) [ -z "$REQUESTS" ] || { echo "REQUESTS must be a positive integer, not $REQUESTS" >&2; exit 2; } ;; esac
+count() { if [ -n "$REQUESTS" ]; then echo "$REQUESTS"; else echo $(( $1 * 4 > 16 ? $1 * 4 : 16 )); fi; }
 case $NEWCONN in 0|1|both) ;; *) echo "NEWCONN must be 0, 1 or both, not $NEWCONN" >&2; exit 2 ;; esac
 case $BS_MODE in
   text) BS_ARGS="--backend sglang-oai"; BS_NAME=bench_serving ;;
@@ -47,23 +55,24 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
   if [ "$REPLAY" = 1 ]; then
     QB_NAME=qwen_bench_replay; PROMPTS="--prompts /tmp/prompts_$r.jsonl"
     PYTHONPATH=/tmp/stub:$PYTHONPATH python3 bench/bench_serving_prompts.py --tokenizer "$MODEL" --input-len $IN \
-      --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 -o /tmp/prompts_$r.jsonl 2>&1 | grep -v '^#'
+      --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 ${REQUESTS:+--requests $REQUESTS} \
+      -o /tmp/prompts_$r.jsonl 2>&1 | grep -v '^#'
   fi
   case $NEWCONN in 0) VARIANTS="keep" ;; 1) VARIANTS="new" ;; both) VARIANTS="keep new" ;; esac
   for v in $VARIANTS; do  # "both": the same prompts twice, keep-alive then a connection per request
     name=$QB_NAME; flags=$PROMPTS
     [ "$v" = new ] && { name=${QB_NAME}_newconn; flags="$PROMPTS --new-connection-per-request"; }
     python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
-      $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
+      $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r ${REQUESTS:+--requests $REQUESTS} \
       --out "$OUTDIR/${name}_$r.json" \
       2>&1 | tee "$OUTDIR/${name}_$r.txt"
   done
   for c in ${LEVELS//,/ }; do
-    n=$(( c * 4 > 16 ? c * 4 : 16 ))
+    n=$(count "$c")
     PYTHONPATH=/tmp/stub:$PYTHONPATH python3 -m sglang.benchmark.serving $BS_ARGS --host 127.0.0.1 \
       --port 30000 --model "$MODEL" --tokenizer "$MODEL" --dataset-name random-ids --random-input-len $IN \
       --random-output-len $OUTLEN --random-range-ratio 1 --num-prompts $n --max-concurrency $c \
-      --warmup-requests 4 --flush-cache --seed $(( 1000 * r + c )) \
+      --warmup-requests 4 --flush-cache --seed $(( 1000 * r + c )) --output-details \
       --output-file "$OUTDIR/${BS_NAME}_$r.jsonl" 2>&1 | tail -25 >> "$OUTDIR/${BS_NAME}_$r.txt"
   done
 done
@@ -74,5 +83,9 @@ for ours in "$OUTDIR"/${QB_NAME}_[0-9]*.json "$OUTDIR"/${QB_NAME}_newconn_*.json
   echo "== $(basename "$ours") vs ${BS_NAME}"
   python3 bench/compare_bench_serving.py --ours "$ours" --theirs "$OUTDIR"/${BS_NAME}_*.jsonl -o /tmp/compare.json
 done
+if [ "$(ls "$OUTDIR" | wc -l)" -gt 8 ]; then
+  (cd "$OUTDIR" && tar czf /tmp/results.tar.gz --remove-files -- * && mv /tmp/results.tar.gz .)
+  echo "packed into results.tar.gz: $(tar tzf "$OUTDIR/results.tar.gz" | tr '\n' ' ')"
+fi
 # matplotlib is not in the GPU bundle: plot on the CPU machine afterwards
 #   uv run qwen-bench plot …/qwen_bench_*.json …/bench_serving_*.jsonl -o …/throughput_vs_latency.png

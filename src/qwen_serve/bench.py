@@ -35,6 +35,7 @@ class RequestResult:
     output_tokens: int = 0
     error: str | None = None
     prompt_tokens: int | None = None  # the server's own count (usage.prompt_tokens), where it reports one
+    sent: float | None = None  # time.perf_counter() when it was sent; seconds into its level once run_level returns
 
     @property
     def tpot(self) -> float | None:
@@ -63,6 +64,10 @@ class LevelResult:
     # the prompt lengths the server counted ({min, mean, max, reported}); None when it reports none.
     # Equal to input_len when the tokenizers agree: the proof that "exact" lengths reached the model
     server_input_tokens: dict[str, float] | None = None
+    # every request in the order sent, column by column (like sglang.bench_serving --output-details):
+    # sent_s (seconds after the level began), ttft_ms, e2e_ms, output_tokens, prompt_tokens, error.
+    # The raw data behind the percentiles: others can test them, see arrival timing, bootstrap CIs
+    per_request: dict[str, list] = field(default_factory=dict)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -123,7 +128,7 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
         async with session.post(url, json=body, headers=headers) as r:
             if r.status != 200:
                 text = (await r.read()).decode(errors="replace")
-                return RequestResult(False, error=f"HTTP {r.status}: {text[:120]}")
+                return RequestResult(False, error=f"HTTP {r.status}: {text[:120]}", sent=start)
             async for raw in r.content:  # one SSE line at a time
                 if not raw.startswith(b"data:"):
                     continue
@@ -140,12 +145,12 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
                         if first is None:
                             first = time.perf_counter() - start
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:  # ValueError: bad JSON, overlong line
-        return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160])
+        return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160], sent=start)
     e2e = time.perf_counter() - start
     tokens = usage_tokens if usage_tokens is not None else chunks
     if first is None:
-        return RequestResult(False, e2e=e2e, error="no text streamed")
-    return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens)
+        return RequestResult(False, e2e=e2e, error="no text streamed", sent=start)
+    return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens, sent=start)
 
 
 async def run_level(base_url: str, model: str, prompts: list[str], concurrency: int, requests: int,
@@ -182,6 +187,9 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         duration, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    results.sort(key=lambda r: r.sent)
+    for r in results:
+        r.sent -= t0
     return results, duration, cpu
 
 
@@ -304,7 +312,22 @@ def summarize(results: list[RequestResult], concurrency: int, duration: float, c
         client_cpu_ms_per_request=cpu / len(results) * 1000 if results else 0.0,
         error_samples=sorted({r.error for r in results if r.error})[:3],
         server_input_tokens=_counted([r.prompt_tokens for r in ok if r.prompt_tokens is not None]),
+        per_request=per_request(results),
     )  # fmt: skip
+
+
+def per_request(results: list[RequestResult]) -> dict[str, list]:
+    def ms(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000, 3)
+
+    return {
+        "sent_s": [None if r.sent is None else round(r.sent, 6) for r in results],
+        "ttft_ms": [ms(r.ttft) for r in results],
+        "e2e_ms": [ms(r.e2e) for r in results],
+        "output_tokens": [r.output_tokens for r in results],
+        "prompt_tokens": [r.prompt_tokens for r in results],
+        "error": [r.error for r in results],
+    }
 
 
 def _counted(counts: list[int]) -> dict[str, float] | None:
