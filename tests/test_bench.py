@@ -307,3 +307,87 @@ def test_bench_serving_prompts_are_rebuilt_as_the_h100_run_counted_them(tmp_path
     assert [r["concurrency"] for r in rows] == [1] * 18 + [8] * 34  # 2 warm-ups + max(16, 4 c) each
     assert rows[0]["prompt"] == rows[1]["prompt"] == rows[2]["prompt"]  # warm-ups repeat the first prompt
     assert "concurrency 8: 20 prompts asked as 512 tokens" in run("--levels", "8", "--run", "1", "--requests", "20")
+
+
+@pytest.fixture
+def relay(cpu_server):
+    """The CPU server behind a relay that drops the two SGLang fields bench_serving's OpenAI backend
+    always sends (ignore_eos, best_of) and transformers serve refuses with 422; everything else,
+    the stream included, passes through as it comes."""
+    import asyncio
+    import threading
+
+    import aiohttp
+    from aiohttp import web
+
+    upstream = cpu_server[0]
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if request.method == "POST" and body:
+            payload = json.loads(body)
+            for key in ("ignore_eos", "best_of"):
+                payload.pop(key, None)
+            body = json.dumps(payload).encode()
+        async with aiohttp.ClientSession() as session:
+            async with session.request(request.method, upstream + request.path_qs, data=body,
+                                       headers={"Content-Type": "application/json"}) as r:  # fmt: skip
+                out = web.StreamResponse(status=r.status, headers={"Content-Type": r.headers.get("Content-Type", "")})
+                await out.prepare(request)
+                async for chunk in r.content.iter_any():
+                    await out.write(chunk)
+                await out.write_eof()
+                return out
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    port = free_port()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", cpu_server[1]
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+
+
+def test_against_sglang_bench_serving_on_the_same_server(relay, tmp_path):
+    # the comparison the H100 runs make, end to end on the CPU server: SGLang's real bench_serving
+    # (OpenAI backend, random-ids, --output-details) and qwen-bench, then compare_bench_serving.py
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url, model_dir = relay
+    root = Path(__file__).resolve().parents[1]
+    theirs = tmp_path / "bench_serving.jsonl"
+    bs = subprocess.run([sys.executable, "-m", "sglang.benchmark.serving", "--backend", "sglang-oai", "--base-url", url,
+                         "--model", "qwen-serve/Qwen3-tiny", "--tokenizer", str(model_dir), "--dataset-name", "random-ids",
+                         "--random-input-len", "16", "--random-output-len", "4", "--random-range-ratio", "1",
+                         "--num-prompts", "6", "--max-concurrency", "2", "--warmup-requests", "1", "--seed", "1",
+                         "--disable-tqdm", "--output-details", "--output-file", str(theirs)],
+                        capture_output=True, text=True, timeout=600,  # it looks the model up: offline, in the server's cache
+                        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(model_dir.parents[2])})  # fmt: skip
+    assert bs.returncode == 0, bs.stdout[-2000:] + bs.stderr[-2000:]
+    ours = tmp_path / "qwen_bench.json"
+    result = qwen_bench("--base-url", url, "--tokenizer", str(model_dir), "--input-len", "16", "--output-len", "4",
+                        "--concurrency", "2", "--requests", "6", "--warmup", "1", "--out", str(ours))
+    assert result.exit_code == 0, result.output
+    out = subprocess.run([sys.executable, str(root / "bench/compare_bench_serving.py"), "--ours", str(ours),
+                          "--theirs", str(theirs), "-o", str(tmp_path / "c.json")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert {r["metric"] for r in data["rows"]} >= {"request_throughput", "ttft_ms.p50", "tpot_ms.p50", "e2e_ms.p50"}
+    pooled = {r["metric"]: r for r in data["per_request"]}
+    assert pooled["ttft_ms.p50"]["requests"] == [6, 6]  # every request of both tools, none lost
+    assert pooled["ttft_ms.p50"]["verdict"] in ("agrees", "differs", "undecided")
+    assert "request by request" in out
