@@ -1,0 +1,245 @@
+"""Does the load generator change the batches it measures? A CPU-only look at the mechanism.
+
+On the H100 (2026-11-25-b) qwen-bench's TTFT p50 at concurrency 8 was 7-18 % below
+sglang.bench_serving's on the same server. SGLang's log (server_*.log.gz) shows how: at a fixed
+output length the prefills of one round run back to back, so all 8 requests of a round finish in
+the same decode step ("#running-req: 0" before every round's first prefill), and the client then
+sends 8 requests at once. The first to arrive finds the scheduler idle and is prefilled alone;
+those that arrive during that prefill share the next one, and so on. The rounds split 1+3+4 under
+qwen-bench (its former httpx client) and mostly 1+7 under bench_serving: the client's *burst
+spread* (how far apart a round's requests reach the server) decides the prefill batches, and so
+TTFT.
+
+This measures that spread for each client against a stand-in for SGLang's scheduler (a process of
+its own): one loop that prefills every waiting request as one batch before the next decode step
+(base + per-sequence time), else runs one decode step for all running requests (one streamed token
+each); a request joins the queue after a serial tokenizing delay. It models the mechanism, not
+SGLang's speed, and this machine's CPU is not the H100 host's: the batch sizes it shows are the
+model's, the spreads are each client's own. Clients: qwen-bench's `run_level` (aiohttp, keep-alive
+and a connection per request), bench_serving's own OpenAI-backend function under its semaphore,
+and the httpx streaming client qwen-bench used in every H100 run so far.
+
+  uv run python bench/batching_sim.py [--concurrency 8] [--requests 160] [--repeat 2] [-o out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def make_app(opts: argparse.Namespace):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    waiting: collections.deque = collections.deque()
+    running: list = []
+    batches: list[int] = []  # sequences per prefill batch, in order
+    arrivals: list[float] = []  # when each request reached the server (before its body is read)
+    wake = asyncio.Event()
+    tokenizer = asyncio.Lock()
+    loop_task = None
+    chunk = "data: " + json.dumps({"id": "x", "object": "text_completion", "created": 1, "model": "m", "usage": None,
+                                   "choices": [{"index": 0, "text": " tok", "logprobs": None, "finish_reason": None}]}) + "\n\n"  # fmt: skip
+
+    class Req:
+        def __init__(self, output_len: int):
+            self.left = output_len
+            self.out: asyncio.Queue = asyncio.Queue()
+
+        def token(self) -> None:
+            self.out.put_nowait(chunk)
+            self.left -= 1
+
+    async def scheduler():
+        while True:
+            if waiting:  # every waiting request in one prefill batch, before the next decode step
+                batch = list(waiting)
+                waiting.clear()
+                batches.append(len(batch))
+                await asyncio.sleep((opts.prefill_base_ms + opts.prefill_per_seq_ms * len(batch)) / 1000)
+                for r in batch:
+                    r.token()
+                running.extend(batch)
+            elif running:  # one decode step: a token for every running request
+                await asyncio.sleep(opts.decode_ms / 1000)
+                for r in running:
+                    r.token()
+            else:
+                wake.clear()
+                await wake.wait()
+                continue
+            for r in [r for r in running if r.left <= 0]:
+                running.remove(r)
+                r.out.put_nowait(None)
+
+    async def completions(request):
+        nonlocal loop_task
+        arrivals.append(time.perf_counter())
+        if loop_task is None:
+            loop_task = asyncio.get_running_loop().create_task(scheduler())
+        body = await request.json()
+        req = Req(int(body.get("max_tokens") or opts.output_len))
+        async with tokenizer:  # one tokenizer process: requests are tokenized one after another
+            await asyncio.sleep(opts.tokenize_ms / 1000)
+        waiting.append(req)
+        wake.set()
+
+        async def stream():
+            while (item := await req.out.get()) is not None:
+                yield item
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    async def stats(request):
+        sizes, t = list(batches), [a - arrivals[0] for a in arrivals]
+        if request.method == "POST":
+            batches.clear()
+            arrivals.clear()
+        return JSONResponse({"prefill_batches": sizes, "arrivals_s": t})
+
+    return Starlette(routes=[Route("/v1/completions", completions, methods=["POST"]),
+                             Route("/stats", stats, methods=["GET", "POST"])])  # fmt: skip
+
+
+def start_server(argv: list[str]) -> tuple[str, subprocess.Popen]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), *argv])
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return f"http://127.0.0.1:{port}", proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the stand-in server did not start")
+
+
+async def qwen_bench_ttfts(url: str, n: int, c: int, output_len: int, reuse: bool) -> list[float]:
+    from qwen_serve import bench
+
+    results, _, _ = await bench.run_level(url, "m", ["p"], c, n, output_len, 600, False, None, reuse_connections=reuse)
+    return [r.ttft for r in results if r.ok]
+
+
+async def bench_serving_ttfts(url: str, n: int, c: int, output_len: int) -> list[float]:
+    from sglang.benchmark import serving
+
+    serving.args = argparse.Namespace(disable_stream=False, disable_ignore_eos=False, return_logprob=False,
+                                      top_logprobs_num=0, cache_report=False, header=None)  # fmt: skip
+    semaphore = asyncio.Semaphore(c)  # as sglang.benchmark.serving.benchmark limits concurrency
+    request = serving.RequestFuncInput(prompt="p", api_url=url + "/v1/completions", prompt_len=512,
+                                       output_len=output_len, model="m", lora_name=None, image_data=None,
+                                       extra_request_body={})  # fmt: skip
+
+    async def one():
+        async with semaphore:
+            return await serving.async_request_openai_completions(request)
+
+    outputs = await asyncio.gather(*(asyncio.create_task(one()) for _ in range(n)))
+    return [o.ttft for o in outputs if o.success]
+
+
+async def httpx_ttfts(url: str, n: int, c: int, output_len: int) -> list[float]:
+    """qwen-bench's streaming client as it ran on the H100 in 2026-11-25-b (httpx, keep-alive)."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+    ttfts: list[float] = []
+    queue = list(range(n))
+    body = {"model": "m", "prompt": "p", "max_tokens": output_len, "stream": True}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
+
+        async def worker():
+            while queue:
+                queue.pop()
+                start, first = time.perf_counter(), None
+                async with client.stream("POST", "/v1/completions", json=body) as r:
+                    async for line in r.aiter_lines():
+                        if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                            if json.loads(line[5:])["choices"][0]["text"] and first is None:
+                                first = time.perf_counter() - start
+                ttfts.append(first)
+
+        await asyncio.gather(*(worker() for _ in range(c)))
+    return ttfts
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=160)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--output-len", type=int, default=128)
+    ap.add_argument("--decode-ms", type=float, default=12.0, help="one decode step (TPOT p50 at c=8 on the H100: ~12)")
+    ap.add_argument("--prefill-base-ms", type=float, default=15.0)
+    ap.add_argument("--prefill-per-seq-ms", type=float, default=15.0)
+    ap.add_argument("--tokenize-ms", type=float, default=1.0)
+    ap.add_argument("-o", "--output")
+    ap.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        import uvicorn
+
+        uvicorn.run(make_app(args), host="127.0.0.1", port=args.serve, log_level="warning")
+        return 0
+    import httpx
+
+    model = ["--output-len", str(args.output_len), "--decode-ms", str(args.decode_ms), "--prefill-base-ms",
+             str(args.prefill_base_ms), "--prefill-per-seq-ms", str(args.prefill_per_seq_ms), "--tokenize-ms",
+             str(args.tokenize_ms)]  # fmt: skip
+    url, server = start_server(model)
+    n, c, out_len = args.requests, args.concurrency, args.output_len
+    clients = {
+        "qwen-bench": lambda: qwen_bench_ttfts(url, n, c, out_len, True),
+        "qwen-bench --new-connection-per-request": lambda: qwen_bench_ttfts(url, n, c, out_len, False),
+        "bench_serving": lambda: bench_serving_ttfts(url, n, c, out_len),
+        "httpx (qwen-bench on the H100)": lambda: httpx_ttfts(url, n, c, out_len),
+    }  # fmt: skip
+    rows = []
+    try:
+        for repeat in range(1, args.repeat + 1):
+            for name, run in clients.items():  # interleaved: drift of the machine hits every client
+                httpx.post(url + "/stats", timeout=10)
+                ttfts = asyncio.run(run())
+                seen = httpx.get(url + "/stats", timeout=10).json()
+                sizes, arrivals = seen["prefill_batches"], seen["arrivals_s"]
+                # all c requests of a round finish in the same decode step (their prefills ran back to
+                # back), so the client sends the next c at once: how far apart they reach the server
+                spreads = [(arrivals[i + c - 1] - arrivals[i]) * 1000 for i in range(0, len(arrivals) - c + 1, c)]
+                row = {"client": name, "repeat": repeat, "requests": len(ttfts),
+                       "ttft_ms_p50": statistics.median(ttfts) * 1000, "ttft_ms_mean": statistics.fmean(ttfts) * 1000,
+                       "round_spread_ms": {"first": spreads[0], "median": statistics.median(spreads[1:] or spreads),
+                                           "max": max(spreads[1:] or spreads)},
+                       "prefill_batches": len(sizes), "seqs_per_prefill_batch": statistics.fmean(sizes),
+                       "batch_sizes": dict(sorted(collections.Counter(sizes).items()))}  # fmt: skip
+                rows.append(row)
+                print(f"{repeat}  {name:42s} TTFT p50 {row['ttft_ms_p50']:6.1f} ms  mean {row['ttft_ms_mean']:6.1f} ms  "
+                      f"{row['seqs_per_prefill_batch']:.2f} seqs per prefill batch  {row['batch_sizes']}  "
+                      f"a round of {c} reached the server within {row['round_spread_ms']['median']:.1f} ms "
+                      f"(median; max {row['round_spread_ms']['max']:.1f})", flush=True)  # fmt: skip
+    finally:
+        server.terminate()
+    if args.output:
+        facts = {"command": "python " + " ".join(sys.argv), "python": platform.python_version(),
+                 "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}  # fmt: skip
+        Path(args.output).write_text(json.dumps({**facts, **vars(args), "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
