@@ -13,8 +13,12 @@ Where both tools kept every request (qwen-bench's `per_request`, bench_serving's
 the TTFT percentiles are also compared request by request: each tool's requests pooled over its
 runs, the difference of the pooled percentile with a 95 % bootstrap interval, and a verdict on the
 5 % target: "agrees" (the whole interval within ±5 %), "differs" (wholly outside) or "undecided"
-(more requests needed). 32 requests at concurrency 8 cannot settle a p50 to 5 %: the 2026-11-25-b
-runs differ from themselves by up to 16 % there.
+(more requests needed, or fewer than 10 rounds a side). The bootstrap resamples *rounds*, not
+requests: blocks of `concurrency` requests in the order sent. Requests in flight together are not
+independent: at a fixed output length a whole round finishes in one decode step and its next
+requests are prefilled in batches that one burst decides (bench/batching_sim.py), so resampling
+single requests would claim more certainty than the data hold. 32 requests at concurrency 8 (4
+rounds) cannot settle a p50 to 5 %: the 2026-11-25-b runs differ from themselves by up to 16 % there.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ PAIRS = (  # (qwen-bench level field, key, bench_serving field)
 
 
 TARGET = 0.05
+MIN_ROUNDS = 10  # per tool, for any verdict but "undecided"
 PER_REQUEST = (("ttft_ms.p50", 50), ("ttft_ms.p99", 99))  # compared request by request where both kept them
 
 
@@ -81,17 +86,29 @@ def quantile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def bootstrap(a: list[float], b: list[float], q: int, rounds: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """quantile(a) / quantile(b) - 1, with the 2.5th and 97.5th percentiles of that difference over
-    `rounds` resamplings of both samples (with replacement, each its own size)."""
+def blocks(values: list[float], size: int) -> list[list[float]]:
+    """Consecutive blocks of `size` (the concurrency): the rounds of a closed-loop run, in the order sent."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def bootstrap(a: list[list[float]], b: list[list[float]], q: int, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """quantile(pooled a) / quantile(pooled b) - 1 for two lists of blocks, with the 2.5th and 97.5th
+    percentiles of that difference over `draws` resamplings of the blocks of each side (with
+    replacement, each its own number of blocks; the requests of a drawn block stay together)."""
     rng = random.Random(seed)
-    point = quantile(a, q) / quantile(b, q) - 1
-    draws = sorted(quantile(rng.choices(a, k=len(a)), q) / quantile(rng.choices(b, k=len(b)), q) - 1
-                   for _ in range(rounds))  # fmt: skip
-    return point, draws[int(0.025 * rounds)], draws[int(0.975 * rounds) - 1]
+
+    def pooled(sample: list[list[float]]) -> list[float]:
+        return [t for block in sample for t in block]
+
+    point = quantile(pooled(a), q) / quantile(pooled(b), q) - 1
+    diffs = sorted(quantile(pooled(rng.choices(a, k=len(a))), q) / quantile(pooled(rng.choices(b, k=len(b))), q) - 1
+                   for _ in range(draws))  # fmt: skip
+    return point, diffs[int(0.025 * draws)], diffs[int(0.975 * draws) - 1]
 
 
-def verdict(low: float, high: float) -> str:
+def verdict(low: float, high: float, rounds: int) -> str:
+    if rounds < MIN_ROUNDS:
+        return "undecided"
     if -TARGET <= low and high <= TARGET:
         return "agrees"
     if high < -TARGET or low > TARGET:
@@ -102,16 +119,17 @@ def verdict(low: float, high: float) -> str:
 def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]:
     if not all("ttfts_ms" in r.get(c, {}) for r in ours + theirs):
         return []
-    a = [t for r in ours for t in r[c]["ttfts_ms"]]
-    b = [t for r in theirs for t in r[c]["ttfts_ms"]]
-    if len(a) < 2 or len(b) < 2:
+    a = [block for r in ours for block in blocks(r[c]["ttfts_ms"], c)]
+    b = [block for r in theirs for block in blocks(r[c]["ttfts_ms"], c)]
+    flat_a, flat_b = [t for x in a for t in x], [t for x in b for t in x]
+    if len(flat_a) < 2 or len(flat_b) < 2:
         return []
     rows = []
     for metric, q in PER_REQUEST:
         point, low, high = bootstrap(a, b, q)
-        rows.append({"concurrency": c, "metric": metric, "requests": [len(a), len(b)],
-                     "qwen_bench": quantile(a, q), "bench_serving": quantile(b, q), "difference": point,
-                     "ci95": [low, high], "verdict": verdict(low, high)})  # fmt: skip
+        rows.append({"concurrency": c, "metric": metric, "requests": [len(flat_a), len(flat_b)],
+                     "rounds": [len(a), len(b)], "qwen_bench": quantile(flat_a, q), "bench_serving": quantile(flat_b, q),
+                     "difference": point, "ci95": [low, high], "verdict": verdict(low, high, min(len(a), len(b)))})  # fmt: skip
     return rows
 
 
@@ -161,12 +179,14 @@ def main() -> int:
     print("\n".join(lines))
     print(f"worst difference: {worst:.1%}" if worst is not None else "no common levels")
     if pooled:
-        print("\nrequest by request (each tool's requests pooled over its runs; 95 % bootstrap interval, 2000 rounds):")
-        print("| concurrency | metric | requests qwen-bench / bench_serving | qwen-bench | bench_serving | difference "
-              "| 95 % interval | within 5 % |")  # fmt: skip
+        print("\nrequest by request (each tool's requests pooled over its runs; 95 % interval from 2000 bootstrap "
+              "draws of rounds, i.e. blocks of `concurrency` requests in the order sent):")  # fmt: skip
+        print("| concurrency | metric | requests (rounds) qwen-bench / bench_serving | qwen-bench | bench_serving "
+              "| difference | 95 % interval | within 5 % |")  # fmt: skip
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in pooled:
-            print(f"| {r['concurrency']} | {r['metric']} | {r['requests'][0]} / {r['requests'][1]} | {r['qwen_bench']:.2f} "
+            print(f"| {r['concurrency']} | {r['metric']} | {r['requests'][0]} ({r['rounds'][0]}) / {r['requests'][1]} "
+                  f"({r['rounds'][1]}) | {r['qwen_bench']:.2f} "
                   f"| {r['bench_serving']:.2f} | {r['difference']:+.1%} | {r['ci95'][0]:+.1%} … {r['ci95'][1]:+.1%} "
                   f"| {r['verdict']} |")  # fmt: skip
     return 0

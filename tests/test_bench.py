@@ -149,6 +149,31 @@ def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path,
     assert f"| {expected} |" in out
 
 
+def test_the_interval_resamples_rounds_not_requests():
+    # the requests of a round share its fate (one burst decides their prefills): 8 near-equal TTFTs per
+    # round. Resampled as independent requests they would look 8 times as many as they are.
+    import importlib.util
+    import random
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
+    spec = importlib.util.spec_from_file_location("compare_bench_serving", path)
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    rng = random.Random(7)
+
+    def run(rounds: int) -> list[float]:
+        return [base + rng.uniform(-1, 1) for base in (rng.uniform(100, 250) for _ in range(rounds)) for _ in range(8)]
+
+    ours, theirs = run(30), run(30)
+    by_round = compare.bootstrap(compare.blocks(ours, 8), compare.blocks(theirs, 8), 50)
+    by_request = compare.bootstrap(compare.blocks(ours, 1), compare.blocks(theirs, 1), 50)
+    assert by_round[0] == pytest.approx(by_request[0])  # the same point estimate
+    assert by_round[2] - by_round[1] > 1.8 * (by_request[2] - by_request[1])  # an honest, wider interval
+    assert compare.verdict(*by_round[1:], rounds=30) != "agrees"
+    assert compare.verdict(0.01, 0.02, rounds=9) == "undecided"  # too few rounds for any verdict
+
+
 def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypatch):
     # a prompt sent twice finds its tokens in SGLang's radix cache and skips the prefill: TTFT would lie
     from qwen_serve import bench
