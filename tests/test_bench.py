@@ -65,6 +65,9 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
             assert all(s1 >= s0 + e / 1000 for s0, s1, e in zip(rows["sent_s"], rows["sent_s"][1:], rows["e2e_ms"]))
     assert "req/s" in result.output and "TPOT p50" in result.output and "in tok (server)" in result.output
     assert "warning" not in result.stderr
+    # 8 requests at concurrency 4 are 2 rounds: said, with the count that makes 10; none at concurrency 1
+    assert "note: concurrency 4 ran 2 rounds" in result.stderr and "--requests 40 for 10" in result.stderr
+    assert "concurrency 1 ran" not in result.stderr
     png = tmp_path / "plot.png"
     plotted = qwen_bench("plot", str(out), "-o", str(png))
     assert plotted.exit_code == 0, plotted.output
@@ -188,9 +191,10 @@ def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypat
     monkeypatch.setattr(bench, "flush_cache", lambda url, key: flushed.append(url))
     sweep = bench.with_prompts(bench.Sweep([1, 4], None, 2, 8, 4, 10.0, flush_cache=True), None, str(cpu_server[1]), 0)
     bench.run_sweep("http://x", "m", sweep, True, None)
-    assert [(c, n) for c, n, _ in sent] == [(1, 2), (1, 16), (2, 2), (4, 16)]  # warm-up, level, warm-up, level
+    # warm-up, level, warm-up, level; by default max(16, 10 rounds x concurrency) requests per level
+    assert [(c, n) for c, n, _ in sent] == [(1, 2), (1, 16), (2, 2), (4, 40)]
     prompts = [p for _, _, ps in sent for p in ps]
-    assert len(prompts) == 36 and len(set(prompts)) == 36
+    assert len(prompts) == 60 and len(set(prompts)) == 60
     assert flushed == ["http://x", "http://x"]  # after each warm-up, before each level
     flushed.clear()
     bench.run_sweep("http://x", "m", sweep, False, None)  # not SGLang: nothing to flush

@@ -21,7 +21,8 @@
 # NEWCONN=1: qwen-bench opens a new connection per request, as bench_serving does (keep-alive otherwise);
 # NEWCONN=both runs qwen-bench both ways before bench_serving (with REPLAY=1, levels 1,8,64 fit one
 # 600 s call; run 5, one qwen-bench pass at 1,8,32,64, took 468 s).
-# REQUESTS=N: N requests per level for both tools instead of max(16, 4 x concurrency). Both tools
+# REQUESTS=N: N requests per level for both tools instead of max(16, 4 x concurrency) (qwen-bench --rounds 4:
+# every run so far used 4 rounds; its default is now 10, see bench/results/h100/bench/README.md). Both tools
 # keep every request (qwen-bench's per_request, bench_serving's --output-details), and
 # bench/compare_bench_serving.py puts a 95 % bootstrap interval on the TTFT difference: at
 # concurrency 8 TTFT spreads over ~40-230 ms, and 32 requests per run cannot settle a p50 to 5 %.
@@ -63,7 +64,8 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
     name=$QB_NAME; flags=$PROMPTS
     [ "$v" = new ] && { name=${QB_NAME}_newconn; flags="$PROMPTS --new-connection-per-request"; }
     python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
-      $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r ${REQUESTS:+--requests $REQUESTS} \
+      $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
+      ${REQUESTS:+--requests $REQUESTS} --rounds 4 \
       --out "$OUTDIR/${name}_$r.json" \
       2>&1 | tee "$OUTDIR/${name}_$r.txt"
   done

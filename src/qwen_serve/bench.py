@@ -196,7 +196,7 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
 @dataclass(frozen=True)
 class Sweep:
     concurrencies: list[int]
-    requests_per_level: int | None  # None: max(16, 4 x concurrency)
+    requests_per_level: int | None  # None: max(16, rounds x concurrency)
     warmup: int
     input_len: int | None  # None with `prompts`
     output_len: int
@@ -204,9 +204,10 @@ class Sweep:
     flush_cache: bool = False
     prompts: tuple[str, ...] | None = None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
     reuse_connections: bool = True
+    rounds: int = 10  # MIN_ROUNDS: a level of `concurrency` requests sent together, this many times over
 
     def requests(self, concurrency: int) -> int:
-        return self.requests_per_level or max(16, 4 * concurrency)
+        return self.requests_per_level or max(16, self.rounds * concurrency)
 
     def needed(self) -> int:
         return sum(self.warmup + self.requests(c) for c in self.concurrencies)
@@ -347,6 +348,21 @@ def input_length_warnings(levels: list[LevelResult]) -> list[str]:
                          f"prompt tokens (mean {n['mean']:.1f}), not --input-len {lv.input_len}; pass the served "
                          "model's own tokenizer with --tokenizer")  # fmt: skip
     return lines
+
+
+MIN_ROUNDS = Sweep.rounds
+
+
+def few_rounds_notes(levels: list[LevelResult]) -> list[str]:
+    """One line per level of too few rounds for a stable TTFT. With every request of a round at the
+    same output length, a round finishes in one decode step and its successors reach the server as
+    one burst, prefilled in the few batches that burst splits into: the requests of a round are not
+    independent samples, and a level of 4 rounds (32 requests at concurrency 8) gave TTFT p50s up to
+    13-16 % apart between two runs of the same tool on an H100 (bench/results/h100/bench/)."""
+    return [f"qwen-bench: note: concurrency {lv.concurrency} ran {lv.requests / lv.concurrency:.0f} rounds of requests "
+            f"sent together; TTFT percentiles from fewer than {MIN_ROUNDS} rounds vary from run to run "
+            f"(--requests {MIN_ROUNDS * lv.concurrency} for {MIN_ROUNDS})"
+            for lv in levels if lv.concurrency > 1 and lv.requests < MIN_ROUNDS * lv.concurrency]  # fmt: skip
 
 
 def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:

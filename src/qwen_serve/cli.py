@@ -318,7 +318,8 @@ def bench_group() -> None:
 @click.option("--input-len", default=1024, show_default=True, type=click.IntRange(1))
 @click.option("--output-len", default=128, show_default=True, type=click.IntRange(1))
 @click.option("--concurrency", "levels", default="1,8,32,64,128", show_default=True, help="Comma-separated concurrency levels.")
-@click.option("--requests", "requests_per_level", type=click.IntRange(1), help="Requests per level (default: max(16, 4 x concurrency)).")
+@click.option("--requests", "requests_per_level", type=click.IntRange(1), help="Requests per level (default: max(16, ROUNDS x concurrency)).")
+@click.option("--rounds", default=10, show_default=True, type=click.IntRange(1), help="Without --requests: max(16, ROUNDS x concurrency) requests per level. A round's requests are sent together; TTFT from fewer than 10 rounds varies from run to run.")
 @click.option("--time-limit", default=300.0, show_default=True, type=click.FloatRange(1), help="Seconds per level at most.")
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(0), help="Requests before each level, not counted.")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -331,7 +332,7 @@ def bench_group() -> None:
 @click.option("--flush-cache", is_flag=True, help="SGLang: empty the prefix cache (POST /flush_cache) before each level.")
 @click.option("--label", help="Name of this run in plots (default: the server's preset facts).")
 @click.option("--out", "out_path", metavar="FILE", help="Write the results as JSON.")
-def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level,
+def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level, rounds,
               time_limit, warmup, seed, prompts_path, fresh_connections, flush_cache, label, out_path):
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
     import json
@@ -347,7 +348,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
     url = _server_url(base_url, host, port)
     try:
         sweep = bench.Sweep(bench.parse_levels(levels), requests_per_level, warmup, input_len, output_len, time_limit,
-                            flush_cache, reuse_connections=not fresh_connections)  # fmt: skip
+                            flush_cache, reuse_connections=not fresh_connections, rounds=rounds)  # fmt: skip
         model = bench.served_model(url, api_key, model)
         local = model if Path(model).is_dir() else None
         sweep = bench.with_prompts(sweep, prompts_path, tokenizer or local, seed, model)
@@ -363,7 +364,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print_bench(data, click.echo)
-    for line in bench.input_length_warnings(results):
+    for line in bench.input_length_warnings(results) + bench.few_rounds_notes(results):
         click.echo(line, err=True)
     _sys.exit(1 if any(r.errors for r in results) else 0)
 
