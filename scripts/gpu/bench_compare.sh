@@ -80,10 +80,11 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
 done
 kill -TERM $QPID; wait $QPID
 gzip -9f "$OUTDIR/server.log"  # the device returns at most 8 files: the comparison goes to stdout only
-for ours in "$OUTDIR"/${QB_NAME}_[0-9]*.json "$OUTDIR"/${QB_NAME}_newconn_*.json; do
-  [ -f "$ours" ] || continue
-  echo "== $(basename "$ours") vs ${BS_NAME}"
-  python3 bench/compare_bench_serving.py --ours "$ours" --theirs "$OUTDIR"/${BS_NAME}_*.jsonl -o /tmp/compare.json
+for pattern in "${QB_NAME}_[0-9]*.json" "${QB_NAME}_newconn_*.json"; do  # each variant's runs pooled
+  ours=$(cd "$OUTDIR" && ls $pattern 2>/dev/null | sed "s|^|$OUTDIR/|")
+  [ -n "$ours" ] || continue
+  echo "== $pattern vs ${BS_NAME}_*.jsonl"
+  python3 bench/compare_bench_serving.py --ours $ours --theirs "$OUTDIR"/${BS_NAME}_*.jsonl -o /tmp/compare.json
 done
 if [ "$(ls "$OUTDIR" | wc -l)" -gt 8 ]; then
   (cd "$OUTDIR" && tar czf /tmp/results.tar.gz --remove-files -- * && mv /tmp/results.tar.gz .)
