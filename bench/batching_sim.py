@@ -10,12 +10,13 @@ qwen-bench (its former httpx client) and mostly 1+7 under bench_serving: the cli
 spread* (how far apart a round's requests reach the server) decides the prefill batches, and so
 TTFT.
 
-This measures that spread for each client against a stand-in for SGLang's scheduler (a process of
-its own): one loop that prefills every waiting request as one batch before the next decode step
-(base + per-sequence time), else runs one decode step for all running requests (one streamed token
-each); a request joins the queue after a serial tokenizing delay. It models the mechanism, not
-SGLang's speed, and this machine's CPU is not the H100 host's: the batch sizes it shows are the
-model's, the spreads are each client's own. Clients: qwen-bench's `run_level` (aiohttp, keep-alive
+This measures that spread for each client against a stand-in for SGLang's overlap scheduler (a
+process of its own, `scheduler` below): each turn queues the next batch on a serial "GPU" (every
+waiting request as one prefill, base + per-sequence time, else one decode step for all running
+requests) before it streams the previous batch's tokens; a request joins the queue after a serial
+tokenizing delay. It models the mechanism, not SGLang's speed: the timings (defaults below) were
+picked so that rounds split as the H100 log shows, and this machine's CPU is not the H100 host's.
+The batch sizes it shows are the model's; the burst spreads are each client's own. Clients: qwen-bench's `run_level` (aiohttp, keep-alive
 and a connection per request), bench_serving's own OpenAI-backend function under its semaphore,
 and the httpx streaming client qwen-bench used in every H100 run so far.
 
@@ -55,34 +56,51 @@ def make_app(opts: argparse.Namespace):
 
     class Req:
         def __init__(self, output_len: int):
-            self.left = output_len
+            self.left = output_len  # tokens not yet streamed
+            self.unscheduled = output_len  # tokens not yet in a launched batch
             self.out: asyncio.Queue = asyncio.Queue()
 
-        def token(self) -> None:
-            self.out.put_nowait(chunk)
-            self.left -= 1
-
     async def scheduler():
+        """SGLang's overlap event loop, reduced to timing: each turn forms the next batch from what
+        has arrived (every waiting request as one prefill, else a decode step of every running
+        request), queues it on the GPU (which runs batches one after another), and only then waits
+        for the *previous* batch's results and streams them. So at a round's start the first request
+        is prefilled alone, those that arrive within one scheduler turn (--schedule-ms) join the
+        second prefill, and the rest wait for the first prefill to finish."""
+        gpu_free = 0.0
+        previous = None  # (finish time, requests, prefill?) of the batch launched last turn
+        loop = asyncio.get_running_loop()
         while True:
-            if waiting:  # every waiting request in one prefill batch, before the next decode step
+            launched = None
+            if waiting:
                 batch = list(waiting)
                 waiting.clear()
                 batches.append(len(batch))
-                await asyncio.sleep((opts.prefill_base_ms + opts.prefill_per_seq_ms * len(batch)) / 1000)
+                length = (opts.prefill_base_ms + opts.prefill_per_seq_ms * len(batch)) / 1000
+                launched = (True, batch)
+                running.extend(batch)  # as SGLang merges the last prefill into the next decode batch
+            elif decodable := [r for r in running if r.unscheduled > 0]:
+                batch, length = decodable, opts.decode_ms / 1000
+                launched = (False, batch)
+            if launched:
+                gpu_free = max(loop.time(), gpu_free) + length
+                for r in launched[1]:
+                    r.unscheduled -= 1
+                launched = (gpu_free, *launched)
+            if previous is not None:
+                await asyncio.sleep(max(0.0, previous[0] - loop.time()))
+                batch = previous[2]
                 for r in batch:
-                    r.token()
-                running.extend(batch)
-            elif running:  # one decode step: a token for every running request
-                await asyncio.sleep(opts.decode_ms / 1000)
-                for r in running:
-                    r.token()
-            else:
+                    r.out.put_nowait(chunk)
+                    r.left -= 1
+                    if r.left == 0:
+                        running.remove(r)
+                        r.out.put_nowait(None)
+            elif launched is None:
                 wake.clear()
                 await wake.wait()
-                continue
-            for r in [r for r in running if r.left <= 0]:
-                running.remove(r)
-                r.out.put_nowait(None)
+            await asyncio.sleep(opts.schedule_ms / 1000)  # the scheduler's own CPU time per turn
+            previous = launched
 
     async def completions(request):
         nonlocal loop_task
@@ -188,7 +206,8 @@ def main() -> int:
     ap.add_argument("--decode-ms", type=float, default=12.0, help="one decode step (TPOT p50 at c=8 on the H100: ~12)")
     ap.add_argument("--prefill-base-ms", type=float, default=15.0)
     ap.add_argument("--prefill-per-seq-ms", type=float, default=15.0)
-    ap.add_argument("--tokenize-ms", type=float, default=1.0)
+    ap.add_argument("--tokenize-ms", type=float, default=0.2)
+    ap.add_argument("--schedule-ms", type=float, default=3.0, help="one turn of the scheduler's loop (its CPU time)")
     ap.add_argument("-o", "--output")
     ap.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -201,7 +220,7 @@ def main() -> int:
 
     model = ["--output-len", str(args.output_len), "--decode-ms", str(args.decode_ms), "--prefill-base-ms",
              str(args.prefill_base_ms), "--prefill-per-seq-ms", str(args.prefill_per_seq_ms), "--tokenize-ms",
-             str(args.tokenize_ms)]  # fmt: skip
+             str(args.tokenize_ms), "--schedule-ms", str(args.schedule_ms)]  # fmt: skip
     url, server = start_server(model)
     n, c, out_len = args.requests, args.concurrency, args.output_len
     clients = {
