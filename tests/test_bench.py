@@ -420,3 +420,40 @@ def test_against_sglang_bench_serving_on_the_same_server(relay, tmp_path):
     assert pooled["ttft_ms.p50"]["requests"] == [6, 6]  # every request of both tools, none lost
     assert pooled["ttft_ms.p50"]["verdict"] in ("agrees", "differs", "undecided")
     assert "request by request" in out
+
+
+def test_the_stand_in_scheduler_keeps_a_round_together():
+    # bench/batching_sim.py's model of SGLang's overlap scheduler, as the H100 log shows it: the
+    # prefills of a burst run back to back, so the whole round finishes in one decode step
+    import asyncio
+    import importlib.util
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "batching_sim.py"
+    spec = importlib.util.spec_from_file_location("batching_sim", path)
+    sim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sim)
+    url, server = sim.start_server(["--output-len", "8", "--decode-ms", "20", "--prefill-base-ms", "20"])
+
+    async def request(client, start, ends):
+        async with client.stream("POST", "/v1/completions", json={"max_tokens": 8, "stream": True}) as r:
+            tokens = [line async for line in r.aiter_lines() if line.startswith("data:")]
+        ends.append(time.perf_counter() - start)
+        assert len(tokens) == 8 + 1  # 8 tokens and [DONE]
+
+    async def rounds():
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            for _ in range(3):
+                start, ends = time.perf_counter(), []
+                await asyncio.gather(*(request(client, start, ends) for _ in range(8)))
+                assert max(ends) - min(ends) < 0.015, ends  # one decode step is 20 ms
+
+    try:
+        asyncio.run(rounds())
+        batches = httpx.get(url + "/stats").json()["prefill_batches"]
+    finally:
+        server.terminate()
+    assert sum(batches) == 24 and max(batches) > 1  # every request prefilled once, bursts batched
