@@ -31,12 +31,13 @@ import collections
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from client_overhead import bench_serving_level, httpx_level, start_server  # noqa: E402  (its clients, its server start)
 
 
 def make_app(opts: argparse.Namespace):
@@ -132,69 +133,11 @@ def make_app(opts: argparse.Namespace):
                              Route("/stats", stats, methods=["GET", "POST"])])  # fmt: skip
 
 
-def start_server(argv: list[str]) -> tuple[str, subprocess.Popen]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), *argv])
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return f"http://127.0.0.1:{port}", proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the stand-in server did not start")
-
-
-async def qwen_bench_ttfts(url: str, n: int, c: int, output_len: int, reuse: bool) -> list[float]:
+async def qwen_bench_level(url: str, n: int, c: int, output_len: int, reuse: bool) -> list[float]:
     from qwen_serve import bench
 
     results, _, _ = await bench.run_level(url, "m", ["p"], c, n, output_len, 600, False, None, reuse_connections=reuse)
     return [r.ttft for r in results if r.ok]
-
-
-async def bench_serving_ttfts(url: str, n: int, c: int, output_len: int) -> list[float]:
-    from sglang.benchmark import serving
-
-    serving.args = argparse.Namespace(disable_stream=False, disable_ignore_eos=False, return_logprob=False,
-                                      top_logprobs_num=0, cache_report=False, header=None)  # fmt: skip
-    semaphore = asyncio.Semaphore(c)  # as sglang.benchmark.serving.benchmark limits concurrency
-    request = serving.RequestFuncInput(prompt="p", api_url=url + "/v1/completions", prompt_len=512,
-                                       output_len=output_len, model="m", lora_name=None, image_data=None,
-                                       extra_request_body={})  # fmt: skip
-
-    async def one():
-        async with semaphore:
-            return await serving.async_request_openai_completions(request)
-
-    outputs = await asyncio.gather(*(asyncio.create_task(one()) for _ in range(n)))
-    return [o.ttft for o in outputs if o.success]
-
-
-async def httpx_ttfts(url: str, n: int, c: int, output_len: int) -> list[float]:
-    """qwen-bench's streaming client as it ran on the H100 in 2026-11-25-b (httpx, keep-alive)."""
-    import httpx
-
-    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
-    ttfts: list[float] = []
-    queue = list(range(n))
-    body = {"model": "m", "prompt": "p", "max_tokens": output_len, "stream": True}
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
-
-        async def worker():
-            while queue:
-                queue.pop()
-                start, first = time.perf_counter(), None
-                async with client.stream("POST", "/v1/completions", json=body) as r:
-                    async for line in r.aiter_lines():
-                        if line.startswith("data:") and line[5:].strip() != "[DONE]":
-                            if json.loads(line[5:])["choices"][0]["text"] and first is None:
-                                first = time.perf_counter() - start
-                ttfts.append(first)
-
-        await asyncio.gather(*(worker() for _ in range(c)))
-    return ttfts
 
 
 def main() -> int:
@@ -221,13 +164,14 @@ def main() -> int:
     model = ["--output-len", str(args.output_len), "--decode-ms", str(args.decode_ms), "--prefill-base-ms",
              str(args.prefill_base_ms), "--prefill-per-seq-ms", str(args.prefill_per_seq_ms), "--tokenize-ms",
              str(args.tokenize_ms), "--schedule-ms", str(args.schedule_ms)]  # fmt: skip
-    url, server = start_server(model)
+    url, server = start_server(__file__, model)
     n, c, out_len = args.requests, args.concurrency, args.output_len
+    body = {"model": "m", "prompt": "p", "max_tokens": out_len, "stream": True}
     clients = {
-        "qwen-bench": lambda: qwen_bench_ttfts(url, n, c, out_len, True),
-        "qwen-bench --new-connection-per-request": lambda: qwen_bench_ttfts(url, n, c, out_len, False),
-        "bench_serving": lambda: bench_serving_ttfts(url, n, c, out_len),
-        "httpx (qwen-bench on the H100)": lambda: httpx_ttfts(url, n, c, out_len),
+        "qwen-bench": lambda: qwen_bench_level(url, n, c, out_len, True),
+        "qwen-bench --new-connection-per-request": lambda: qwen_bench_level(url, n, c, out_len, False),
+        "bench_serving": lambda: bench_serving_level(url, n, c, out_len),
+        "httpx (qwen-bench on the H100)": lambda: httpx_level(url, n, c, body),
     }  # fmt: skip
     rows = []
     try:

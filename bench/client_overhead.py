@@ -52,58 +52,66 @@ def make_app(chunks: int, gap: float):
     return Starlette(routes=[Route("/v1/completions", completions, methods=["POST"])])
 
 
-def start_server(chunks: int, gap_ms: float) -> tuple[str, subprocess.Popen]:
-    """The server in a process of its own: process_time() then counts the client alone."""
+def start_server(script: str, argv: list[str]) -> tuple[str, subprocess.Popen]:
+    """`script --serve PORT *argv` in a process of its own (process_time() then counts the client
+    alone); its URL once it accepts connections."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--chunks", str(chunks),
-                             "--gap-ms", str(gap_ms)])  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, script, "--serve", str(port), *argv])
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return url, proc
+            return f"http://127.0.0.1:{port}", proc
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit("the local server did not start")
+    raise SystemExit(f"the local server of {script} did not start")
 
 
-async def httpx_level(url: str, n: int, concurrency: int, body: dict) -> None:
+async def httpx_level(url: str, n: int, concurrency: int, body: dict) -> list[float]:
+    """qwen-bench's streaming client up to 2026-11-25-b (httpx, keep-alive): each request's TTFT."""
     import httpx
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+    ttfts: list[float] = []
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
         queue = list(range(n))
 
         async def worker():
             while queue:
                 queue.pop()
+                start, first = time.perf_counter(), None
                 async with client.stream("POST", "/v1/completions", json=body) as r:
                     async for line in r.aiter_lines():
                         if line.startswith("data:") and line[5:].strip() != "[DONE]":
-                            json.loads(line[5:])
+                            choices = json.loads(line[5:])["choices"]
+                            if first is None and choices and choices[0]["text"]:
+                                first = time.perf_counter() - start
+                ttfts.append(first)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ttfts
 
 
-async def bench_serving_level(url: str, n: int, concurrency: int) -> None:
+async def bench_serving_level(url: str, n: int, concurrency: int, output_len: int = 128) -> list[float]:
+    """sglang.bench_serving's own OpenAI-backend request function under its semaphore: each TTFT."""
     from sglang.benchmark import serving
 
     serving.args = argparse.Namespace(disable_stream=False, disable_ignore_eos=False, return_logprob=False,
                                       top_logprobs_num=0, cache_report=False, header=None)  # fmt: skip
-    semaphore = asyncio.Semaphore(concurrency)
+    semaphore = asyncio.Semaphore(concurrency)  # as sglang.benchmark.serving.benchmark limits concurrency
     request = serving.RequestFuncInput(prompt="p", api_url=url + "/v1/completions", prompt_len=512,
-                                       output_len=128, model="m", lora_name=None, image_data=None,
+                                       output_len=output_len, model="m", lora_name=None, image_data=None,
                                        extra_request_body={})  # fmt: skip
 
     async def one():
         async with semaphore:
             out = await serving.async_request_openai_completions(request)
             assert out.success, out.error
+            return out.ttft
 
-    await asyncio.gather(*(one() for _ in range(n)))
+    return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
 def measure(run) -> float:
@@ -127,7 +135,7 @@ def main() -> int:
         return 0
     from qwen_serve import bench
 
-    url, server = start_server(args.chunks, args.gap_ms)
+    url, server = start_server(__file__, ["--chunks", str(args.chunks), "--gap-ms", str(args.gap_ms)])
     body = {"model": "m", "prompt": "p", "max_tokens": 128, "stream": True}
     rows = []
     for c in (int(x) for x in args.levels.split(",")):

@@ -436,7 +436,7 @@ def test_the_stand_in_scheduler_keeps_a_round_together():
     spec = importlib.util.spec_from_file_location("batching_sim", path)
     sim = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sim)
-    url, server = sim.start_server(["--output-len", "8", "--decode-ms", "20", "--prefill-base-ms", "20"])
+    url, server = sim.start_server(str(path), ["--output-len", "8", "--decode-ms", "20", "--prefill-base-ms", "20"])
 
     async def request(client, start, ends):
         async with client.stream("POST", "/v1/completions", json={"max_tokens": 8, "stream": True}) as r:

@@ -159,7 +159,7 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
     """The requests of one level from `concurrency` workers on one event loop. The streaming client
     is aiohttp, not httpx: a load generator's CPU time per request caps the load it can drive, and
     against a local stream of 128 SSE chunks per request httpx's client spent several times the CPU
-    of this one, which spends less than sglang.bench_serving's own (`bench/client_overhead.py`,
+    of this one, which spends no more than sglang.bench_serving's own (`bench/client_overhead.py`,
     `bench/results/cpu/client_overhead/`). Wall and CPU time start once the connection pool
     exists, so neither counts its set-up."""
     import aiohttp
