@@ -11,8 +11,8 @@ it needs SGLang installed (0.5.17 here; the GPU bundle or CI's environment).
       --levels 1,8,32,64 --run 5 [--warmup 4] [-o prompts.jsonl]
 
 Per level c of run r it uses scripts/gpu/bench_compare.sh's seed (1000 r + c) and prompt count
-(max(16, 4 c), or --requests N as its REQUESTS=N); --warmup W repeats the level's first prompt W times in front of its prompts, as
-bench_serving's warm-up does. -o writes JSON lines {"prompt", "tokens", "concurrency"}: a
+(max(16, 4 c), or --requests N as its REQUESTS=N); --warmup W repeats the level's first prompt W
+times in front of its prompts, as bench_serving's warm-up does. -o writes JSON lines {"prompt", "tokens", "concurrency"}: a
 `qwen-bench --prompts` file that replays bench_serving's workload through qwen-bench. Without -o it
 prints each level's server-side prompt lengths (min/mean/max).
 """

@@ -193,6 +193,9 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
     return results, duration, cpu
 
 
+MIN_ROUNDS = 10  # a level's default: `concurrency` requests sent together, this many times over
+
+
 @dataclass(frozen=True)
 class Sweep:
     concurrencies: list[int]
@@ -204,7 +207,7 @@ class Sweep:
     flush_cache: bool = False
     prompts: tuple[str, ...] | None = None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
     reuse_connections: bool = True
-    rounds: int = 10  # MIN_ROUNDS: a level of `concurrency` requests sent together, this many times over
+    rounds: int = MIN_ROUNDS
 
     def requests(self, concurrency: int) -> int:
         return self.requests_per_level or max(16, self.rounds * concurrency)
@@ -348,9 +351,6 @@ def input_length_warnings(levels: list[LevelResult]) -> list[str]:
                          f"prompt tokens (mean {n['mean']:.1f}), not --input-len {lv.input_len}; pass the served "
                          "model's own tokenizer with --tokenizer")  # fmt: skip
     return lines
-
-
-MIN_ROUNDS = Sweep.rounds
 
 
 def few_rounds_notes(levels: list[LevelResult]) -> list[str]:
