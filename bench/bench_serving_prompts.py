@@ -11,7 +11,7 @@ it needs SGLang installed (0.5.17 here; the GPU bundle or CI's environment).
       --levels 1,8,32,64 --run 5 [--warmup 4] [-o prompts.jsonl]
 
 Per level c of run r it uses scripts/gpu/bench_compare.sh's seed (1000 r + c) and prompt count
-(max(16, 4 c), or --requests N as its REQUESTS=N); --warmup W repeats the level's first prompt W
+(max(16, R c) with --rounds R as its ROUNDS=R, default 4; or --requests N as its REQUESTS=N); --warmup W repeats the level's first prompt W
 times in front of its prompts, as bench_serving's warm-up does. -o writes JSON lines {"prompt", "tokens", "concurrency"}: a
 `qwen-bench --prompts` file that replays bench_serving's workload through qwen-bench. Without -o it
 prints each level's server-side prompt lengths (min/mean/max).
@@ -44,7 +44,8 @@ def main() -> int:
     ap.add_argument("--levels", default="1,8,32,64")
     ap.add_argument("--run", type=int, required=True, help="the run number r of bench_compare.sh (seed 1000 r + c)")
     ap.add_argument("--warmup", type=int, default=0)
-    ap.add_argument("--requests", type=int, help="prompts per level (default max(16, 4 x concurrency))")
+    ap.add_argument("--rounds", type=int, default=4, help="prompts per level max(16, ROUNDS x concurrency)")
+    ap.add_argument("--requests", type=int, help="prompts per level, whatever the concurrency (overrides --rounds)")
     ap.add_argument("-o", "--output")
     args = ap.parse_args()
     from transformers import AutoTokenizer
@@ -52,7 +53,7 @@ def main() -> int:
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
     lines = []
     for c in (int(x) for x in args.levels.split(",")):
-        count = args.requests or max(16, 4 * c)
+        count = args.requests or max(16, args.rounds * c)
         prompts = level_prompts(tok, args.input_len, args.output_len, count, 1000 * args.run + c)
         counts = [len(tok.encode(p)) for p in prompts]
         print(f"concurrency {c}: {len(prompts)} prompts asked as {args.input_len} tokens, counted "

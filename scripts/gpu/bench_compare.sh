@@ -26,13 +26,15 @@
 # keep every request (qwen-bench's per_request, bench_serving's --output-details), and
 # bench/compare_bench_serving.py puts a 95 % bootstrap interval on the TTFT difference: at
 # concurrency 8 TTFT spreads over ~40-230 ms, and 32 requests per run cannot settle a p50 to 5 %.
+# ROUNDS=R: max(16, R x concurrency) requests per level for both tools (default 4; REQUESTS overrides it).
 # More than 8 result files (the device returns at most 8) are packed into one results.tar.gz.
-#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] [REQUESTS=N] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
+#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] [REQUESTS=N | ROUNDS=R] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
 set -uo pipefail
 LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}; FIRST=${3:-1}; BS_MODE=${BS_MODE:-text}; REPLAY=${REPLAY:-0}; NEWCONN=${NEWCONN:-0}
-REQUESTS=${REQUESTS:-}
+REQUESTS=${REQUESTS:-}; ROUNDS=${ROUNDS:-4}
 case $REQUESTS in ''|*[!0-9]*) [ -z "$REQUESTS" ] || { echo "REQUESTS must be a positive integer, not $REQUESTS" >&2; exit 2; } ;; esac
-count() { if [ -n "$REQUESTS" ]; then echo "$REQUESTS"; else echo $(( $1 * 4 > 16 ? $1 * 4 : 16 )); fi; }
+case $ROUNDS in ''|0|*[!0-9]*) echo "ROUNDS must be a positive integer, not $ROUNDS" >&2; exit 2 ;; esac
+count() { if [ -n "$REQUESTS" ]; then echo "$REQUESTS"; else echo $(( $1 * ROUNDS > 16 ? $1 * ROUNDS : 16 )); fi; }
 case $NEWCONN in 0|1|both) ;; *) echo "NEWCONN must be 0, 1 or both, not $NEWCONN" >&2; exit 2 ;; esac
 case $BS_MODE in
   text) BS_ARGS="--backend sglang-oai"; BS_NAME=bench_serving ;;
@@ -56,7 +58,7 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
   if [ "$REPLAY" = 1 ]; then
     QB_NAME=qwen_bench_replay; PROMPTS="--prompts /tmp/prompts_$r.jsonl"
     PYTHONPATH=/tmp/stub:$PYTHONPATH python3 bench/bench_serving_prompts.py --tokenizer "$MODEL" --input-len $IN \
-      --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 ${REQUESTS:+--requests $REQUESTS} \
+      --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 --rounds $ROUNDS ${REQUESTS:+--requests $REQUESTS} \
       -o /tmp/prompts_$r.jsonl 2>&1 | grep -v '^#'
   fi
   case $NEWCONN in 0) VARIANTS="keep" ;; 1) VARIANTS="new" ;; both) VARIANTS="keep new" ;; esac
@@ -65,7 +67,7 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
     [ "$v" = new ] && { name=${QB_NAME}_newconn; flags="$PROMPTS --new-connection-per-request"; }
     python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
       $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
-      ${REQUESTS:+--requests $REQUESTS} --rounds 4 \
+      ${REQUESTS:+--requests $REQUESTS} --rounds $ROUNDS \
       --out "$OUTDIR/${name}_$r.json" \
       2>&1 | tee "$OUTDIR/${name}_$r.txt"
   done
