@@ -10,8 +10,8 @@ mean over a tool's runs, and the table also gives each tool's own run-to-run spr
 ((max - min) / mean): a difference between the tools smaller than the spread of one tool is noise.
 
 Where both tools kept every request (qwen-bench's `per_request`, bench_serving's `--output-details`),
-the TTFT percentiles are also compared request by request: each tool's requests pooled over its
-runs, the difference of the pooled percentile with a 95 % bootstrap interval, and a verdict on the
+TTFT (mean, p50, p99) is also compared request by request: each tool's requests pooled over its
+runs, the difference of the pooled statistic with a 95 % bootstrap interval, and a verdict on the
 5 % target: "agrees" (the whole interval within ±5 %), "differs" (wholly outside) or "undecided"
 (more requests needed, or fewer than 10 rounds a side). The bootstrap resamples *rounds*, not
 requests: blocks of `concurrency` requests in the order sent. Requests in flight together are not
@@ -19,6 +19,8 @@ independent: at a fixed output length a whole round finishes in one decode step 
 requests are prefilled in batches that one burst decides (bench/batching_sim.py), so resampling
 single requests would claim more certainty than the data hold. 32 requests at concurrency 8 (4
 rounds) cannot settle a p50 to 5 %: the 2026-11-25-b runs differ from themselves by up to 16 % there.
+Each row also compares bench_serving with itself (its odd rounds against its even rounds, the same
+bootstrap): how finely its own data resolve that statistic.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 PAIRS = (  # (qwen-bench level field, key, bench_serving field)
     ("request_throughput", None, "request_throughput"),
     ("output_throughput", None, "output_throughput"),
+    ("ttft_ms", "mean", "mean_ttft_ms"),
     ("ttft_ms", "p50", "median_ttft_ms"),
     ("ttft_ms", "p99", "p99_ttft_ms"),
     ("tpot_ms", "p50", "median_tpot_ms"),
@@ -41,7 +44,7 @@ PAIRS = (  # (qwen-bench level field, key, bench_serving field)
 
 TARGET = 0.05
 MIN_ROUNDS = 10  # per tool, for any verdict but "undecided"
-PER_REQUEST = (("ttft_ms.p50", 50), ("ttft_ms.p99", 99))  # compared request by request where both kept them
+PER_REQUEST = (("ttft_ms.mean", "mean"), ("ttft_ms.p50", 50), ("ttft_ms.p99", 99))  # compared request by request where both kept them
 
 
 def ours_runs(paths: list[str]) -> list[dict]:
@@ -81,8 +84,11 @@ def stats(values: list[float]) -> tuple[float, float]:
     return mean, ((max(values) - min(values)) / mean if mean else 0.0)
 
 
-def quantile(values: list[float], q: int) -> float:
-    """numpy.percentile's default interpolation, as qwen-bench and bench_serving compute theirs."""
+def quantile(values: list[float], q: int | str) -> float:
+    """numpy.percentile's default interpolation, as qwen-bench and bench_serving compute theirs
+    (q = "mean": the mean)."""
+    if q == "mean":
+        return statistics.fmean(values)
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
@@ -91,7 +97,7 @@ def blocks(values: list[float], size: int) -> list[list[float]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def bootstrap(a: list[list[float]], b: list[list[float]], q: int, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap(a: list[list[float]], b: list[list[float]], q: int | str, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """quantile(pooled a) / quantile(pooled b) - 1 for two lists of blocks, with the 2.5th and 97.5th
     percentiles of that difference over `draws` resamplings of the blocks of each side (with
     replacement, each its own number of blocks; the requests of a drawn block stay together)."""
@@ -117,8 +123,11 @@ def verdict(low: float, high: float, rounds: int) -> str:
 
 
 def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]:
-    if not all("ttfts_ms" in r.get(c, {}) for r in ours + theirs):
-        return []
+    """The pooled TTFT comparison at concurrency c, from the runs of each tool that kept that
+    level's requests; each row also gives bench_serving against itself (its odd rounds vs its even
+    rounds, same bootstrap): the resolution its own data have, at half the rounds."""
+    ours = [r for r in ours if "ttfts_ms" in r.get(c, {})]
+    theirs = [r for r in theirs if "ttfts_ms" in r.get(c, {})]
     a = [block for r in ours for block in blocks(r[c]["ttfts_ms"], c)]
     b = [block for r in theirs for block in blocks(r[c]["ttfts_ms"], c)]
     flat_a, flat_b = [t for x in a for t in x], [t for x in b for t in x]
@@ -127,20 +136,26 @@ def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]
     rows = []
     for metric, q in PER_REQUEST:
         point, low, high = bootstrap(a, b, q)
-        rows.append({"concurrency": c, "metric": metric, "requests": [len(flat_a), len(flat_b)],
-                     "rounds": [len(a), len(b)], "qwen_bench": quantile(flat_a, q), "bench_serving": quantile(flat_b, q),
-                     "difference": point, "ci95": [low, high], "verdict": verdict(low, high, min(len(a), len(b)))})  # fmt: skip
+        row = {"concurrency": c, "metric": metric, "requests": [len(flat_a), len(flat_b)],
+               "rounds": [len(a), len(b)], "qwen_bench": quantile(flat_a, q), "bench_serving": quantile(flat_b, q),
+               "difference": point, "ci95": [low, high], "verdict": verdict(low, high, min(len(a), len(b)))}  # fmt: skip
+        if len(b) >= 4:
+            self_point, self_low, self_high = bootstrap(b[0::2], b[1::2], q)
+            row["bench_serving_self"] = {"difference": self_point, "ci95": [self_low, self_high]}
+        rows.append(row)
     return rows
 
 
 def compare(ours: list[dict], theirs: list[dict]) -> list[dict]:
+    """Per level that both tools ran (in any of their runs): each figure the mean over the runs that
+    ran the level."""
     rows = []
-    levels = sorted(set.intersection(*(set(r) for r in ours + theirs)))
+    levels = sorted(set().union(*(set(r) for r in ours)) & set().union(*(set(r) for r in theirs)))
     for c in levels:
         for f, k, _ in PAIRS:
             metric = f"{f}{'.' + k if k else ''}"
-            a = [r[c][metric] for r in ours if r[c].get(metric) is not None]
-            b = [r[c][metric] for r in theirs if r[c].get(metric)]
+            a = [r[c][metric] for r in ours if r.get(c, {}).get(metric) is not None]
+            b = [r[c][metric] for r in theirs if r.get(c, {}).get(metric)]
             if not a or not b:
                 continue
             (ma, sa), (mb, sb) = stats(a), stats(b)
@@ -148,6 +163,13 @@ def compare(ours: list[dict], theirs: list[dict]) -> list[dict]:
                          "difference": ma / mb - 1, "runs": [len(a), len(b)],
                          "spread_qwen_bench": sa, "spread_bench_serving": sb})  # fmt: skip
     return rows
+
+
+def _self(row: dict) -> str:
+    if "bench_serving_self" not in row:
+        return "—"
+    s = row["bench_serving_self"]
+    return f"{s['difference']:+.1%} ({s['ci95'][0]:+.1%} … {s['ci95'][1]:+.1%})"
 
 
 def main() -> int:
@@ -171,7 +193,9 @@ def main() -> int:
     for r in rows:
         line = f"| {r['concurrency']} | {r['metric']} | {r['qwen_bench']:.2f} | {r['bench_serving']:.2f} | {r['difference']:+.1%} |"
         if several:
-            line += f" {r['spread_qwen_bench']:.1%} / {r['spread_bench_serving']:.1%} |"
+            spreads = [f"{r[key]:.1%}" if n > 1 else "—" for key, n in
+                       zip(("spread_qwen_bench", "spread_bench_serving"), r["runs"])]  # one run has no spread
+            line += f" {spreads[0]} / {spreads[1]} |"
         lines.append(line)
     worst = max((abs(r["difference"]) for r in rows), default=None)
     Path(args.out).write_text(json.dumps({"ours": ours, "theirs": theirs, "rows": rows, "worst_abs_difference": worst,
@@ -182,13 +206,13 @@ def main() -> int:
         print("\nrequest by request (each tool's requests pooled over its runs; 95 % interval from 2000 bootstrap "
               "draws of rounds, i.e. blocks of `concurrency` requests in the order sent):")  # fmt: skip
         print("| concurrency | metric | requests (rounds) qwen-bench / bench_serving | qwen-bench | bench_serving "
-              "| difference | 95 % interval | within 5 % |")  # fmt: skip
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+              "| difference | 95 % interval | within 5 % | bench_serving odd vs even rounds |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in pooled:
             print(f"| {r['concurrency']} | {r['metric']} | {r['requests'][0]} ({r['rounds'][0]}) / {r['requests'][1]} "
                   f"({r['rounds'][1]}) | {r['qwen_bench']:.2f} "
                   f"| {r['bench_serving']:.2f} | {r['difference']:+.1%} | {r['ci95'][0]:+.1%} … {r['ci95'][1]:+.1%} "
-                  f"| {r['verdict']} |")  # fmt: skip
+                  f"| {r['verdict']} | {_self(r)} |")  # fmt: skip
     return 0
 
 

@@ -457,3 +457,49 @@ def test_the_stand_in_scheduler_keeps_a_round_together():
     finally:
         server.terminate()
     assert sum(batches) == 24 and max(batches) > 1  # every request prefilled once, bursts batched
+
+
+def test_runs_of_different_levels_pool_per_level(tmp_path):
+    # 2026-11-25-c: one run of concurrency 8 alone (40 rounds), one of 1, 8, 32, 64: each level compares
+    # the runs that ran it, and bench_serving's odd rounds against its even ones give its own resolution
+    import random
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rng = random.Random(3)
+
+    def ours(levels: dict) -> dict:
+        return {"levels": [{"concurrency": c, "request_throughput": 2.0, "output_throughput": 256.0,
+                            "ttft_ms": {"mean": 1.0, "p50": 1.0, "p99": 1.0}, "tpot_ms": {"p50": 10.0},
+                            "e2e_ms": {"p50": 1300.0}, "per_request": {"ttft_ms": t, "error": [None] * len(t)}}
+                           for c, t in levels.items()]}  # fmt: skip
+
+    def theirs(levels: dict) -> str:
+        return "".join(json.dumps({"max_concurrency": c, "request_throughput": 2.0, "output_throughput": 256.0,
+                                   "mean_ttft_ms": 1.0, "median_ttft_ms": 1.0, "p99_ttft_ms": 1.0,
+                                   "median_tpot_ms": 10.0, "median_e2e_latency_ms": 1300.0,
+                                   "ttfts": [x / 1000 for x in t]}) + "\n" for c, t in levels.items())  # fmt: skip
+
+    def ttfts(n: int) -> list[float]:
+        return [rng.uniform(100, 200) for _ in range(n)]
+
+    files = {"q1.json": json.dumps(ours({8: ttfts(320)})), "q2.json": json.dumps(ours({1: ttfts(16), 8: ttfts(64)})),
+             "b1.jsonl": theirs({8: ttfts(320)}), "b2.jsonl": theirs({1: ttfts(16), 8: ttfts(64)})}  # fmt: skip
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    script = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
+    out = subprocess.run([sys.executable, str(script), "--ours", str(tmp_path / "q1.json"), str(tmp_path / "q2.json"),
+                          "--theirs", str(tmp_path / "b1.jsonl"), str(tmp_path / "b2.jsonl"), "-o", str(tmp_path / "c.json")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    data = json.loads((tmp_path / "c.json").read_text())
+    runs = {(r["concurrency"], r["metric"]): r["runs"] for r in data["rows"]}
+    assert runs[(1, "request_throughput")] == [1, 1] and runs[(8, "request_throughput")] == [2, 2]
+    assert "| 1 | request_throughput | 2.00 | 2.00 | +0.0% | — / — |" in out  # one run: no spread to show
+    pooled = {(r["concurrency"], r["metric"]): r for r in data["per_request"]}
+    assert pooled[(8, "ttft_ms.mean")]["requests"] == [384, 384] and pooled[(8, "ttft_ms.mean")]["rounds"] == [48, 48]
+    assert pooled[(1, "ttft_ms.p50")]["requests"] == [16, 16]
+    mean = pooled[(8, "ttft_ms.mean")]
+    assert mean["ci95"][0] <= mean["difference"] <= mean["ci95"][1]
+    self_check = mean["bench_serving_self"]  # half the rounds a side: wider than the full comparison
+    assert self_check["ci95"][1] - self_check["ci95"][0] > mean["ci95"][1] - mean["ci95"][0]
