@@ -218,6 +218,50 @@ def loading_h100() -> str:
     return "\n".join(lines)
 
 
+BENCH_NOW = RESULTS / "h100" / "bench" / "2026-11-25-c"
+BENCH_NOW_COMPARISONS = (  # (file, qwen-bench's connections)
+    ("compare_keepalive.json", "kept per worker (default), runs 6-7"),
+    ("compare_newconn.json", "one per request (`--new-connection-per-request`, as bench_serving), runs 6 and 8"),
+)
+
+
+def _interval(row: dict) -> str:
+    return f"{row['difference']:+.1%} ({row['ci95'][0]:+.1%} … {row['ci95'][1]:+.1%}) {row['verdict']}"
+
+
+def bench_h100() -> str:
+    """The current client (aiohttp) against bench_serving: the runs' means for throughput and the
+    latencies after the first token, TTFT request by request with its interval and verdict."""
+    heads = ("rounds a side", "req/s", "TPOT p50 ms", "E2E p50 ms", "TTFT mean", "TTFT p50", "TTFT p99",
+             "bench_serving vs itself, TTFT p50")  # fmt: skip
+    lines = ["| qwen-bench's connections | conc. | " + " | ".join(heads) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in heads) + " |"]
+    close, verdicts = [], []
+    for name, what in BENCH_NOW_COMPARISONS:
+        data = json.loads((BENCH_NOW / name).read_text())
+        cell = {(r["concurrency"], r["metric"]): r for r in data["rows"]}
+        pooled = {(r["concurrency"], r["metric"]): r for r in data["per_request"]}
+        for i, c in enumerate(sorted({r["concurrency"] for r in data["rows"]})):
+            aggregate = [f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
+                         for r in (cell[(c, m)] for m in ("request_throughput", "tpot_ms.p50", "e2e_ms.p50"))]
+            close += [abs(cell[(c, m)]["difference"]) for m in ("request_throughput", "output_throughput",
+                                                                 "tpot_ms.p50", "e2e_ms.p50")]  # fmt: skip
+            ttft = [pooled[(c, m)] for m in ("ttft_ms.mean", "ttft_ms.p50", "ttft_ms.p99")]
+            verdicts += [r["verdict"] for r in ttft]
+            self_p50 = ttft[1].get("bench_serving_self")
+            rounds = " / ".join(str(n) for n in ttft[0]["rounds"])
+            lines.append(f"| {what if i == 0 else ''} | {c} | {rounds} | " + " | ".join(aggregate) + " | "
+                         + " | ".join(_interval(r) for r in ttft) + " | "
+                         + (f"{self_p50['ci95'][0]:+.1%} … {self_p50['ci95'][1]:+.1%}" if self_p50 else "—") + " |")
+    counts = {v: verdicts.count(v) for v in ("agrees", "undecided", "differs")}
+    lines += ["", "qwen-bench / bench_serving (difference), each a mean over the runs that ran the level; TTFT: "
+              "every request of each tool pooled, difference (95 % interval, whole rounds resampled) and the "
+              "verdict on 5 %; last column: bench_serving's odd rounds against its even rounds. Request "
+              f"throughput, output throughput, TPOT p50 and E2E p50 within {max(close):.1%} everywhere; TTFT: "
+              + ", ".join(f"{n} {v}" for v, n in counts.items()) + f". Raw: `{BENCH_NOW.relative_to(ROOT)}/`."]
+    return "\n".join(lines)
+
+
 BENCH_RUN = RESULTS / "h100" / "bench" / "2026-11-25-b"
 BENCH_COMPARISONS = (  # (file, what bench_serving sent)
     ("compare_text.json", "runs 1-2: OpenAI backend, random-ids text ({lengths} at the server)"),
@@ -226,7 +270,7 @@ BENCH_COMPARISONS = (  # (file, what bench_serving sent)
 )
 
 
-def bench_h100() -> str:
+def bench_h100_httpx() -> str:
     metrics = ("request_throughput", "output_throughput", "ttft_ms.p50", "ttft_ms.p99", "tpot_ms.p50", "e2e_ms.p50")
     heads = ("req/s", "out tok/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms", "E2E p50 ms")
     lines = ["| bench_serving sent | conc. | " + " | ".join(heads) + " |",
@@ -298,7 +342,7 @@ def batching_sim_cpu() -> str:
 
 
 SECTIONS = {"hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
-            "bench-h100": bench_h100, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
+            "bench-h100": bench_h100, "bench-h100-httpx": bench_h100_httpx, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
             "client-overhead-cpu": client_overhead_cpu, "batching-sim-cpu": batching_sim_cpu}
 
 
