@@ -4,6 +4,7 @@ consistency — counts, ordered percentiles, tokens counted right — never for 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from click.testing import CliRunner
@@ -63,6 +64,8 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
         assert percentiles([t / 1000 for t in rows["ttft_ms"]])["p50"] == pytest.approx(lv["ttft_ms"]["p50"], abs=0.01)
         if lv["concurrency"] == 1:  # one at a time: each is sent after the one before has finished
             assert all(s1 >= s0 + e / 1000 for s0, s1, e in zip(rows["sent_s"], rows["sent_s"][1:], rows["e2e_ms"]))
+        low, high = lv["ttft_p50_ci95_ms"]  # its own precision, from its own requests
+        assert min(rows["ttft_ms"]) <= low <= lv["ttft_ms"]["p50"] <= high <= max(rows["ttft_ms"])
     assert "req/s" in result.output and "TPOT p50" in result.output and "in tok (server)" in result.output
     assert "warning" not in result.stderr
     # 8 requests at concurrency 4 are 2 rounds: said, with the count that makes 10; none at concurrency 1
@@ -199,6 +202,27 @@ def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypat
     flushed.clear()
     bench.run_sweep("http://x", "m", sweep, False, None)  # not SGLang: nothing to flush
     assert flushed == []
+
+
+def test_the_ttft_interval_resamples_whole_rounds():
+    # rounds of 8 near-equal TTFTs (one burst decides a round's prefills): the interval of the level's
+    # own p50 must be as wide as 30 rounds allow, not as narrow as 240 independent requests would be
+    from qwen_serve.bench import RequestResult, interval_notes, summarize, ttft_p50_interval
+
+    rng = random.Random(5)
+    results = [RequestResult(True, (base + rng.uniform(-1, 1)) / 1000, 2.0, 8)
+               for base in (rng.uniform(100, 250) for _ in range(30)) for _ in range(8)]  # fmt: skip
+    by_round, by_request = ttft_p50_interval(results, 8), ttft_p50_interval(results, 1)
+    assert by_round[1] - by_round[0] > 1.8 * (by_request[1] - by_request[0])
+    assert ttft_p50_interval(results, 8) == by_round  # deterministic: the same requests, the same interval
+    failed = results[:8] + [RequestResult(False, error="HTTP 500")] * 8 + results[8:]
+    assert ttft_p50_interval(failed, 8) == ttft_p50_interval(results[:8] + results[8:], 8)  # failed ones left out
+    assert ttft_p50_interval(results[:8], 8) is None  # one round: no interval
+    wide = summarize(results, 8, 60.0, 0.1, 512, 8)
+    narrow = summarize([RequestResult(True, 0.1 + i * 1e-5, 2.0, 8) for i in range(64)], 8, 60.0, 0.1, 512, 8)
+    notes = interval_notes([wide, narrow])
+    assert len(notes) == 1 and notes[0].startswith("qwen-bench: note: concurrency 8: TTFT p50 ")
+    assert f"95 % interval {wide.ttft_p50_ci95_ms[0]:.1f}-{wide.ttft_p50_ci95_ms[1]:.1f} ms" in notes[0]
 
 
 def test_prompts_the_server_counted_differently_are_named():

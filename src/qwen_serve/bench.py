@@ -68,6 +68,8 @@ class LevelResult:
     # sent_s (seconds after the level began), ttft_ms, e2e_ms, output_tokens, prompt_tokens, error.
     # The raw data behind the percentiles: others can test them, see arrival timing, bootstrap CIs
     per_request: dict[str, list] = field(default_factory=dict)
+    # 95 % interval of TTFT p50 (ms) with whole rounds resampled (ttft_p50_interval); None below 2 rounds
+    ttft_p50_ci95_ms: list[float] | None = None
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -317,7 +319,29 @@ def summarize(results: list[RequestResult], concurrency: int, duration: float, c
         error_samples=sorted({r.error for r in results if r.error})[:3],
         server_input_tokens=_counted([r.prompt_tokens for r in ok if r.prompt_tokens is not None]),
         per_request=per_request(results),
+        ttft_p50_ci95_ms=ttft_p50_interval(results, concurrency),
     )  # fmt: skip
+
+
+INTERVAL_DRAWS = 1000
+
+
+def ttft_p50_interval(results: list[RequestResult], concurrency: int, draws: int = INTERVAL_DRAWS,
+                      seed: int = 0) -> list[float] | None:  # fmt: skip
+    """The 95 % bootstrap interval of the level's TTFT p50, in ms, resampling whole rounds: blocks
+    of `concurrency` requests in the order sent (results come sorted by send time). A round's
+    requests are not independent samples (see few_rounds_notes), so resampling single requests
+    would claim more precision than the level has; at concurrency 1 a round is one request.
+    Deterministic (a fixed seed), so the same results give the same interval."""
+    rounds = [[r.ttft for r in results[i : i + concurrency] if r.ok and r.ttft is not None]
+              for i in range(0, len(results), concurrency)]  # fmt: skip
+    rounds = [block for block in rounds if block]
+    if len(rounds) < 2:
+        return None
+    rng = random.Random(seed)
+    medians = sorted(statistics.median([t for block in rng.choices(rounds, k=len(rounds)) for t in block])
+                     for _ in range(draws))  # p50 as percentiles() takes it: the median
+    return [medians[int(0.025 * draws)] * 1000, medians[int(0.975 * draws) - 1] * 1000]
 
 
 def per_request(results: list[RequestResult]) -> dict[str, list]:
@@ -363,6 +387,22 @@ def few_rounds_notes(levels: list[LevelResult]) -> list[str]:
             f"sent together; TTFT percentiles from fewer than {MIN_ROUNDS} rounds vary from run to run "
             f"(--requests {MIN_ROUNDS * lv.concurrency} for {MIN_ROUNDS})"
             for lv in levels if lv.concurrency > 1 and lv.requests < MIN_ROUNDS * lv.concurrency]  # fmt: skip
+
+
+def interval_notes(levels: list[LevelResult], tolerance: float = 0.05) -> list[str]:
+    """One line per level whose TTFT p50 is not pinned to ±tolerance by its own requests (the 95 %
+    interval of ttft_p50_interval reaches further): a difference that size from another run, or
+    from another tool, is within this level's noise. On an H100 at concurrency 8 even 48 rounds
+    left ±7-10 % (bench/results/h100/bench/README.md, 2026-11-25-c)."""
+    lines = []
+    for lv in levels:
+        p50, ci = lv.ttft_ms.get("p50"), lv.ttft_p50_ci95_ms
+        if not p50 or not ci or (ci[0] >= p50 * (1 - tolerance) and ci[1] <= p50 * (1 + tolerance)):
+            continue
+        lines.append(f"qwen-bench: note: concurrency {lv.concurrency}: TTFT p50 {p50:.1f} ms, 95 % interval "
+                     f"{ci[0]:.1f}-{ci[1]:.1f} ms ({ci[0] / p50 - 1:+.0%} … {ci[1] / p50 - 1:+.0%}, whole rounds "
+                     f"resampled): TTFT p50s closer than that are the same within noise")  # fmt: skip
+    return lines
 
 
 def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:

@@ -364,7 +364,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print_bench(data, click.echo)
-    for line in bench.input_length_warnings(results) + bench.few_rounds_notes(results):
+    for line in bench.input_length_warnings(results) + bench.few_rounds_notes(results) + bench.interval_notes(results):
         click.echo(line, err=True)
     _sys.exit(1 if any(r.errors for r in results) else 0)
 
