@@ -324,6 +324,17 @@ def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
         loop.close()
 
 
+def test_the_results_say_how_the_requests_were_sent(cpu_server, tmp_path):
+    out = tmp_path / "run.json"
+    result = qwen_bench("--base-url", cpu_server[0], "--tokenizer", str(cpu_server[1]), "--input-len", "8",
+                        "--output-len", "2", "--concurrency", "2", "--requests", "2", "--warmup", "0",
+                        "--new-connection-per-request", "--no-stream-usage", "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["connections"] == "per-request" and data["stream_usage"] is False
+    assert data["levels"][0]["completed"] == 2
+
+
 def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
     # the served model id is no local directory: exact lengths need its tokenizer, or your own prompts
     result = qwen_bench("--base-url", cpu_server[0], "--concurrency", "1")
@@ -527,3 +538,51 @@ def test_runs_of_different_levels_pool_per_level(tmp_path):
     assert mean["ci95"][0] <= mean["difference"] <= mean["ci95"][1]
     self_check = mean["bench_serving_self"]  # half the rounds a side: wider than the full comparison
     assert self_check["ci95"][1] - self_check["ci95"][0] > mean["ci95"][1] - mean["ci95"][0]
+
+
+def test_without_the_usage_chunk_it_sends_bench_servings_request():
+    # SGLang's usage chunk (stream_options.include_usage) is the one field of qwen-bench's request
+    # that sglang.bench_serving does not send; --no-stream-usage leaves it out, and the output tokens
+    # are then --output-len (ignore_eos), not the chunks, which may carry several tokens each
+    import asyncio
+
+    from aiohttp import web
+
+    from qwen_serve import bench
+
+    bodies = []
+
+    async def completions(request):
+        body = await request.json()
+        bodies.append(body)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for text in ("two tokens", " six more tokens in one chunk"):  # 8 tokens in 2 chunks
+            await response.write(f'data: {{"choices": [{{"text": "{text}"}}]}}\n\n'.encode())
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(b'data: {"choices": [], "usage": {"completion_tokens": 8, "prompt_tokens": 5}}\n\n')
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    async def measure(stream_usage: bool):
+        app = web.Application()
+        app.router.add_post("/v1/completions", completions)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            return await bench.run_level(f"http://127.0.0.1:{port}", "m", ["p"], 2, 4, 8, 30.0, True, None,
+                                         stream_usage=stream_usage)  # fmt: skip
+        finally:
+            await runner.cleanup()
+
+    with_usage, _, _ = asyncio.run(measure(True))
+    assert all(b["stream_options"] == {"include_usage": True} and b["ignore_eos"] is True for b in bodies)
+    assert [(r.output_tokens, r.prompt_tokens) for r in with_usage] == [(8, 5)] * 4  # the server's counts
+    bodies.clear()
+    without, _, _ = asyncio.run(measure(False))
+    assert all("stream_options" not in b and b["ignore_eos"] is True and b["max_tokens"] == 8 for b in bodies)
+    assert [(r.output_tokens, r.prompt_tokens) for r in without] == [(8, None)] * 4  # --output-len, not 2 chunks
+    assert all(r.ok and r.tpot == pytest.approx((r.e2e - r.ttft) / 7) for r in without)

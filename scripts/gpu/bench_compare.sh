@@ -26,12 +26,17 @@
 # keep every request (qwen-bench's per_request, bench_serving's --output-details), and
 # bench/compare_bench_serving.py puts a 95 % bootstrap interval on the TTFT difference: at
 # concurrency 8 TTFT spreads over ~40-230 ms, and 32 requests per run cannot settle a p50 to 5 %.
+# NOUSAGE=1: qwen-bench --no-stream-usage (no usage chunk, as bench_serving asks none; files *_nousage_*);
+# NOUSAGE=both runs each connection variant with the usage chunk, then without. NEWCONN=1 NOUSAGE=1:
+# qwen-bench sends bench_serving's very requests (2026-11-25-c left its TTFT mean at concurrency 8 a
+# few % above bench_serving's; the usage chunk is the one request field that differs).
 # ROUNDS=R: max(16, R x concurrency) requests per level for both tools (default 4; REQUESTS overrides it).
 # More than 8 result files (the device returns at most 8) are packed into one results.tar.gz.
-#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] [REQUESTS=N | ROUNDS=R] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
+#   export OUTDIR=$OUT; [BS_MODE=ids | REPLAY=1] [NEWCONN=1|both] [NOUSAGE=1|both] [REQUESTS=N | ROUNDS=R] timeout 570 bash scripts/gpu/bench_compare.sh [LEVELS] [REPEAT] [FIRST]
 set -uo pipefail
 LEVELS=${1:-1,8,32,64}; REPEAT=${2:-2}; FIRST=${3:-1}; BS_MODE=${BS_MODE:-text}; REPLAY=${REPLAY:-0}; NEWCONN=${NEWCONN:-0}
-REQUESTS=${REQUESTS:-}; ROUNDS=${ROUNDS:-4}
+REQUESTS=${REQUESTS:-}; ROUNDS=${ROUNDS:-4}; NOUSAGE=${NOUSAGE:-0}
+case $NOUSAGE in 0|1|both) ;; *) echo "NOUSAGE must be 0, 1 or both, not $NOUSAGE" >&2; exit 2 ;; esac
 case $REQUESTS in ''|*[!0-9]*) [ -z "$REQUESTS" ] || { echo "REQUESTS must be a positive integer, not $REQUESTS" >&2; exit 2; } ;; esac
 case $ROUNDS in ''|0|*[!0-9]*) echo "ROUNDS must be a positive integer, not $ROUNDS" >&2; exit 2 ;; esac
 count() { if [ -n "$REQUESTS" ]; then echo "$REQUESTS"; else echo $(( $1 * ROUNDS > 16 ? $1 * ROUNDS : 16 )); fi; }
@@ -53,6 +58,7 @@ python3 -m qwen_serve --preset high_performance --model-path "$MODEL" --host 127
 QPID=$!
 for _ in $(seq 420); do [ -f /tmp/ready.json ] && break; sleep 1; done
 [ -f /tmp/ready.json ] || { echo "not ready"; kill -TERM $QPID; exit 1; }
+NAMES=""  # the qwen-bench variants run, each compared with bench_serving at the end
 for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-bench, bench_serving, qwen-bench, … (drift hits both)
   QB_NAME=qwen_bench; PROMPTS="--input-len $IN"
   if [ "$REPLAY" = 1 ]; then
@@ -61,15 +67,20 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
       --output-len $OUTLEN --levels "$LEVELS" --run $r --warmup 4 --rounds $ROUNDS ${REQUESTS:+--requests $REQUESTS} \
       -o /tmp/prompts_$r.jsonl 2>&1 | grep -v '^#'
   fi
-  case $NEWCONN in 0) VARIANTS="keep" ;; 1) VARIANTS="new" ;; both) VARIANTS="keep new" ;; esac
-  for v in $VARIANTS; do  # "both": the same prompts twice, keep-alive then a connection per request
-    name=$QB_NAME; flags=$PROMPTS
-    [ "$v" = new ] && { name=${QB_NAME}_newconn; flags="$PROMPTS --new-connection-per-request"; }
-    python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
-      $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
-      ${REQUESTS:+--requests $REQUESTS} --rounds $ROUNDS \
-      --out "$OUTDIR/${name}_$r.json" \
-      2>&1 | tee "$OUTDIR/${name}_$r.txt"
+  case $NEWCONN in 0) CONNS="keep" ;; 1) CONNS="new" ;; both) CONNS="keep new" ;; esac
+  case $NOUSAGE in 0) USAGES="usage" ;; 1) USAGES="nousage" ;; both) USAGES="usage nousage" ;; esac
+  for u in $USAGES; do
+    for v in $CONNS; do  # "both": the same prompts again, keep-alive then a connection per request
+      name=$QB_NAME; flags=$PROMPTS
+      [ "$u" = nousage ] && { name=${name}_nousage; flags="$flags --no-stream-usage"; }
+      [ "$v" = new ] && { name=${name}_newconn; flags="$flags --new-connection-per-request"; }
+      case " $NAMES " in *" $name "*) ;; *) NAMES="$NAMES $name" ;; esac
+      python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port 30000 --tokenizer "$MODEL" \
+        $flags --output-len $OUTLEN --concurrency "$LEVELS" --warmup 4 --flush-cache --seed $r \
+        ${REQUESTS:+--requests $REQUESTS} --rounds $ROUNDS \
+        --out "$OUTDIR/${name}_$r.json" \
+        2>&1 | tee "$OUTDIR/${name}_$r.txt"
+    done
   done
   for c in ${LEVELS//,/ }; do
     n=$(count "$c")
@@ -82,10 +93,10 @@ for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-benc
 done
 kill -TERM $QPID; wait $QPID
 gzip -9f "$OUTDIR/server.log"  # the device returns at most 8 files: the comparison goes to stdout only
-for pattern in "${QB_NAME}_[0-9]*.json" "${QB_NAME}_newconn_*.json"; do  # each variant's runs pooled
-  ours=$(cd "$OUTDIR" && ls $pattern 2>/dev/null | sed "s|^|$OUTDIR/|")
+for name in $NAMES; do  # each variant's runs pooled
+  ours=$(cd "$OUTDIR" && ls ${name}_[0-9]*.json 2>/dev/null | sed "s|^|$OUTDIR/|")
   [ -n "$ours" ] || continue
-  echo "== $pattern vs ${BS_NAME}_*.jsonl"
+  echo "== ${name}_*.json vs ${BS_NAME}_*.jsonl"
   python3 bench/compare_bench_serving.py --ours $ours --theirs "$OUTDIR"/${BS_NAME}_*.jsonl -o /tmp/compare.json
 done
 if [ "$(ls "$OUTDIR" | wc -l)" -gt 8 ]; then

@@ -119,7 +119,10 @@ def load_prompts(path: str) -> list[str]:
     return prompts
 
 
-async def one_request(session, url: str, body: dict, headers: dict) -> RequestResult:
+async def one_request(session, url: str, body: dict, headers: dict, assumed_tokens: int | None = None) -> RequestResult:
+    """One streamed completion. Output tokens: the server's usage count where it sends one, else
+    `assumed_tokens` (SGLang with ignore_eos and no usage chunk: exactly max_tokens, as
+    sglang.bench_serving assumes), else the text chunks streamed."""
     import aiohttp
 
     start = time.perf_counter()
@@ -149,7 +152,7 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:  # ValueError: bad JSON, overlong line
         return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160], sent=start)
     e2e = time.perf_counter() - start
-    tokens = usage_tokens if usage_tokens is not None else chunks
+    tokens = usage_tokens if usage_tokens is not None else (assumed_tokens or chunks)
     if first is None:
         return RequestResult(False, e2e=e2e, error="no text streamed", sent=start)
     return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens, sent=start)
@@ -157,7 +160,8 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
 
 async def run_level(base_url: str, model: str, prompts: list[str], concurrency: int, requests: int,
                     output_len: int, time_limit: float, sglang: bool, api_key: str | None,
-                    on_done=lambda: None, reuse_connections: bool = True) -> tuple[list[RequestResult], float, float]:  # fmt: skip
+                    on_done=lambda: None, reuse_connections: bool = True,
+                    stream_usage: bool = True) -> tuple[list[RequestResult], float, float]:  # fmt: skip
     """The requests of one level from `concurrency` workers on one event loop. The streaming client
     is aiohttp, not httpx: a load generator's CPU time per request caps the load it can drive, and
     against a local stream of 128 SSE chunks per request httpx's client spent several times the CPU
@@ -167,7 +171,13 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
     import aiohttp
 
     headers = auth_headers(api_key)
-    extra = {"ignore_eos": True, "stream_options": {"include_usage": True}} if sglang else {}
+    # SGLang: ignore_eos, so every request streams exactly output_len tokens; the usage chunk
+    # (stream_options) gives the server's own prompt and output counts. sglang.bench_serving asks
+    # for no usage chunk: stream_usage=False sends its request body (then output_len is assumed)
+    extra = {"ignore_eos": True} if sglang else {}
+    if sglang and stream_usage:
+        extra["stream_options"] = {"include_usage": True}
+    assumed = output_len if sglang and not stream_usage else None
     # keep-alive (one connection per worker, as OpenAI SDK clients pool them), or a new TCP
     # connection for every request (force_close), as sglang.bench_serving opens a session per request
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=not reuse_connections)
@@ -184,7 +194,7 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
                 i = queue.popleft()
                 body = {"model": model, "prompt": prompts[i % len(prompts)], "max_tokens": output_len,
                         "temperature": 0.0, "stream": True, **extra}  # fmt: skip
-                results.append(await one_request(session, url, body, headers))
+                results.append(await one_request(session, url, body, headers, assumed))
                 on_done()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -210,6 +220,7 @@ class Sweep:
     prompts: tuple[str, ...] | None = None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
     reuse_connections: bool = True
     rounds: int = MIN_ROUNDS
+    stream_usage: bool = True  # SGLang: ask for the usage chunk (stream_options.include_usage)
 
     def requests(self, concurrency: int) -> int:
         return self.requests_per_level or max(16, self.rounds * concurrency)
@@ -279,7 +290,8 @@ def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | N
         if sweep.warmup:
             warm = [next(prompts) for _ in range(sweep.warmup)]
             asyncio.run(run_level(url, model, warm, min(c, sweep.warmup), sweep.warmup, sweep.output_len,
-                                  sweep.time_limit, sglang, api_key, reuse_connections=sweep.reuse_connections))  # fmt: skip
+                                  sweep.time_limit, sglang, api_key, reuse_connections=sweep.reuse_connections,
+                                  stream_usage=sweep.stream_usage))  # fmt: skip
         if sweep.flush_cache and sglang:
             flush_cache(url, api_key)
         level = [next(prompts) for _ in range(n)]
@@ -287,7 +299,7 @@ def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | N
         done, duration, cpu = asyncio.run(run_level(
             url, model, level, c, n, sweep.output_len, sweep.time_limit, sglang, api_key,
             on_done=(lambda: progress.advance(task)) if progress is not None else (lambda: None),
-            reuse_connections=sweep.reuse_connections))  # fmt: skip
+            reuse_connections=sweep.reuse_connections, stream_usage=sweep.stream_usage))  # fmt: skip
         results.append(summarize(done, c, duration, cpu, sweep.input_len, sweep.output_len))
     return results
 
@@ -446,7 +458,7 @@ def document(url: str, model: str, facts: dict[str, Any], sweep: Sweep, results:
         "label": label or _label(facts, model),
         "base_url": url, "model": model, "server": facts,
         "input_len": sweep.input_len, "output_len": sweep.output_len, "flush_cache": sweep.flush_cache,
-        "prompts": prompts_path, "connections": "keep-alive" if sweep.reuse_connections else "per-request",
+        "prompts": prompts_path, "connections": "keep-alive" if sweep.reuse_connections else "per-request", "stream_usage": sweep.stream_usage,
         "levels": [asdict(r) for r in results],
     }  # fmt: skip
 

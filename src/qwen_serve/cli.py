@@ -329,11 +329,15 @@ def bench_group() -> None:
 @click.option("--new-connection-per-request", "fresh_connections", is_flag=True,
               help="Open a new TCP connection for every request, as sglang.bench_serving does "
                    "(default: keep-alive connections, one per concurrent worker, as OpenAI SDK clients pool them).")
+@click.option("--no-stream-usage", "no_usage", is_flag=True,
+              help="SGLang: do not ask for the usage chunk (stream_options.include_usage), as sglang.bench_serving "
+                   "does not; output tokens are then taken as --output-len (ignore_eos) and the server's prompt "
+                   "count is not reported. With --new-connection-per-request: bench_serving's own requests.")
 @click.option("--flush-cache", is_flag=True, help="SGLang: empty the prefix cache (POST /flush_cache) before each level.")
 @click.option("--label", help="Name of this run in plots (default: the server's preset facts).")
 @click.option("--out", "out_path", metavar="FILE", help="Write the results as JSON.")
 def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output_len, levels, requests_per_level, rounds,
-              time_limit, warmup, seed, prompts_path, fresh_connections, flush_cache, label, out_path):
+              time_limit, warmup, seed, prompts_path, fresh_connections, no_usage, flush_cache, label, out_path):
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
     import json
     import sys as _sys
@@ -348,7 +352,8 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
     url = _server_url(base_url, host, port)
     try:
         sweep = bench.Sweep(bench.parse_levels(levels), requests_per_level, warmup, input_len, output_len, time_limit,
-                            flush_cache, reuse_connections=not fresh_connections, rounds=rounds)  # fmt: skip
+                            flush_cache, reuse_connections=not fresh_connections, rounds=rounds,
+                            stream_usage=not no_usage)  # fmt: skip
         model = bench.served_model(url, api_key, model)
         local = model if Path(model).is_dir() else None
         sweep = bench.with_prompts(sweep, prompts_path, tokenizer or local, seed, model)
