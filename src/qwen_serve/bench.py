@@ -413,7 +413,7 @@ def interval_notes(levels: list[LevelResult], tolerance: float = 0.05) -> list[s
             continue
         lines.append(f"qwen-bench: note: concurrency {lv.concurrency}: TTFT p50 {p50:.1f} ms, 95 % interval "
                      f"{ci[0]:.1f}-{ci[1]:.1f} ms ({ci[0] / p50 - 1:+.0%} … {ci[1] / p50 - 1:+.0%}, whole rounds "
-                     f"resampled): TTFT p50s closer than that are the same within noise")  # fmt: skip
+                     f"resampled): another run's TTFT p50 within that range is no evidence of a difference")  # fmt: skip
     return lines
 
 
