@@ -83,10 +83,20 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     from qwen_serve.bench import plot_points
 
     assert plot_points(str(theirs)) == ("sglang.bench_serving (bench_serving.jsonl)", [
-        {"concurrency": 1, "output_throughput": 2.0, "tpot_p50": 8.0, "ttft_p50": 4.0}])
+        {"concurrency": 1, "output_throughput": 2.0, "tpot_p50": 8.0, "ttft_p50": 4.0, "ttft_ci": None}])
     label, points = plot_points(str(out))
     assert label.startswith("qwen-bench: ") and [p["concurrency"] for p in points] == [1, 4]
+    assert [p["ttft_ci"] for p in points] == [lv["ttft_p50_ci95_ms"] for lv in data["levels"]]
     assert qwen_bench("plot", str(out), str(theirs), "-o", str(png)).exit_code == 0
+    # with --output-details bench_serving keeps every TTFT (s; 0.0 failed): its interval, by the same rounds
+    detailed = tmp_path / "bench_serving_details.jsonl"
+    ttfts = [0.1, 0.12, 0.0, 0.11, 0.2, 0.22, 0.21, 0.19]
+    detailed.write_text(json.dumps({**rows[1], "max_concurrency": 2, "ttfts": ttfts,
+                                    "errors": ["", "", "timeout", "", "", "", "", ""]}) + "\n")  # fmt: skip
+    (point,) = plot_points(str(detailed))[1]
+    low, high = point["ttft_ci"]
+    assert 100.0 <= low <= high <= 220.0
+    assert qwen_bench("plot", str(out), str(detailed), "-o", str(png)).exit_code == 0
 
 
 def test_unreachable_server_exits_2():

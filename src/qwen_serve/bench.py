@@ -473,8 +473,10 @@ def _label(facts: dict[str, Any], model: str) -> str:
 
 
 def plot_points(path: str) -> tuple[str, list[dict]]:
-    """(label, [{concurrency, output_throughput, tpot_p50, ttft_p50}]) from a qwen-bench results
-    file, or from sglang.bench_serving's JSONL (one line per run, the newest per concurrency kept)."""
+    """(label, [{concurrency, output_throughput, tpot_p50, ttft_p50, ttft_ci}]) from a qwen-bench
+    results file, or from sglang.bench_serving's JSONL (one line per run, the newest per concurrency
+    kept). ttft_ci: the 95 % interval of TTFT p50 with whole rounds resampled, where the file holds
+    every request (qwen-bench's per_request, bench_serving's --output-details), else None."""
     text = Path(path).read_text(encoding="utf-8")
     try:
         data = json.loads(text)
@@ -482,7 +484,10 @@ def plot_points(path: str) -> tuple[str, list[dict]]:
         data = None
     if isinstance(data, dict) and "levels" in data:
         points = [{"concurrency": lv["concurrency"], "output_throughput": lv["output_throughput"],
-                   "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50")}
+                   "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50"),
+                   "ttft_ci": lv.get("ttft_p50_ci95_ms") or _interval_of(
+                       (lv.get("per_request") or {}).get("ttft_ms"), (lv.get("per_request") or {}).get("error"),
+                       lv["concurrency"])}
                   for lv in data["levels"] if lv["completed"]]  # fmt: skip
         name = Path(path).name
         return f"qwen-bench: {data['label']} ({name})" if data.get("label") else f"qwen-bench: {name}", points
@@ -490,10 +495,21 @@ def plot_points(path: str) -> tuple[str, list[dict]]:
     for line in text.splitlines():
         if line.strip():
             row = json.loads(line)
-            runs[row.get("max_concurrency")] = {"concurrency": row.get("max_concurrency"),
-                                                "output_throughput": row["output_throughput"],
-                                                "tpot_p50": row.get("median_tpot_ms"), "ttft_p50": row.get("median_ttft_ms")}
+            c = row.get("max_concurrency")
+            ttfts = [t * 1000 if t else None for t in row["ttfts"]] if row.get("ttfts") else None  # s; 0.0: failed
+            runs[c] = {"concurrency": c, "output_throughput": row["output_throughput"],
+                       "tpot_p50": row.get("median_tpot_ms"), "ttft_p50": row.get("median_ttft_ms"),
+                       "ttft_ci": _interval_of(ttfts, row.get("errors"), c or 1)}  # fmt: skip
     return f"sglang.bench_serving ({Path(path).name})", sorted(runs.values(), key=lambda r: r["concurrency"] or 0)
+
+
+def _interval_of(ttfts_ms: list | None, errors: list | None, concurrency: int) -> list[float] | None:
+    """ttft_p50_interval for TTFTs kept in a results file (ms, in the order sent; None or an error: failed)."""
+    if not ttfts_ms:
+        return None
+    errors = errors or [None] * len(ttfts_ms)
+    results = [RequestResult(t is not None and not e, None if t is None else t / 1000) for t, e in zip(ttfts_ms, errors)]
+    return ttft_p50_interval(results, concurrency)
 
 
 def plot(files, png: str) -> None:
@@ -508,10 +524,14 @@ def plot(files, png: str) -> None:
         x = [p["output_throughput"] for p in points]
         for ax, key in ((ax1, "tpot_p50"), (ax2, "ttft_p50")):
             y = [p[key] if p[key] is not None else float("nan") for p in points]
-            ax.plot(x, y, marker="o", label=label, linestyle="-" if label.startswith("qwen-bench") else "--")
+            (line,) = ax.plot(x, y, marker="o", label=label, linestyle="-" if label.startswith("qwen-bench") else "--")
             for xi, yi, p in zip(x, y, points):
                 ax.annotate(str(p["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms)")):
+        bars = [(p["output_throughput"], p["ttft_p50"], p["ttft_ci"]) for p in points if p["ttft_ci"] and p["ttft_p50"]]
+        if bars:  # how precisely each level's own requests pin its TTFT p50
+            ax2.errorbar([b[0] for b in bars], [b[1] for b in bars], fmt="none", capsize=3, color=line.get_color(),
+                         yerr=[[max(0.0, b[1] - b[2][0]) for b in bars], [max(0.0, b[2][1] - b[1]) for b in bars]])  # fmt: skip
+    for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms), bars: 95 % interval")):
         ax.set_xlabel("output throughput (tokens/s)")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
