@@ -104,6 +104,33 @@ def test_unreachable_server_exits_2():
     assert result.exit_code == 2 and "cannot reach the server" in result.stderr
 
 
+def test_a_server_that_lists_no_models_needs_model(tmp_path):
+    # not every OpenAI-compatible server has /v1/models (bench/client_overhead.py's stand-in has not):
+    # reached but unlisted is said as such, and --model is enough to go on
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "client_overhead.py"
+    spec = importlib.util.spec_from_file_location("client_overhead", path)
+    overhead = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(overhead)
+    url, server = overhead.start_server(str(path), ["--chunks", "4", "--gap-ms", "0"])
+    try:
+        prompts = tmp_path / "prompts.jsonl"
+        prompts.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(4)))
+        args = ("--base-url", url, "--prompts", str(prompts), "--output-len", "4", "--concurrency", "1",
+                "--requests", "2", "--warmup", "0")  # fmt: skip
+        unlisted = qwen_bench(*args)
+        assert unlisted.exit_code == 2
+        assert f"{url}/v1/models answered HTTP 404 with no model list" in unlisted.stderr
+        assert "pass --model NAME" in unlisted.stderr and "cannot reach" not in unlisted.stderr
+        named = qwen_bench(*args, "--model", "m")
+        assert named.exit_code == 0, named.output
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
 def test_bad_concurrency_list_exits_2():
     result = qwen_bench("--concurrency", "1,zero")
     assert result.exit_code == 2 and "--concurrency" in result.stderr

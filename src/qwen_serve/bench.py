@@ -242,16 +242,24 @@ def parse_levels(text: str) -> list[int]:
 
 
 def served_model(url: str, api_key: str | None, model: str | None) -> str:
-    """`model`, else the first id the server's /v1/models lists; the server must answer either way."""
+    """`model`, else the first id the server's /v1/models lists. The server must answer either way
+    (any HTTP answer will do when `model` is given: not every OpenAI-compatible server lists models)."""
     from .errors import QwenServeError
 
     headers = auth_headers(api_key)
     try:
-        ids = [m["id"] for m in httpx.get(url + "/v1/models", headers=headers, timeout=10).json().get("data", [])]
-    except (httpx.HTTPError, ValueError) as exc:
+        r = httpx.get(url + "/v1/models", headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
         raise QwenServeError(f"cannot reach the server at {url} ({type(exc).__name__}: {exc})",
                              fix="is it running? try `qwen-serve --preset balanced`") from exc  # fmt: skip
-    return model or (ids[0] if ids else "default")
+    if model:
+        return model
+    try:
+        ids = [m["id"] for m in r.json().get("data", [])]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        raise QwenServeError(f"{url}/v1/models answered HTTP {r.status_code} with no model list, so the model "
+                             "to ask for is unknown", fix="pass --model NAME") from None  # fmt: skip
+    return ids[0] if ids else "default"
 
 
 def with_prompts(sweep: Sweep, prompts_path: str | None, tokenizer_path: str | None, seed: int, model: str = "") -> Sweep:
