@@ -8,7 +8,11 @@ and each client runs the same requests at the same concurrency:
 - `qwen-bench`: `qwen_serve.bench.run_level` (aiohttp, keep-alive, or `--new-connection-per-request`);
 - `bench_serving`: `sglang.benchmark.serving.async_request_openai_completions`, its OpenAI
   backend, under its own semaphore (needs SGLang installed: `uv sync` has it);
-- `httpx`: the httpx streaming client qwen-bench used before (kept here as the reference).
+- `httpx`: the httpx streaming client qwen-bench used before (kept here as the reference);
+- `qwen-bench CLI (progress bar on a terminal)`: the whole `qwen-bench` command in a process of its
+  own, its stderr a pseudo-terminal so its rich progress bar runs (redrawn by a thread of its own);
+  the figure is the CLI's own "client CPU/req" (process-wide CPU time over the level, that thread
+  included), read from its JSON.
 
   uv run python bench/client_overhead.py [--chunks 128] [--gap-ms 3] [--levels 1,16,64] [-o out.json]
 """
@@ -114,6 +118,42 @@ async def bench_serving_level(url: str, n: int, concurrency: int, output_len: in
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
+def cli_level(url: str, n: int, concurrency: int, output_len: int = 128) -> float:
+    """The CPU ms per request that `qwen-bench` itself reports for one level, run with a
+    pseudo-terminal for its stderr (what a user at a terminal sees: the progress bar drawn)."""
+    import os
+    import pty
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prompts, out = Path(tmp) / "prompts.jsonl", Path(tmp) / "run.json"
+        prompts.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(n)))
+        master, slave = pty.openpty()
+        drain = threading.Thread(target=lambda: _drain(master), daemon=True)
+        drain.start()
+        try:
+            subprocess.run([sys.executable, "-c", "from qwen_serve.cli import bench_main; bench_main()", "--base-url",
+                            url, "--model", "m", "--prompts", str(prompts), "--output-len", str(output_len),
+                            "--concurrency", str(concurrency), "--requests", str(n), "--warmup", "0",
+                            "--out", str(out)], stdout=subprocess.DEVNULL, stderr=slave, check=True)  # fmt: skip
+        finally:
+            os.close(slave)
+            drain.join(timeout=10)
+            os.close(master)
+        return json.loads(out.read_text())["levels"][0]["client_cpu_ms_per_request"]
+
+
+def _drain(fd: int) -> None:
+    import os
+
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:  # the terminal closed
+        pass
+
+
 def measure(run) -> float:
     cpu = time.process_time()
     run()
@@ -152,6 +192,10 @@ def main() -> int:
             cpu = min(measure(run) for _ in range(3))
             rows.append({"concurrency": c, "client": name, "requests": n, "cpu_ms_per_request": 1000 * cpu / n})
             print(f"concurrency {c:3d}  {name:40s} {1000 * cpu / n:6.2f} ms CPU per request", flush=True)
+        name = "qwen-bench CLI (progress bar on a terminal)"
+        ms = min(cli_level(url, n, c) for _ in range(3))  # its own process: imports warm in each
+        rows.append({"concurrency": c, "client": name, "requests": n, "cpu_ms_per_request": ms})
+        print(f"concurrency {c:3d}  {name:40s} {ms:6.2f} ms CPU per request", flush=True)
     server.terminate()
     if args.output:
         facts = {"command": "python " + " ".join(sys.argv), "python": platform.python_version(),
