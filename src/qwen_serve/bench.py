@@ -412,8 +412,8 @@ def few_rounds_notes(levels: list[LevelResult]) -> list[str]:
 def interval_notes(levels: list[LevelResult], tolerance: float = 0.05) -> list[str]:
     """One line per level whose TTFT p50 is not pinned to ±tolerance by its own requests (the 95 %
     interval of ttft_p50_interval reaches further): a difference that size from another run, or
-    from another tool, is within this level's noise. On an H100 at concurrency 8 even 48 rounds
-    left ±7-10 % (bench/results/h100/bench/README.md, 2026-11-25-c)."""
+    from another tool, is within this level's noise. On an H100 at concurrency 8 even 40-50 rounds
+    leave more than ±5 % (bench/results/h100/bench/2026-11-25-c)."""
     lines = []
     for lv in levels:
         p50, ci = lv.ttft_ms.get("p50"), lv.ttft_p50_ci95_ms
