@@ -2,8 +2,8 @@
 """qwen-bench vs `python -m sglang.benchmark.serving` on the same server, same lengths, same
 concurrency levels: the agreement table (target: within 5 %) as JSON and Markdown.
 
-    python bench/compare_bench_serving.py --ours QB1.json [QB2.json …] --theirs BS1.jsonl [BS2.jsonl …] -o compare.json
-    python bench/compare_bench_serving.py QWEN_BENCH.json BENCH_SERVING.jsonl -o compare.json   (one run each)
+    uv run python bench/compare_bench_serving.py --ours QB1.json [QB2.json …] --theirs BS1.jsonl [BS2.jsonl …] -o compare.json
+    uv run python bench/compare_bench_serving.py QWEN_BENCH.json BENCH_SERVING.jsonl -o compare.json   (one run each)
 
 With several runs per tool (scripts/gpu/bench_compare.sh interleaves them), each figure is the
 mean over a tool's runs, and the table also gives each tool's own run-to-run spread
@@ -28,8 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 from pathlib import Path
+
+# qwen-bench's own percentile (numpy's interpolation, as bench_serving's) and round resampling;
+# run with the project on the path: `uv run python …`, or PYTHONPATH=src on the GPU machine
+from qwen_serve.bench import percentile as quantile
+from qwen_serve.bench import resample_rounds
+from qwen_serve.bench import rounds_of as blocks
 
 PAIRS = (  # (qwen-bench level field, key, bench_serving field)
     ("request_throughput", None, "request_throughput"),
@@ -84,30 +89,13 @@ def stats(values: list[float]) -> tuple[float, float]:
     return mean, ((max(values) - min(values)) / mean if mean else 0.0)
 
 
-def quantile(values: list[float], q: int | str) -> float:
-    """numpy.percentile's default interpolation, as qwen-bench and bench_serving compute theirs
-    (q = "mean": the mean)."""
-    if q == "mean":
-        return statistics.fmean(values)
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
-def blocks(values: list[float], size: int) -> list[list[float]]:
-    """Consecutive blocks of `size` (the concurrency): the rounds of a closed-loop run, in the order sent."""
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
 def bootstrap(a: list[list[float]], b: list[list[float]], q: int | str, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """quantile(pooled a) / quantile(pooled b) - 1 for two lists of blocks, with the 2.5th and 97.5th
-    percentiles of that difference over `draws` resamplings of the blocks of each side (with
-    replacement, each its own number of blocks; the requests of a drawn block stay together)."""
+    """quantile(pooled a) / quantile(pooled b) - 1 for two lists of rounds, with the 2.5th and 97.5th
+    percentiles of that difference over `draws` resamplings of the rounds of each side (with
+    replacement, each its own number of rounds; the requests of a drawn round stay together)."""
     rng = random.Random(seed)
-
-    def pooled(sample: list[list[float]]) -> list[float]:
-        return [t for block in sample for t in block]
-
-    point = quantile(pooled(a), q) / quantile(pooled(b), q) - 1
-    diffs = sorted(quantile(pooled(rng.choices(a, k=len(a))), q) / quantile(pooled(rng.choices(b, k=len(b))), q) - 1
+    point = quantile([t for x in a for t in x], q) / quantile([t for x in b for t in x], q) - 1
+    diffs = sorted(quantile(resample_rounds(a, rng), q) / quantile(resample_rounds(b, rng), q) - 1
                    for _ in range(draws))  # fmt: skip
     return point, diffs[int(0.025 * draws)], diffs[int(0.975 * draws) - 1]
 

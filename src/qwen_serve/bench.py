@@ -72,13 +72,33 @@ class LevelResult:
     ttft_p50_ci95_ms: list[float] | None = None
 
 
+def percentile(values: list[float], q: int | str) -> float:
+    """The q-th percentile interpolated as numpy.percentile's default (and sglang.bench_serving's);
+    q = "mean": the mean."""
+    if q == "mean":
+        return statistics.fmean(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
-    """Mean, p50, p90, p99 and max in ms; percentiles interpolated as numpy.percentile's default."""
+    """Mean, p50, p90, p99 and max in ms."""
     if not values:
         return {}
-    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
-    return {"mean": statistics.fmean(values) * 1000, "p50": cuts[49] * 1000, "p90": cuts[89] * 1000,
-            "p99": cuts[98] * 1000, "max": max(values) * 1000}  # fmt: skip
+    return {"mean": statistics.fmean(values) * 1000, "p50": percentile(values, 50) * 1000,
+            "p90": percentile(values, 90) * 1000, "p99": percentile(values, 99) * 1000,
+            "max": max(values) * 1000}  # fmt: skip
+
+
+def rounds_of(values: list, concurrency: int) -> list[list]:
+    """Consecutive blocks of `concurrency` values in the order sent: the rounds of a closed-loop level.
+    At a fixed output length a round finishes in one decode step and its successors reach the server
+    as one burst, so a round's requests are not independent samples: bootstraps resample rounds."""
+    return [values[i : i + concurrency] for i in range(0, len(values), concurrency)]
+
+
+def resample_rounds(rounds: list[list[float]], rng: random.Random) -> list[float]:
+    """One bootstrap draw: as many rounds as there are, with replacement, their values pooled."""
+    return [value for block in rng.choices(rounds, k=len(rounds)) for value in block]
 
 
 def make_prompts(tokenizer, count: int, input_len: int, seed: int = 0) -> list[str]:
@@ -292,22 +312,21 @@ def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | N
     if sweep.prompts is None or len(sweep.prompts) < sweep.needed():
         raise ValueError("run_sweep needs a sweep with its prompts (with_prompts)")
     prompts = iter(sweep.prompts)
+
+    def send(n: int, concurrency: int, on_done=lambda: None):  # the next n prompts, as the sweep sends them
+        return asyncio.run(run_level(url, model, [next(prompts) for _ in range(n)], concurrency, n, sweep.output_len,
+                                     sweep.time_limit, sglang, api_key, on_done, sweep.reuse_connections,
+                                     sweep.stream_usage))  # fmt: skip
+
     results = []
     for c in sweep.concurrencies:
         n = sweep.requests(c)
         if sweep.warmup:
-            warm = [next(prompts) for _ in range(sweep.warmup)]
-            asyncio.run(run_level(url, model, warm, min(c, sweep.warmup), sweep.warmup, sweep.output_len,
-                                  sweep.time_limit, sglang, api_key, reuse_connections=sweep.reuse_connections,
-                                  stream_usage=sweep.stream_usage))  # fmt: skip
+            send(sweep.warmup, min(c, sweep.warmup))
         if sweep.flush_cache and sglang:
             flush_cache(url, api_key)
-        level = [next(prompts) for _ in range(n)]
         task = progress.add_task(f"concurrency {c}", total=n) if progress is not None else None
-        done, duration, cpu = asyncio.run(run_level(
-            url, model, level, c, n, sweep.output_len, sweep.time_limit, sglang, api_key,
-            on_done=(lambda: progress.advance(task)) if progress is not None else (lambda: None),
-            reuse_connections=sweep.reuse_connections, stream_usage=sweep.stream_usage))  # fmt: skip
+        done, duration, cpu = send(n, c, (lambda: progress.advance(task)) if progress is not None else (lambda: None))
         results.append(summarize(done, c, duration, cpu, sweep.input_len, sweep.output_len))
     return results
 
@@ -353,15 +372,13 @@ def ttft_p50_interval(results: list[RequestResult], concurrency: int, draws: int
     requests are not independent samples (see few_rounds_notes), so resampling single requests
     would claim more precision than the level has; at concurrency 1 a round is one request.
     Deterministic (a fixed seed), so the same results give the same interval."""
-    rounds = [[r.ttft for r in results[i : i + concurrency] if r.ok and r.ttft is not None]
-              for i in range(0, len(results), concurrency)]  # fmt: skip
+    rounds = [[r.ttft for r in block if r.ok and r.ttft is not None] for block in rounds_of(results, concurrency)]
     rounds = [block for block in rounds if block]
     if len(rounds) < 2:
         return None
     rng = random.Random(seed)
-    medians = sorted(statistics.median([t for block in rng.choices(rounds, k=len(rounds)) for t in block])
-                     for _ in range(draws))  # p50 as percentiles() takes it: the median
-    return [medians[int(0.025 * draws)] * 1000, medians[int(0.975 * draws) - 1] * 1000]
+    p50s = sorted(percentile(resample_rounds(rounds, rng), 50) for _ in range(draws))
+    return [p50s[int(0.025 * draws)] * 1000, p50s[int(0.975 * draws) - 1] * 1000]
 
 
 def per_request(results: list[RequestResult]) -> dict[str, list]:
