@@ -14,6 +14,17 @@ from qwen_serve.bench import make_prompts, percentiles
 from qwen_serve.cli import bench_group
 
 
+def bench_script(name: str):
+    """A script of bench/ (not a package) imported as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def qwen_bench(*args: str):
     return CliRunner().invoke(bench_group, list(args), prog_name="qwen-bench")
 
@@ -107,13 +118,9 @@ def test_unreachable_server_exits_2():
 def test_a_server_that_lists_no_models_needs_model(tmp_path):
     # not every OpenAI-compatible server has /v1/models (bench/client_overhead.py's stand-in has not):
     # reached but unlisted is said as such, and --model is enough to go on
-    import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "client_overhead.py"
-    spec = importlib.util.spec_from_file_location("client_overhead", path)
-    overhead = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(overhead)
+    overhead = bench_script("client_overhead")
+    path = overhead.__file__
     url, server = overhead.start_server(str(path), ["--chunks", "4", "--gap-ms", "0"])
     try:
         prompts = tmp_path / "prompts.jsonl"
@@ -195,14 +202,9 @@ def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path,
 def test_the_interval_resamples_rounds_not_requests():
     # the requests of a round share its fate (one burst decides their prefills): 8 near-equal TTFTs per
     # round. Resampled as independent requests they would look 8 times as many as they are.
-    import importlib.util
     import random
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
-    spec = importlib.util.spec_from_file_location("compare_bench_serving", path)
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = bench_script("compare_bench_serving")
     rng = random.Random(7)
 
     def run(rounds: int) -> list[float]:
@@ -383,16 +385,13 @@ def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
 def test_bench_serving_prompts_are_rebuilt_as_the_h100_run_counted_them(tmp_path, monkeypatch, capsys):
     # bench/bench_serving_prompts.py calls SGLang's own random-ids dataset code with bench_compare.sh's
     # seeds: the lengths it counts for run 1 are those committed from the 2026-11-25-b H100 run
-    import importlib.util
     import sys
     from pathlib import Path
 
     from qwen_serve.skeleton import write_skeleton
 
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("bench_serving_prompts", root / "bench/bench_serving_prompts.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = bench_script("bench_serving_prompts")
     write_skeleton(tmp_path / "model", tiny=True)  # the real Qwen tokenizer, offline
 
     def run(*args: str) -> str:
@@ -498,16 +497,12 @@ def test_the_stand_in_scheduler_keeps_a_round_together():
     # bench/batching_sim.py's model of SGLang's overlap scheduler, as the H100 log shows it: the
     # prefills of a burst run back to back, so the whole round finishes in one decode step
     import asyncio
-    import importlib.util
     import time
-    from pathlib import Path
 
     import httpx
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "batching_sim.py"
-    spec = importlib.util.spec_from_file_location("batching_sim", path)
-    sim = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sim)
+    sim = bench_script("batching_sim")
+    path = sim.__file__
     url, server = sim.start_server(str(path), ["--output-len", "8", "--decode-ms", "20", "--prefill-base-ms", "20"])
 
     async def request(client, start, ends):
