@@ -421,11 +421,17 @@ def relay(cpu_server):
     from aiohttp import web
 
     upstream = cpu_server[0]
+    prompts = []  # every completion prompt it passed on, in order
+
+    async def flush_cache(request: web.Request) -> web.Response:  # SGLang's, which both tools call with --flush-cache
+        return web.Response(text="Cache flushed.")
 
     async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         if request.method == "POST" and body:
             payload = json.loads(body)
+            if "prompt" in payload:
+                prompts.append(payload["prompt"])
             for key in ("ignore_eos", "best_of"):
                 payload.pop(key, None)
             body = json.dumps(payload).encode()
@@ -440,6 +446,7 @@ def relay(cpu_server):
                 return out
 
     app = web.Application()
+    app.router.add_post("/flush_cache", flush_cache)
     app.router.add_route("*", "/{tail:.*}", forward)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
@@ -453,7 +460,7 @@ def relay(cpu_server):
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}", cpu_server[1]
+    yield f"http://127.0.0.1:{port}", cpu_server[1], prompts
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=10)
@@ -467,7 +474,7 @@ def test_against_sglang_bench_serving_on_the_same_server(relay, tmp_path):
     import sys
     from pathlib import Path
 
-    url, model_dir = relay
+    url, model_dir, _ = relay
     root = Path(__file__).resolve().parents[1]
     theirs = tmp_path / "bench_serving.jsonl"
     bs = subprocess.run([sys.executable, "-m", "sglang.benchmark.serving", "--backend", "sglang-oai", "--base-url", url,
@@ -491,6 +498,44 @@ def test_against_sglang_bench_serving_on_the_same_server(relay, tmp_path):
     assert pooled["ttft_ms.p50"]["requests"] == [6, 6]  # every request of both tools, none lost
     assert pooled["ttft_ms.p50"]["verdict"] in ("agrees", "differs", "undecided")
     assert "request by request" in out
+
+
+def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_path, monkeypatch, capsys):
+    # bench/interleave.py: Q B B Q passes, each tool's own CLI entry point in one process; the two
+    # passes of a run send the same prompts (bench_serving's, replayed), the next run other ones
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url, model_dir, prompts = relay
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # bench_serving looks the model up: offline, in the server's cache
+    monkeypatch.setenv("HF_HUB_CACHE", str(model_dir.parents[2]))
+    interleave = bench_script("interleave")
+    out = tmp_path / "il"
+    monkeypatch.setattr(sys, "argv", ["interleave.py", "--base-url", url, "--model", "qwen-serve/Qwen3-tiny",
+                                      "--tokenizer", str(model_dir), "--concurrency", "2", "--requests", "4",
+                                      "--passes", "4", "--first", "3", "--input-len", "16", "--output-len", "4",
+                                      "--warmup", "1", "--warm-requests", "2", "--out", str(out)])  # fmt: skip
+    del prompts[:]
+    assert interleave.main() == 0
+    passes = json.loads((out / "passes.json").read_text())["passes"]
+    assert [(p["tool"], p["run"], p["requests"]) for p in passes] == [
+        ("qwen_bench", 3, 4), ("bench_serving", 3, 4), ("bench_serving", 4, 4), ("qwen_bench", 4, 4)]
+    assert all(p["start_s"] < p["end_s"] <= q["start_s"] for p, q in zip(passes, passes[1:]))
+    assert all(0 < p["ttft_p50_ms"] and 0 < p["ttft_mean_ms"] for p in passes)
+    assert sorted(f.name for f in out.iterdir()) == ["bench_serving_3.jsonl", "bench_serving_4.jsonl", "passes.json",
+                                                     "qwen_bench_3.json", "qwen_bench_4.json", "warm"]  # fmt: skip
+    assert [f.name for f in (out / "warm").iterdir()] == ["qwen_bench_0.json"]  # the warm-up pass, kept apart
+    assert len(prompts) == (1 + 2) + 4 * (1 + 4)  # each pass: its warm-up, then its requests
+    sent = [prompts[3 + 5 * k:3 + 5 * k + 5] for k in range(4)]
+    assert sent[0] == sent[1] and sent[2] == sent[3] and sent[0] != sent[2]  # qwen-bench replays bench_serving's
+    assert "qwen_bench" in capsys.readouterr().out
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "bench/compare_bench_serving.py"), "--ours", *map(str, out.glob("qwen_bench_*.json")),
+                    "--theirs", *map(str, out.glob("bench_serving_*.jsonl")), "-o", str(tmp_path / "c.json")],
+                   capture_output=True, text=True, check=True)  # fmt: skip
+    pooled = {r["metric"]: r for r in json.loads((tmp_path / "c.json").read_text())["per_request"]}
+    assert pooled["ttft_ms.mean"]["requests"] == [8, 8]
 
 
 def test_the_stand_in_scheduler_keeps_a_round_together():

@@ -47,17 +47,7 @@ case $BS_MODE in
   *) echo "BS_MODE must be text or ids, not $BS_MODE" >&2; exit 2 ;;
 esac
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
-source scripts/gpu/env.sh
-MODEL=$PWD/.gpu/qwen3-14b; IN=512; OUTLEN=128
-# bench_serving imports `datasets` at load time; random-ids never calls it (see shared GPU recipe)
-mkdir -p /tmp/stub/datasets && echo 'def load_dataset(*a, **k): raise RuntimeError("offline")' > /tmp/stub/datasets/__init__.py
-rm -f /tmp/ready.json  # qwen-serve removes a stale one too, but this loop polls before qwen-serve has started
-python3 -m qwen_serve --preset high_performance --model-path "$MODEL" --host 127.0.0.1 --port 30000 \
-  --attention-backend triton --sampling-backend pytorch --quiet --ready-file /tmp/ready.json \
-  --log-file "$OUTDIR/server.log" -- --load-format dummy > "$OUTDIR/qwen_serve.txt" 2>&1 &
-QPID=$!
-for _ in $(seq 420); do [ -f /tmp/ready.json ] && break; sleep 1; done
-[ -f /tmp/ready.json ] || { echo "not ready"; kill -TERM $QPID; exit 1; }
+source scripts/gpu/bench_server.sh  # MODEL IN OUTLEN QPID; the datasets stub
 NAMES=""  # the qwen-bench variants run, each compared with bench_serving at the end
 for r in $(seq "$FIRST" $(( FIRST + REPEAT - 1 ))); do  # interleaved: qwen-bench, bench_serving, qwen-bench, … (drift hits both)
   QB_NAME=qwen_bench; PROMPTS="--input-len $IN"
