@@ -134,6 +134,42 @@ def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]
     return rows
 
 
+DISTRIBUTION = (10, 25, 45, 50, 55, 75, 90)  # TTFT percentiles shown side by side
+
+
+def share_gap(a: list[float], b: list[float]) -> float:
+    """The largest difference, over all TTFTs t, between the shares of a's and b's requests at or
+    below t (the Kolmogorov-Smirnov distance): 0.03 = at no TTFT do the two differ by more than 3 %
+    of their requests."""
+    import bisect
+
+    a, b = sorted(a), sorted(b)
+    return max(abs(bisect.bisect_right(a, t) / len(a) - bisect.bisect_right(b, t) / len(b)) for t in a + b)
+
+
+def distribution_row(ours: list[dict], theirs: list[dict], c: int) -> dict | None:
+    """TTFT percentiles of both tools' pooled requests at concurrency c, and how steep each tool's
+    distribution is at its median: (p55 - p45) / p50, how far the median moves when 5 % of the
+    requests cross it. Where a round's requests are prefilled in a few batches, TTFT has modes, and
+    a median that falls between two of them jumps between them: a p50 difference of 10 % can be
+    a 1 % difference in the share of requests, which `share_gap` measures (with bench_serving's
+    odd rounds against its even rounds for scale: half its requests a side, so that gap is larger
+    by chance alone, about 1.4 times for the same distributions)."""
+    a = [t for r in ours if "ttfts_ms" in r.get(c, {}) for t in r[c]["ttfts_ms"]]
+    b_rounds = [block for r in theirs if "ttfts_ms" in r.get(c, {}) for block in blocks(r[c]["ttfts_ms"], c)]
+    b = [t for x in b_rounds for t in x]
+    if len(a) < 2 or len(b) < 2:
+        return None
+    row = {"concurrency": c, "percentiles": list(DISTRIBUTION), "qwen_bench": [quantile(a, q) for q in DISTRIBUTION],
+           "bench_serving": [quantile(b, q) for q in DISTRIBUTION], "share_gap": share_gap(a, b)}  # fmt: skip
+    row["median_step"] = [(v[DISTRIBUTION.index(55)] - v[DISTRIBUTION.index(45)]) / v[DISTRIBUTION.index(50)]
+                          for v in (row["qwen_bench"], row["bench_serving"])]  # fmt: skip
+    if len(b_rounds) >= 4:
+        row["bench_serving_self_share_gap"] = share_gap([t for x in b_rounds[0::2] for t in x],
+                                                        [t for x in b_rounds[1::2] for t in x])  # fmt: skip
+    return row
+
+
 def compare(ours: list[dict], theirs: list[dict]) -> list[dict]:
     """Per level that both tools ran (in any of their runs): each figure the mean over the runs that
     ran the level."""
@@ -174,6 +210,7 @@ def main() -> int:
     rows = compare(ours_data, theirs_data)
     levels = sorted({r["concurrency"] for r in rows})
     pooled = [row for c in levels for row in per_request_rows(ours_data, theirs_data, c)]
+    shapes = [row for row in (distribution_row(ours_data, theirs_data, c) for c in levels) if row]
     several = any(r["runs"] != [1, 1] for r in rows)
     head = "| concurrency | metric | qwen-bench | bench_serving | difference |"
     lines = [head + (" spread qwen-bench / bench_serving |" if several else ""),
@@ -187,7 +224,7 @@ def main() -> int:
         lines.append(line)
     worst = max((abs(r["difference"]) for r in rows), default=None)
     Path(args.out).write_text(json.dumps({"ours": ours, "theirs": theirs, "rows": rows, "worst_abs_difference": worst,
-                                          "per_request": pooled}, indent=2) + "\n")  # fmt: skip
+                                          "per_request": pooled, "distribution": shapes}, indent=2) + "\n")  # fmt: skip
     print("\n".join(lines))
     print(f"worst difference: {worst:.1%}" if worst is not None else "no common levels")
     if pooled:
@@ -201,6 +238,20 @@ def main() -> int:
                   f"({r['rounds'][1]}) | {r['qwen_bench']:.2f} "
                   f"| {r['bench_serving']:.2f} | {r['difference']:+.1%} | {r['ci95'][0]:+.1%} … {r['ci95'][1]:+.1%} "
                   f"| {r['verdict']} | {_self(r)} |")  # fmt: skip
+    if shapes:
+        print("\nTTFT distribution (ms, each tool's requests pooled); median step: (p55 - p45) / p50, how far the "
+              "median moves when 5 % of the requests cross it; share gap: the largest difference in the share of "
+              "requests at or below any TTFT (in brackets: bench_serving's odd vs even rounds, half the requests a side, "
+              "so larger by chance alone). The share gap ignores how far apart the TTFTs are: where they hardly vary "
+              "(concurrency 1) a fraction of a ms moves many requests.")  # fmt: skip
+        print("| concurrency | tool | " + " | ".join(f"p{q}" for q in DISTRIBUTION) + " | median step | share gap |")
+        print("| --- | --- | " + " | ".join("---" for _ in DISTRIBUTION) + " | --- | --- |")
+        for r in shapes:
+            gap = f"{r['share_gap']:.1%}" + (f" ({r['bench_serving_self_share_gap']:.1%})"
+                                             if "bench_serving_self_share_gap" in r else "")  # fmt: skip
+            for i, (tool, name) in enumerate((("qwen_bench", "qwen-bench"), ("bench_serving", "bench_serving"))):
+                print(f"| {r['concurrency'] if i == 0 else ''} | {name} | "
+                      + " | ".join(f"{v:.1f}" for v in r[tool]) + f" | {r['median_step'][i]:.1%} | {gap if i == 0 else ''} |")
     return 0
 
 

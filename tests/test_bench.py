@@ -94,7 +94,7 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     from qwen_serve.bench import plot_points
 
     assert plot_points(str(theirs)) == ("sglang.bench_serving (bench_serving.jsonl)", [
-        {"concurrency": 1, "output_throughput": 2.0, "tpot_p50": 8.0, "ttft_p50": 4.0, "ttft_ci": None}])
+        {"concurrency": 1, "output_throughput": 2.0, "tpot_p50": 8.0, "ttft_p50": 4.0, "ttft_ci": None, "ttfts_ms": None}])
     label, points = plot_points(str(out))
     assert label.startswith("qwen-bench: ") and [p["concurrency"] for p in points] == [1, 4]
     assert [p["ttft_ci"] for p in points] == [lv["ttft_p50_ci95_ms"] for lv in data["levels"]]
@@ -107,7 +107,22 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     (point,) = plot_points(str(detailed))[1]
     low, high = point["ttft_ci"]
     assert 100.0 <= low <= high <= 220.0
+    assert point["ttfts_ms"] == pytest.approx([100, 120, None, 110, 200, 220, 210, 190])
     assert qwen_bench("plot", str(out), str(detailed), "-o", str(png)).exit_code == 0
+    # --pool: a tool's files as one line; TTFT p50 from all their requests, the rest the files' mean
+    from qwen_serve.bench import pooled_series
+
+    again = tmp_path / "bench_serving_details_2.jsonl"
+    again.write_text(json.dumps({**rows[0], "max_concurrency": 2, "ttfts": [0.3] * 4 + [0.05] * 4}) + "\n")
+    (name, (pooled,)), = pooled_series([plot_points(str(detailed)), plot_points(str(again))])
+    assert name == "sglang.bench_serving (2 files)"
+    assert pooled["output_throughput"] == pytest.approx(1.5) and pooled["tpot_p50"] == pytest.approx(8.5)
+    # 7 + 8 kept, the 8th lowest: neither file's own p50 (200, 175) nor their mean
+    assert len(pooled["ttfts_ms"]) == 16 and pooled["ttft_p50"] == pytest.approx(190)
+    assert pooled["ttft_ci"][0] <= 190 <= pooled["ttft_ci"][1]
+    series = pooled_series([plot_points(str(out)), plot_points(str(theirs)), plot_points(str(detailed))])
+    assert [n for n, _ in series] == [label.rsplit(" (", 1)[0], "sglang.bench_serving (2 files)"]
+    assert qwen_bench("plot", "--pool", str(out), str(detailed), str(again), "-o", str(png)).exit_code == 0
 
 
 def test_unreachable_server_exits_2():
@@ -217,6 +232,27 @@ def test_the_interval_resamples_rounds_not_requests():
     assert by_round[2] - by_round[1] > 1.8 * (by_request[2] - by_request[1])  # an honest, wider interval
     assert compare.verdict(*by_round[1:], rounds=30) != "agrees"
     assert compare.verdict(0.01, 0.02, rounds=9) == "undecided"  # too few rounds for any verdict
+
+
+def test_a_median_between_two_modes_is_shown_for_what_it_is():
+    # 8 requests a round prefilled in two batches: TTFT near 100 ms or near 200 ms. qwen-bench's rounds
+    # put 4 of 8 in the first batch, bench_serving's alternate 4 and 5 (the prefills split a burst by
+    # its arrival): the medians differ by half, the shares of requests by 1/16 at most
+    compare = bench_script("compare_bench_serving")
+
+    def run(firsts: list[int]) -> dict:
+        ttfts = [(100.0 if i < k else 200.0) + i / 10 for k in firsts for i in range(8)]
+        return {8: {"ttfts_ms": ttfts}}
+
+    row = compare.distribution_row([run([4] * 20)], [run([4, 5] * 10)], 8)
+    p50 = row["percentiles"].index(50)
+    assert row["qwen_bench"][p50] > 1.4 * row["bench_serving"][p50]  # p50s 50 % apart …
+    assert row["share_gap"] == pytest.approx(1 / 16)  # … where 6 % of the requests sit on the other side
+    # qwen-bench's median lies in the gap (half its requests on each side), bench_serving's in a mode
+    assert row["median_step"][0] > 0.4 and row["median_step"][1] < 0.01
+    assert row["bench_serving_self_share_gap"] == pytest.approx(1 / 8)  # odd rounds (4 each) vs even (5 each)
+    assert compare.share_gap([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == 0
+    assert compare.distribution_row([run([4] * 20)], [{1: {}}], 8) is None  # bench_serving kept no requests there
 
 
 def test_every_request_of_a_sweep_gets_a_prompt_of_its_own(cpu_server, monkeypatch):
