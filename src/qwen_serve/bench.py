@@ -15,6 +15,7 @@ import collections
 import dataclasses
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -498,22 +499,26 @@ def _label(facts: dict[str, Any], model: str) -> str:
 
 
 def plot_points(path: str) -> tuple[str, list[dict]]:
-    """(label, [{concurrency, output_throughput, tpot_p50, ttft_p50, ttft_ci}]) from a qwen-bench
+    """(label, [{concurrency, output_throughput, tpot_p50, ttft_p50, ttft_ci, ttfts_ms}]) from a qwen-bench
     results file, or from sglang.bench_serving's JSONL (one line per run, the newest per concurrency
-    kept). ttft_ci: the 95 % interval of TTFT p50 with whole rounds resampled, where the file holds
-    every request (qwen-bench's per_request, bench_serving's --output-details), else None."""
+    kept). ttft_ci: the 95 % interval of TTFT p50 with whole rounds resampled, and ttfts_ms every
+    request's TTFT in the order sent (None: failed), where the file holds every request (qwen-bench's
+    per_request, bench_serving's --output-details), else None."""
     text = Path(path).read_text(encoding="utf-8")
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         data = None
     if isinstance(data, dict) and "levels" in data:
-        points = [{"concurrency": lv["concurrency"], "output_throughput": lv["output_throughput"],
-                   "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50"),
-                   "ttft_ci": lv.get("ttft_p50_ci95_ms") or _interval_of(
-                       (lv.get("per_request") or {}).get("ttft_ms"), (lv.get("per_request") or {}).get("error"),
-                       lv["concurrency"])}
-                  for lv in data["levels"] if lv["completed"]]  # fmt: skip
+        points = []
+        for lv in data["levels"]:
+            if lv["completed"]:
+                rows = lv.get("per_request") or {}
+                ttfts = _kept(rows.get("ttft_ms"), rows.get("error"))
+                points.append({"concurrency": lv["concurrency"], "output_throughput": lv["output_throughput"],
+                               "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50"),
+                               "ttft_ci": lv.get("ttft_p50_ci95_ms") or _interval_of(ttfts, lv["concurrency"]),
+                               "ttfts_ms": ttfts})  # fmt: skip
         name = Path(path).name
         return f"qwen-bench: {data['label']} ({name})" if data.get("label") else f"qwen-bench: {name}", points
     runs: dict = {}
@@ -522,30 +527,65 @@ def plot_points(path: str) -> tuple[str, list[dict]]:
             row = json.loads(line)
             c = row.get("max_concurrency")
             ttfts = [t * 1000 if t else None for t in row["ttfts"]] if row.get("ttfts") else None  # s; 0.0: failed
+            ttfts = _kept(ttfts, row.get("errors"))
             runs[c] = {"concurrency": c, "output_throughput": row["output_throughput"],
                        "tpot_p50": row.get("median_tpot_ms"), "ttft_p50": row.get("median_ttft_ms"),
-                       "ttft_ci": _interval_of(ttfts, row.get("errors"), c or 1)}  # fmt: skip
+                       "ttft_ci": _interval_of(ttfts, c or 1), "ttfts_ms": ttfts}  # fmt: skip
     return f"sglang.bench_serving ({Path(path).name})", sorted(runs.values(), key=lambda r: r["concurrency"] or 0)
 
 
-def _interval_of(ttfts_ms: list | None, errors: list | None, concurrency: int) -> list[float] | None:
-    """ttft_p50_interval for TTFTs kept in a results file (ms, in the order sent; None or an error: failed)."""
+def _kept(ttfts_ms: list | None, errors: list | None) -> list[float | None] | None:
+    """TTFTs kept in a results file (ms, in the order sent), None where the request failed."""
     if not ttfts_ms:
         return None
-    errors = errors or [None] * len(ttfts_ms)
-    results = [RequestResult(t is not None and not e, None if t is None else t / 1000) for t, e in zip(ttfts_ms, errors)]
+    return [None if e else t for t, e in zip(ttfts_ms, errors or [None] * len(ttfts_ms))]
+
+
+def _interval_of(ttfts_ms: list | None, concurrency: int) -> list[float] | None:
+    """ttft_p50_interval for TTFTs kept in a results file (ms, in the order sent; None: failed)."""
+    if not ttfts_ms:
+        return None
+    results = [RequestResult(t is not None, None if t is None else t / 1000) for t in ttfts_ms]
     return ttft_p50_interval(results, concurrency)
 
 
-def plot(files, png: str) -> None:
+def pooled_series(series: list[tuple[str, list[dict]]]) -> list[tuple[str, list[dict]]]:
+    """The files of one tool and label as one series (plot_points' labels without their file name):
+    per level, output throughput and TPOT p50 the mean of its files'; TTFT p50 and its interval from
+    all their requests, file after file, so every round stays whole (the Q B B Q passes of
+    bench/interleave.py, drawn as two lines). Where a file kept no requests, TTFT p50 is the mean too."""
+    groups: dict[str, list[list[dict]]] = {}
+    for label, points in series:
+        groups.setdefault(re.sub(r" \([^()]*\)$", "", label), []).append(points)
+    pooled = []
+    for name, files in groups.items():
+        levels = sorted({p["concurrency"] for points in files for p in points}, key=lambda c: c or 0)
+        out = []
+        for c in levels:
+            at = [p for points in files for p in points if p["concurrency"] == c]
+
+            def mean(key: str) -> float | None:
+                values = [p[key] for p in at if p[key] is not None]
+                return sum(values) / len(values) if values else None
+
+            ttfts = [t for p in at for t in p["ttfts_ms"]] if all(p["ttfts_ms"] for p in at) else None
+            kept = [t for t in ttfts or [] if t is not None]
+            out.append({"concurrency": c, "output_throughput": mean("output_throughput"), "tpot_p50": mean("tpot_p50"),
+                        "ttft_p50": percentile(kept, 50) if kept else mean("ttft_p50"),
+                        "ttft_ci": _interval_of(ttfts, c or 1), "ttfts_ms": ttfts})  # fmt: skip
+        pooled.append((f"{name} ({len(files)} files)" if len(files) > 1 else name, out))
+    return pooled
+
+
+def plot(files, png: str, pool: bool = False) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for path in files:
-        label, points = plot_points(path)
+    series = [plot_points(path) for path in files]
+    for label, points in pooled_series(series) if pool else series:
         x = [p["output_throughput"] for p in points]
         for ax, key in ((ax1, "tpot_p50"), (ax2, "ttft_p50")):
             y = [p[key] if p[key] is not None else float("nan") for p in points]

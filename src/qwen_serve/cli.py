@@ -379,12 +379,15 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
 @bench_group.command("plot", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "png", required=True, metavar="PNG", help="Where to write the plot.")
-def bench_plot(files, png):
+@click.option("--pool", is_flag=True, help="One line per tool and label instead of per file: throughput and TPOT "
+              "p50 the mean of its files, TTFT p50 and its interval from all their requests (e.g. the alternating "
+              "passes of bench/interleave.py).")
+def bench_plot(files, png, pool):
     """Throughput vs TPOT and vs TTFT, one line per results file (qwen-bench JSON, or the JSONL
     that `python -m sglang.bench_serving --output-file` writes)."""
     from . import bench
 
-    bench.plot(files, png)
+    bench.plot(files, png, pool=pool)
     click.echo(f"wrote {png}")
 
 
