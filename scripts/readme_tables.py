@@ -218,6 +218,8 @@ def loading_h100() -> str:
     return "\n".join(lines)
 
 
+BENCH_H200 = RESULTS / "h200" / "bench" / "2026-12-01"
+BENCH_H200_COMPARISONS = (("compare.json", "passes alternating Q B B Q, qwen-bench's defaults"),)
 BENCH_NOW = RESULTS / "h100" / "bench" / "2026-11-25-c"
 BENCH_NOW_COMPARISONS = (  # (file, qwen-bench's connections)
     ("compare_keepalive.json", "kept per worker (default), runs 6-7"),
@@ -229,16 +231,16 @@ def _interval(row: dict) -> str:
     return f"{row['difference']:+.1%} ({row['ci95'][0]:+.1%} … {row['ci95'][1]:+.1%}) {row['verdict']}"
 
 
-def bench_h100() -> str:
+def _bench_table(folder: Path, comparisons: tuple, first: str) -> str:
     """The current client (aiohttp) against bench_serving: the runs' means for throughput and the
     latencies after the first token, TTFT request by request with its interval and verdict."""
     heads = ("rounds a side", "req/s", "TPOT p50 ms", "E2E p50 ms", "TTFT mean", "TTFT p50", "TTFT p99",
              "bench_serving vs itself, TTFT p50")  # fmt: skip
-    lines = ["| qwen-bench's connections | conc. | " + " | ".join(heads) + " |",
+    lines = [f"| {first} | conc. | " + " | ".join(heads) + " |",
              "| --- | --- | " + " | ".join("---" for _ in heads) + " |"]
     close, verdicts = [], []
-    for name, what in BENCH_NOW_COMPARISONS:
-        data = json.loads((BENCH_NOW / name).read_text())
+    for name, what in comparisons:
+        data = json.loads((folder / name).read_text())
         cell = {(r["concurrency"], r["metric"]): r for r in data["rows"]}
         pooled = {(r["concurrency"], r["metric"]): r for r in data["per_request"]}
         for i, c in enumerate(sorted({r["concurrency"] for r in data["rows"]})):
@@ -258,8 +260,16 @@ def bench_h100() -> str:
               "every request of each tool pooled, difference (95 % interval, whole rounds resampled) and the "
               "verdict on 5 %; last column: bench_serving's odd rounds against its even rounds. Request "
               f"throughput, output throughput, TPOT p50 and E2E p50 within {max(close):.1%} everywhere; TTFT: "
-              + ", ".join(f"{n} {v}" for v, n in counts.items()) + f". Raw: `{BENCH_NOW.relative_to(ROOT)}/`."]
+              + ", ".join(f"{n} {v}" for v, n in counts.items()) + f". Raw: `{folder.relative_to(ROOT)}/`."]
     return "\n".join(lines)
+
+
+def bench_h200() -> str:
+    return _bench_table(BENCH_H200, BENCH_H200_COMPARISONS, "set-up")
+
+
+def bench_h100() -> str:
+    return _bench_table(BENCH_NOW, BENCH_NOW_COMPARISONS, "qwen-bench's connections")
 
 
 BENCH_RUN = RESULTS / "h100" / "bench" / "2026-11-25-b"
@@ -342,7 +352,7 @@ def batching_sim_cpu() -> str:
 
 
 SECTIONS = {"hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
-            "bench-h100": bench_h100, "bench-h100-httpx": bench_h100_httpx, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
+            "bench-h200": bench_h200, "bench-h100": bench_h100, "bench-h100-httpx": bench_h100_httpx, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
             "client-overhead-cpu": client_overhead_cpu, "batching-sim-cpu": batching_sim_cpu}
 
 
