@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serving_prompts import level_prompts  # noqa: E402
+from compare_bench_serving import ours_runs, theirs_runs  # noqa: E402
 
 from qwen_serve.bench import percentile  # noqa: E402
 
@@ -46,15 +47,10 @@ def order(passes: int) -> list[str]:
 
 
 def pass_ttfts_ms(tool: str, path: Path, concurrency: int) -> list[float]:
-    """The TTFTs (ms) of the last level at `concurrency` that the pass wrote to `path`."""
-    if tool == QWEN_BENCH:
-        level = [lv for lv in json.loads(path.read_text())["levels"] if lv["concurrency"] == concurrency][-1]
-        rows = level["per_request"]
-        return [t for t, e in zip(rows["ttft_ms"], rows["error"]) if t is not None and not e]
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    row = [r for r in lines if r.get("max_concurrency") == concurrency][-1]
-    errors = row.get("errors") or [""] * len(row["ttfts"])
-    return [t * 1000 for t, e in zip(row["ttfts"], errors) if t and not e]
+    """The TTFTs (ms) of the requests that succeeded at `concurrency` in the file a pass wrote, read as
+    compare_bench_serving.py reads it."""
+    runs = ours_runs([str(path)]) if tool == QWEN_BENCH else theirs_runs([str(path)])
+    return runs[0][concurrency]["ttfts_ms"]
 
 
 @contextlib.contextmanager
