@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import free_port
 
 
 def assert_one_clear_line(result, *fragments: str) -> str:
@@ -184,17 +185,17 @@ def test_port_in_use_is_refused_before_launch(qwen_serve, tmp_path):
 
 def test_missing_model_directory_is_refused_before_launch(qwen_serve, tmp_path):
     assert_one_clear_line(
-        qwen_serve("--model-path", str(tmp_path / "Qwen3-14B"), "--port", "39999"),
+        qwen_serve("--model-path", str(tmp_path / "Qwen3-14B"), "--port", str(free_port())),
         "model_path:", "does not exist", "--model-path",
     )
 
 
 def test_model_directory_without_config_json(qwen_serve, tmp_path):
-    assert_one_clear_line(qwen_serve("--model-path", str(tmp_path), "--port", "39999"), "has no config.json")
+    assert_one_clear_line(qwen_serve("--model-path", str(tmp_path), "--port", str(free_port())), "has no config.json")
 
 
 def test_hub_id_offline_and_not_cached(qwen_serve, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    assert_one_clear_line(qwen_serve("--model-path", "Qwen/Qwen3-14B", "--port", "39997"),
+    assert_one_clear_line(qwen_serve("--model-path", "Qwen/Qwen3-14B", "--port", str(free_port())),
                           "'Qwen/Qwen3-14B'", "not in the Hugging Face cache", "HF_HUB_OFFLINE=1")

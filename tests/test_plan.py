@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from qwen_serve.cli import resolved_settings
 from qwen_serve.hardware import parse_gpu_spec
@@ -153,7 +154,7 @@ def test_a_launch_that_cannot_fit_is_refused_before_anything_starts(qwen_serve, 
     from qwen_serve.skeleton import QWEN3_14B_CONFIG
 
     (tmp_path / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))
-    result = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--model-path", str(tmp_path), "--port", "39998")
+    result = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--model-path", str(tmp_path), "--port", str(free_port()))
     assert result.exit_code == 2
     (line,) = [x for x in result.stderr.splitlines() if x.strip()]
     assert "does not fit" in line and "or --force" in line and "launching" not in result.stderr
