@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# Its order is fixed: in each repeat qwen-bench runs before bench_serving. On the H100 qwen-bench's TTFT
+# at concurrency 8 came out 2.8-5.8 % higher that way, a lean that did not show once the tools took
+# turns on the H200 (scripts/gpu/bench_interleave.sh, Q B B Q: the comparison of record since
+# 2026-12-01, bench/results/h200/bench/).
 # On the GPU machine (device tool, carry: [".gpu"]): one server launched by qwen-serve, measured
 # by qwen-bench and by SGLang's own benchmark (sglang.benchmark.serving, backend sglang-oai =
 # the same streamed /v1/completions, dataset random-ids = exact lengths offline) at the same
