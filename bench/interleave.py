@@ -19,8 +19,9 @@ few seconds instead of bench_serving's ~30 s of imports, so more of a device cal
     (uv run python bench/interleave.py … on a machine where the project is installed)
 
 Writes, per run r (= first + pass // 2): qwen_bench_r.json, bench_serving_r.jsonl (with
---output-details), warm/qwen_bench_0.json with --warm-requests, and passes.json (each pass: tool, run, start and end in seconds since the first
-pass, TTFT mean and p50 of its requests). Pool them with bench/compare_bench_serving.py.
+--output-details), warm/qwen_bench_0.json with --warm-requests, and passes.json (each pass: tool,
+run, start and end in seconds since the first pass, TTFT mean and p50 of its requests). Pool them
+with bench/compare_bench_serving.py.
 """
 
 from __future__ import annotations
