@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sys
@@ -77,15 +78,18 @@ def sglang_log_facts(text: str) -> dict:
 
 def measured_runs():
     run2 = ROOT / "bench/results/h100/qwen_test/2026-11-25-run2/server.log"
-    yield "cuda graphs", True, run2.read_text(errors="replace")
+    yield "H100 cuda graphs", H100, True, run2.read_text(errors="replace")
     with tarfile.open(ROOT / "bench/results/h100/startup/2026-11-25-no-cuda-graph/logs.tar.gz") as tar:
-        yield "no cuda graph", False, tar.extractfile("./run0-direct.log").read().decode(errors="replace")
+        yield "H100 no cuda graph", H100, False, tar.extractfile("./run0-direct.log").read().decode(errors="replace")
+    # the H200 (143771 MiB) of the 2026-12-01 bench runs: the same preset, a card the plan was not fitted to
+    h200 = ROOT / "bench/results/h200/bench/2026-12-01/c8/server.log.gz"
+    yield "H200 cuda graphs", parse_gpu_spec("H200").gpu, True, gzip.decompress(h200.read_bytes()).decode(errors="replace")
 
 
-@pytest.mark.parametrize("label, cuda_graph, log", list(measured_runs()), ids=lambda x: x if isinstance(x, str) and len(x) < 20 else "")
-def test_plan_matches_the_h100_log(label, cuda_graph, log):
+@pytest.mark.parametrize("label, gpu, cuda_graph, log", list(measured_runs()), ids=lambda x: x if isinstance(x, str) and len(x) < 20 else "")
+def test_plan_matches_the_sglang_log(label, gpu, cuda_graph, log):
     measured = sglang_log_facts(log)
-    p = plan({**QWEN, "tp_size": 1}, H100, 1, cuda_graph=cuda_graph)
+    p = plan({**QWEN, "tp_size": 1}, gpu, 1, cuda_graph=cuda_graph)
     assert p.mem_fraction_static == measured["mem_fraction_static"]
     assert p.weights_gib == pytest.approx(measured["weight_gb"], rel=0.01)
     assert p.kv_tokens == pytest.approx(measured["kv_tokens"], rel=0.01)
