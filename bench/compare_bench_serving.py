@@ -110,14 +110,17 @@ def verdict(low: float, high: float, rounds: int) -> str:
     return "undecided"
 
 
+def pooled_rounds(runs: list[dict], c: int) -> list[list[float]]:
+    """The TTFTs at concurrency c of every run that kept that level's requests, as rounds (blocks of
+    c in the order sent), run after run."""
+    return [block for r in runs if "ttfts_ms" in r.get(c, {}) for block in blocks(r[c]["ttfts_ms"], c)]
+
+
 def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]:
     """The pooled TTFT comparison at concurrency c, from the runs of each tool that kept that
     level's requests; each row also gives bench_serving against itself (its odd rounds vs its even
     rounds, same bootstrap): the resolution its own data have, at half the rounds."""
-    ours = [r for r in ours if "ttfts_ms" in r.get(c, {})]
-    theirs = [r for r in theirs if "ttfts_ms" in r.get(c, {})]
-    a = [block for r in ours for block in blocks(r[c]["ttfts_ms"], c)]
-    b = [block for r in theirs for block in blocks(r[c]["ttfts_ms"], c)]
+    a, b = pooled_rounds(ours, c), pooled_rounds(theirs, c)
     flat_a, flat_b = [t for x in a for t in x], [t for x in b for t in x]
     if len(flat_a) < 2 or len(flat_b) < 2:
         return []
@@ -155,8 +158,8 @@ def distribution_row(ours: list[dict], theirs: list[dict], c: int) -> dict | Non
     a 1 % difference in the share of requests, which `share_gap` measures (with bench_serving's
     odd rounds against its even rounds for scale: half its requests a side, so that gap is larger
     by chance alone, about 1.4 times for the same distributions)."""
-    a = [t for r in ours if "ttfts_ms" in r.get(c, {}) for t in r[c]["ttfts_ms"]]
-    b_rounds = [block for r in theirs if "ttfts_ms" in r.get(c, {}) for block in blocks(r[c]["ttfts_ms"], c)]
+    a = [t for x in pooled_rounds(ours, c) for t in x]
+    b_rounds = pooled_rounds(theirs, c)
     b = [t for x in b_rounds for t in x]
     if len(a) < 2 or len(b) < 2:
         return None
