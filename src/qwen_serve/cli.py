@@ -383,8 +383,8 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
               "p50 the mean of its files, TTFT p50 and its interval from all their requests (e.g. the alternating "
               "passes of bench/interleave.py).")
 def bench_plot(files, png, pool):
-    """Throughput vs TPOT and vs TTFT, one line per results file (qwen-bench JSON, or the JSONL
-    that `python -m sglang.bench_serving --output-file` writes)."""
+    """Throughput vs TPOT and vs TTFT, one line per results file, or per tool with --pool (qwen-bench
+    JSON, or the JSONL that `python -m sglang.bench_serving --output-file` writes)."""
     from . import bench
 
     bench.plot(files, png, pool=pool)
