@@ -120,6 +120,7 @@ def resolved_settings(args: list[str]) -> dict:
 
 
 def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
+    import os
     from pathlib import Path
 
     from .supervise import ServerFacts, Supervisor, SuperviseOptions, default_log_path, quantization_label
@@ -136,6 +137,7 @@ def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, 
         ready_file=Path(ready_file) if ready_file else None,
         secrets=(launch["api_key"],) if launch["api_key"] else (),
         after_ready=_post_ready_checks(launch) if run_tests else None,
+        env={**os.environ, **command.environ} if command.env else None,
     )  # fmt: skip
     if facts.host in ("0.0.0.0", "::") and not facts.api_key:
         click.echo(f"qwen-serve: warning: listening on {facts.host} without --api-key: anyone who can reach "

@@ -33,7 +33,14 @@ class ConfigFile:
     values: dict[str, Any]  # the file's base settings (top level)
     sglang_args: dict[str, Any]
     presets: dict[str, Preset] = field(default_factory=dict)
-    auto_order: tuple[str, ...] = ()  # presets from best quality down, for --preset auto
+    # --preset auto: per GPU class ("fp8", "default"), the presets to try, best first
+    auto_order: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def auto_order_for(self, gpu) -> tuple[str, ...]:
+        """The order --preset auto tries on this GPU (hardware.GPU)."""
+        if gpu.fp8 and "fp8" in self.auto_order:
+            return self.auto_order["fp8"]
+        return self.auto_order.get("default", tuple(self.presets))
 
 
 def bundled_path(name: str = BUNDLED_CONFIG) -> Path:
@@ -116,22 +123,46 @@ def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFi
             values={k: v for k, v in values.items() if k in FIELDS_BY_NAME},
             sglang_args=values.get(SGLANG_ARGS_KEY, {}),
         )
-    order = data.get(AUTO_ORDER_KEY) or list(presets)
-    if not isinstance(order, list) or any(str(n) not in presets for n in order):
-        unknown = [n for n in order if str(n) not in presets] if isinstance(order, list) else order
-        raise QwenServeError(
-            f"{at(AUTO_ORDER_KEY)}: auto_order must list preset names of this file; got {unknown!r}",
-            allowed=", ".join(presets),
-            fix="list the presets from best quality to smallest footprint",
-        )
+    auto_order = _auto_order(data.get(AUTO_ORDER_KEY), presets, at)
     return ConfigFile(
         label=label,
         path=path,
         values={k: v for k, v in base.items() if k in FIELDS_BY_NAME},
         sglang_args=base.get(SGLANG_ARGS_KEY, {}),
         presets=presets,
-        auto_order=tuple(str(n) for n in order),
+        auto_order=auto_order,
     )
+
+
+# The GPU classes an auto_order mapping may name: "fp8" = FP8 tensor cores (compute capability >= 8.9:
+# Ada, Hopper, Blackwell), "default" = every other GPU (and the fallback of a class not listed).
+AUTO_CLASSES = ("fp8", "default")
+
+
+def _auto_order(raw: Any, presets: dict, at) -> dict[str, tuple[str, ...]]:
+    """`auto_order: [a, b]` (one order for every GPU) or `auto_order: {fp8: [...], default: [...]}`."""
+    if raw is None:
+        return {"default": tuple(presets)}
+    by_class = raw if isinstance(raw, dict) else {"default": raw}
+    out: dict[str, tuple[str, ...]] = {}
+    for gpu_class, order in by_class.items():
+        where = at(AUTO_ORDER_KEY) if not isinstance(raw, dict) else at(AUTO_ORDER_KEY, str(gpu_class))
+        if str(gpu_class) not in AUTO_CLASSES:
+            raise QwenServeError(
+                f"{where}: unknown GPU class '{gpu_class}' in auto_order",
+                allowed=", ".join(AUTO_CLASSES) + " (fp8: compute capability >= 8.9)",
+                fix="write auto_order: {fp8: [...], default: [...]}, or one list for every GPU",
+            )
+        unknown = [n for n in order if str(n) not in presets] if isinstance(order, list) else order
+        if not isinstance(order, list) or unknown or not order:
+            raise QwenServeError(
+                f"{where}: auto_order must list preset names of this file; got {unknown!r}",
+                allowed=", ".join(presets),
+                fix="list the presets from the best choice to the smallest footprint",
+            )
+        out[str(gpu_class)] = tuple(str(n) for n in order)
+    out.setdefault("default", next(iter(out.values())))
+    return out
 
 
 def _settings(mapping: dict, allowed: tuple[str, ...], at, *, prefix: tuple, label: str) -> dict:

@@ -163,9 +163,18 @@ def model_facts(model_path: str) -> ModelFacts:
 # --- weights --------------------------------------------------------------------------------
 
 
-def weight_scheme(torchao_config: str | None, quantization: str | None, model_path: str) -> str:
+def weight_scheme(torchao_config: str | None, quantization: str | None, model_path: str,
+                  humming_weight_dtype: str | None = None, humming_group_size: int | None = None) -> str:  # fmt: skip
+    from .model import checkpoint_quantization, checkpoint_scheme
+
     if torchao_config:
         return f"torchao:{torchao_config}"
+    if quantization == "humming" and humming_weight_dtype:
+        group = 128 if humming_group_size is None else humming_group_size
+        return f"humming:{humming_weight_dtype}-g{group}"
+    from_config = checkpoint_scheme(checkpoint_quantization(model_path))
+    if from_config:  # the checkpoint's own quantization_config (config.json) says what is stored
+        return from_config
     name = model_path.lower()
     if quantization in ("awq", "awq_marlin", "gptq", "gptq_marlin", "moe_wna16") or "awq" in name or "gptq" in name:
         return "int4-checkpoint"
@@ -190,6 +199,10 @@ def linear_bytes(out_features: int, in_features: int, scheme: str) -> float:
         return n + out_features * 4  # fp32 scale per row
     if scheme in ("torchao:fp8dq-per_tensor", "fp8-online", "fp8-checkpoint"):
         return n + 4
+    if scheme.startswith("humming:"):  # packed int4/int8 + one bf16 scale per group (no zero point)
+        dtype, group = scheme.split(":")[1].split("-g")
+        bits, group = int(dtype.removeprefix("int")), int(group) or in_features
+        return n * bits / 8 + out_features * (in_features / group) * 2
     if scheme == "int4-checkpoint":  # AWQ/GPTQ, group 128: fp16 scales + 4-bit zeros
         return n / 2 + out_features * (in_features / 128) * 2.5
     raise ValueError(scheme)
@@ -221,6 +234,11 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
         else:
             # the whole bf16 model first (model_runner: apply_torchao_config_to_model), then quantized
             peak, note = bf16_per_gpu + scratch, "whole bf16 model first, then quantized"
+    elif scheme.startswith("humming:"):
+        # online: HummingLinearMethod's weight loader quantizes each bf16 tensor as it arrives, so
+        # the bf16 model never sits on the GPU whole: the quantized weights + the largest bf16 linear
+        biggest = max(linear_bytes(o, i, "bf16") for o, i in model.sglang_linear_shapes())
+        peak, note = per_gpu + biggest / tp_size, "quantized as it loads"
     elif scheme == "fp8-online":
         # SGLang's --quantization fp8 loads bf16 weights, then Fp8LinearMethod.process_weights_after_loading
         # quantizes them: bf16 weights + the largest quantized linear (measured 27.56 GiB, planned 27.65)
@@ -303,7 +321,8 @@ def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | 
     """Plan one configuration (resolved setting values) on `gpus` x `gpu`."""
     model = model or model_facts(settings.get("model_path") or "")
     tp = settings.get("tp_size") or 1
-    scheme = weight_scheme(settings.get("torchao_config"), settings.get("quantization"), settings.get("model_path") or "")
+    scheme = weight_scheme(settings.get("torchao_config"), settings.get("quantization"), settings.get("model_path") or "",
+                           settings.get("humming_weight_dtype"), settings.get("humming_group_size"))
     layered = settings.get("load_format") == "layered"
     w = weights(model, scheme, tp, layered)
     reasons = []
@@ -361,8 +380,9 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
     from .errors import QwenServeError
     from .resolve import resolve
 
+    order = config.auto_order_for(gpu)
     plans = []
-    for name in config.auto_order:
+    for name in order:
         launch = resolve(config, name, cli_values)
         settings = {s.name: s.value for s in launch.settings}
         plans.append(plan_as_launched(settings, gpu, gpus, name=name, cuda_graph=cuda_graph))
@@ -372,7 +392,7 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
             skipped = [f"{q.name} ({'does not fit' if not q.fits else f'{q.kv_tokens:,} KV tokens'})"
                        for q in plans[: plans.index(p)]]  # fmt: skip
             why = f"; skipped {', '.join(skipped)}" if skipped else ""
-            return p.name, (f"preset auto -> {p.name} on {where}: the first of {', '.join(config.auto_order)} that "
+            return p.name, (f"preset auto -> {p.name} on {where}: the first of {', '.join(order)} that "
                             f"fits with >= {AUTO_MIN_KV_TOKENS:,} KV tokens ({p.kv_tokens:,}){why}")  # fmt: skip
     fitting = [p for p in plans if p.fits]
     if fitting:

@@ -97,7 +97,23 @@ def check_sglang_installed() -> None:
         )
 
 
+def check_humming_installed(launch: LaunchSettings) -> None:
+    """`--quantization humming` imports `humming` (package humming-kernels) only in the scheduler, after
+    SGLang's minute-long start: say it now."""
+    import importlib.util
+
+    quantization = launch.get("quantization")
+    if quantization.value == "humming" and importlib.util.find_spec("humming") is None:
+        raise QwenServeError(
+            f"quantization: 'humming' ({quantization.origin}) needs the package humming-kernels, which is not "
+            "installed in this Python environment",
+            allowed="humming-kernels 0.1.10 (what sglang 0.5.17 pins; `uv sync` installs it)",
+            fix="run `uv sync`, or `pip install 'humming-kernels[cu13]==0.1.10'`; or pick --preset high_performance",
+        )
+
+
 def preflight(launch: LaunchSettings) -> None:
     check_sglang_installed()
+    check_humming_installed(launch)
     check_model_path(launch)
     check_port(launch)

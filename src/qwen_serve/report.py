@@ -39,6 +39,7 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> di
             {"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin}
             for a in launch.sglang_args
         ],
+        "env": [{"name": e.name, "value": e.value, "origin": e.origin} for e in command.env],
         "passthrough": list(launch.passthrough),
         "notes": list(command.notes),
     }
@@ -66,6 +67,8 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         style = "dim" if row["origin"] == "default" else None
         table.add_row(row["key"], shown, row["origin"], style=style)
     echo("\n" + _rendered(table, console))
+    for var in data["env"]:
+        echo(f"env: {var['name']}={var['value']}  ({var['origin']})")
     if data["preset_description"]:
         echo(f"preset {data['preset']}: {data['preset_description']}")
     sglang = data["sglang"]

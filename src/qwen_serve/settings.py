@@ -26,6 +26,13 @@ TORCHAO_CONFIGS = (
     "fp8dq-per_tensor",
     "fp8dq-per_row",
 )
+# SGLang's own online int4/int8 weight quantization (`--quantization humming`, package humming-kernels):
+# the weight type, the group its scales cover along the input (0: one scale per output channel), and
+# optionally quantized activations (W4A8). qwen-serve hands them to SGLang as the environment
+# variables SGLANG_HUMMING_ONLINE_QUANT_CONFIG / SGLANG_HUMMING_INPUT_QUANT_CONFIG.
+HUMMING_WEIGHT_DTYPES = ("int4", "int8")
+HUMMING_GROUP_SIZES = (0, 32, 64, 128, 256)
+HUMMING_INPUT_DTYPES = ("float8e4m3", "int8")
 # Qwen3-14B has 8 KV heads; SGLang splits them evenly over tensor-parallel ranks.
 TP_SIZES = (1, 2, 4, 8)
 
@@ -51,6 +58,8 @@ class Field:
     # The SGLang flag it becomes; None for launcher-only settings.
     sglang_flag: str | None = None
     secret: bool = False
+    # The environment variable it becomes instead of a flag (humming's settings), if any.
+    env: str | None = None
 
     @property
     def cli_flag(self) -> str:
@@ -144,13 +153,31 @@ TORCHAO = Bound(
     ", ".join(TORCHAO_CONFIGS),
     "pick one of those, e.g. --torchao-config int4wo-128",
 )
+HUMMING_WEIGHT = Bound(
+    lambda v: v in HUMMING_WEIGHT_DTYPES,
+    ", ".join(HUMMING_WEIGHT_DTYPES),
+    "pick one of those, e.g. --humming-weight-dtype int4",
+)
+HUMMING_GROUP = Bound(
+    lambda v: v in HUMMING_GROUP_SIZES,
+    "0 (one scale per output channel), 32, 64, 128 or 256 (they divide Qwen3's 5120 and 17408 input features)",
+    "use --humming-group-size 128",
+)
+HUMMING_INPUT = Bound(
+    lambda v: v in HUMMING_INPUT_DTYPES,
+    ", ".join(HUMMING_INPUT_DTYPES) + " (or null: bf16 activations)",
+    "pick one of those, e.g. --humming-input-dtype float8e4m3, or leave it unset",
+)
 NONEMPTY = Bound(lambda v: bool(v.strip()), "a non-empty string", "remove the key or give it a value")
 
 
-def _f(name, kind, default, help, bound=None, flag=True, secret=False) -> Field:
-    sglang_flag = "--" + name.replace("_", "-") if flag else None
-    return Field(name, kind, default, help, bound, sglang_flag, secret)
+def _f(name, kind, default, help, bound=None, flag=True, secret=False, env=None) -> Field:
+    sglang_flag = "--" + name.replace("_", "-") if flag and not env else None
+    return Field(name, kind, default, help, bound, sglang_flag, secret, env)
 
+
+HUMMING_ONLINE_ENV = "SGLANG_HUMMING_ONLINE_QUANT_CONFIG"
+HUMMING_INPUT_ENV = "SGLANG_HUMMING_INPUT_QUANT_CONFIG"
 
 # Built-in defaults: the lowest layer of precedence. None = pass no flag (SGLang's default).
 FIELDS: tuple[Field, ...] = (
@@ -160,7 +187,13 @@ FIELDS: tuple[Field, ...] = (
     _f("port", int, 30000, "HTTP port.", PORT),
     _f("api_key", str, None, "Require this bearer token on every request.", NONEMPTY, secret=True),
     _f("torchao_config", str, None, "torchao quantization (sglang <= 0.5.17).", TORCHAO),
-    _f("quantization", str, None, "SGLang quantization method, e.g. fp8, awq_marlin."),
+    _f("quantization", str, None, "SGLang quantization method, e.g. fp8, humming, awq_marlin."),
+    _f("humming_weight_dtype", str, None, "With quantization humming: weight type (int4, int8).",
+       HUMMING_WEIGHT, env=HUMMING_ONLINE_ENV),
+    _f("humming_group_size", int, None, "With quantization humming: input features per weight scale (0: per channel).",
+       HUMMING_GROUP, env=HUMMING_ONLINE_ENV),
+    _f("humming_input_dtype", str, None, "With quantization humming: quantize activations too (float8e4m3: W4A8).",
+       HUMMING_INPUT, env=HUMMING_INPUT_ENV),
     _f("kv_cache_dtype", str, "auto", "KV cache dtype: auto, fp8_e5m2, fp8_e4m3."),
     _f("tp_size", int, 1, "Tensor-parallel GPUs (1, 2, 4, 8).", TP),
     _f("mem_fraction_static", float, None, "GPU memory share for weights + KV cache.", FRACTION),

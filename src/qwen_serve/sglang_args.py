@@ -15,12 +15,19 @@ from typing import Any
 from .capabilities import ALTERNATIVES, CAPABILITIES, SGLangTarget
 from .errors import QwenServeError, did_you_mean
 from .resolve import LaunchSettings, Setting
-from .settings import FIELDS
+from .settings import FIELDS, FIELDS_BY_NAME
 
 SGLANG_MODULE = "sglang.launch_server"
 # SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/torchao_compat.py)
 ENTRY_MODULE = "qwen_serve.sglang_entry"
 MASK = "****"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,13 @@ class SGLangCommand:
     notes: tuple[str, ...]
     target: SGLangTarget
     secret_values: frozenset[str] = field(default_factory=frozenset)
+    # environment variables SGLang reads instead of flags (humming's quantization), with origins
+    env: tuple[EnvVar, ...] = ()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The variables to add to the child's environment."""
+        return {e.name: e.value for e in self.env}
 
     @property
     def sglang_argv(self) -> tuple[str, ...]:
@@ -40,7 +54,8 @@ class SGLangCommand:
         return [MASK if a in self.secret_values else a for a in self.argv]
 
     def shell(self) -> str:
-        return shlex.join(self.shown_argv())
+        prefix = [f"{e.name}={e.value}" for e in self.env]
+        return shlex.join([*prefix, *self.shown_argv()])
 
 
 def build_command(
@@ -112,6 +127,16 @@ def build_command(
         if spec.secret:
             secrets.add(_text(value))
 
+    env = humming_env(launch, notes)
+    torchao, quantization = launch.get("torchao_config"), launch.get("quantization")
+    if torchao.value and quantization.value:
+        raise QwenServeError(
+            f"torchao_config: {torchao.value!r} ({torchao.origin}) and quantization: {quantization.value!r} "
+            f"({quantization.origin}) would quantize the model twice",
+            allowed="one of torchao_config or quantization",
+            fix="keep one: set the other to null in the YAML, or choose a preset that has only one",
+        )
+
     if launch["load_format"] == "layered" and not launch["torchao_config"]:
         origin = launch.get("load_format").origin
         raise QwenServeError(
@@ -181,7 +206,60 @@ def build_command(
         notes=tuple(notes),
         target=target,
         secret_values=frozenset(secrets),
+        env=env,
     )
+
+
+def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
+    """SGLang's humming quantization is configured by environment variables, not flags: build them
+    from the humming_* settings, and refuse settings that would be silently ignored."""
+    import json
+
+    quantization = launch.get("quantization")
+    fields = [f for f in FIELDS if f.env]
+    given = [launch.get(f.name) for f in fields if launch[f.name] is not None]
+    if quantization.value != "humming":
+        if given:
+            s = given[0]
+            raise QwenServeError(
+                f"{s.name}: {s.value!r} ({s.origin}) only applies with quantization: humming, but quantization is "
+                f"{quantization.value!r} ({quantization.origin})",
+                allowed="humming_* settings together with quantization: humming",
+                fix="set --quantization humming, or drop the humming_* settings",
+            )
+        return ()
+    weight, group = launch.get("humming_weight_dtype"), launch.get("humming_group_size")
+    if weight.value is None:
+        from .model import checkpoint_quantization
+
+        if checkpoint_quantization(launch["model_path"]) is None:
+            raise QwenServeError(
+                f"quantization: 'humming' ({quantization.origin}) on a bf16 checkpoint needs humming_weight_dtype "
+                "(SGLang's online quantization is configured by it)",
+                allowed="humming_weight_dtype: int4 or int8, humming_group_size: 0, 32, 64, 128 or 256",
+                fix="add --humming-weight-dtype int4 --humming-group-size 128 (or pick --preset balanced)",
+            )
+    env: list[EnvVar] = []
+    if weight.value is not None:
+        config = {"dtype": weight.value, "group_size": group.value if group.value is not None else 128}
+        origin = weight.origin if group.value is None else f"{weight.origin}; group {group.origin}"
+        env.append(EnvVar(fields[0].env, json.dumps(config, separators=(",", ":")), origin))
+    elif group.value is not None:
+        raise QwenServeError(
+            f"humming_group_size: {group.value} ({group.origin}) without humming_weight_dtype",
+            allowed="humming_weight_dtype: int4 or int8",
+            fix="add --humming-weight-dtype int4",
+        )
+    activations = launch.get("humming_input_dtype")
+    if activations.value is not None:
+        env.append(EnvVar(FIELDS_BY_NAME["humming_input_dtype"].env,
+                          json.dumps({"dtype": activations.value}, separators=(",", ":")), activations.origin))
+    notes.append(
+        "quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), configured through "
+        + ", ".join(e.name for e in env) + "; they JIT-compile with NVRTC on the first launch (about 2 minutes), "
+        "cached in $HUMMING_CACHE_DIR or ~/.humming/cache"
+    )
+    return tuple(env)
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""The measured preset table: each preset through qwen-serve next to plain SGLang, one GPU, one call.
+
+`run` (on the GPU machine) starts each row's server in turn on the same GPU, samples nvidia-smi's
+memory.used every 0.2 s (peak at load = the highest reading before SGLang allocates its KV cache,
+less the reading when it began loading weights), times the start (spawn to the first answered
+/generate), measures it with SGLang's own `sglang.benchmark.serving` (backend sglang, random-ids,
+exact lengths) at each concurrency level in this one process, stops it and waits for the GPU to be
+free again. A row is `LABEL=COMMAND`: COMMAND starts with `sglang` (plain `python -m
+sglang.launch_server`) or `qwen-serve`, may begin with `NAME=VALUE` environment words, and gets the
+common flags of every row (--common, passed to SGLang by both). Everything lands in --out: per row
+its server log, bench_serving's JSONL per level and row.json; run.json holds the commands.
+
+`summarize` (on the CPU machine) reads those raw files back and writes summary.json:
+    {"gpu", "sglang", "commands", "rows": [{"launch", "resolved", "concurrency", "output_tok_s",
+     "tpot_p50_ms", "ttft_p50_ms", "weights_gib", "kv_tokens", "peak_load_gib", "ready_s",
+     "ratio_to_bf16", "hbm_bound_share"}]}
+
+    python3 bench/presets.py run --out $OUT/raw --model .gpu/qwen3-14b --levels 1,8,64 \\
+        --row "sglang-bf16=sglang" --row "preset:auto=qwen-serve --preset auto" …
+    uv run python bench/presets.py summarize bench/results/h200/presets/DATE/raw
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PORT = 30000
+# Every row, plain SGLang and qwen-serve alike: FA3 is not in the GPU bundle (triton attention),
+# flashinfer's sampling JIT is skipped, and decode graphs up to batch 64 keep a start near 80-170 s.
+COMMON = "--attention-backend triton --sampling-backend pytorch --cuda-graph-max-bs 64 --load-format dummy"
+# bench_serving's requests per level: enough rounds that a level's throughput is not one batch's
+REQUESTS = {1: 8, 8: 32, 64: 192, 128: 384}
+INPUT_LEN, OUTPUT_LEN = 512, 256
+GIB = 2**30
+# batch-1 decode reads every weight once per token except the input embedding (one row of it)
+EMBEDDING_GIB = 151936 * 5120 * 2 / GIB
+HBM_GBS = {"NVIDIA H200": 4800, "NVIDIA H100 80GB HBM3": 3350}
+LOG_FACTS = {
+    "weights_gib": re.compile(r"Load weight end\..*?mem usage=([\d.]+) GB"),
+    "kv_tokens": re.compile(r"KV Cache is allocated\..*?#tokens: (\d+)"),
+    "kv_dtype": re.compile(r"KV Cache is allocated\. dtype: ([\w.]+)"),
+}
+
+
+def memory_used_mib() -> float | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5).stdout.split()  # fmt: skip
+        return float(out[0]) if out else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[list[str], dict[str, str]]:
+    """The process to start for a row's COMMAND, and the environment words it began with."""
+    words = shlex.split(command)
+    env = {}
+    while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    tool, rest = words[0], words[1:]
+    serve = ["--host", "127.0.0.1", "--port", str(PORT)]
+    if tool == "sglang":
+        return [sys.executable, "-m", "sglang.launch_server", "--model-path", model, *serve, *rest,
+                *shlex.split(common)], env  # fmt: skip
+    if tool == "qwen-serve":
+        if "--" in rest:  # the row's own SGLang flags go after `--` with the common ones
+            cut = rest.index("--")
+            rest, extra = rest[:cut], rest[cut + 1 :]
+        else:
+            extra = []
+        sglang_flags = shlex.split(common)
+        qwen_flags = []
+        for flag in ("--attention-backend", "--sampling-backend"):  # settings qwen-serve models itself
+            if flag in sglang_flags:
+                i = sglang_flags.index(flag)
+                qwen_flags += sglang_flags[i : i + 2]
+                del sglang_flags[i : i + 2]
+        return [sys.executable, "-m", "qwen_serve", "--model-path", model, *serve, *qwen_flags, *rest,
+                "--quiet", "--log-file", str(log_file.with_suffix(".sglang.log")), "--", *sglang_flags, *extra], env  # fmt: skip
+    raise SystemExit(f"row command must start with sglang or qwen-serve: {command!r}")
+
+
+def probe() -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=5) as r:
+            if r.status != 200:
+                return False
+        body = json.dumps({"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/generate", data=body,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def patched_argv(args: list[str]):
+    saved = sys.argv
+    sys.argv = args
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def bench_level(model: str, concurrency: int, out_file: Path, seed: int) -> None:
+    from sglang.benchmark import serving
+
+    n = REQUESTS.get(concurrency, 3 * concurrency)
+    cli = ["--backend", "sglang", "--host", "127.0.0.1", "--port", str(PORT), "--model", model, "--tokenizer", model,
+           "--dataset-name", "random-ids", "--random-input-len", str(INPUT_LEN), "--random-output-len",
+           str(OUTPUT_LEN), "--random-range-ratio", "1", "--num-prompts", str(n), "--max-concurrency",
+           str(concurrency), "--warmup-requests", "2", "--seed", str(seed), "--disable-tqdm", "--tokenize-prompt",
+           "--output-file", str(out_file)]  # fmt: skip
+    with patched_argv(["sglang.benchmark.serving", *cli]):
+        serving.cli_main()
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with contextlib.suppress(ProcessLookupError):  # SGLang's scheduler, if it outlived its parent
+        os.killpg(proc.pid, signal.SIGKILL)
+    for _ in range(150):  # the next row needs the whole GPU
+        used = memory_used_mib()
+        if used is None or used < 2048:
+            return
+        time.sleep(0.2)
+
+
+def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
+    folder = out / re.sub(r"[^A-Za-z0-9_.-]", "_", label)
+    folder.mkdir(parents=True, exist_ok=True)
+    log_file = folder / "server.log"
+    argv, env = row_argv(command, args.model, args.common, log_file)
+    row = {"launch": label, "command": command, "argv": argv, "env": env, "levels": {}}
+    print(f"== {label}: {' '.join(f'{k}={v}' for k, v in env.items())} {shlex.join(argv)}", flush=True)
+    t0 = time.monotonic()
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
+    samples: list[tuple[float, float]] = []
+    marks: dict[str, float] = {}
+    sglang_log = log_file.with_suffix(".sglang.log") if command.split()[0] != "sglang" else log_file
+    last_probe = 0.0
+    try:
+        while True:
+            now = time.monotonic() - t0
+            used = memory_used_mib()
+            if used is not None:
+                samples.append((now, used))
+            text = sglang_log.read_text(errors="replace") if sglang_log.exists() else ""
+            for mark, pattern in (("load_begin", "Load weight begin"), ("kv", "KV Cache is allocated")):
+                if mark not in marks and pattern in text:
+                    marks[mark] = now
+            if proc.poll() is not None:
+                row["error"] = f"exited {proc.returncode} before ready"
+                print(text[-3000:], flush=True)
+                return row
+            if now > args.ready_timeout:
+                row["error"] = f"not ready after {args.ready_timeout:.0f} s"
+                return row
+            if "kv" in marks and now - last_probe > 1:
+                last_probe = now
+                if probe():
+                    row["ready_s"] = round(time.monotonic() - t0, 1)
+                    break
+            time.sleep(0.2)
+        for fact, pattern in LOG_FACTS.items():
+            m = pattern.search(text)
+            row[fact] = (float(m.group(1)) if fact == "weights_gib" else int(m.group(1)) if fact == "kv_tokens"
+                         else m.group(1)) if m else None  # fmt: skip
+        before = [u for t, u in samples if t <= marks.get("load_begin", 0)]
+        loading = [u for t, u in samples if marks.get("load_begin", 0) <= t <= marks.get("kv", now)]
+        if before and loading:
+            row["peak_load_gib"] = round((max(loading) - before[-1]) / 1024, 2)
+        print(f"   ready in {row['ready_s']} s; weights {row['weights_gib']} GiB, KV {row['kv_tokens']} tokens, "
+              f"peak at load {row.get('peak_load_gib')} GiB", flush=True)  # fmt: skip
+        for c in args.levels:
+            jsonl = folder / f"bench_c{c}.jsonl"
+            bench_level(args.model, c, jsonl, seed=1000 * index + c)
+            last = json.loads(jsonl.read_text().strip().splitlines()[-1])
+            row["levels"][str(c)] = {k: last.get(k) for k in ("completed", "output_throughput", "median_tpot_ms",
+                                                               "median_ttft_ms", "median_itl_ms", "duration")}  # fmt: skip
+            print(f"   c={c}: {last.get('output_throughput'):.1f} out tok/s, TPOT p50 {last.get('median_tpot_ms'):.2f} ms, "
+                  f"TTFT p50 {last.get('median_ttft_ms'):.1f} ms", flush=True)  # fmt: skip
+    finally:
+        stop(proc)
+        row["stopped_s"] = round(time.monotonic() - t0, 1)
+        (folder / "row.json").write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def cmd_run(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True).stdout.strip()  # fmt: skip
+    except OSError:
+        gpu = "no nvidia-smi"
+    from importlib import metadata
+
+    versions = {p: _version(metadata, p) for p in ("sglang", "humming-kernels", "torch", "flashinfer-python")}
+    rows = [r.split("=", 1) for r in args.row]
+    (out / "run.json").write_text(json.dumps({"gpu": gpu, "versions": versions, "common": args.common,
+                                              "levels": args.levels, "requests": REQUESTS, "input_len": INPUT_LEN,
+                                              "output_len": OUTPUT_LEN, "rows": dict(rows),
+                                              "command": " ".join(sys.argv)}, indent=2) + "\n")  # fmt: skip
+    t0, results = time.monotonic(), []
+    for i, (label, command) in enumerate(rows, 1):
+        if args.deadline and time.monotonic() - t0 > args.deadline:  # a row started now would be cut off
+            print(f"== {label}: skipped, past --deadline {args.deadline:.0f} s", flush=True)
+            results.append({"launch": label, "command": command, "levels": {}, "error": "skipped (device time)"})
+            continue
+        results.append(run_row(label, command, args, out, i))
+    for r in results:
+        c = {k: v.get("output_throughput") for k, v in r["levels"].items()}
+        print(f"{r['launch']:<28} ready {r.get('ready_s')} s  weights {r.get('weights_gib')}  KV {r.get('kv_tokens')}  "
+              f"peak {r.get('peak_load_gib')}  out tok/s {c}  {r.get('error', '')}", flush=True)  # fmt: skip
+    return 0 if all("error" not in r for r in results) else 1
+
+
+def _version(metadata, name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# --- summarize (CPU machine) ------------------------------------------------------------------
+
+
+def resolved(command: str) -> str:
+    """What a row's launch means, in words: the preset qwen-serve resolves to, or the SGLang flags."""
+    words = shlex.split(command)
+    env = [w for w in words if re.match(r"^[A-Z_][A-Z0-9_]*=", w)]
+    words = words[len(env) :]
+    if words[0] == "sglang":
+        return " ".join(env + ["python -m sglang.launch_server", *words[1:]]) or "python -m sglang.launch_server"
+    return " ".join(words)
+
+
+def summarize(raw: Path) -> dict:
+    run = json.loads((raw / "run.json").read_text())
+    rows = []
+    baseline_label = next(label for label in run["rows"] if label.startswith("sglang-bf16"))
+    row_files = {json.loads(p.read_text())["launch"]: json.loads(p.read_text()) for p in sorted(raw.glob("*/row.json"))}
+    base = row_files[baseline_label]
+    gpu_name = run["gpu"].split(",")[0].strip()
+    bandwidth = HBM_GBS.get(gpu_name)
+    for label in run["rows"]:
+        r = row_files.get(label)
+        if r is None or "error" in r:
+            rows.append({"launch": label, "resolved": resolved(run["rows"][label]),
+                         "error": (r or {}).get("error", "no row.json")})  # fmt: skip
+            continue
+        for c, level in r["levels"].items():
+            base_level = base["levels"].get(c) or {}
+            tpot = level.get("median_tpot_ms")
+            share = None
+            if bandwidth and int(c) == 1 and r.get("weights_gib") and tpot:
+                bound_ms = (r["weights_gib"] - EMBEDDING_GIB) * GIB / (bandwidth * 1e9) * 1e3
+                share = round(bound_ms / tpot, 3)
+            rows.append({
+                "launch": label, "resolved": resolved(run["rows"][label]), "concurrency": int(c),
+                "output_tok_s": round(level["output_throughput"], 1), "tpot_p50_ms": round(tpot, 2),
+                "ttft_p50_ms": round(level["median_ttft_ms"], 1), "weights_gib": r.get("weights_gib"),
+                "kv_tokens": r.get("kv_tokens"), "kv_dtype": r.get("kv_dtype"), "peak_load_gib": r.get("peak_load_gib"),
+                "ready_s": r.get("ready_s"),
+                "ratio_to_bf16": round(level["output_throughput"] / base_level["output_throughput"], 3)
+                if base_level.get("output_throughput") else None,
+                "hbm_bound_share": share,
+            })  # fmt: skip
+    return {"gpu": run["gpu"], "sglang": run["versions"].get("sglang"), "versions": run["versions"],
+            "common_flags": run["common"], "baseline": baseline_label,
+            "bench": {"tool": "sglang.benchmark.serving --backend sglang --dataset-name random-ids",
+                      "input_len": run["input_len"], "output_len": run["output_len"], "requests": run["requests"]},
+            "commands": {label: resolved(cmd) for label, cmd in run["rows"].items()},
+            "run_command": run["command"], "rows": rows}  # fmt: skip
+
+
+def cmd_summarize(args) -> int:
+    raw = Path(args.raw)
+    data = summarize(raw)
+    out = Path(args.out) if args.out else raw.parent / "summary.json"
+    out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="on the GPU machine: start, measure and stop each row's server")
+    r.add_argument("--out", required=True)
+    r.add_argument("--model", required=True)
+    r.add_argument("--row", action="append", required=True, metavar="LABEL=COMMAND")
+    r.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",") if x], default=[1, 8, 64])
+    r.add_argument("--common", default=COMMON)
+    r.add_argument("--ready-timeout", type=float, default=400)
+    r.add_argument("--deadline", type=float, help="start no row after this many seconds")
+    s = sub.add_parser("summarize", help="raw files -> summary.json")
+    s.add_argument("raw")
+    s.add_argument("--out")
+    args = ap.parse_args()
+    return cmd_run(args) if args.cmd == "run" else cmd_summarize(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
