@@ -18,7 +18,7 @@ its server log, bench_serving's JSONL per level and row.json; run.json holds the
 
     python3 bench/presets.py run --out $OUT/raw --model .gpu/qwen3-14b --levels 1,8,64 \\
         --row "sglang-bf16=sglang" --row "preset:auto=qwen-serve --preset auto" …
-    uv run python bench/presets.py summarize bench/results/h200/presets/DATE/raw
+    uv run python bench/presets.py summarize D/call-a.tar.gz D/call-b.tar.gz … --out D/summary.json
 """
 
 from __future__ import annotations
@@ -171,7 +171,8 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             if used is not None:
                 samples.append((now, used))
             text = sglang_log.read_text(errors="replace") if sglang_log.exists() else ""
-            for mark, pattern in (("load_begin", "Load weight begin"), ("kv", "KV Cache is allocated")):
+            for mark, pattern in (("load_begin", "Load weight begin"), ("load_end", "Load weight end"),
+                                  ("kv", "KV Cache is allocated")):
                 if mark not in marks and pattern in text:
                     marks[mark] = now
             if proc.poll() is not None:
@@ -192,9 +193,11 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             row[fact] = (float(m.group(1)) if fact == "weights_gib" else int(m.group(1)) if fact == "kv_tokens"
                          else m.group(1)) if m else None  # fmt: skip
         before = [u for t, u in samples if t <= marks.get("load_begin", 0)]
-        loading = [u for t, u in samples if marks.get("load_begin", 0) <= t <= marks.get("kv", now)]
+        # up to the "Load weight end" line: the KV pool is allocated right after it
+        loading = [u for t, u in samples if marks.get("load_begin", 0) <= t <= marks.get("load_end", now)]
         if before and loading:
             row["peak_load_gib"] = round((max(loading) - before[-1]) / 1024, 2)
+            row["peak_window"] = "load weight begin-end"
         print(f"   ready in {row['ready_s']} s; weights {row['weights_gib']} GiB, KV {row['kv_tokens']} tokens, "
               f"peak at load {row.get('peak_load_gib')} GiB", flush=True)  # fmt: skip
         for c in args.levels:
@@ -252,59 +255,96 @@ def _version(metadata, name: str) -> str | None:
 # --- summarize (CPU machine) ------------------------------------------------------------------
 
 
-def resolved(command: str) -> str:
-    """What a row's launch means, in words: the preset qwen-serve resolves to, or the SGLang flags."""
-    words = shlex.split(command)
-    env = [w for w in words if re.match(r"^[A-Z_][A-Z0-9_]*=", w)]
-    words = words[len(env) :]
-    if words[0] == "sglang":
-        return " ".join(env + ["python -m sglang.launch_server", *words[1:]]) or "python -m sglang.launch_server"
-    return " ".join(words)
+# the flags that say what a launch is (the rest is the same for every row)
+MEANING = ("--quantization", "--kv-cache-dtype", "--attention-backend", "--context-length",
+           "--max-running-requests", "--chunked-prefill-size", "--torchao-config")  # fmt: skip
 
 
-def summarize(raw: Path) -> dict:
-    run = json.loads((raw / "run.json").read_text())
-    rows = []
-    baseline_label = next(label for label in run["rows"] if label.startswith("sglang-bf16"))
-    row_files = {json.loads(p.read_text())["launch"]: json.loads(p.read_text()) for p in sorted(raw.glob("*/row.json"))}
-    base = row_files[baseline_label]
-    gpu_name = run["gpu"].split(",")[0].strip()
-    bandwidth = HBM_GBS.get(gpu_name)
-    for label in run["rows"]:
-        r = row_files.get(label)
-        if r is None or "error" in r:
-            rows.append({"launch": label, "resolved": resolved(run["rows"][label]),
-                         "error": (r or {}).get("error", "no row.json")})  # fmt: skip
-            continue
-        for c, level in r["levels"].items():
-            base_level = base["levels"].get(c) or {}
-            tpot = level.get("median_tpot_ms")
-            share = None
-            if bandwidth and int(c) == 1 and r.get("weights_gib") and tpot:
-                bound_ms = (r["weights_gib"] - EMBEDDING_GIB) * GIB / (bandwidth * 1e9) * 1e3
-                share = round(bound_ms / tpot, 3)
-            rows.append({
-                "launch": label, "resolved": resolved(run["rows"][label]), "concurrency": int(c),
-                "output_tok_s": round(level["output_throughput"], 1), "tpot_p50_ms": round(tpot, 2),
-                "ttft_p50_ms": round(level["median_ttft_ms"], 1), "weights_gib": r.get("weights_gib"),
-                "kv_tokens": r.get("kv_tokens"), "kv_dtype": r.get("kv_dtype"), "peak_load_gib": r.get("peak_load_gib"),
-                "ready_s": r.get("ready_s"),
-                "ratio_to_bf16": round(level["output_throughput"] / base_level["output_throughput"], 3)
-                if base_level.get("output_throughput") else None,
-                "hbm_bound_share": share,
-            })  # fmt: skip
-    return {"gpu": run["gpu"], "sglang": run["versions"].get("sglang"), "versions": run["versions"],
-            "common_flags": run["common"], "baseline": baseline_label,
-            "bench": {"tool": "sglang.benchmark.serving --backend sglang --dataset-name random-ids",
-                      "input_len": run["input_len"], "output_len": run["output_len"], "requests": run["requests"]},
-            "commands": {label: resolved(cmd) for label, cmd in run["rows"].items()},
-            "run_command": run["command"], "rows": rows}  # fmt: skip
+def resolved(row: dict, folder: Path) -> str:
+    """What a row's launch was, in SGLang's words: the preset --preset auto chose, the environment
+    and the flags that differ between rows, read from qwen-serve's own launch line."""
+    words = row["argv"]
+    env = [f"{k}={v}" for k, v in row.get("env", {}).items()]
+    chose = None
+    if "qwen_serve" in words:
+        log = (folder / "server.log").read_text(errors="replace")
+        m = re.search(r"^qwen-serve: launching (.*)$", log, re.M)
+        words = shlex.split(m.group(1)) if m else words
+        env += [w for w in words if re.match(r"^[A-Z_][A-Z0-9_]*=", w)]
+        a = re.search(r"preset auto -> (\w+)", log)
+        chose = a.group(1) if a else None
+    flags = [f"{w} {words[i + 1]}" for i, w in enumerate(words[:-1]) if w in MEANING and w != "--attention-backend"]
+    attention = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--attention-backend"]
+    text = " ".join(env + flags) or "bf16"
+    if attention and attention[-1] != "triton":
+        text += f" (attention {attention[-1]})"
+    return (f"preset {chose}: " if chose else "") + text
+
+
+def read_call(source: Path) -> tuple[dict, dict[str, dict], Path]:
+    """One device call's raw files (a folder, or the tarball scripts/gpu/presets.sh returns)."""
+    if source.is_file():
+        import tarfile
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp())
+        with tarfile.open(source) as tar:
+            tar.extractall(tmp, filter="data")
+        source = next(p.parent for p in tmp.rglob("run.json"))
+    run = json.loads((source / "run.json").read_text())
+    rows = {}
+    for path in sorted(source.glob("*/row.json")):
+        row = json.loads(path.read_text())
+        row["folder"] = path.parent
+        rows[row["launch"]] = row
+    return run, rows, source
+
+
+def summarize(sources: list[Path]) -> dict:
+    """summary.json for one or more device calls; each row's ratio is to the bf16 baseline of its own call."""
+    rows, commands, calls = [], {}, []
+    for source in sources:
+        run, row_files, _ = read_call(source)
+        call = source.name.removesuffix(".tar.gz")
+        calls.append({"call": call, "gpu": run["gpu"], "versions": run["versions"], "command": run["command"]})
+        base = row_files[next(label for label in run["rows"] if label.startswith("sglang-bf16"))]
+        bandwidth = HBM_GBS.get(run["gpu"].split(",")[0].strip())
+        for label, command in run["rows"].items():
+            r = row_files.get(label)
+            commands.setdefault(label, command)
+            if r is None or "error" in r:
+                rows.append({"launch": label, "call": call, "error": (r or {}).get("error", "no row.json")})
+                continue
+            meaning = resolved(r, r["folder"])
+            for c, level in r["levels"].items():
+                base_tok_s = (base["levels"].get(c) or {}).get("output_throughput")
+                tpot = level["median_tpot_ms"]
+                share = None
+                if bandwidth and int(c) == 1 and r.get("weights_gib"):
+                    bound_ms = (r["weights_gib"] - EMBEDDING_GIB) * GIB / (bandwidth * 1e9) * 1e3
+                    share = round(bound_ms / tpot, 3)
+                rows.append({
+                    "launch": label, "call": call, "resolved": meaning, "concurrency": int(c),
+                    "output_tok_s": round(level["output_throughput"], 1), "tpot_p50_ms": round(tpot, 2),
+                    "ttft_p50_ms": round(level["median_ttft_ms"], 1), "weights_gib": r.get("weights_gib"),
+                    "kv_tokens": r.get("kv_tokens"), "kv_dtype": r.get("kv_dtype"),
+                    # rows before the load-end window (2026-12-02) sampled into the KV pool's allocation
+                    "peak_load_gib": r.get("peak_load_gib") if r.get("peak_window") else None,
+                    "ready_s": r.get("ready_s"),
+                    "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
+                    "hbm_bound_share": share,
+                })  # fmt: skip
+    first = calls[0]
+    return {"gpu": first["gpu"], "sglang": first["versions"].get("sglang"), "versions": first["versions"],
+            "common_flags": COMMON, "bench": {"tool": "sglang.benchmark.serving --backend sglang --dataset-name "
+                                              "random-ids --tokenize-prompt --random-range-ratio 1",
+                                              "input_len": INPUT_LEN, "output_len": OUTPUT_LEN, "requests": REQUESTS},
+            "calls": calls, "commands": commands, "rows": rows}  # fmt: skip
 
 
 def cmd_summarize(args) -> int:
-    raw = Path(args.raw)
-    data = summarize(raw)
-    out = Path(args.out) if args.out else raw.parent / "summary.json"
+    data = summarize([Path(p) for p in args.raw])
+    out = Path(args.out)
     out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {out}")
     return 0
@@ -322,8 +362,8 @@ def main() -> int:
     r.add_argument("--ready-timeout", type=float, default=400)
     r.add_argument("--deadline", type=float, help="start no row after this many seconds")
     s = sub.add_parser("summarize", help="raw files -> summary.json")
-    s.add_argument("raw")
-    s.add_argument("--out")
+    s.add_argument("raw", nargs="+", help="each device call's raw.tar.gz (or its unpacked folder)")
+    s.add_argument("--out", required=True)
     args = ap.parse_args()
     return cmd_run(args) if args.cmd == "run" else cmd_summarize(args)
 

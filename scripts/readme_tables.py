@@ -367,13 +367,86 @@ def batching_sim_cpu() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
+PRESETS_RUN = RESULTS / "h200" / "presets" / "2026-12-02"
+
+
+def _preset_rows():
+    data = json.loads((PRESETS_RUN / "summary.json").read_text(encoding="utf-8"))
+    by_launch: dict[tuple[str, str], dict[int, dict]] = {}
+    for row in data["rows"]:
+        if "error" not in row:
+            by_launch.setdefault((row["launch"], row["call"]), {})[row["concurrency"]] = row
+    return data, by_launch
+
+
+def _what_it_ran(resolved: str) -> str:
+    """summary.json's `resolved`, in table words: humming's JSON and the flag names folded."""
+    text = re.sub(r'SGLANG_HUMMING_ONLINE_QUANT_CONFIG=\{"dtype":"(\w+)","group_size":(\d+)\} --quantization humming',
+                  r"humming \1 g\2", resolved)  # fmt: skip
+    for flag, word in (("--quantization ", ""), (" --kv-cache-dtype auto", ""), ("--kv-cache-dtype ", "KV "),
+                       ("--context-length ", "context "), ("--max-running-requests ", "running ≤ "),
+                       ("--chunked-prefill-size ", "prefill chunk ")):  # fmt: skip
+        text = text.replace(flag, word)
+    return text
+
+
+def _preset_line(launch: str, call: str, levels: dict[int, dict]) -> str:
+    one, eight, many = levels[1], levels[8], levels[64]
+    share = f"{one['hbm_bound_share']:.0%}" if one.get("hbm_bound_share") else "—"
+    return (f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
+            f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | {one['tpot_p50_ms']:.2f} | {share} | "
+            f"{eight['output_tok_s']:.0f} ({eight['ratio_to_bf16']:.2f}×) | "
+            f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | "
+            f"{one['ready_s']:.0f} | {call.removeprefix('call-')} |")  # fmt: skip
+
+
+_PRESET_HEADER = ("| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | TPOT p50 ms | "
+                  "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | ready s | call |\n"
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")  # fmt: skip
+
+
+def presets_h200() -> str:
+    """Every preset and the bf16 baseline, each ratio to the plain-SGLang bf16 of the same device call."""
+    data, by_launch = _preset_rows()
+    lines = [_PRESET_HEADER]
+    for (launch, call), levels in by_launch.items():
+        if launch.startswith("preset:") or launch == "sglang-bf16":
+            lines.append(_preset_line(launch, call, levels))
+    missing = sorted({r["launch"] for r in data["rows"] if "error" in r and r["launch"].startswith("preset:")}
+                     - {launch for launch, _ in by_launch})  # fmt: skip
+    rel = PRESETS_RUN.relative_to(ROOT)
+    lines += ["", f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, humming-kernels "
+              f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row "
+              f"`{data['common_flags']}`; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
+              f"{data['bench']['output_len']} out, {data['bench']['requests']['1']} / {data['bench']['requests']['8']} / "
+              f"{data['bench']['requests']['64']} requests at concurrency 1 / 8 / 64. Ratios are to the "
+              f"`sglang-bf16` row of the same call (`{rel}/summary.json`)."]  # fmt: skip
+    if missing:
+        lines.append(f"Not measured (device time ran out): {', '.join(f'`{m}`' for m in missing)}.")
+    return "\n".join(lines)
+
+
+def knobs_h200() -> str:
+    """Knobs tried on top of the FP8 preset, each next to its call's baseline."""
+    _, by_launch = _preset_rows()
+    lines = [_PRESET_HEADER]
+    for (launch, call), levels in by_launch.items():
+        if launch.startswith("knob:") or (launch.startswith("sglang-") and launch != "sglang-bf16"):
+            lines.append(_preset_line(launch, call, levels))
+    return "\n".join(lines)
+
+
+SECTIONS = {"presets-h200": presets_h200, "hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
             "bench-h200": bench_h200, "bench-h100": bench_h100, "bench-h100-httpx": bench_h100_httpx, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
             "client-overhead-cpu": client_overhead_cpu, "batching-sim-cpu": batching_sim_cpu}
 
 
-def render(readme: str) -> str:
-    for name, make in SECTIONS.items():
+# docs pages with generated blocks of their own (same markers)
+DOC_SECTIONS = {"docs/presets.md": {"presets-h200": presets_h200, "knobs-h200": knobs_h200}}
+
+
+def render(readme: str, sections: dict | None = None) -> str:
+    for name, make in (SECTIONS if sections is None else sections).items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.DOTALL)
         if not pattern.search(readme):
             raise SystemExit(f"README.md has no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
@@ -382,17 +455,22 @@ def render(readme: str) -> str:
 
 
 def main() -> int:
-    path = ROOT / "README.md"
-    current = path.read_text(encoding="utf-8")
-    fresh = render(current)
-    if "--check" in sys.argv:
+    stale = []
+    for name, sections in {"README.md": None, **DOC_SECTIONS}.items():
+        path = ROOT / name
+        current = path.read_text(encoding="utf-8")
+        fresh = render(current, sections)
         if fresh != current:
-            print("README.md is stale: run `uv run python scripts/readme_tables.py`")
+            stale.append(name)
+            if "--check" not in sys.argv:
+                path.write_text(fresh, encoding="utf-8")
+    if "--check" in sys.argv:
+        if stale:
+            print(f"{', '.join(stale)} stale: run `uv run python scripts/readme_tables.py`")
             return 1
-        print("README.md tables are up to date")
+        print("README.md and docs tables are up to date")
         return 0
-    path.write_text(fresh, encoding="utf-8")
-    print("README.md tables regenerated")
+    print(f"regenerated: {', '.join(stale) or 'nothing (up to date)'}")
     return 0
 
 
