@@ -54,8 +54,8 @@ class SGLangCommand:
         return [MASK if a in self.secret_values else a for a in self.argv]
 
     def shell(self) -> str:
-        prefix = [f"{e.name}={e.value}" for e in self.env]
-        return shlex.join([*prefix, *self.shown_argv()])
+        # NAME='value' (quoting the whole word would make it a command name, not an assignment)
+        return " ".join([*(f"{e.name}={shlex.quote(e.value)}" for e in self.env), shlex.join(self.shown_argv())])
 
 
 def build_command(
@@ -242,7 +242,8 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     env: list[EnvVar] = []
     if weight.value is not None:
         config = {"dtype": weight.value, "group_size": group.value if group.value is not None else 128}
-        origin = weight.origin if group.value is None else f"{weight.origin}; group {group.origin}"
+        origin = weight.origin if group.value is None or group.origin == weight.origin else (
+            f"{weight.origin}; group {group.origin}")
         env.append(EnvVar(fields[0].env, json.dumps(config, separators=(",", ":")), origin))
     elif group.value is not None:
         raise QwenServeError(
