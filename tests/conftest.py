@@ -66,15 +66,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def cpu_server(tmp_path_factory):
-    """transformers serve on 127.0.0.1, model from an offline HF cache; stopped afterwards."""
+def start_transformers_serve(tmp_path_factory, seed: int = 0):
+    """transformers serve on 127.0.0.1, the --tiny Qwen3 (random weights of this seed) from an offline HF
+    cache. Returns (process, url, model directory, log file)."""
     from qwen_serve.skeleton import write_skeleton
 
     cache = tmp_path_factory.mktemp("hf-cache")
     repo = cache / ("models--" + MODEL_ID.replace("/", "--"))
     revision = "0" * 40
-    write_skeleton(repo / "snapshots" / revision, tiny=True)
+    write_skeleton(repo / "snapshots" / revision, tiny=True, seed=seed)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     port = free_port()
@@ -97,7 +97,10 @@ def cpu_server(tmp_path_factory):
         raise AssertionError("transformers serve did not become healthy in 180 s")
     # first request loads the model; not part of any check's timing
     httpx.post(url + "/v1/completions", json={"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}, timeout=120)
-    yield url, repo / "snapshots" / revision
+    return proc, url, repo / "snapshots" / revision, log
+
+
+def stop_server(proc, log) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -106,6 +109,21 @@ def cpu_server(tmp_path_factory):
     log.close()
 
 
+@pytest.fixture(scope="session")
+def cpu_server(tmp_path_factory):
+    """transformers serve on 127.0.0.1, model from an offline HF cache; stopped afterwards."""
+    proc, url, model_dir, log = start_transformers_serve(tmp_path_factory)
+    yield url, model_dir
+    stop_server(proc, log)
+
+
+@pytest.fixture(scope="session")
+def other_cpu_server(tmp_path_factory):
+    """A second transformers serve whose tiny Qwen3 has other random weights (a stand-in for a quantized
+    copy of the same model: same tokenizer and shapes, different numbers)."""
+    proc, url, model_dir, log = start_transformers_serve(tmp_path_factory, seed=1)
+    yield url, model_dir
+    stop_server(proc, log)
 
 
 @pytest.fixture

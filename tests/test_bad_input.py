@@ -155,11 +155,11 @@ def test_enable_flashinfer_conflicts_with_another_backend(qwen_serve):
 
 def test_torchao_on_sglang_without_it_names_version_and_alternatives(qwen_serve):
     line = assert_one_clear_line(
-        qwen_serve("--preset", "balanced", "--sglang-version", "0.5.23", "--dry-run"),
+        qwen_serve("--preset", "balanced_torchao", "--sglang-version", "0.5.23", "--dry-run"),
         "sglang 0.5.23", "removed --torchao-config in 0.5.18", "PR #34304",
         "--quantization fp8", "Qwen/Qwen3-14B-AWQ", "awq_marlin", "Qwen/Qwen3-14B-FP8",
     )
-    assert "int4wo-128" in line and "preset balanced" in line
+    assert "int4wo-128" in line and "preset balanced_torchao" in line
 
 
 def test_bad_sglang_version(qwen_serve):

@@ -13,8 +13,8 @@ def first_line(result) -> list[str]:
     return shlex.split(result.stdout.splitlines()[0])
 
 
-def test_balanced_uses_torchao_int4wo_128(qwen_serve):
-    result = qwen_serve("--dry-run", "--preset", "balanced")
+def test_balanced_torchao_keeps_the_seeds_torchao_int4wo_128(qwen_serve):
+    result = qwen_serve("--dry-run", "--preset", "balanced_torchao")
     argv = first_line(result)
     # through the torchao fix on SGLang 0.5.17, said in a note
     assert argv[:3] == [sys.executable, "-m", "qwen_serve.sglang_entry"]
@@ -24,9 +24,12 @@ def test_balanced_uses_torchao_int4wo_128(qwen_serve):
     assert argv[argv.index("--port") + 1] == "30000"
 
 
-def test_fp8_hopper_example_as_the_seed_shows(qwen_serve):
+def test_fp8_hopper_example_is_native_fp8_and_the_seeds_torchao_fp8_is_a_preset(qwen_serve):
     argv = first_line(qwen_serve("--config", "config_examples.yaml", "--preset", "fp8_hopper_example", "--dry-run"))
-    assert argv[argv.index("--torchao-config") + 1] == "fp8dq-per_tensor"
+    assert argv[argv.index("--quantization") + 1] == "fp8" and "--torchao-config" not in argv
+    assert argv[argv.index("--kv-cache-dtype") + 1] == "fp8_e4m3"
+    seed = first_line(qwen_serve("--preset", "fp8_torchao", "--dry-run"))
+    assert seed[seed.index("--torchao-config") + 1] == "fp8dq-per_tensor"
 
 
 def test_table_shows_every_setting_with_origin(qwen_serve):
@@ -40,7 +43,8 @@ def test_table_shows_every_setting_with_origin(qwen_serve):
 def test_json_has_command_settings_and_origins(qwen_serve):
     data = qwen_serve("--dry-run", "--json", "--preset", "memory_optimized", "--tp-size", "2").json()
     settings = {s["key"]: s for s in data["settings"]}
-    assert settings["torchao_config"] == {"key": "torchao_config", "value": "int4wo-64", "origin": "preset memory_optimized"}
+    assert settings["kv_cache_dtype"] == {"key": "kv_cache_dtype", "value": "fp8_e4m3", "origin": "preset memory_optimized"}
+    assert settings["humming_group_size"]["value"] == 128 and data["env"][0]["origin"] == "preset memory_optimized"
     assert settings["tp_size"]["origin"] == "cli" and settings["tp_size"]["value"] == 2
     assert settings["host"]["origin"] == "server_config.yaml:host"
     assert "--tp-size 2" in data["command"]
@@ -108,7 +112,7 @@ def test_python_dash_m_qwen_serve_works():
         [sys.executable, "-m", "qwen_serve", "--dry-run", "--preset", "balanced"],
         capture_output=True, text=True, check=True,
     ).stdout
-    assert "--torchao-config int4wo-128" in out
+    assert "--quantization humming" in out and "SGLANG_HUMMING_ONLINE_QUANT_CONFIG=" in out
 
 
 def test_bundled_config_ships_inside_the_package():

@@ -132,25 +132,25 @@ def test_plan_without_a_gpu_or_with_an_unknown_one(qwen_serve):
 
 
 def test_dry_run_shows_the_plan(qwen_serve):
-    out = qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run").stdout
+    out = qwen_serve("--preset", "balanced_torchao", "--gpu", "H100", "--dry-run").stdout
     assert "plan: memory plan on H100 80GB HBM3" in out and "355,515 tokens" in out
     data = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--dry-run", "--json").json()
     assert data["plan"]["fits"] is False and "27.5 GiB of weights leave no KV cache" in data["plan"]["summary"]
 
 
 def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
-    data = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--dry-run", "--json").json()
+    data = qwen_serve("--preset", "balanced_torchao", "--gpu", "RTX 4090", "--dry-run", "--json").json()
     settings = {s["key"]: s for s in data["settings"]}
     assert settings["load_format"]["value"] == "layered" and settings["load_format"]["origin"].startswith("plan")
     assert "--load-format layered" in data["command"] and data["plan"]["fits"] is True
     assert data["plan"]["peak_load_gib"] < 12.5
     # the dry run says that, and why, SGLang's layered loader is replaced
-    text = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--dry-run").stdout
+    text = qwen_serve("--preset", "balanced_torchao", "--gpu", "RTX 4090", "--dry-run").stdout
     assert "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang_entry also " \
            "replaces SGLang 0.5.17's LayeredModelLoader.load_model with qwen_serve/layered_load.py" in text
     # where the bf16 model fits at load, nothing changes; a load format the user chose is kept
-    assert "--load-format" not in qwen_serve("--preset", "balanced", "--gpu", "H100", "--dry-run", "--json").json()["command"]
-    kept = qwen_serve("--preset", "balanced", "--gpu", "RTX 4090", "--load-format", "safetensors", "--dry-run", "--json").json()
+    assert "--load-format" not in qwen_serve("--preset", "balanced_torchao", "--gpu", "H100", "--dry-run", "--json").json()["command"]
+    kept = qwen_serve("--preset", "balanced_torchao", "--gpu", "RTX 4090", "--load-format", "safetensors", "--dry-run", "--json").json()
     assert "--load-format safetensors" in kept["command"] and kept["plan"]["fits"] is False
 
 
@@ -202,8 +202,8 @@ def test_plan_against_every_torchao_run_on_the_h100():
         assert p.peak_load_gib >= m["peak_load_gib"] - 0.05, row["name"]
 
 
-@pytest.mark.parametrize("gpu, chosen", [("H100", "high_performance"), ("A100 40GB", "balanced"),
-                                         ("H100x2", "high_performance"), ("RTX 4090", "balanced")])
+@pytest.mark.parametrize("gpu, chosen", [("H100", "fp8"), ("A100 40GB", "balanced"), ("A100-80GB", "high_performance"),
+                                         ("H100x2", "fp8"), ("RTX 4090", "balanced")])
 def test_preset_auto_picks_the_best_that_fits_with_a_useful_kv_cache(qwen_serve, gpu, chosen):
     result = qwen_serve("--preset", "auto", "--gpu", gpu, "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr

@@ -167,3 +167,37 @@ def test_plan_of_each_preset_is_within_10_percent_of_the_sglang_log(label, prese
 def test_every_measured_preset_row_is_tested():
     assert {label for label, _, _ in measured_preset_rows()} >= {"preset:auto", "preset:balanced",
                                                                  "preset:memory_optimized", "preset:ultra_low_memory"}
+
+
+def test_presets_measured_text_matches_the_summary():
+    """Every `measured:` ratio in server_config.yaml is the summary's, so none is typed from nowhere."""
+    summary = json.loads((PRESETS_RUN / "summary.json").read_text())
+    config = load_config(None)
+    checked = 0
+    for name, preset in config.presets.items():
+        for ratio, level in re.findall(r"(\d+\.\d+)x at (?:concurrency )?(\d+)", preset.measured):
+            label = "preset:auto" if name == "fp8" else f"preset:{name}"
+            row = next(r for r in summary["rows"] if r["launch"] == label and r.get("concurrency") == int(level))
+            assert f"{row['ratio_to_bf16']:.2f}" == ratio, (name, level)
+            if name == "fp8":
+                assert row["resolved"].startswith("preset fp8:")
+            checked += 1
+    assert checked == 8
+
+
+def test_dry_run_says_what_a_preset_measured(qwen_serve):
+    out = qwen_serve("--dry-run", "--preset", "balanced", "--gpu", "H200").stdout
+    assert "measured: H200, output tok/s against plain bf16 SGLang in the same run: 1.75x" in out
+
+
+def test_plan_shows_the_auto_ranking_and_choice(qwen_serve):
+    out = qwen_serve("plan", "--gpu", "RTX 4090").stdout
+    assert "preset auto -> balanced on RTX 4090: the first of fp8, balanced, memory_optimized" in out
+    data = qwen_serve("plan", "--gpu", "A100-80GB", "--json").json()
+    assert data["auto_order"][0] == "high_performance" and data["auto"].startswith("preset auto -> high_performance")
+
+
+def test_a_typed_quantization_takes_the_presets_humming_settings_along(qwen_serve):
+    data = qwen_serve("--dry-run", "--json", "--preset", "balanced", "--quantization", "fp8", "--gpu", "H200").json()
+    assert data["env"] == [] and "--quantization fp8" in data["command"]
+    assert any("its humming_* settings are not used" in n for n in data["notes"])

@@ -75,7 +75,9 @@ def test_preset_sglang_args_override_the_files():
 
 
 def test_bundled_files_define_the_seed_presets():
-    assert set(load_config(None).presets) == {"balanced", "high_performance", "memory_optimized", "ultra_low_memory"}
+    assert set(load_config(None).presets) == {"balanced", "high_performance", "memory_optimized", "ultra_low_memory",
+                                              "fp8", "balanced_torchao", "memory_optimized_torchao",
+                                              "ultra_low_memory_torchao", "fp8_torchao"}
     examples = load_config("config_examples.yaml").presets
     assert "fp8_hopper_example" in examples and len(examples) >= 7
     assert any(p.values.get("tp_size", 1) > 1 for p in examples.values())

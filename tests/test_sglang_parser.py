@@ -15,6 +15,7 @@ import pytest
 from qwen_serve.capabilities import PINNED_SGLANG, installed_sglang_version, load_flagset, target_for
 from qwen_serve.check import check_command, parse_with_sglang
 from qwen_serve.config import load_config
+from qwen_serve.errors import QwenServeError
 from qwen_serve.resolve import resolve
 from qwen_serve.sglang_args import build_command
 
@@ -45,6 +46,10 @@ def command_for(file: str, preset: str | None, cli: dict, passthrough=()):
 @pytest.mark.parametrize("file, preset", ALL_PRESETS)
 @pytest.mark.parametrize("cli", CLI_OVERRIDES, ids=lambda c: ",".join(c) or "no-overrides")
 def test_every_preset_parses_as_intended(file, preset, cli):
+    if cli.get("quantization") and load_config(ROOT / file).presets[preset].values.get("torchao_config"):
+        with pytest.raises(QwenServeError, match="would quantize the model twice"):  # torchao and fp8: refused
+            command_for(file, preset, cli)
+        return
     command = command_for(file, preset, cli)
     result = check_command(command)
     assert result.accepted, result.error
@@ -56,15 +61,19 @@ def parsed(file, preset, cli=None, passthrough=()):
     return parse_with_sglang(command_for(file, preset, cli or {}, passthrough).sglang_argv)
 
 
-def test_balanced_means_int4wo_128():
+def test_balanced_means_humming_and_balanced_torchao_int4wo_128():
     ns = parsed("server_config.yaml", "balanced")
-    assert ns.torchao_config == "int4wo-128" and ns.model_path == "Qwen/Qwen3-14B"
+    assert ns.quantization == "humming" and not ns.torchao_config
+    assert parsed("server_config.yaml", "balanced_torchao").torchao_config == "int4wo-128"
+    assert ns.model_path == "Qwen/Qwen3-14B"
     assert ns.port == 30000 and ns.host == "0.0.0.0" and ns.tp_size == 1
     assert ns.reasoning_parser == "qwen3"
 
 
-def test_fp8_hopper_example_means_fp8dq_per_tensor():
-    assert parsed("config_examples.yaml", "fp8_hopper_example").torchao_config == "fp8dq-per_tensor"
+def test_fp8_hopper_example_means_native_fp8_with_fp8_kv():
+    ns = parsed("config_examples.yaml", "fp8_hopper_example")
+    assert ns.quantization == "fp8" and ns.kv_cache_dtype == "fp8_e4m3" and not ns.torchao_config
+    assert parsed("server_config.yaml", "fp8_torchao").torchao_config == "fp8dq-per_tensor"
 
 
 def test_multi_gpu_example_and_cli_tp():
@@ -79,7 +88,9 @@ def test_enable_flashinfer_means_attention_backend_flashinfer():
 
 def test_ultra_low_memory_means_what_it_says():
     ns = parsed("server_config.yaml", "ultra_low_memory")
-    assert (ns.torchao_config, ns.kv_cache_dtype, ns.context_length) == ("int4wo-256", "fp8_e5m2", 8192)
+    assert (ns.quantization, ns.kv_cache_dtype, ns.context_length, ns.max_running_requests) == (
+        "humming", "fp8_e4m3", 8192, 16)
+    assert parsed("server_config.yaml", "ultra_low_memory_torchao").torchao_config == "int8wo"  # the seed's choice
 
 
 def test_passthrough_and_sglang_args_reach_the_parser():

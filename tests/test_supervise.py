@@ -318,3 +318,16 @@ def test_force_launches_what_the_plan_refuses(serve):
     s.proc.send_signal(signal.SIGTERM)
     s.finish()
     assert "warning: --force: launching without checking the memory plan" in s.err()
+
+
+def test_humming_environment_reaches_sglang_and_its_jit_is_a_named_phase(serve):
+    s = serve("--preset", "balanced", "--humming-input-dtype", "float8e4m3", "--force")
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    log = s.log_file.read_text()
+    assert 'humming env SGLANG_HUMMING_ONLINE_QUANT_CONFIG={"dtype":"int4","group_size":128}' in log
+    assert 'humming env SGLANG_HUMMING_INPUT_QUANT_CONFIG={"dtype":"float8e4m3"}' in log
+    shown = s.out() + s.err()
+    assert "humming JIT-compiles its kernels with NVRTC" in shown
+    assert "SGLANG_HUMMING_ONLINE_QUANT_CONFIG='{" in shown  # the launch line is a shell command that sets it

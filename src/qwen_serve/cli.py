@@ -138,6 +138,7 @@ def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, 
         secrets=(launch["api_key"],) if launch["api_key"] else (),
         after_ready=_post_ready_checks(launch) if run_tests else None,
         env={**os.environ, **command.environ} if command.env else None,
+        phase_labels=dict(command.phase_labels),
     )  # fmt: skip
     if facts.host in ("0.0.0.0", "::") and not facts.api_key:
         click.echo(f"qwen-serve: warning: listening on {facts.host} without --api-key: anyone who can reach "
@@ -170,7 +171,7 @@ def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
     """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
     from .config import load_config
     from .pipeline import hardware_for
-    from .plan import plan_as_launched
+    from .plan import choose_preset, plan_as_launched
     from .report import print_plans
     from .resolve import resolve
 
@@ -182,15 +183,21 @@ def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
         for name in names:
             launch = resolve(config, name, cli_values)
             plans.append(plan_as_launched({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name))
+        try:
+            auto_line = choose_preset(config, cli_values, hw.gpu, hw.count)[1]
+        except QwenServeError as exc:
+            auto_line = exc.line
     except QwenServeError as exc:
         _fail(exc)
     if as_json:
         import json
 
-        click.echo(json.dumps({"hardware": hw.describe(), "config": config.label,
-                               "plans": [p.as_dict() for p in plans]}, indent=2))  # fmt: skip
+        click.echo(json.dumps({"hardware": hw.describe(), "config": config.label, "auto": auto_line,
+                               "auto_order": config.auto_order_for(hw.gpu), "plans": [p.as_dict() for p in plans]},
+                              indent=2))  # fmt: skip
     else:
         print_plans(plans, hw.describe(), config.label, click.echo)
+        click.echo(auto_line)
 
 
 @main_group.command("skeleton", context_settings={"help_option_names": ["-h", "--help"]})
@@ -264,12 +271,30 @@ def main() -> None:
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request.")
 @click.option("--wait", default=0.0, type=click.FloatRange(0), metavar="SECONDS", help="First wait this long for /health to answer 200.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def qwen_test_command(host, port, base_url, api_key, prompt, model, only, skip, concurrency, timeout, wait, as_json):
+@click.option("--compare", "compare_url", metavar="URL", help="Instead of the checks: send the same prompts greedily to "
+              "this server and to the reference at URL (e.g. the bf16 one); report token agreement and the mean KL "
+              "divergence of the top logprobs.")
+@click.option("--compare-model", metavar="NAME", help="With --compare: the reference's model id (default: its first).")
+@click.option("--compare-api-key", metavar="KEY", help="With --compare: the reference's bearer token.")
+@click.option("--prompts", "prompts_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+              help='With --compare: JSON lines {"prompt": "..."} instead of the built-in 8 prompts.')
+@click.option("--max-tokens", default=32, show_default=True, type=click.IntRange(1, 4096), help="With --compare: tokens per prompt.")
+@click.option("--top-logprobs", default=5, show_default=True, type=click.IntRange(0, 20), help="With --compare: K of the top-K logprobs the KL is computed from (0: token agreement only).")
+@click.option("--tokenizer", metavar="DIR", help="With --compare: the model's tokenizer, to count tokens of a server that returns no logprobs.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), metavar="SHARE", help="With --compare: exit 1 when token agreement is below this (e.g. 0.9).")
+def qwen_test_command(host, port, base_url, api_key, prompt, model, only, skip, concurrency, timeout, wait, as_json,
+                      compare_url, compare_model, compare_api_key, prompts_path, max_tokens, top_logprobs, tokenizer,
+                      min_agreement):
     """Check a running OpenAI-compatible server: one row per check, exit 0 when all pass.
 
     Exit codes: 0 all checks that ran passed, 1 a check failed, 2 the server cannot be reached.
     """
     from . import client
+
+    if compare_url:
+        sys.exit(_compare(_server_url(base_url, host, port), api_key, model, compare_url, compare_model,
+                          compare_api_key, prompts_path, max_tokens, top_logprobs, tokenizer, timeout, wait, as_json,
+                          min_agreement))
 
     names = list(client.CHECKS)
     only_list = [n for item in only for n in item.split(",") if n]
@@ -298,6 +323,45 @@ def qwen_test_command(host, port, base_url, api_key, prompt, model, only, skip, 
     else:
         table.finish(results, url)
     sys.exit(1 if any(r.status == client.FAIL for r in results) else 0)
+
+
+def _compare(url, api_key, model, compare_url, compare_model, compare_api_key, prompts_path, max_tokens,
+             top_logprobs, tokenizer, timeout, wait, as_json, min_agreement) -> int:
+    import json
+
+    from . import client
+    from .compare import Side, compare, load_prompts
+
+    this = Side("this", url, model, api_key)
+    reference = Side("reference", _server_url(compare_url, "", 0), compare_model, compare_api_key)
+
+    def say(p) -> None:
+        if not as_json:
+            where = "all agree" if p.first_difference is None else f"first difference at token {p.first_difference}"
+            kl = "" if p.mean_kl is None else f", mean KL {p.mean_kl:.4f}"
+            click.echo(f"  {p.agreed:>4}/{p.reference_tokens:<4} agree ({where}{kl})  {p.prompt[:48]!r}")
+
+    try:
+        if wait:
+            client.wait_until_up(url, wait)
+            client.wait_until_up(reference.base_url, wait)
+        if not as_json:
+            click.echo(f"qwen-test --compare: this {url} against the reference {reference.base_url}, greedy, "
+                       f"{max_tokens} tokens per prompt")  # fmt: skip
+        report = compare(this, reference, load_prompts(prompts_path), max_tokens, top_logprobs, tokenizer, timeout, say)
+    except client.Unreachable as exc:
+        click.echo(f"qwen-test: error: cannot reach the server at {exc}; is it running?", err=True)
+        return 2
+    except QwenServeError as exc:
+        _fail(exc, prog="qwen-test")
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        kl = ("no logprobs from a server: KL not computed" if report.mean_kl is None else
+              f"mean KL(reference || this) {report.mean_kl:.4f} nats over {report.kl_positions} positions "
+              f"(top-{report.top_logprobs} logprobs; numeric error, not task accuracy)")  # fmt: skip
+        click.echo(f"token agreement {report.agreement:.1%} over {len(report.prompts)} prompts; {kl}")
+    return 1 if min_agreement is not None and report.agreement < min_agreement else 0
 
 
 def test_main() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 import yaml
 
 from .errors import QwenServeError, did_you_mean
-from .settings import AUTO_ORDER_KEY, DESCRIPTION_KEY, FIELDS_BY_NAME, PRESETS_KEY, SGLANG_ARGS_KEY
+from .settings import AUTO_ORDER_KEY, DESCRIPTION_KEY, FIELDS_BY_NAME, MEASURED_KEY, PRESETS_KEY, SGLANG_ARGS_KEY
 
 BUNDLED_CONFIG = "server_config.yaml"
 BUNDLED_EXAMPLES = "config_examples.yaml"
 _TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY, AUTO_ORDER_KEY)
-_PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY)
+_PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY, MEASURED_KEY)
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Preset:
     description: str
     values: dict[str, Any]  # validated settings, only the keys the preset sets
     sglang_args: dict[str, Any]
+    measured: str = ""  # what its measurement found, in words
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFi
             description=str(description),
             values={k: v for k, v in values.items() if k in FIELDS_BY_NAME},
             sglang_args=values.get(SGLANG_ARGS_KEY, {}),
+            measured=str(body.get(MEASURED_KEY) or ""),
         )
     auto_order = _auto_order(data.get(AUTO_ORDER_KEY), presets, at)
     return ConfigFile(
@@ -179,7 +181,7 @@ def _settings(mapping: dict, allowed: tuple[str, ...], at, *, prefix: tuple, lab
                 allowed=", ".join(allowed),
                 fix="correct the key, or pass other SGLang flags under `sglang_args:`",
             )
-        if key in (PRESETS_KEY, DESCRIPTION_KEY, AUTO_ORDER_KEY):
+        if key in (PRESETS_KEY, DESCRIPTION_KEY, AUTO_ORDER_KEY, MEASURED_KEY):
             if key == DESCRIPTION_KEY and value is not None and not isinstance(value, str):
                 raise QwenServeError(
                     f"{here}: description is {_kind(value)}, expected a string",

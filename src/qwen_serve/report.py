@@ -31,6 +31,7 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> di
         "config": launch.config_label,
         "preset": launch.preset.name if launch.preset else None,
         "preset_description": launch.preset.description if launch.preset else None,
+        "preset_measured": launch.preset.measured if launch.preset else None,
         "precedence": list(PRECEDENCE),
         "settings": [
             {"key": s.name, "value": s.shown, "origin": s.origin} for s in launch.settings
@@ -71,6 +72,8 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         echo(f"env: {var['name']}={var['value']}  ({var['origin']})")
     if data["preset_description"]:
         echo(f"preset {data['preset']}: {data['preset_description']}")
+    if data["preset_measured"]:
+        echo(f"measured: {data['preset_measured']}")
     sglang = data["sglang"]
     echo(
         f"sglang {sglang['version']} ("

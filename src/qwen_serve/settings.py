@@ -214,4 +214,5 @@ FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 SGLANG_ARGS_KEY = "sglang_args"
 PRESETS_KEY = "presets"
 DESCRIPTION_KEY = "description"
+MEASURED_KEY = "measured"  # a preset's measured result, in words (docs/presets.md has the table)
 AUTO_ORDER_KEY = "auto_order"

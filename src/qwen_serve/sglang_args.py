@@ -39,6 +39,8 @@ class SGLangCommand:
     secret_values: frozenset[str] = field(default_factory=frozenset)
     # environment variables SGLang reads instead of flags (humming's quantization), with origins
     env: tuple[EnvVar, ...] = ()
+    # start-up phases this command spends differently (sglang_log phase -> label for the progress line)
+    phase_labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def environ(self) -> dict[str, str]:
@@ -207,7 +209,19 @@ def build_command(
         target=target,
         secret_values=frozenset(secrets),
         env=env,
+        phase_labels=(("cuda_graphs", "capturing CUDA graphs; humming JIT-compiles its kernels with NVRTC on a first "
+                                      "launch (about 2 minutes; cached in $HUMMING_CACHE_DIR or ~/.humming/cache)"),)
+        if launch["quantization"] == "humming" else (),
     )
+
+
+def _rank(origin: str) -> int:
+    """Where an origin stands in the precedence list (resolve.PRECEDENCE): default < file < preset < cli."""
+    if origin == "default":
+        return 0
+    if origin.startswith("preset "):
+        return 2
+    return 3 if origin == "cli" else 1
 
 
 def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
@@ -219,8 +233,14 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     fields = [f for f in FIELDS if f.env]
     given = [launch.get(f.name) for f in fields if launch[f.name] is not None]
     if quantization.value != "humming":
-        if given:
-            s = given[0]
+        # a preset's humming_* keys go with the preset's quantization: a quantization typed over it
+        # takes them along; humming_* set as high as the quantization itself contradict it
+        stronger = [s for s in given if _rank(s.origin) >= _rank(quantization.origin)]
+        if given and not stronger:
+            notes.append(f"quantization {quantization.value!r} ({quantization.origin}) replaces the humming "
+                         f"quantization of {given[0].origin}: its humming_* settings are not used")  # fmt: skip
+        if stronger:
+            s = stronger[0]
             raise QwenServeError(
                 f"{s.name}: {s.value!r} ({s.origin}) only applies with quantization: humming, but quantization is "
                 f"{quantization.value!r} ({quantization.origin})",

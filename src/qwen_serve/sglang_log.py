@@ -83,6 +83,8 @@ class LogWatcher:
     tail: list[str] = field(default_factory=list)
     tail_size: int = 40
     seen_phases: list[str] = field(default_factory=list)
+    # phase -> label to show instead of PHASES' (what this launch does there, e.g. humming's JIT)
+    labels: dict[str, str] = field(default_factory=dict)
 
     def feed(self, line: str) -> str | None:
         """Take one line; returns the new phase's label when this line starts a phase."""
@@ -102,6 +104,7 @@ class LogWatcher:
                 self.facts[name] = float(text) if "." in text else int(text)
         for pattern, phase, label in PHASES:
             if pattern.search(line) and phase not in self.seen_phases:
+                label = self.labels.get(phase, label)
                 self.phase, self.label, self.progress = phase, label, None
                 self.seen_phases.append(phase)
                 return label

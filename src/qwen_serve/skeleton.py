@@ -316,7 +316,7 @@ def tiny_weights(config: dict, seed: int = 0) -> dict:
     }  # fmt: skip
 
 
-def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | None = None) -> Path:
+def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | None = None, seed: int = 0) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = dict(QWEN3_14B_CONFIG, **(TINY_OVERRIDES if tiny else {}))
@@ -331,5 +331,5 @@ def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | N
     if tiny:
         from safetensors.numpy import save_file
 
-        save_file(tiny_weights(config), str(out / "model.safetensors"), metadata={"format": "pt"})
+        save_file(tiny_weights(config, seed), str(out / "model.safetensors"), metadata={"format": "pt"})
     return out

@@ -63,6 +63,7 @@ class SuperviseOptions:
     env: dict[str, str] | None = None
     secrets: tuple[str, ...] = ()
     after_ready: Any = None  # callable(facts_dict) run once when ready (e.g. qwen-test)
+    phase_labels: dict[str, str] = field(default_factory=dict)  # sglang_log.LogWatcher.labels
 
 
 @dataclass
@@ -159,7 +160,7 @@ class Supervisor:
         self.facts = facts
         self.options = options
         self.display = display or Display(options.quiet)
-        self.watcher = LogWatcher()
+        self.watcher = LogWatcher(labels=dict(options.phase_labels))
         self.child: subprocess.Popen | None = None
         self.signals: list[int] = []  # appended by the signal handler
         self._signals_said = 0  # how many of them the main loop has reported

@@ -131,6 +131,9 @@ def main():
         log(f"env {name}={os.environ.get(name, '<unset>')}")  # what the stand-in was given
     log("Init torch distributed begin.")
     log("Init torch distributed ends. elapsed=0.12 s, mem usage=0.09 GB")
+    for name in ("SGLANG_HUMMING_ONLINE_QUANT_CONFIG", "SGLANG_HUMMING_INPUT_QUANT_CONFIG"):
+        if name in os.environ:  # what SGLang's humming.py reads (envs.SGLANG_HUMMING_*)
+            log(f"humming env {name}={os.environ[name]}")
     log("Load weight begin. avail mem=78.50 GB")
     tqdm("Loading safetensors checkpoint shards", 4)
     if MODE == "crash_oom":
