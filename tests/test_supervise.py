@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from conftest import free_port
 from qwen_serve.sglang_log import LogWatcher, diagnose
 
 FAKE = Path(__file__).parent / "fake_sglang"
+ROOT = Path(__file__).resolve().parents[1]
 H100_LOG = Path(__file__).resolve().parents[1] / "bench/results/h100/qwen_test/2026-11-25-run2/server.log"
 KEY = "sk-do-not-print-me"
 
@@ -60,8 +62,8 @@ class Served:
 def serve(tmp_path, model_dir):
     started = []
 
-    def start(*extra: str, mode: str = "ok", env_extra: dict | None = None) -> Served:
-        port = free_port()
+    def start(*extra: str, mode: str = "ok", env_extra: dict | None = None, port: int | None = None) -> Served:
+        port = port or free_port()
         served = Served(None, tmp_path, port)
         env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": mode,
                "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"), **(env_extra or {})}  # fmt: skip
@@ -191,6 +193,7 @@ def test_ready_timeout_stops_sglang_and_exits_124(serve):
     s = serve("--quiet", "--ready-timeout", "2", mode="never_ready")
     assert s.finish(timeout=30) == 124
     assert "not ready after 2 s" in s.err()
+    assert "SIGTERM" not in s.err() and "again" not in s.err()  # nobody pressed anything
 
 
 def test_sigterm_escalates_to_sigkill_after_the_stop_timeout(serve):
@@ -231,7 +234,7 @@ def test_second_ctrl_c_stops_at_once(serve):
     s.wait_ready()
     start = time.monotonic()
     s.proc.send_signal(signal.SIGINT)
-    time.sleep(0.5)
+    time.sleep(1.3)  # a deliberate second press: more than SAME_PRESS_S after the first
     s.proc.send_signal(signal.SIGINT)
     assert s.finish(timeout=20) == 128 + signal.SIGKILL
     assert time.monotonic() - start < 10
@@ -331,3 +334,97 @@ def test_humming_environment_reaches_sglang_and_its_jit_is_a_named_phase(serve):
     shown = s.out() + s.err()
     assert "humming JIT-compiles its kernels with NVRTC" in shown
     assert "SGLANG_HUMMING_ONLINE_QUANT_CONFIG='{" in shown  # the launch line is a shell command that sets it
+
+
+def slow_request(port, answers):
+    import httpx
+
+    t = threading.Thread(target=lambda: answers.append(httpx.post(
+        f"http://127.0.0.1:{port}/generate", json={"text": "hi"}, timeout=30).status_code))  # fmt: skip
+    t.start()
+    time.sleep(0.5)  # the request is running
+    return t
+
+
+def test_one_ctrl_c_drains_however_many_copies_arrive(serve, tmp_path):
+    s = serve("--quiet", mode="sglang_stop",
+              env_extra={"FAKE_SGLANG_PIDFILE": str(tmp_path / "s.pid"), "FAKE_SGLANG_GENERATE_DELAY": "1.5"})  # fmt: skip
+    s.wait_ready()
+    answers = []
+    request = slow_request(s.port, answers)
+    for _ in range(3):  # the terminal's copy to the group, uv's forwarded copy, one more
+        s.proc.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+    assert s.finish(timeout=30) == 0
+    request.join(timeout=10)
+    assert answers == [200] and "SGLang stopped" in s.out()
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv, the README's runner")
+def test_ctrl_c_under_uv_run_drains(tmp_path, model_dir):
+    """The README's own command: `uv run qwen-serve …` in a terminal, Ctrl-C to the foreground group."""
+    port, pidfile = free_port(), tmp_path / "s.pid"
+    ready = tmp_path / "ready.json"
+    env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": "sglang_stop", "FAKE_SGLANG_PIDFILE": str(pidfile),
+           "FAKE_SGLANG_GENERATE_DELAY": "1.5", "XDG_CACHE_HOME": str(tmp_path / "xdg")}  # fmt: skip
+    proc = subprocess.Popen(["uv", "run", "--no-sync", "qwen-serve", "--model-path", str(model_dir), "--host",
+                             "127.0.0.1", "--port", str(port), "--quiet", "--ready-file", str(ready), "--log-file",
+                             str(tmp_path / "log")], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
+            time.sleep(0.1)
+        answers = []
+        request = slow_request(port, answers)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground process group
+        assert proc.wait(timeout=30) == 0, proc.stdout.read().decode()
+        request.join(timeout=10)
+        assert answers == [200]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_kill_9_of_qwen_serve_takes_sglang_and_its_scheduler(serve, tmp_path):
+    pidfile = tmp_path / "s.pid"
+    s = serve("--quiet", mode="sglang_stop", env_extra={"FAKE_SGLANG_PIDFILE": str(pidfile)})
+    facts = s.wait_ready()
+    scheduler = int(pidfile.read_text())
+    assert alive(facts["pid"]) and alive(scheduler)
+    s.proc.kill()
+    s.finish()
+    deadline = time.monotonic() + 10
+    while (alive(facts["pid"]) or alive(scheduler)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(facts["pid"]) and not alive(scheduler)
+
+
+def test_sighup_is_a_graceful_stop(serve):
+    s = serve("--quiet")
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGHUP)
+    assert s.finish(timeout=30) == 0
+    assert "SIGHUP: stopping SGLang" in s.err() and "SGLang stopped" in s.out()
+
+
+def test_ctrl_c_before_ready_exits_130(serve):
+    s = serve("--quiet", mode="never_ready")
+    time.sleep(1.5)
+    s.proc.send_signal(signal.SIGINT)
+    assert s.finish(timeout=30) == 130
+    assert "interrupted before SGLang was ready" in s.out() + s.err()
+
+
+def test_a_stale_server_record_is_removed_at_the_next_start(serve, tmp_path):
+    from qwen_serve import supervise
+
+    port = free_port()
+    record = tmp_path / "xdg-cache" / "qwen-serve" / "servers" / f"{port}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"qwen_serve_pid": 2**22 + 12345, "preset": "stale"}))  # a pid that is gone
+    s = serve("--quiet", "--ready-timeout", "3", mode="never_ready", port=port)
+    assert s.finish(timeout=30) == 124
+    assert not record.exists()
+    assert supervise.read_server_record(s.port) is None

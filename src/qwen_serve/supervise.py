@@ -28,6 +28,24 @@ from typing import Any
 from .sglang_log import LogWatcher, diagnose
 
 EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: stopped by the user before SGLang was ready
+# Copies of one Ctrl-C arrive together (the terminal signals the whole foreground group, and `uv run`
+# forwards its own copy): signals within this many seconds of the first are that same request.
+SAME_PRESS_S = 1.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or SSH session closed
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel SIGKILLs SGLang's launch process when qwen-serve dies for any
+    reason (kill -9 included); SGLang's scheduler and detokenizer set the same on themselves
+    (sglang.srt.utils.kill_itself_when_parent_died), so the whole tree goes."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the process-group kill on every exit path below still applies
 MASK = b"****"
 
 
@@ -87,6 +105,13 @@ def server_record_path(port: int) -> Path:
     """While a server qwen-serve launched is ready, its ready facts are here too, so that qwen-bench
     and qwen-test on the same machine can say which preset and GPU they measured."""
     return _cache_dir() / "servers" / f"{port}.json"
+
+
+def remove_stale_record(port: int) -> None:
+    """A record left by a qwen-serve that was killed (its pid is gone) says nothing true: remove it."""
+    path = server_record_path(port)
+    if path.exists() and read_server_record(port) is None:
+        path.unlink(missing_ok=True)
 
 
 def read_server_record(port: int) -> dict[str, Any] | None:
@@ -163,6 +188,7 @@ class Supervisor:
         self.watcher = LogWatcher(labels=dict(options.phase_labels))
         self.child: subprocess.Popen | None = None
         self.signals: list[int] = []  # appended by the signal handler
+        self._first_signal_at: float | None = None
         self._signals_said = 0  # how many of them the main loop has reported
         self.stop_deadline: float | None = None
         self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
@@ -207,19 +233,29 @@ class Supervisor:
         """Acts on the processes only; what to say is said by the main loop (_say_signals). A handler
         runs between two bytecodes of the main thread, which may be printing under the display's
         lock at that moment (the ready banner): a print here would wait for that lock forever."""
+        now = time.monotonic()
+        if self._first_signal_at is not None and now - self._first_signal_at < SAME_PRESS_S:
+            return  # a copy of the first (process group + uv's forward), not a second Ctrl-C
         self.signals.append(signum)
         if len(self.signals) == 1:
-            self._signal(signal.SIGTERM, group=False)
-            self.stop_deadline = time.monotonic() + self.options.stop_timeout
+            self._first_signal_at = now
+            self._begin_stop()
         else:
             self._kill_group(signal.SIGKILL)
+
+    def _begin_stop(self) -> None:
+        """SIGTERM to SGLang's launch process (it drains running requests), SIGKILL at the stop timeout."""
+        if self.stop_deadline is None:
+            self._signal(signal.SIGTERM, group=False)
+            self.stop_deadline = time.monotonic() + self.options.stop_timeout
 
     def _say_signals(self) -> None:
         for signum in self.signals[self._signals_said :]:
             if self._signals_said == 0:
                 self.display.note(
                     f"{signal.Signals(signum).name}: stopping SGLang (it finishes running requests); SIGKILL in "
-                    f"{self.options.stop_timeout:.0f} s (again to stop now)", err=True)  # fmt: skip
+                    f"{self.options.stop_timeout:.0f} s (Ctrl-C again, a second or more later, to stop now)",
+                    err=True)  # fmt: skip
             else:
                 self.display.note(f"{signal.Signals(signum).name} again: SIGKILL to the SGLang process group", err=True)
             self._signals_said += 1
@@ -264,12 +300,14 @@ class Supervisor:
         env = dict(opts.env if opts.env is not None else os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         t0 = time.monotonic()
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        remove_stale_record(self.facts.port)
         ready_at: float | None = None
         last_probe = 0.0
         with open(opts.log_file, "ab") as log:
             self.child = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
+                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                          preexec_fn=_die_with_parent)  # fmt: skip
             pump = threading.Thread(target=self._pump, args=(self.child.stdout, log), daemon=True)
             pump.start()
             self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
@@ -301,7 +339,7 @@ class Supervisor:
                             self.display.note(f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang "
                                               f"(raise --ready-timeout for slow first starts)", err=True)  # fmt: skip
                             self.gave_up = True
-                            self._on_signal(signal.SIGTERM, None)
+                            self._begin_stop()
                     time.sleep(0.1)
             finally:
                 self.display.stop()
@@ -327,8 +365,8 @@ class Supervisor:
         if self.gave_up:
             return Outcome(EXIT_NOT_READY, False, None, "not ready before --ready-timeout", facts)
         if self.signals:
-            self.display.note(f"stopped before ready; exit code {exit_code}")
-            return Outcome(exit_code, False, None, None, facts)
+            self.display.note(f"interrupted before SGLang was ready (SGLang exit code {exit_code}); exit {EXIT_INTERRUPTED}")
+            return Outcome(EXIT_INTERRUPTED, False, None, "interrupted before ready", facts)
         why = diagnose(self.watcher.tail)
         err = self.display.err
         err.print(f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",

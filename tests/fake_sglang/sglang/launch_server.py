@@ -84,7 +84,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def sglang_stop_mode():
-    scheduler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    # like SGLang's scheduler (sglang.srt.utils.kill_itself_when_parent_died): SIGKILLed when its parent dies
+    scheduler = subprocess.Popen([sys.executable, "-c", "import ctypes, signal, time; "
+                                  "ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL); time.sleep(300)"])
     with open(os.environ["FAKE_SGLANG_PIDFILE"], "w") as f:
         f.write(str(scheduler.pid))
 
