@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 
@@ -137,3 +138,24 @@ def test_a_wheel_ships_the_config_files(tmp_path):
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert not any("torch" in line or ("sglang" in line and "extra ==" not in line) for line in requires), requires
+
+
+def test_api_key_from_the_environment_has_its_origin_and_is_masked(qwen_serve, monkeypatch):
+    monkeypatch.setenv("QWEN_SERVE_API_KEY", "sk-env-secret")
+    data = qwen_serve("--dry-run", "--json", "--preset", "balanced").json()
+    settings = {s["key"]: s for s in data["settings"]}
+    assert settings["api_key"] == {"key": "api_key", "value": "****", "origin": "env QWEN_SERVE_API_KEY"}
+    assert "sk-env-secret" not in json.dumps(data) and "--api-key" not in data["argv"]
+    assert {"name": "QWEN_SERVE_SGLANG_API_KEY", "value": "****", "origin": "env QWEN_SERVE_API_KEY"} in data["env"]
+    assert data["argv"][2] == "qwen_serve.sglang_entry"
+    typed = qwen_serve("--dry-run", "--json", "--api-key", "sk-typed").json()
+    assert {s["key"]: s for s in typed["settings"]}["api_key"]["origin"] == "cli"
+
+
+def test_api_key_file_problems_are_one_line(qwen_serve, tmp_path):
+    (tmp_path / "empty").write_text("\n")
+    for args, words in (((str(tmp_path / "missing"),), "cannot be read"), ((str(tmp_path / "empty"),), "is empty")):
+        result = qwen_serve("--dry-run", "--api-key-file", *args)
+        assert result.exit_code == 2 and words in result.stderr and len(result.error_lines) == 1
+    result = qwen_serve("--dry-run", "--api-key", "x", "--api-key-file", str(tmp_path / "empty"))
+    assert result.exit_code == 2 and "both given" in result.stderr

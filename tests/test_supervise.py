@@ -428,3 +428,31 @@ def test_a_stale_server_record_is_removed_at_the_next_start(serve, tmp_path):
     assert s.finish(timeout=30) == 124
     assert not record.exists()
     assert supervise.read_server_record(s.port) is None
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "file"])
+def test_the_api_key_is_in_no_process_command_line(serve, tmp_path, how):
+    import httpx
+
+    extra, env_extra = (), None
+    if how == "flag":
+        extra = ("--api-key", KEY)
+    elif how == "env":
+        env_extra = {"QWEN_SERVE_API_KEY": KEY}
+    else:
+        (tmp_path / "key").write_text(KEY + "\n")
+        extra = ("--api-key-file", str(tmp_path / "key"))
+    s = serve("--quiet", *extra, env_extra=env_extra)
+    facts = s.wait_ready()  # the readiness probe authenticated: SGLang has the key
+    assert facts["api_key_required"] is True
+    # qwen-serve's own command line holds what the user typed (so --api-key warns); SGLang's never does
+    for pid in [facts["pid"]] + ([] if how == "flag" else [s.proc.pid]):
+        assert KEY not in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+    assert ("visible to every local user" in s.err()) == (how == "flag")
+    url = f"http://127.0.0.1:{s.port}/generate"
+    assert httpx.post(url, json={"text": "hi"}, timeout=5).status_code == 401
+    assert httpx.post(url, json={"text": "hi"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=5).status_code == 200
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    for text in (s.out(), s.err(), s.log_file.read_text(), s.ready_file.read_text()):
+        assert KEY not in text

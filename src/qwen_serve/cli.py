@@ -75,14 +75,21 @@ def _setting_options(func):
 @click.option("--test", "run_tests", is_flag=True, help="Run qwen-test's checks once the server is ready.")
 @click.option("--gpu", "gpu_spec", metavar="SPEC", help="Plan for this GPU instead of the detected one, e.g. 'RTX 4090', H100x2, 24GiB,sm89.")
 @click.option("--force", is_flag=True, help="Launch even when the memory plan says it does not fit.")
+@click.option("--api-key-file", metavar="FILE", help="Read the API key from this file (its first line); "
+              "or set QWEN_SERVE_API_KEY. Either keeps the key off every command line.")
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
 def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file, quiet, ready_timeout,
-          stop_timeout, ready_file, run_tests, gpu_spec, force, passthrough, **cli_values):
+          stop_timeout, ready_file, run_tests, gpu_spec, force, api_key_file, passthrough, **cli_values):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
+    import os
+
     from .pipeline import clear_to_launch, prepare
 
     try:
-        prepared = prepare(config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version)
+        if api_key_file:
+            cli_values["api_key"] = _read_key_file(api_key_file, cli_values.get("api_key"))
+        prepared = prepare(config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version,
+                           dict(os.environ))
         if dry_run:
             _show_dry_run(prepared, as_json)
         if check:
@@ -95,7 +102,23 @@ def serve(config_path, preset, dry_run, as_json, check, sglang_version, log_file
     for note in notes:
         click.echo(f"qwen-serve: {note}", err=True)
     sys.exit(_launch(prepared.launch, prepared.command, prepared.fit, log_file, quiet, ready_timeout, stop_timeout,
-                     ready_file, run_tests))  # fmt: skip
+                     ready_file, run_tests, api_key_from_file=bool(api_key_file)))  # fmt: skip
+
+
+def _read_key_file(path: str, typed: str | None) -> str:
+    from pathlib import Path
+
+    if typed:
+        raise QwenServeError("--api-key and --api-key-file both given", fix="keep one (the file keeps the key out of argv)")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QwenServeError(f"--api-key-file: '{path}' cannot be read ({exc.__class__.__name__})",
+                             fix="pass a readable text file whose first line is the key") from None  # fmt: skip
+    key = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not key:
+        raise QwenServeError(f"--api-key-file: '{path}' is empty", fix="write the key on its first line")
+    return key
 
 
 def _show_dry_run(prepared, as_json: bool) -> None:
@@ -119,7 +142,8 @@ def resolved_settings(args: list[str]) -> dict:
     return {s.name: s.value for s in launch.settings}
 
 
-def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests) -> int:
+def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, ready_file, run_tests,
+            api_key_from_file: bool = False) -> int:
     import os
     from pathlib import Path
 
@@ -140,6 +164,10 @@ def _launch(launch, command, fit, log_file, quiet, ready_timeout, stop_timeout, 
         env={**os.environ, **command.environ} if command.env else None,
         phase_labels=dict(command.phase_labels),
     )  # fmt: skip
+    if launch.get("api_key").origin == "cli" and not api_key_from_file:
+        click.echo("qwen-serve: warning: --api-key on qwen-serve's own command line is visible to every local user "
+                   "(ps); use QWEN_SERVE_API_KEY or --api-key-file (SGLang gets it through the environment either way)",
+                   err=True)  # fmt: skip
     if facts.host in ("0.0.0.0", "::") and not facts.api_key:
         click.echo(f"qwen-serve: warning: listening on {facts.host} without --api-key: anyone who can reach "
                    f"port {facts.port} can use the server (pass --api-key, or --host 127.0.0.1)", err=True)  # fmt: skip

@@ -36,7 +36,8 @@ class Prepared:
 
 
 def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, Any], passthrough: tuple[str, ...],
-            gpu_spec: str | None = None, force: bool = False, sglang_version: str | None = None) -> Prepared:  # fmt: skip
+            gpu_spec: str | None = None, force: bool = False, sglang_version: str | None = None,
+            environ: dict[str, str] | None = None) -> Prepared:  # fmt: skip
     from .capabilities import target_for
 
     config = load_config(config_path)
@@ -48,7 +49,7 @@ def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, A
 
         preset, auto_line = choose_preset(config, cli_values, hw.gpu, hw.count,
                                           cuda_graph="--disable-cuda-graph" not in passthrough)  # fmt: skip
-    launch = resolve(config, preset, cli_values, passthrough)
+    launch = resolve(config, preset, cli_values, passthrough, environ)
     fit = None
     if hw is not None and not force:
         launch, fit = _fit(launch, config, hw, auto_line)

@@ -40,7 +40,7 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> di
             {"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin}
             for a in launch.sglang_args
         ],
-        "env": [{"name": e.name, "value": e.value, "origin": e.origin} for e in command.env],
+        "env": [{"name": e.name, "value": e.shown, "origin": e.origin} for e in command.env],
         "passthrough": list(launch.passthrough),
         "notes": list(command.notes),
     }

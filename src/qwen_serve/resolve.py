@@ -4,7 +4,8 @@ Precedence is this ordered list and nothing else (lowest first):
     1. built-in defaults            (settings.FIELDS)
     2. the config file's top level  (origin "server_config.yaml:port")
     3. the selected preset          (origin "preset balanced")
-    4. CLI flags the user typed     (origin "cli"); a flag not typed overrides nothing
+    4. the environment              (origin "env QWEN_SERVE_API_KEY"; only the API key is read there)
+    5. CLI flags the user typed     (origin "cli"); a flag not typed overrides nothing
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from .config import ConfigFile, Preset
 from .errors import QwenServeError, did_you_mean
 from .settings import FIELDS, FIELDS_BY_NAME
 
-PRECEDENCE = ("default", "config file", "preset", "cli")
+PRECEDENCE = ("default", "config file", "preset", "environment", "cli")
+# settings that may come from the environment, and the variable each is read from
+ENV_SETTINGS = {"api_key": "QWEN_SERVE_API_KEY"}
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,16 @@ def resolve(
     preset_name: str | None,
     cli_values: Mapping[str, Any],
     passthrough: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> LaunchSettings:
+    """`environ`: the process environment to read ENV_SETTINGS from (None: none read)."""
     preset = select_preset(config, preset_name)
+    env_values = {name: (environ or {})[var] for name, var in ENV_SETTINGS.items() if (environ or {}).get(var)}
     layers: list[tuple[Mapping[str, Any], Any]] = [
         ({f.name: f.default for f in FIELDS}, lambda name: "default"),
         (config.values, lambda name: f"{config.label}:{name}"),
         (preset.values if preset else {}, lambda name: f"preset {preset.name}"),
+        (env_values, lambda name: f"env {ENV_SETTINGS[name]}"),
         (_typed_cli(cli_values), lambda name: "cli"),
     ]
     chosen: dict[str, Setting] = {}

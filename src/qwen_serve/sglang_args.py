@@ -18,8 +18,9 @@ from .resolve import LaunchSettings, Setting
 from .settings import FIELDS, FIELDS_BY_NAME
 
 SGLANG_MODULE = "sglang.launch_server"
-# SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/torchao_compat.py)
+# SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/torchao_compat.py) and API-key handover
 ENTRY_MODULE = "qwen_serve.sglang_entry"
+API_KEY_ENV = "QWEN_SERVE_SGLANG_API_KEY"  # read (and removed) by ENTRY_MODULE
 MASK = "****"
 
 
@@ -28,6 +29,11 @@ class EnvVar:
     name: str
     value: str
     origin: str
+    secret: bool = False
+
+    @property
+    def shown(self) -> str:
+        return MASK if self.secret else self.value
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class SGLangCommand:
 
     def shell(self) -> str:
         # NAME='value' (quoting the whole word would make it a command name, not an assignment)
-        return " ".join([*(f"{e.name}={shlex.quote(e.value)}" for e in self.env), shlex.join(self.shown_argv())])
+        return " ".join([*(f"{e.name}={shlex.quote(e.shown)}" for e in self.env), shlex.join(self.shown_argv())])
 
 
 def build_command(
@@ -68,6 +74,7 @@ def build_command(
     expected: dict[str, Any] = {}
     notes: list[str] = []
     secrets: set[str] = set()
+    secret_env: list[EnvVar] = []
 
     def emit(option: str, value: Any, origin: str) -> None:
         if not flagset.has(option):
@@ -117,6 +124,13 @@ def build_command(
         value = setting.value
         if value is None or value is False:
             continue
+        if spec.secret:  # the API key: to SGLang through the entry module and the environment, never argv
+            if not flagset.has(spec.sglang_flag):
+                raise QwenServeError(f"{spec.name}: set ({setting.origin}) but {target.description} has no "
+                                     f"{spec.sglang_flag}", fix="remove it, or use the SGLang release that has it")  # fmt: skip
+            secret_env.append(EnvVar(API_KEY_ENV, _text(value), setting.origin, secret=True))
+            secrets.add(_text(value))
+            continue
         if spec.name in CAPABILITIES and not target.supports(spec.name):
             cap = CAPABILITIES[spec.name]
             raise QwenServeError(
@@ -129,7 +143,12 @@ def build_command(
         if spec.secret:
             secrets.add(_text(value))
 
-    env = humming_env(launch, notes)
+    env = humming_env(launch, notes) + tuple(secret_env)
+    if secret_env:
+        argv[2] = ENTRY_MODULE
+        notes.append(f"the API key reaches SGLang through {API_KEY_ENV} and {ENTRY_MODULE}, which hands it to "
+                     "SGLang's ServerArgs inside the process: it is in no process's command line (ps shows those "
+                     "to every local user)")  # fmt: skip
     torchao, quantization = launch.get("torchao_config"), launch.get("quantization")
     if torchao.value and quantization.value:
         raise QwenServeError(

@@ -399,13 +399,13 @@ class Supervisor:
 
     def _announce(self, seconds: float) -> None:
         facts = self.ready_facts(seconds)
-        if self.options.ready_file:
-            _write_atomic(self.options.ready_file, facts)
-        try:
+        try:  # before the ready file: whoever waits for that one finds the record too
             _write_atomic(server_record_path(self.facts.port), {**facts, "qwen_serve_pid": os.getpid()})
             self.record_written = True
         except OSError:
             pass  # a read-only cache only costs the benchmark its preset/GPU label
+        if self.options.ready_file:
+            _write_atomic(self.options.ready_file, facts)
         for line in banner_lines(facts):
             self.display.note(line)
 

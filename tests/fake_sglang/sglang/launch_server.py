@@ -162,5 +162,15 @@ def main():
     server.serve_forever()
 
 
+def run_server(server_args):
+    """What qwen_serve.sglang_entry calls (SGLang's own run_server(ServerArgs)): the same stand-in, with the
+    arguments the entry module handed over (the API key among them, which is in no process's argv)."""
+    global HOST, PORT, KEY
+    sys.argv = ["sglang.launch_server", *server_args]
+    HOST, PORT, KEY = arg("--host", "127.0.0.1"), int(arg("--port", "30000")), arg("--api-key")
+    log(f"cmdline {open('/proc/self/cmdline', 'rb').read().replace(bytes(1), b' ').decode()}")
+    main()
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,2 @@
+def kill_process_tree(pid, include_parent=True):
+    pass
