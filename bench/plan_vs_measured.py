@@ -10,7 +10,7 @@ loading ("Load weight begin. avail mem"), i.e. the peak of the weights while loa
     python bench/plan_vs_measured.py --out DIR --model .gpu/qwen3-14b \\
         --config "bf16=--preset high_performance" --config "fp8=--quantization fp8" ...
     (every configuration also gets: --attention-backend triton --sampling-backend pytorch
-     -- --load-format dummy --disable-cuda-graph; see --common)
+     --load-format dummy -- --disable-cuda-graph; see --common)
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 
 PORT = 30000
 COMMON = "--attention-backend triton --sampling-backend pytorch"
-PASSTHROUGH = "--load-format dummy --disable-cuda-graph"
-REAL_WEIGHTS_PASSTHROUGH = "--disable-cuda-graph"  # --real-weights: the model directory holds safetensors
+PASSTHROUGH = "--disable-cuda-graph"  # after `--`; dummy weights are qwen-serve's own --load-format
+DUMMY = "--load-format dummy"  # not with --real-weights: the model directory holds safetensors
 
 
 def sample_memory(samples: list, stop: threading.Event) -> None:
@@ -85,11 +85,12 @@ def speed(model_dir: str) -> dict:
 
 
 def measure(name: str, args: list[str], model: str, out: Path, timeout: float, with_speed: bool = False,
-            passthrough: str = PASSTHROUGH) -> dict:
+            passthrough: str = PASSTHROUGH, dummy: str = DUMMY) -> dict:
     ready_file, log_file = out / f"{name}.ready.json", out / f"{name}.sglang.log"
     argv = [sys.executable, "-m", "qwen_serve", *args, "--model-path", model, "--host", "127.0.0.1",
             "--port", str(PORT), *shlex.split(COMMON), "--quiet", "--ready-file", str(ready_file),
-            "--log-file", str(log_file), "--ready-timeout", str(timeout), "--", *shlex.split(passthrough)]  # fmt: skip
+            "--log-file", str(log_file), "--ready-timeout", str(timeout), *shlex.split(dummy), "--",
+            *shlex.split(passthrough)]  # fmt: skip
     samples: list = []
     stop = threading.Event()
     sampler = threading.Thread(target=sample_memory, args=(samples, stop), daemon=True)
@@ -161,7 +162,7 @@ def main() -> int:
         settings = resolved_settings([*qargs, "--model-path", args.model])
         predicted = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=False).as_dict()
         measured = measure(name, qargs, args.model, out, args.timeout, with_speed=args.speed,
-                           passthrough=REAL_WEIGHTS_PASSTHROUGH if args.real_weights else PASSTHROUGH)
+                           dummy="" if args.real_weights else DUMMY)
         row = {"name": name, "qwen_serve_args": qargs, "plan": predicted, "measured": measured}
         rows.append(row)
         print(json.dumps({"name": name, "plan_weights": predicted["weights_gib"], "weights": measured.get("weight_gib"),

@@ -82,7 +82,7 @@ def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[lis
             extra = []
         sglang_flags = shlex.split(common)
         qwen_flags = []
-        for flag in ("--attention-backend", "--sampling-backend"):  # settings qwen-serve models itself
+        for flag in ("--attention-backend", "--sampling-backend", "--load-format"):  # qwen-serve's own settings
             if flag in sglang_flags:
                 i = sglang_flags.index(flag)
                 qwen_flags += sglang_flags[i : i + 2]

@@ -9,7 +9,7 @@ FlashInfer), so compare runs that started with the same caches.
 
     python bench/startup_overhead.py --out DIR --runs direct,qwen-serve,direct \\
         -- --preset high_performance --model-path .gpu/qwen3-14b --attention-backend triton \\
-           --sampling-backend pytorch -- --load-format dummy
+           --sampling-backend pytorch --load-format dummy
 """
 
 from __future__ import annotations

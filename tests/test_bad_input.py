@@ -199,3 +199,23 @@ def test_hub_id_offline_and_not_cached(qwen_serve, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert_one_clear_line(qwen_serve("--model-path", "Qwen/Qwen3-14B", "--port", str(free_port())),
                           "'Qwen/Qwen3-14B'", "not in the Hugging Face cache", "HF_HUB_OFFLINE=1")
+
+
+@pytest.mark.parametrize("after, flag", [(("--port", "30006"), "--port"), (("--api-key", "X"), "--api-key"),
+                                         (("--model-path=/m",), "--model-path"), (("--tp-size", "2"), "--tp-size"),
+                                         (("--quantization", "fp8"), "--quantization"),
+                                         (("--load-format", "dummy"), "--load-format")])  # fmt: skip
+def test_a_flag_qwen_serve_models_is_refused_after_the_separator(qwen_serve, after, flag):
+    result = qwen_serve("--dry-run", "--port", "30005", "--", *after)
+    line = assert_one_clear_line(result, f"{flag} after `--`", "qwen-serve sets", f"fix: pass it to qwen-serve before `--`: {flag}")
+    assert " X" not in line and "'X'" not in line  # a key typed after -- is not echoed
+
+
+@pytest.mark.parametrize("after, words", [(("--schedule-policy", "lmp"), "did you mean 'lpm'"),
+                                          (("--cuda-graph-max-bs", "many"), "is not an integer"),
+                                          (("--cuda-graph-max-bs",), "needs a value"),
+                                          (("--schedule-policy", "--enable-metrics"), "needs a value")])  # fmt: skip
+def test_passthrough_values_are_checked_on_the_launch_path_too(qwen_serve, after, words, tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    for mode in (("--dry-run",), ("--model-path", str(tmp_path), "--force")):  # the dry run and a real launch
+        assert_one_clear_line(qwen_serve(*mode, "--", *after), words)

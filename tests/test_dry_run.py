@@ -74,9 +74,11 @@ def test_passthrough_after_double_dash_is_untouched(qwen_serve):
     assert argv[-3:] == ["--enable-metrics", "--schedule-policy", "lpm"]
 
 
-def test_passthrough_overriding_a_setting_is_noted(qwen_serve):
-    result = qwen_serve("--dry-run", "--", "--port", "4000")
-    assert "--port after `--` overrides" in result.stdout
+def test_passthrough_overriding_an_sglang_args_flag_is_noted(qwen_serve, write_yaml):
+    path = write_yaml("sglang_args:\n  schedule-policy: lpm\n")
+    result = qwen_serve("--dry-run", "--config", path, "--", "--schedule-policy", "fcfs")
+    assert result.exit_code == 0, result.stderr
+    assert "--schedule-policy after `--` overrides" in result.stdout
 
 
 def test_sglang_args_mapping_becomes_flags(qwen_serve, write_yaml):

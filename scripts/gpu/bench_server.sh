@@ -10,7 +10,7 @@ mkdir -p /tmp/stub/datasets && echo 'def load_dataset(*a, **k): raise RuntimeErr
 rm -f /tmp/ready.json  # qwen-serve removes a stale one too, but this loop polls before qwen-serve has started
 python3 -m qwen_serve --preset high_performance --model-path "$MODEL" --host 127.0.0.1 --port 30000 \
   --attention-backend triton --sampling-backend pytorch --quiet --ready-file /tmp/ready.json \
-  --log-file "$OUTDIR/server.log" -- --load-format dummy > "$OUTDIR/qwen_serve.txt" 2>&1 &
+  --log-file "$OUTDIR/server.log" --load-format dummy > "$OUTDIR/qwen_serve.txt" 2>&1 &
 QPID=$!
 for _ in $(seq 420); do [ -f /tmp/ready.json ] && break; kill -0 $QPID 2>/dev/null || break; sleep 1; done
 [ -f /tmp/ready.json ] || { echo "not ready"; tail -20 "$OUTDIR/qwen_serve.txt"; kill -TERM $QPID 2>/dev/null; exit 1; }

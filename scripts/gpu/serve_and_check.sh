@@ -21,7 +21,7 @@ python3 -c "import click, rich, yaml, httpx, packaging, jsonschema, openai" 2>&1
 MODEL=$PWD/.gpu/qwen3-14b
 SERVE=(python3 -m qwen_serve --preset "$PRESET" --model-path "$MODEL" --host 127.0.0.1 --port "$PORT"
        --api-key "$KEY" --attention-backend triton --sampling-backend pytorch "$@")
-PASS=(-- --load-format dummy)
+PASS=(--load-format dummy)
 say "qwen-serve ${SERVE[*]:3} ${PASS[*]}" | sed "s/$KEY/****/g"
 "${SERVE[@]}" --dry-run "${PASS[@]}" > "$OUTDIR/dry_run.txt" 2>&1; cat "$OUTDIR/dry_run.txt" >> "$LOG"
 

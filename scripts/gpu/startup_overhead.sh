@@ -9,6 +9,6 @@ source scripts/gpu/env.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUTDIR/gpu.txt"
 python3 bench/startup_overhead.py --out /tmp/startup --runs "$RUNS" --budget "${BUDGET:-390}" -- \
   --preset high_performance --model-path "$PWD/.gpu/qwen3-14b" --attention-backend triton \
-  --sampling-backend pytorch -- --load-format dummy "$@" 2>&1 | tee "$OUTDIR/bench.log"
+  --sampling-backend pytorch --load-format dummy "$@" 2>&1 | tee "$OUTDIR/bench.log"
 cp /tmp/startup/startup.json "$OUTDIR/"
 tar -C /tmp/startup -czf "$OUTDIR/logs.tar.gz" .

@@ -30,11 +30,11 @@ for case in "${CASES[@]}"; do
   dir="$OUTDIR/$case"; mkdir -p "$dir"; rm -f /tmp/ready.json
   SERVE=(python3 -m qwen_serve "${ARGS[@]}" --model-path "$MODEL" --host 127.0.0.1 --port $PORT
          --attention-backend triton --sampling-backend pytorch)
-  CUDA_VISIBLE_DEVICES=$VISIBLE "${SERVE[@]}" --dry-run --json -- --load-format dummy > "$dir/dry_run.json" 2>&1
+  CUDA_VISIBLE_DEVICES=$VISIBLE "${SERVE[@]}" --dry-run --json --load-format dummy > "$dir/dry_run.json" 2>&1
   say "$case: ${SERVE[*]:3} (CUDA_VISIBLE_DEVICES=$VISIBLE)"
   T0=$(date +%s)
   CUDA_VISIBLE_DEVICES=$VISIBLE "${SERVE[@]}" --quiet --ready-file /tmp/ready.json --log-file "$dir/server.log" \
-    --ready-timeout 420 -- --load-format dummy > "$dir/qwen_serve.txt" 2>&1 &
+    --ready-timeout 420 --load-format dummy > "$dir/qwen_serve.txt" 2>&1 &
   QPID=$!
   while [ ! -f /tmp/ready.json ] && kill -0 $QPID 2>/dev/null; do sleep 1; done
   if [ ! -f /tmp/ready.json ]; then say "$case: not ready"; tail -20 "$dir/qwen_serve.txt" >> "$OUTDIR/run.log"; continue; fi

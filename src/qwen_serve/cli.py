@@ -16,7 +16,8 @@ from .settings import FIELDS
 _SUBCOMMAND_HELP = """\b
 Precedence (lowest first): built-in defaults < the config file's top level
 < the selected preset < flags you typed.  Without --config the bundled
-server_config.yaml is used.  Anything after `--` goes to SGLang untouched:
+server_config.yaml is used.  Other SGLang flags go after `--`, checked
+against SGLang's parser (a flag qwen-serve models, like --port, is refused):
   qwen-serve --preset balanced -- --enable-metrics
 \b
 Other commands:  qwen-serve serve …  (this one, the default)
@@ -236,7 +237,7 @@ def skeleton(out_dir, tiny, ranks):
     """Write a Qwen3-14B model directory offline: real config.json, real Qwen tokenizer.
 
     Serve it with SGLang's --load-format dummy (random weights of the real shapes):
-    qwen-serve --preset high_performance --model-path DIR -- --load-format dummy
+    qwen-serve --preset high_performance --model-path DIR --load-format dummy
     """
     from .skeleton import write_skeleton
 

@@ -97,8 +97,7 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line) -> tuple[Lau
 
     settings = {s.name: s.value for s in launch.settings}
     graphs = cuda_graph(launch)
-    passthrough_load_format = any(a.split("=")[0] == "--load-format" for a in launch.passthrough)
-    if not passthrough_load_format and loading_choice(settings, hw.gpu, hw.count, graphs) == "layered":
+    if loading_choice(settings, hw.gpu, hw.count, graphs) == "layered":
         launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
         settings["load_format"] = "layered"
     this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=graphs)

@@ -209,6 +209,7 @@ def build_command(
         emit(option, arg.value, arg.origin)
 
     if launch.passthrough:
+        check_passthrough(launch.passthrough, flagset, target)
         argv.extend(launch.passthrough)
         for token in launch.passthrough:
             option = token.split("=", 1)[0]
@@ -232,6 +233,53 @@ def build_command(
                                       "launch (about 2 minutes; cached in $HUMMING_CACHE_DIR or ~/.humming/cache)"),)
         if launch["quantization"] == "humming" else (),
     )
+
+
+# SGLang flags qwen-serve sets itself, from its own settings (it plans, probes and masks with them)
+MODELED = {f.sglang_flag: f for f in FIELDS if f.sglang_flag}
+_TYPES = {"int": int, "float": float}
+
+
+def check_passthrough(tokens: tuple[str, ...], flagset, target) -> None:
+    """What goes after `--`: no flag qwen-serve models (it would launch one thing and wait for another),
+    and each known flag's value checked against the installed SGLang's parser snapshot."""
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if not token.startswith("--"):
+            continue
+        option, inline = (token.split("=", 1) + [None])[:2]
+        if option in MODELED:
+            field = MODELED[option]
+            raise QwenServeError(
+                f"{option} after `--`: qwen-serve sets {option} itself from its setting '{field.name}'",
+                allowed="flags qwen-serve does not model after `--` (python -m sglang.launch_server --help)",
+                fix=f"pass it to qwen-serve before `--`: {field.cli_flag} {field.example}"
+                + (" (or QWEN_SERVE_API_KEY / --api-key-file)" if field.secret else ""),
+            )
+        if not flagset.has(option) or not flagset.takes_value(option):
+            continue
+        nargs = flagset.flags[option].get("nargs")
+        if inline is None and (i >= len(tokens) or tokens[i].startswith("--")):
+            if nargs in ("?", "*"):
+                continue
+            raise QwenServeError(f"{option} after `--` needs a value", fix=f"write {option} VALUE")
+        value = inline if inline is not None else tokens[i]
+        i += 0 if inline is not None else 1
+        choices = flagset.choices(option)
+        if choices and value not in choices:
+            hint = did_you_mean(value, choices)
+            raise QwenServeError(
+                f"{option} {value!r} (after --) is not a value {target.description} accepts"
+                + (f" — {hint}" if hint else ""), allowed=", ".join(choices), fix=f"pick one of those for {option}")
+        kind = _TYPES.get(flagset.flags[option].get("type") or "")
+        if kind is not None:
+            try:
+                kind(value)
+            except ValueError:
+                raise QwenServeError(f"{option} {value!r} (after --) is not {'an integer' if kind is int else 'a number'}",
+                                     fix=f"write {option} with a number")  # fmt: skip
 
 
 def _rank(origin: str) -> int:
