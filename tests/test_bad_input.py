@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import free_port
 
@@ -219,3 +221,62 @@ def test_passthrough_values_are_checked_on_the_launch_path_too(qwen_serve, after
     (tmp_path / "config.json").write_text("{}")
     for mode in (("--dry-run",), ("--model-path", str(tmp_path), "--force")):  # the dry run and a real launch
         assert_one_clear_line(qwen_serve(*mode, "--", *after), words)
+
+
+def test_config_that_is_a_device_is_refused_at_once(qwen_serve):
+    start = time.monotonic()
+    assert_one_clear_line(qwen_serve("--dry-run", "--config", "/dev/zero"), "not a regular file")
+    assert time.monotonic() - start < 2
+
+
+def test_a_huge_config_is_refused_without_reading_it(qwen_serve, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("port: 30000\n" + "# padding\n" * 200_000)
+    start = time.monotonic()
+    assert_one_clear_line(qwen_serve("--dry-run", "--config", str(big)), "bytes", "at most 1,048,576 bytes")
+    assert time.monotonic() - start < 2
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(qwen_serve, write_yaml):
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 10):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    path = write_yaml("\n".join(lines) + "\nport: 30000\n")
+    start = time.monotonic()
+    assert_one_clear_line(qwen_serve("--dry-run", "--config", path), "expands to more than 20,000 YAML nodes")
+    assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize("text, words", [
+    ("port: 30000\nport: 30001\n", "key 'port' is given twice in one mapping (first at line 1)"),
+    ("presets:\n  fast: {port: 1}\n  fast: {port: 2}\n", "key 'fast' is given twice"),
+])  # fmt: skip
+def test_duplicate_keys_and_presets_are_refused(qwen_serve, write_yaml, text, words):
+    line = assert_one_clear_line(qwen_serve("--dry-run", "--config", write_yaml(text)), words)
+    assert "cfg.yaml:" in line
+
+
+def test_a_bad_value_in_a_preset_that_is_not_selected_is_refused(qwen_serve, write_yaml):
+    path = write_yaml("presets:\n  good: {}\n  other: {kv_cache_dtype: fp9}\n")
+    assert_one_clear_line(qwen_serve("--dry-run", "--config", path, "--preset", "good"),
+                          "kv_cache_dtype: 'fp9' (preset other", "fp8_e4m3")
+
+
+@pytest.mark.parametrize("spec, words", [("H100x0", "asks for 0 GPUs"), ("0GiB,sm90", "at least 1 GiB"),
+                                         ("0.5GB,sm89", "at least 1 GiB")])  # fmt: skip
+def test_malformed_gpu_specs_are_one_line(qwen_serve, spec, words):
+    assert_one_clear_line(qwen_serve("--dry-run", "--gpu", spec), words)
+    assert_one_clear_line(qwen_serve("plan", "--gpu", spec), words)
+
+
+def test_an_invalid_host_is_blamed_on_the_host(qwen_serve, tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    for host in ("256.1.1.1", "no-such-host.invalid", "10.255.255.254"):
+        line = assert_one_clear_line(qwen_serve("--host", host, "--model-path", str(tmp_path), "--force"), f"host: '{host}'")
+        assert "--port" not in line
+
+
+def test_chunked_prefill_minus_one_is_sglangs_off_switch(qwen_serve):
+    result = qwen_serve("--dry-run", "--json", "--chunked-prefill-size", "-1")
+    assert result.exit_code == 0, result.stderr and "--chunked-prefill-size -1" in result.json()["command"]
+    assert_one_clear_line(qwen_serve("--dry-run", "--chunked-prefill-size", "0"), "or -1")

@@ -13,6 +13,8 @@ from .errors import QwenServeError, did_you_mean
 from .settings import AUTO_ORDER_KEY, DESCRIPTION_KEY, FIELDS_BY_NAME, MEASURED_KEY, PRESETS_KEY, SGLANG_ARGS_KEY
 
 BUNDLED_CONFIG = "server_config.yaml"
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 20_000  # YAML nodes once aliases are expanded (the bundled file has a few hundred)
 BUNDLED_EXAMPLES = "config_examples.yaml"
 _TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY, AUTO_ORDER_KEY)
 _PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY, MEASURED_KEY)
@@ -55,6 +57,18 @@ def load_config(path: str | Path | None) -> ConfigFile:
     label = file.name
     where = f"--config {path}" if path is not None else "the bundled server_config.yaml"
     try:
+        import stat
+
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            raise QwenServeError(f"config file '{file}' ({where}) is not a regular file (a device, pipe or socket)",
+                                 fix="pass a YAML file")  # fmt: skip
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise QwenServeError(
+                f"config file '{file}' ({where}) is {info.st_size:,} bytes",
+                allowed=f"at most {MAX_CONFIG_BYTES:,} bytes (a config with every preset is a few KB)",
+                fix="pass the YAML config itself, not a data file",
+            )
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QwenServeError(
@@ -76,8 +90,15 @@ def load_config(path: str | Path | None) -> ConfigFile:
 
 def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFile:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _Loader(text)
+        loader.name = label
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_size(node, label)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
@@ -165,6 +186,52 @@ def _auto_order(raw: Any, presets: dict, at) -> dict[str, tuple[str, ...]]:
         out[str(gpu_class)] = tuple(str(n) for n in order)
     out.setdefault("default", next(iter(out.values())))
     return out
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue  # an unhashable key: the constructor reports it
+            if first != key_node.start_mark.line + 1:
+                raise QwenServeError(
+                    f"{self.name}:{key_node.start_mark.line + 1}: key '{key}' is given twice in one mapping "
+                    f"(first at line {first})",
+                    fix="keep one of them (YAML would silently take the last)",
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_size(node, label: str) -> None:
+    """Refuse alias bombs: count nodes as if aliases were expanded, each shared node counted once per use
+    (memoised, so the count itself stays cheap)."""
+    sizes: dict[int, int] = {}
+
+    def size(n) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        sizes[id(n)] = 1  # a recursive alias counts once
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(v) for v in n.value)
+        total = min(total, MAX_CONFIG_NODES + 1)
+        sizes[id(n)] = total
+        return total
+
+    if size(node) > MAX_CONFIG_NODES:
+        raise QwenServeError(
+            f"{label}: expands to more than {MAX_CONFIG_NODES:,} YAML nodes (aliases of aliases?)",
+            allowed=f"at most {MAX_CONFIG_NODES:,} nodes once aliases are expanded",
+            fix="write the settings out, or use fewer nested aliases",
+        )
 
 
 def _settings(mapping: dict, allowed: tuple[str, ...], at, *, prefix: tuple, label: str) -> dict:

@@ -75,10 +75,17 @@ def parse_gpu_spec(spec: str) -> Hardware:
     m = re.search(r"(?:(?<=\d)|(?<=B)|\s)[x×*]\s*(\d{1,2})$", text, re.IGNORECASE)
     if m:
         count, text = int(m.group(1)), text[: m.start()].strip()
+        if count < 1:
+            raise QwenServeError(f"--gpu: {spec!r} asks for {count} GPUs", allowed="a count of 1 to 99 after x",
+                                 fix=f"write e.g. --gpu {text}x2, or --gpu {text} for one")  # fmt: skip
     custom = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(GiB|GB|G)\s*,\s*sm_?(\d)(\d)", text, re.IGNORECASE)
     if custom:
         size, unit, major, minor = custom.groups()
         mib = float(size) * 1024 if unit.lower() in ("gib", "g") else float(size) * 1e9 / 2**20
+        if mib < 1024:
+            raise QwenServeError(f"--gpu: {spec!r} describes a GPU of {size} {unit}",
+                                 allowed="at least 1 GiB of memory, e.g. 24GiB,sm89",
+                                 fix="give the card's memory, e.g. --gpu 24GiB,sm89")  # fmt: skip
         gpu = GPU(f"{size} {unit}, sm{major}{minor}", int(mib), (int(major), int(minor)))
         return Hardware((gpu,) * count, f"--gpu {spec}")
     wanted = _norm(text)

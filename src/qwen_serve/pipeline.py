@@ -50,10 +50,35 @@ def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, A
         preset, auto_line = choose_preset(config, cli_values, hw.gpu, hw.count,
                                           cuda_graph="--disable-cuda-graph" not in passthrough)  # fmt: skip
     launch = resolve(config, preset, cli_values, passthrough, environ)
+    target = target_for(sglang_version)
+    check_other_presets(config, preset, target)
     fit = None
     if hw is not None and not force:
         launch, fit = _fit(launch, config, hw, auto_line)
-    return Prepared(config, launch, build_command(launch, target_for(sglang_version)), fit)
+    return Prepared(config, launch, build_command(launch, target), fit)
+
+
+def check_other_presets(config: ConfigFile, selected: str | None, target) -> None:
+    """A bad value in a preset nobody selected today is a launch that fails another day: check every
+    preset's values against SGLang's choices (what can be checked without launching)."""
+    from .settings import FIELDS_BY_NAME
+
+    for name, preset in config.presets.items():
+        if name == selected:
+            continue  # checked in full by the argv stage
+        for key, value in preset.values.items():
+            flag = FIELDS_BY_NAME[key].sglang_flag
+            choices = target.flagset.choices(flag) if flag and target.flagset.has(flag) else None
+            if choices and value is not None and str(value) not in choices:
+                from .errors import did_you_mean
+
+                hint = did_you_mean(str(value), choices)
+                raise QwenServeError(
+                    f"{key}: {value!r} (preset {name}, in {config.label}) is not a value {target.description} "
+                    f"accepts for {flag}" + (f" — {hint}" if hint else ""),
+                    allowed=", ".join(choices),
+                    fix=f"correct preset '{name}' (every preset is checked, not only the selected one)",
+                )
 
 
 def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool) -> list[str]:

@@ -12,6 +12,23 @@ from .errors import QwenServeError
 from .resolve import LaunchSettings
 
 
+def host_problem(host: str) -> str | None:
+    """Why `host` is not an address this machine can listen on, or None."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"not a name or address this machine resolves ({getattr(exc, 'strerror', None) or exc})"
+    for family, _, _, _, address in infos:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address[0], 0))
+                return None
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:
+                    return None  # bindable in principle; the port check says more
+    return "not an address of this machine"
+
+
 def port_problem(host: str, port: int) -> str | None:
     """Why `host:port` cannot be bound now, or None. Binds and releases at once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -79,6 +96,13 @@ def check_model_path(launch: LaunchSettings) -> None:
 
 def check_port(launch: LaunchSettings) -> None:
     host, port = launch.get("host"), launch.get("port")
+    wrong_host = host_problem(host.value)
+    if wrong_host:
+        raise QwenServeError(
+            f"host: '{host.value}' ({host.origin}) is {wrong_host}",
+            allowed="0.0.0.0 (every interface), 127.0.0.1, ::, or an address of one of this machine's interfaces",
+            fix="pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0",
+        )
     problem = port_problem(host.value, port.value)
     if problem:
         raise QwenServeError(

@@ -148,6 +148,8 @@ FRACTION = Bound(
     "try --mem-fraction-static 0.85, or leave it unset to let SGLang size it",
 )
 POSITIVE = Bound(lambda v: v >= 1, "an integer >= 1", "give a positive number, or null for SGLang's default")
+CHUNK = Bound(lambda v: v >= 1 or v == -1, "an integer >= 1, or -1 (SGLang's own way to turn chunking off)",
+              "give a chunk size such as 4096, -1 to disable chunked prefill, or null for SGLang's default")
 TORCHAO = Bound(
     lambda v: v in TORCHAO_CONFIGS,
     ", ".join(TORCHAO_CONFIGS),
@@ -199,7 +201,7 @@ FIELDS: tuple[Field, ...] = (
     _f("mem_fraction_static", float, None, "GPU memory share for weights + KV cache.", FRACTION),
     _f("context_length", int, None, "Max tokens per request.", POSITIVE),
     _f("max_running_requests", int, None, "Max concurrently decoded requests.", POSITIVE),
-    _f("chunked_prefill_size", int, None, "Prefill chunk size in tokens.", POSITIVE),
+    _f("chunked_prefill_size", int, None, "Prefill chunk size in tokens (-1: no chunking).", CHUNK),
     _f("enable_torch_compile", bool, False, "torch.compile the model."),
     _f("attention_backend", str, None, "Attention kernels: flashinfer, triton, fa3, ..."),
     _f("enable_flashinfer", bool, False, "Seed alias: --attention-backend flashinfer.", flag=False),
