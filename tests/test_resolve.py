@@ -21,7 +21,15 @@ def origins(launch):
 
 
 def test_precedence_is_written_once_in_order():
-    assert PRECEDENCE == ("default", "config file", "preset", "cli")
+    assert PRECEDENCE == ("default", "config file", "preset", "environment", "cli")
+
+
+def test_the_api_key_from_the_environment_sits_between_preset_and_cli():
+    config = parse_config("api_key: from-file\npresets:\n  p: {api_key: from-preset}\n", label="k.yaml")
+    env = {"QWEN_SERVE_API_KEY": "from-env"}
+    assert resolve(config, "p", {}, (), env).get("api_key").origin == "env QWEN_SERVE_API_KEY"
+    assert resolve(config, "p", {"api_key": "typed"}, (), env).get("api_key").value == "typed"
+    assert resolve(config, "p", {}, (), {}).get("api_key").value == "from-preset"
 
 
 def test_each_layer_overrides_the_one_below():
