@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -280,3 +281,15 @@ def test_chunked_prefill_minus_one_is_sglangs_off_switch(qwen_serve):
     result = qwen_serve("--dry-run", "--json", "--chunked-prefill-size", "-1")
     assert result.exit_code == 0, result.stderr and "--chunked-prefill-size -1" in result.json()["command"]
     assert_one_clear_line(qwen_serve("--dry-run", "--chunked-prefill-size", "0"), "or -1")
+
+
+def test_no_gpu_is_refused_before_anything_is_imported(qwen_serve, tmp_path, monkeypatch):
+    from qwen_serve import hardware
+
+    monkeypatch.setattr(hardware, "detect_with_reason", lambda: (None, "no NVIDIA driver (no /dev/nvidiactl, no /proc/driver/nvidia)"))
+    monkeypatch.setattr(hardware, "detect", lambda: None)
+    (tmp_path / "config.json").write_text("{}")
+    start = time.monotonic()
+    line = assert_one_clear_line(qwen_serve("--preset", "balanced", "--model-path", str(tmp_path)),
+                                 "no NVIDIA GPU to launch SGLang on: no NVIDIA driver", "--force")
+    assert "CUDA_VISIBLE_DEVICES" in line and time.monotonic() - start < 2

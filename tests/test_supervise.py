@@ -67,9 +67,11 @@ def serve(tmp_path, model_dir):
         served = Served(None, tmp_path, port)
         env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": mode,
                "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"), **(env_extra or {})}  # fmt: skip
+        # the CI machine has no GPU: launching the stand-in needs --gpu (a named card) or --force
+        gpu = () if {"--gpu", "--force"} & set(extra) else ("--force",)
         argv = [sys.executable, "-m", "qwen_serve", "--model-path", str(model_dir), "--host", "127.0.0.1",
                 "--port", str(port), "--log-file", str(served.log_file), "--ready-file", str(served.ready_file),
-                *extra]  # fmt: skip
+                *gpu, *extra]  # fmt: skip
         served.proc = subprocess.Popen(argv, env=env, stdout=open(served.stdout_path, "w"),
                                        stderr=open(served.stderr_path, "w"))  # fmt: skip
         started.append(served.proc)
@@ -367,7 +369,7 @@ def test_ctrl_c_under_uv_run_drains(tmp_path, model_dir):
     ready = tmp_path / "ready.json"
     env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": "sglang_stop", "FAKE_SGLANG_PIDFILE": str(pidfile),
            "FAKE_SGLANG_GENERATE_DELAY": "1.5", "XDG_CACHE_HOME": str(tmp_path / "xdg")}  # fmt: skip
-    proc = subprocess.Popen(["uv", "run", "--no-sync", "qwen-serve", "--model-path", str(model_dir), "--host",
+    proc = subprocess.Popen(["uv", "run", "--no-sync", "qwen-serve", "--force", "--model-path", str(model_dir), "--host",
                              "127.0.0.1", "--port", str(port), "--quiet", "--ready-file", str(ready), "--log-file",
                              str(tmp_path / "log")], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip

@@ -133,16 +133,21 @@ def visible_indices(value: str | None, uuids: list[str]) -> list[int] | None:
 def detect() -> Hardware | None:
     """The GPUs NVML sees that CUDA_VISIBLE_DEVICES leaves to SGLang, or None when there is no
     NVIDIA driver or no visible GPU (planning still works with --gpu)."""
+    return detect_with_reason()[0]
+
+
+def detect_with_reason() -> tuple[Hardware | None, str]:
+    """detect(), and what NVML found, in words (for the line that refuses a launch without a GPU)."""
     if sys.platform.startswith("linux") and not (Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia").exists()):
-        return None  # no driver: skip importing pynvml (60 ms) on the --dry-run path
+        return None, "no NVIDIA driver (no /dev/nvidiactl, no /proc/driver/nvidia)"  # skips importing pynvml (60 ms)
     try:
         import pynvml
     except ImportError:
-        return None
+        return None, "no NVML bindings (the nvidia-ml-py package is missing)"
     try:
         pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return None
+    except pynvml.NVMLError as exc:
+        return None, f"NVML could not start: {exc}"
     try:
         handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
         uuids = [u.decode() if isinstance(u, bytes) else u for u in map(pynvml.nvmlDeviceGetUUID, handles)]
@@ -158,10 +163,13 @@ def detect() -> Hardware | None:
             gpus.append(GPU(name, mem.total // 2**20, (cc[0], cc[1]), free_mib=mem.free // 2**20))
         driver = pynvml.nvmlSystemGetDriverVersion()
         cuda = pynvml.nvmlSystemGetCudaDriverVersion()
+        if not gpus:
+            hidden = f", all hidden by CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}" if handles else ""
+            return None, f"NVML lists {len(handles)} GPUs{hidden}"
         return Hardware(
             tuple(gpus), source,
             driver.decode() if isinstance(driver, bytes) else driver,
             f"{cuda // 1000}.{cuda % 1000 // 10}",
-        ) if gpus else None  # fmt: skip
+        ), f"{len(gpus)} GPUs"  # fmt: skip
     finally:
         pynvml.nvmlShutdown()

@@ -93,6 +93,17 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
     fit = prepared.fit
     notes = [fit.auto] if fit is not None and fit.auto else []
     preflight(prepared.launch)
+    if fit is None and not force:  # no GPU named and none detected: SGLang would import for 20 s, then crash
+        from .hardware import detect_with_reason
+
+        hw, found = detect_with_reason()
+        if hw is None:
+            raise QwenServeError(
+                f"no NVIDIA GPU to launch SGLang on: {found}",
+                allowed="a machine where nvidia-smi lists a GPU that CUDA_VISIBLE_DEVICES leaves visible",
+                fix="run it there (check nvidia-smi and CUDA_VISIBLE_DEVICES), use --dry-run or `qwen-serve plan "
+                "--gpu NAME` to plan here, or pass --force to launch anyway",
+            )
     if fit is not None and not fit.plan.fits:
         raise QwenServeError(fit.line, fix=fit.fix)
     if force:
