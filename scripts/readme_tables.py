@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerate the README's measured tables from the raw files under bench/results/.
+"""Regenerate the measured tables of README.md and docs/ from the raw files under bench/results/.
 
-Each table sits between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md. Numbers are
+Each table sits between `<!-- BEGIN name -->` and `<!-- END name -->` in a page of PAGES. Numbers are
 never typed by hand: change a result file, then run
 
     uv run python scripts/readme_tables.py            # rewrite README.md
@@ -441,29 +441,38 @@ SECTIONS = {"presets-h200": presets_h200, "hardware-plan": hardware_plan, "torch
             "client-overhead-cpu": client_overhead_cpu, "batching-sim-cpu": batching_sim_cpu}
 
 
-# docs pages with generated blocks of their own (same markers)
-DOC_SECTIONS = {"docs/presets.md": {"presets-h200": presets_h200, "knobs-h200": knobs_h200}}
+# every page with generated blocks; a block may stand in several pages, and each must stand in one
+PAGES = ("README.md", "docs/presets.md", "docs/seed.md", "docs/memory-plan.md", "docs/supervision.md", "docs/qwen-test.md",
+         "docs/benchmarks.md", "docs/development.md")
+SECTIONS = {**SECTIONS, "knobs-h200": knobs_h200}
 
 
-def render(readme: str, sections: dict | None = None) -> str:
-    for name, make in (SECTIONS if sections is None else sections).items():
+def render(text: str) -> tuple[str, set[str]]:
+    """The page with every generated block it holds regenerated, and the names of those blocks."""
+    found = set()
+    for name, make in SECTIONS.items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.DOTALL)
-        if not pattern.search(readme):
-            raise SystemExit(f"README.md has no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
-        readme = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), readme)
-    return readme
+        if pattern.search(text):
+            found.add(name)
+            table = make()
+            text = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+    return text, found
 
 
 def main() -> int:
-    stale = []
-    for name, sections in {"README.md": None, **DOC_SECTIONS}.items():
+    stale, found = [], set()
+    for name in PAGES:
         path = ROOT / name
         current = path.read_text(encoding="utf-8")
-        fresh = render(current, sections)
+        fresh, blocks = render(current)
+        found |= blocks
         if fresh != current:
             stale.append(name)
             if "--check" not in sys.argv:
                 path.write_text(fresh, encoding="utf-8")
+    missing = sorted(set(SECTIONS) - found)
+    if missing:
+        raise SystemExit(f"no page holds the block(s) {', '.join(missing)}: add <!-- BEGIN name --> ... <!-- END name -->")
     if "--check" in sys.argv:
         if stale:
             print(f"{', '.join(stale)} stale: run `uv run python scripts/readme_tables.py`")
