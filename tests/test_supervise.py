@@ -458,3 +458,39 @@ def test_the_api_key_is_in_no_process_command_line(serve, tmp_path, how):
     assert s.finish() == 0
     for text in (s.out(), s.err(), s.log_file.read_text(), s.ready_file.read_text()):
         assert KEY not in text
+
+
+def test_another_server_on_the_port_is_not_taken_for_sglang(serve, tmp_path):
+    """A server that binds the port after qwen-serve's port check answers /health and /generate while
+    SGLang is still loading: qwen-serve must not call that ready, and says who holds the port."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Impostor(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _ok(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = _ok
+
+    port = free_port()
+    # a slow start: the impostor answers for seconds (qwen-serve probes from 5 s on) before SGLang binds
+    s = serve("--quiet", port=port, env_extra={"FAKE_SGLANG_BIND_DELAY": "6"})
+    deadline = time.monotonic() + 30
+    while not (s.log_file.exists() and "Load weight begin" in s.log_file.read_text()):  # past the port check
+        assert time.monotonic() < deadline and s.proc.poll() is None, s.err()
+        time.sleep(0.05)
+    impostor = ThreadingHTTPServer(("127.0.0.1", port), Impostor)
+    threading.Thread(target=impostor.serve_forever, daemon=True).start()
+    try:
+        code = s.finish(timeout=60)  # the stand-in cannot bind and exits
+        assert code != 0 and not s.ready_file.exists()
+        out = s.out() + s.err()
+        assert "qwen-serve: ready in" not in out
+        assert f"port {port} is taken by another server, pid {os.getpid()}" in out
+    finally:
+        impostor.shutdown()

@@ -107,6 +107,54 @@ def server_record_path(port: int) -> Path:
     return _cache_dir() / "servers" / f"{port}.json"
 
 
+def port_listeners(port: int) -> set[int] | None:
+    """Pids holding a listening TCP socket on `port` (Linux /proc), or None where that cannot be read."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not Path("/proc/net/tcp").exists():
+        return None
+    owners = set()
+    if not inodes:
+        return owners
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd) in inodes:
+                    owners.add(int(fd_dir.parent.name))
+                    break
+        except OSError:
+            continue  # gone, or another user's
+    return owners
+
+
+def process_group(pgid: int) -> set[int]:
+    """Pids whose process group is `pgid` (SGLang's tree: it was started in a session of its own)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:80]
+    except OSError:
+        return "?"
+
+
 def remove_stale_record(port: int) -> None:
     """A record left by a qwen-serve that was killed (its pid is gone) says nothing true: remove it."""
     path = server_record_path(port)
@@ -189,6 +237,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.signals: list[int] = []  # appended by the signal handler
         self._first_signal_at: float | None = None
+        self.impostors: set[int] = set()  # pids of another server found listening on our port
         self._signals_said = 0  # how many of them the main loop has reported
         self.stop_deadline: float | None = None
         self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
@@ -275,10 +324,18 @@ class Supervisor:
 
     # --- readiness --------------------------------------------------------------------------
     def _probe(self) -> bool:
-        """/health answers 200 and one tiny generation succeeds."""
+        """/health answers 200 and one tiny generation succeeds — from a socket of *this* SGLang: whatever
+        else answers on the port (a server that bound it after the port check) does not count."""
         import httpx
 
         from .client import auth_headers
+
+        owners = port_listeners(self.facts.port)
+        if owners is not None and self.child is not None:
+            ours = process_group(self.child.pid)
+            if not owners & ours:
+                self.impostors = owners
+                return False
 
         headers = auth_headers(self.facts.api_key)
         url = self.facts.local_url
@@ -368,6 +425,12 @@ class Supervisor:
             self.display.note(f"interrupted before SGLang was ready (SGLang exit code {exit_code}); exit {EXIT_INTERRUPTED}")
             return Outcome(EXIT_INTERRUPTED, False, None, "interrupted before ready", facts)
         why = diagnose(self.watcher.tail)
+        if not self.impostors and "port is already in use" in why:
+            self.impostors = port_listeners(self.facts.port) or set()  # SGLang is gone: whoever holds it now
+        if self.impostors:
+            who = ", ".join(f"pid {p} ({_cmdline(p)})" for p in sorted(self.impostors))
+            why = (f"port {self.facts.port} is taken by another server, {who}, which answered while SGLang was still "
+                   f"loading (qwen-serve did not take it for SGLang): stop it, or pass another --port")  # fmt: skip
         err = self.display.err
         err.print(f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",
                   markup=False, highlight=False)  # fmt: skip

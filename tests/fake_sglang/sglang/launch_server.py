@@ -156,6 +156,7 @@ def main():
     if MODE == "never_ready":
         while True:
             time.sleep(1)
+    time.sleep(float(os.environ.get("FAKE_SGLANG_BIND_DELAY", "0")))  # a slow start (CUDA graphs) before the bind
     server = ThreadingHTTPServer((HOST, PORT), Handler)
     log(f"INFO:     Uvicorn running on http://{HOST}:{PORT} (Press CTRL+C to quit)")
     log("The server is fired up and ready to roll!")
