@@ -494,3 +494,26 @@ def test_another_server_on_the_port_is_not_taken_for_sglang(serve, tmp_path):
         assert f"port {port} is taken by another server, pid {os.getpid()}" in out
     finally:
         impostor.shutdown()
+
+
+def test_checks_after_ready_do_not_hold_up_the_stop_timeout(tmp_path, model_dir):
+    """`--test` runs qwen-test's checks once ready; a stop during them still escalates on time."""
+    from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": "ignore_term"}
+    argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(model_dir), "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+    checks_started = threading.Event()
+
+    def slow_checks(_facts):
+        checks_started.set()
+        time.sleep(60)
+
+    options = SuperviseOptions(tmp_path / "log", quiet=True, stop_timeout=1, env=env, after_ready=slow_checks)
+    sup = Supervisor(argv, ServerFacts("127.0.0.1", port, str(model_dir)), options)
+    threading.Thread(target=lambda: (checks_started.wait(30), os.kill(os.getpid(), signal.SIGTERM)), daemon=True).start()
+    start = time.monotonic()
+    outcome = sup.run()
+    assert checks_started.is_set() and outcome.exit_code == 128 + signal.SIGKILL
+    assert time.monotonic() - start < 20  # not the checks' 60 s

@@ -389,8 +389,9 @@ class Supervisor:
                                 self.ready, ready_at = True, time.monotonic() - t0
                                 self.display.stop()
                                 self._announce(ready_at)
-                                if opts.after_ready:
-                                    opts.after_ready(self.ready_facts(ready_at))
+                                if opts.after_ready:  # beside the loop: signals and the stop timeout still act
+                                    threading.Thread(target=opts.after_ready, args=(self.ready_facts(ready_at),),
+                                                     daemon=True).start()  # fmt: skip
                         if not self.ready and elapsed > opts.ready_timeout:
                             self.display.stop()
                             self.display.note(f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang "
