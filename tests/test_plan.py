@@ -278,3 +278,13 @@ def test_detect_keeps_only_the_gpus_cuda_will_show(monkeypatch):
     assert [g.name for g in hw.gpus] == ["card 1"] and hw.source == "nvml, CUDA_VISIBLE_DEVICES=1"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert hardware.detect() is None
+
+
+def test_presets_that_fit_are_planned_as_each_would_launch(qwen_serve, write_yaml):
+    """The hint of a launch that does not fit plans every other preset resolved on its own: the
+    current preset's values must not leak into them (they did: mem_fraction_static here)."""
+    path = write_yaml("presets:\n  tight: {mem_fraction_static: 0.1}\n  roomy: {}\n")
+    data = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "tight", "--gpu", "H100").json()
+    assert data["plan"]["fits"] is False
+    summary = qwen_serve("--dry-run", "--config", path, "--preset", "tight", "--gpu", "H100").stdout
+    assert "presets of cfg.yaml that fit: roomy" in summary

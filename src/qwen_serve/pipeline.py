@@ -54,7 +54,7 @@ def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, A
     check_other_presets(config, preset, target)
     fit = None
     if hw is not None and not force:
-        launch, fit = _fit(launch, config, hw, auto_line)
+        launch, fit = _fit(launch, config, hw, auto_line, cli_values)
     return Prepared(config, launch, build_command(launch, target), fit)
 
 
@@ -123,12 +123,16 @@ def hardware_for(gpu_spec: str | None, required: str | None = None):
     return hw
 
 
+def _values(launch: LaunchSettings) -> dict[str, Any]:
+    return {s.name: s.value for s in launch.settings}
+
+
 def cuda_graph(launch: LaunchSettings) -> bool:
     args = {a.flag: a.value for a in launch.sglang_args}
     return "--disable-cuda-graph" not in launch.passthrough and not args.get("disable-cuda-graph")
 
 
-def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line) -> tuple[LaunchSettings, Fit]:
+def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) -> tuple[LaunchSettings, Fit]:
     from .plan import loading_choice, plan, plan_as_launched
 
     settings = {s.name: s.value for s in launch.settings}
@@ -143,8 +147,8 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line) -> tuple[Lau
             f"({this.concurrent_4k} x 4k requests)")  # fmt: skip
     fix = ""
     if not this.fits:  # only then: which presets would
-        others = [name for name, p in config.presets.items()
-                  if plan_as_launched({**settings, "load_format": None, **p.values}, hw.gpu, hw.count, cuda_graph=graphs).fits]  # fmt: skip
+        others = [name for name in config.presets  # each as it would launch: resolved on its own, with the same flags
+                  if plan_as_launched(_values(resolve(config, name, cli_values)), hw.gpu, hw.count, cuda_graph=graphs).fits]  # fmt: skip
         fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
                "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
         fix += " (or --force)"
