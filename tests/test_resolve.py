@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qwen_serve.config import load_config, parse_config
 from qwen_serve.resolve import PRECEDENCE, resolve
+from qwen_serve.settings import FIELDS
 
 LAYERED = """
 port: 31000
@@ -89,3 +90,22 @@ def test_bundled_files_define_the_seed_presets():
     examples = load_config("config_examples.yaml").presets
     assert "fp8_hopper_example" in examples and len(examples) >= 7
     assert any(p.values.get("tp_size", 1) > 1 for p in examples.values())
+
+
+def test_built_in_defaults_are_the_ones_server_config_yaml_shows():
+    """One source of defaults: every setting stands at the top of the bundled server_config.yaml, with
+    settings.FIELDS' default."""
+    bundled = load_config(None)
+    for field in FIELDS:
+        assert field.name in bundled.values, f"{field.name} is missing from server_config.yaml's top level"
+        assert bundled.values[field.name] == field.default, field.name
+
+
+def test_a_users_config_layers_over_the_bundled_defaults(qwen_serve, write_yaml):
+    data = qwen_serve("--dry-run", "--json", "--config", write_yaml("port: 31000\n")).json()
+    settings = {s["key"]: s for s in data["settings"]}
+    assert settings["port"] == {"key": "port", "value": 31000, "origin": "cfg.yaml:port"}
+    assert settings["reasoning_parser"]["value"] == "qwen3"
+    assert settings["sglang_args.constrained-json-disable-any-whitespace"]["origin"].startswith(
+        "server_config.yaml (bundled):")
+    assert "--constrained-json-disable-any-whitespace" in data["command"]

@@ -36,6 +36,8 @@ class ConfigFile:
     values: dict[str, Any]  # the file's base settings (top level)
     sglang_args: dict[str, Any]
     presets: dict[str, Preset] = field(default_factory=dict)
+    # under a --config file of the user's: the bundled server_config.yaml's top level, layered below it
+    base: ConfigFile | None = None
     # --preset auto: per GPU class ("fp8", "default"), the presets to try, best first
     auto_order: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -85,7 +87,13 @@ def load_config(path: str | Path | None) -> ConfigFile:
             f"config file '{file}' ({where}) cannot be read: {exc.__class__.__name__}: {exc}",
             fix="check the file's permissions and that it is UTF-8 text",
         ) from None
-    return parse_config(text, label=label, path=file)
+    config = parse_config(text, label=label, path=file)
+    if path is not None and file.resolve() != bundled_path().resolve():
+        from dataclasses import replace
+
+        bundled = load_config(None)
+        config = replace(config, base=replace(bundled, label=f"{BUNDLED_CONFIG} (bundled)", presets={}))
+    return config
 
 
 def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFile:

@@ -77,8 +77,10 @@ def resolve(
     """`environ`: the process environment to read ENV_SETTINGS from (None: none read)."""
     preset = select_preset(config, preset_name)
     env_values = {name: (environ or {})[var] for name, var in ENV_SETTINGS.items() if (environ or {}).get(var)}
+    base = config.base
     layers: list[tuple[Mapping[str, Any], Any]] = [
         ({f.name: f.default for f in FIELDS}, lambda name: "default"),
+        (base.values if base else {}, lambda name: f"{base.label}:{name}"),
         (config.values, lambda name: f"{config.label}:{name}"),
         (preset.values if preset else {}, lambda name: f"preset {preset.name}"),
         (env_values, lambda name: f"env {ENV_SETTINGS[name]}"),
@@ -89,6 +91,8 @@ def resolve(
         for name, value in values.items():
             chosen[name] = Setting(name, value, origin(name))
     args: dict[str, SGLangArg] = {}
+    for flag, value in (base.sglang_args if base else {}).items():
+        args[flag] = SGLangArg(flag, value, f"{base.label}:sglang_args.{flag}")
     for flag, value in config.sglang_args.items():
         args[flag] = SGLangArg(flag, value, f"{config.label}:sglang_args.{flag}")
     if preset:

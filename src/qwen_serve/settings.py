@@ -208,7 +208,7 @@ FIELDS: tuple[Field, ...] = (
     _f("sampling_backend", str, None, "Sampling kernels: flashinfer or pytorch."),
     _f("load_format", str, None, "auto, safetensors, layered, dummy, ..."),
     _f("dtype", str, "auto", "Weight/activation dtype."),
-    _f("reasoning_parser", str, None, "Reasoning parser, e.g. qwen3."),
+    _f("reasoning_parser", str, "qwen3", "Reasoning parser: qwen3 splits <think> into reasoning_content."),
 )
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
