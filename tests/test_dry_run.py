@@ -161,3 +161,14 @@ def test_api_key_file_problems_are_one_line(qwen_serve, tmp_path):
         assert result.exit_code == 2 and words in result.stderr and len(result.error_lines) == 1
     result = qwen_serve("--dry-run", "--api-key", "x", "--api-key-file", str(tmp_path / "empty"))
     assert result.exit_code == 2 and "both given" in result.stderr
+
+
+def test_every_command_has_a_version(qwen_serve):
+    from click.testing import CliRunner
+
+    from qwen_serve.cli import bench_group, qwen_test_command
+
+    assert qwen_serve("--version").stdout.startswith("qwen-serve, version ")
+    assert CliRunner().invoke(bench_group, ["--version"]).output.startswith("qwen-bench, version ")
+    assert CliRunner().invoke(qwen_test_command, ["--version"]).output.startswith("qwen-test, version ")
+    assert "qwen-bench plot FILES" in CliRunner().invoke(bench_group, ["--help"]).output

@@ -14,9 +14,9 @@ from .errors import QwenServeError
 from .settings import FIELDS
 
 _SUBCOMMAND_HELP = """\b
-Precedence (lowest first): built-in defaults < the config file's top level
-< the selected preset < flags you typed.  Without --config the bundled
-server_config.yaml is used.  Other SGLang flags go after `--`, checked
+Precedence (lowest first): the bundled server_config.yaml's top level (the
+defaults) < your --config file's top level < the selected preset
+< QWEN_SERVE_API_KEY < flags you typed.  Other SGLang flags go after `--`, checked
 against SGLang's parser (a flag qwen-serve models, like --port, is refused):
   qwen-serve --preset balanced -- --enable-metrics
 \b
@@ -31,7 +31,7 @@ class DefaultGroup(click.Group):
     default_command = "serve"
 
     def parse_args(self, ctx, args):
-        if not args or args[0] not in self.commands:
+        if not args or (args[0] not in self.commands and args[0] != "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
@@ -41,6 +41,7 @@ class BenchGroup(DefaultGroup):
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qwen-serve", prog_name="qwen-serve")
 def main_group() -> None:
     """Serve Qwen3-14B on SGLang, configured right for the GPU in front of you."""
 
@@ -288,6 +289,7 @@ def main() -> None:
 
 
 @click.command("qwen-test", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qwen-serve", prog_name="qwen-test")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Server host.")
 @click.option("--port", default=30000, show_default=True, type=int, help="Server port.")
 @click.option("--base-url", metavar="URL", help="Server URL (instead of --host/--port), e.g. http://gpu:30000.")
@@ -399,11 +401,17 @@ def test_main() -> None:
 
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qwen-serve", prog_name="qwen-bench")
 def bench_group() -> None:
-    """qwen-bench: load an OpenAI-compatible server at several concurrency levels; plot the results."""
+    """qwen-bench: load an OpenAI-compatible server at several concurrency levels; plot the results.
+
+    \b
+    qwen-bench run …   (the default) measure a server
+    qwen-bench plot …  throughput against TPOT and TTFT, from qwen-bench or bench_serving results"""
 
 
-@bench_group.command("run", context_settings={"help_option_names": ["-h", "--help"]})
+@bench_group.command("run", context_settings={"help_option_names": ["-h", "--help"]},
+                     epilog="Also: qwen-bench plot FILES -o PNG (throughput against TPOT and TTFT; see its --help).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=30000, show_default=True, type=int)
 @click.option("--base-url", metavar="URL", help="Server URL instead of --host/--port.")
