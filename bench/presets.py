@@ -108,16 +108,6 @@ def probe() -> bool:
         return False
 
 
-@contextlib.contextmanager
-def patched_argv(args: list[str]):
-    saved = sys.argv
-    sys.argv = args
-    try:
-        yield
-    finally:
-        sys.argv = saved
-
-
 def bench_level(model: str, concurrency: int, out_file: Path, seed: int) -> None:
     from sglang.benchmark import serving
 
@@ -127,7 +117,9 @@ def bench_level(model: str, concurrency: int, out_file: Path, seed: int) -> None
            str(OUTPUT_LEN), "--random-range-ratio", "1", "--num-prompts", str(n), "--max-concurrency",
            str(concurrency), "--warmup-requests", "2", "--seed", str(seed), "--disable-tqdm", "--tokenize-prompt",
            "--output-file", str(out_file)]  # fmt: skip
-    with patched_argv(["sglang.benchmark.serving", *cli]):
+    from unittest import mock
+
+    with mock.patch.object(sys, "argv", ["sglang.benchmark.serving", *cli]):  # its CLI, in this process
         serving.cli_main()
 
 

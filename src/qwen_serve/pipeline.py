@@ -13,7 +13,7 @@ from typing import Any
 from .config import ConfigFile, load_config
 from .errors import QwenServeError
 from .resolve import LaunchSettings, resolve
-from .sglang_args import SGLangCommand, build_command
+from .sglang_args import SGLangCommand, build_command, choice_error
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,10 @@ def check_other_presets(config: ConfigFile, selected: str | None, target) -> Non
             continue  # checked in full by the argv stage
         for key, value in preset.values.items():
             flag = FIELDS_BY_NAME[key].sglang_flag
-            choices = target.flagset.choices(flag) if flag and target.flagset.has(flag) else None
-            if choices and value is not None and str(value) not in choices:
-                from .errors import did_you_mean
-
-                hint = did_you_mean(str(value), choices)
-                raise QwenServeError(
-                    f"{key}: {value!r} (preset {name}, in {config.label}) is not a value {target.description} "
-                    f"accepts for {flag}" + (f" — {hint}" if hint else ""),
-                    allowed=", ".join(choices),
-                    fix=f"correct preset '{name}' (every preset is checked, not only the selected one)",
-                )
+            not_allowed = flag and choice_error(target, flag, value, f"{key}: {value!r} (preset {name}, in {config.label})",
+                                                fix=f"correct preset '{name}' (every preset is checked, not only the selected one)")  # fmt: skip
+            if not_allowed:
+                raise not_allowed
 
 
 def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool) -> list[str]:

@@ -82,15 +82,9 @@ def build_command(
                 f"{option.lstrip('-')}: set ({origin}) but {target.description} has no {option}",
                 fix="remove it, or use the SGLang release that has it",
             )
-        choices = flagset.choices(option)
-        if choices and str(value) not in choices:
-            hint = did_you_mean(str(value), choices)
-            raise QwenServeError(
-                f"{option.lstrip('-').replace('-', '_')}: {value!r} ({origin}) is not a value "
-                f"{target.description} accepts for {option}" + (f" — {hint}" if hint else ""),
-                allowed=", ".join(choices),
-                fix=f"pick one of those for {option}",
-            )
+        not_allowed = choice_error(target, option, value, f"{option.lstrip('-').replace('-', '_')}: {value!r} ({origin})")
+        if not_allowed:
+            raise not_allowed
         dest = flagset.dest(option)
         if value is True and not flagset.takes_value(option):
             argv.append(option)
@@ -267,12 +261,9 @@ def check_passthrough(tokens: tuple[str, ...], flagset, target) -> None:
             raise QwenServeError(f"{option} after `--` needs a value", fix=f"write {option} VALUE")
         value = inline if inline is not None else tokens[i]
         i += 0 if inline is not None else 1
-        choices = flagset.choices(option)
-        if choices and value not in choices:
-            hint = did_you_mean(value, choices)
-            raise QwenServeError(
-                f"{option} {value!r} (after --) is not a value {target.description} accepts"
-                + (f" — {hint}" if hint else ""), allowed=", ".join(choices), fix=f"pick one of those for {option}")
+        not_allowed = choice_error(target, option, value, f"{option} {value!r} (after --)")
+        if not_allowed:
+            raise not_allowed
         kind = _TYPES.get(flagset.flags[option].get("type") or "")
         if kind is not None:
             try:
@@ -280,6 +271,16 @@ def check_passthrough(tokens: tuple[str, ...], flagset, target) -> None:
             except ValueError:
                 raise QwenServeError(f"{option} {value!r} (after --) is not {'an integer' if kind is int else 'a number'}",
                                      fix=f"write {option} with a number")  # fmt: skip
+
+
+def choice_error(target, option: str, value: Any, what: str, fix: str | None = None) -> QwenServeError | None:
+    """The error for a value outside the choices SGLang's parser has for `option`, or None when it is allowed."""
+    choices = target.flagset.choices(option) if target.flagset.has(option) else None
+    if not choices or value is None or str(value) in choices:
+        return None
+    hint = did_you_mean(str(value), choices)
+    return QwenServeError(f"{what} is not a value {target.description} accepts for {option}" + (f" — {hint}" if hint else ""),
+                          allowed=", ".join(choices), fix=fix or f"pick one of those for {option}")  # fmt: skip
 
 
 def _rank(origin: str) -> int:
