@@ -699,3 +699,25 @@ def test_without_the_usage_chunk_it_sends_bench_servings_request():
     assert all("stream_options" not in b and b["ignore_eos"] is True and b["max_tokens"] == 8 for b in bodies)
     assert [(r.output_tokens, r.prompt_tokens) for r in without] == [(8, None)] * 4  # --output-len, not 2 chunks
     assert all(r.ok and r.tpot == pytest.approx((r.e2e - r.ttft) / 7) for r in without)
+
+
+def test_a_missing_bench_extra_is_one_line(monkeypatch, tmp_path):
+    import builtins
+
+    from click.testing import CliRunner
+
+    from qwen_serve.cli import bench_group
+
+    real = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name.split(".")[0] in ("aiohttp", "matplotlib") else real(name, *a, **k))  # fmt: skip
+    import importlib
+
+    monkeypatch.setattr(importlib, "import_module", lambda name, *a: (_ for _ in ()).throw(ImportError(name))
+                        if name.split(".")[0] in ("aiohttp", "matplotlib") else real(name))  # fmt: skip
+    f = tmp_path / "r.json"
+    f.write_text("{}")
+    for args in (["run", "--port", "9"], ["plot", str(f), "-o", str(tmp_path / "p.png")]):
+        result = CliRunner().invoke(bench_group, args)
+        assert result.exit_code == 2, result.output
+        assert "pip install 'qwen-serve[bench]'" in result.stderr

@@ -189,7 +189,7 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
     of this one, which spends no more than sglang.bench_serving's own (`bench/client_overhead.py`,
     `bench/results/cpu/client_overhead/`). Wall and CPU time start once the connection pool
     exists, so neither counts its set-up."""
-    import aiohttp
+    aiohttp = needs_extra("aiohttp")
 
     headers = auth_headers(api_key)
     # SGLang: ignore_eos, so every request streams exactly output_len tokens; the usage chunk
@@ -577,8 +577,21 @@ def pooled_series(series: list[tuple[str, list[dict]]]) -> list[tuple[str, list[
     return pooled
 
 
+def needs_extra(module: str):
+    """Import qwen-bench's optional dependency `module`, or say in one line how to get it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        from .errors import QwenServeError
+
+        raise QwenServeError(f"qwen-bench needs {module.split('.')[0]}, which is not installed",
+                             fix="pip install 'qwen-serve[bench]' (uv sync installs it)") from None  # fmt: skip
+
+
 def plot(files, png: str, pool: bool = False) -> None:
-    import matplotlib
+    matplotlib = needs_extra("matplotlib")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -454,6 +454,7 @@ def bench_run(host, port, base_url, api_key, model, tokenizer, input_len, output
 
     url = _server_url(base_url, host, port)
     try:
+        bench.needs_extra("aiohttp")
         sweep = bench.Sweep(bench.parse_levels(levels), requests_per_level, warmup, input_len, output_len, time_limit,
                             flush_cache, reuse_connections=not fresh_connections, rounds=rounds,
                             stream_usage=not no_usage)  # fmt: skip
@@ -490,7 +491,10 @@ def bench_plot(files, png, pool):
     JSON, or the JSONL that `python -m sglang.bench_serving --output-file` writes)."""
     from . import bench
 
-    bench.plot(files, png, pool=pool)
+    try:
+        bench.plot(files, png, pool=pool)
+    except QwenServeError as exc:
+        _fail(exc, prog="qwen-bench")
     click.echo(f"wrote {png}")
 
 
