@@ -52,8 +52,20 @@ def make_app(opts: argparse.Namespace):
     wake = asyncio.Event()
     tokenizer = asyncio.Lock()
     loop_task = None
-    chunk = "data: " + json.dumps({"id": "x", "object": "text_completion", "created": 1, "model": "m", "usage": None,
-                                   "choices": [{"index": 0, "text": " tok", "logprobs": None, "finish_reason": None}]}) + "\n\n"  # fmt: skip
+    chunk = (
+        "data: "
+        + json.dumps(
+            {
+                "id": "x",
+                "object": "text_completion",
+                "created": 1,
+                "model": "m",
+                "usage": None,
+                "choices": [{"index": 0, "text": " tok", "logprobs": None, "finish_reason": None}],
+            }
+        )
+        + "\n\n"
+    )
 
     class Req:
         def __init__(self, output_len: int):
@@ -129,8 +141,12 @@ def make_app(opts: argparse.Namespace):
             arrivals.clear()
         return JSONResponse({"prefill_batches": sizes, "arrivals_s": t})
 
-    return Starlette(routes=[Route("/v1/completions", completions, methods=["POST"]),
-                             Route("/stats", stats, methods=["GET", "POST"])])  # fmt: skip
+    return Starlette(
+        routes=[
+            Route("/v1/completions", completions, methods=["POST"]),
+            Route("/stats", stats, methods=["GET", "POST"]),
+        ]
+    )
 
 
 async def qwen_bench_level(url: str, n: int, c: int, output_len: int, reuse: bool) -> list[float]:
@@ -161,9 +177,20 @@ def main() -> int:
         return 0
     import httpx
 
-    model = ["--output-len", str(args.output_len), "--decode-ms", str(args.decode_ms), "--prefill-base-ms",
-             str(args.prefill_base_ms), "--prefill-per-seq-ms", str(args.prefill_per_seq_ms), "--tokenize-ms",
-             str(args.tokenize_ms), "--schedule-ms", str(args.schedule_ms)]  # fmt: skip
+    model = [
+        "--output-len",
+        str(args.output_len),
+        "--decode-ms",
+        str(args.decode_ms),
+        "--prefill-base-ms",
+        str(args.prefill_base_ms),
+        "--prefill-per-seq-ms",
+        str(args.prefill_per_seq_ms),
+        "--tokenize-ms",
+        str(args.tokenize_ms),
+        "--schedule-ms",
+        str(args.schedule_ms),
+    ]
     url, server = start_server(__file__, model)
     n, c, out_len = args.requests, args.concurrency, args.output_len
     body = {"model": "m", "prompt": "p", "max_tokens": out_len, "stream": True}
@@ -172,7 +199,7 @@ def main() -> int:
         "qwen-bench --new-connection-per-request": lambda: qwen_bench_level(url, n, c, out_len, False),
         "bench_serving": lambda: bench_serving_level(url, n, c, out_len),
         "httpx (qwen-bench on the H100)": lambda: httpx_level(url, n, c, body),
-    }  # fmt: skip
+    }
     rows = []
     try:
         for repeat in range(1, args.repeat + 1):
@@ -184,22 +211,38 @@ def main() -> int:
                 # all c requests of a round finish in the same decode step (their prefills ran back to
                 # back), so the client sends the next c at once: how far apart they reach the server
                 spreads = [(arrivals[i + c - 1] - arrivals[i]) * 1000 for i in range(0, len(arrivals) - c + 1, c)]
-                row = {"client": name, "repeat": repeat, "requests": len(ttfts),
-                       "ttft_ms_p50": statistics.median(ttfts) * 1000, "ttft_ms_mean": statistics.fmean(ttfts) * 1000,
-                       "round_spread_ms": {"first": spreads[0], "median": statistics.median(spreads[1:] or spreads),
-                                           "max": max(spreads[1:] or spreads)},
-                       "prefill_batches": len(sizes), "seqs_per_prefill_batch": statistics.fmean(sizes),
-                       "batch_sizes": dict(sorted(collections.Counter(sizes).items()))}  # fmt: skip
+                row = {
+                    "client": name,
+                    "repeat": repeat,
+                    "requests": len(ttfts),
+                    "ttft_ms_p50": statistics.median(ttfts) * 1000,
+                    "ttft_ms_mean": statistics.fmean(ttfts) * 1000,
+                    "round_spread_ms": {
+                        "first": spreads[0],
+                        "median": statistics.median(spreads[1:] or spreads),
+                        "max": max(spreads[1:] or spreads),
+                    },
+                    "prefill_batches": len(sizes),
+                    "seqs_per_prefill_batch": statistics.fmean(sizes),
+                    "batch_sizes": dict(sorted(collections.Counter(sizes).items())),
+                }
                 rows.append(row)
-                print(f"{repeat}  {name:42s} TTFT p50 {row['ttft_ms_p50']:6.1f} ms  mean {row['ttft_ms_mean']:6.1f} ms  "
-                      f"{row['seqs_per_prefill_batch']:.2f} seqs per prefill batch  {row['batch_sizes']}  "
-                      f"a round of {c} reached the server within {row['round_spread_ms']['median']:.1f} ms "
-                      f"(median; max {row['round_spread_ms']['max']:.1f})", flush=True)  # fmt: skip
+                print(
+                    f"{repeat}  {name:42s} TTFT p50 {row['ttft_ms_p50']:6.1f} ms  mean {row['ttft_ms_mean']:6.1f} ms  "
+                    f"{row['seqs_per_prefill_batch']:.2f} seqs per prefill batch  {row['batch_sizes']}  "
+                    f"a round of {c} reached the server within {row['round_spread_ms']['median']:.1f} ms "
+                    f"(median; max {row['round_spread_ms']['max']:.1f})",
+                    flush=True,
+                )
     finally:
         server.terminate()
     if args.output:
-        facts = {"command": "python " + " ".join(sys.argv), "python": platform.python_version(),
-                 "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}  # fmt: skip
+        facts = {
+            "command": "python " + " ".join(sys.argv),
+            "python": platform.python_version(),
+            "machine": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+        }
         Path(args.output).write_text(json.dumps({**facts, **vars(args), "rows": rows}, indent=2) + "\n")
     return 0
 

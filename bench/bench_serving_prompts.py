@@ -31,8 +31,9 @@ def level_prompts(tokenizer, input_len: int, output_len: int, count: int, seed: 
 
     random.seed(seed)  # what sglang.benchmark.serving.run_benchmark does before building the dataset
     np.random.seed(seed)
-    rows = sample_random_requests(input_len, output_len, count, 1.0, tokenizer, "", random_sample=False,
-                                  return_text=True)  # fmt: skip
+    rows = sample_random_requests(
+        input_len, output_len, count, 1.0, tokenizer, "", random_sample=False, return_text=True
+    )
     return [row.prompt for row in rows]
 
 
@@ -56,8 +57,10 @@ def main() -> int:
         count = args.requests or max(16, args.rounds * c)
         prompts = level_prompts(tok, args.input_len, args.output_len, count, 1000 * args.run + c)
         counts = [len(tok.encode(p)) for p in prompts]
-        print(f"concurrency {c}: {len(prompts)} prompts asked as {args.input_len} tokens, counted "
-              f"{min(counts)}-{max(counts)} (mean {statistics.fmean(counts):.1f}) by the tokenizer")
+        print(
+            f"concurrency {c}: {len(prompts)} prompts asked as {args.input_len} tokens, counted "
+            f"{min(counts)}-{max(counts)} (mean {statistics.fmean(counts):.1f}) by the tokenizer"
+        )
         for p, n in [(prompts[0], counts[0])] * args.warmup + list(zip(prompts, counts)):
             lines.append(json.dumps({"prompt": p, "tokens": n, "concurrency": c}))
     if args.output:

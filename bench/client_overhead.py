@@ -29,8 +29,14 @@ import sys
 import time
 from pathlib import Path
 
-CHUNK = {"id": "x", "object": "text_completion", "created": 1, "model": "m",
-         "choices": [{"index": 0, "text": " tok", "logprobs": None, "finish_reason": None}], "usage": None}  # fmt: skip
+CHUNK = {
+    "id": "x",
+    "object": "text_completion",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "text": " tok", "logprobs": None, "finish_reason": None}],
+    "usage": None,
+}
 
 
 def make_app(chunks: int, gap: float):
@@ -102,12 +108,25 @@ async def bench_serving_level(url: str, n: int, concurrency: int, output_len: in
     """sglang.bench_serving's own OpenAI-backend request function under its semaphore: each TTFT."""
     from sglang.benchmark import serving
 
-    serving.args = argparse.Namespace(disable_stream=False, disable_ignore_eos=False, return_logprob=False,
-                                      top_logprobs_num=0, cache_report=False, header=None)  # fmt: skip
+    serving.args = argparse.Namespace(
+        disable_stream=False,
+        disable_ignore_eos=False,
+        return_logprob=False,
+        top_logprobs_num=0,
+        cache_report=False,
+        header=None,
+    )
     semaphore = asyncio.Semaphore(concurrency)  # as sglang.benchmark.serving.benchmark limits concurrency
-    request = serving.RequestFuncInput(prompt="p", api_url=url + "/v1/completions", prompt_len=512,
-                                       output_len=output_len, model="m", lora_name=None, image_data=None,
-                                       extra_request_body={})  # fmt: skip
+    request = serving.RequestFuncInput(
+        prompt="p",
+        api_url=url + "/v1/completions",
+        prompt_len=512,
+        output_len=output_len,
+        model="m",
+        lora_name=None,
+        image_data=None,
+        extra_request_body={},
+    )
 
     async def one():
         async with semaphore:
@@ -133,10 +152,32 @@ def cli_level(url: str, n: int, concurrency: int, output_len: int = 128) -> floa
         drain = threading.Thread(target=lambda: _drain(master), daemon=True)
         drain.start()
         try:
-            subprocess.run([sys.executable, "-c", "from qwen_serve.cli import bench_main; bench_main()", "--base-url",
-                            url, "--model", "m", "--prompts", str(prompts), "--output-len", str(output_len),
-                            "--concurrency", str(concurrency), "--requests", str(n), "--warmup", "0",
-                            "--out", str(out)], stdout=subprocess.DEVNULL, stderr=slave, check=True)  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from qwen_serve.cli import bench_main; bench_main()",
+                    "--base-url",
+                    url,
+                    "--model",
+                    "m",
+                    "--prompts",
+                    str(prompts),
+                    "--output-len",
+                    str(output_len),
+                    "--concurrency",
+                    str(concurrency),
+                    "--requests",
+                    str(n),
+                    "--warmup",
+                    "0",
+                    "--out",
+                    str(out),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=slave,
+                check=True,
+            )
         finally:
             os.close(slave)
             drain.join(timeout=10)
@@ -183,10 +224,11 @@ def main() -> int:
         clients = {
             "qwen-bench": lambda: asyncio.run(bench.run_level(url, "m", ["p"], c, n, 128, 120, False, None)),
             "qwen-bench --new-connection-per-request": lambda: asyncio.run(
-                bench.run_level(url, "m", ["p"], c, n, 128, 120, False, None, reuse_connections=False)),
+                bench.run_level(url, "m", ["p"], c, n, 128, 120, False, None, reuse_connections=False)
+            ),
             "bench_serving": lambda: asyncio.run(bench_serving_level(url, n, c)),
             "httpx": lambda: asyncio.run(httpx_level(url, n, c, body)),
-        }  # fmt: skip
+        }
         for name, run in clients.items():
             run()  # once to warm imports and caches
             cpu = min(measure(run) for _ in range(3))
@@ -198,8 +240,13 @@ def main() -> int:
         print(f"concurrency {c:3d}  {name:40s} {ms:6.2f} ms CPU per request", flush=True)
     server.terminate()
     if args.output:
-        facts = {"command": "python " + " ".join(sys.argv), "python": platform.python_version(),
-                 "machine": platform.processor() or platform.machine(), "chunks": args.chunks, "gap_ms": args.gap_ms}  # fmt: skip
+        facts = {
+            "command": "python " + " ".join(sys.argv),
+            "python": platform.python_version(),
+            "machine": platform.processor() or platform.machine(),
+            "chunks": args.chunks,
+            "gap_ms": args.gap_ms,
+        }
         Path(args.output).write_text(json.dumps({**facts, "rows": rows}, indent=2) + "\n")
     return 0
 

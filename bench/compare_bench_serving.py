@@ -49,7 +49,11 @@ PAIRS = (  # (qwen-bench level field, key, bench_serving field)
 
 TARGET = 0.05
 MIN_ROUNDS = 10  # per tool, for any verdict but "undecided"
-PER_REQUEST = (("ttft_ms.mean", "mean"), ("ttft_ms.p50", 50), ("ttft_ms.p99", 99))  # compared request by request where both kept them
+PER_REQUEST = (
+    ("ttft_ms.mean", "mean"),
+    ("ttft_ms.p50", 50),
+    ("ttft_ms.p99", 99),
+)  # compared request by request where both kept them
 
 
 def ours_runs(paths: list[str]) -> list[dict]:
@@ -58,12 +62,14 @@ def ours_runs(paths: list[str]) -> list[dict]:
         levels = json.loads(Path(path).read_text())["levels"]
         run = {}
         for lv in levels:
-            run[lv["concurrency"]] = {f"{f}{'.' + k if k else ''}": (lv[f] if k is None else lv[f].get(k))
-                                      for f, k, _ in PAIRS}  # fmt: skip
+            run[lv["concurrency"]] = {
+                f"{f}{'.' + k if k else ''}": (lv[f] if k is None else lv[f].get(k)) for f, k, _ in PAIRS
+            }
             rows = lv.get("per_request") or {}
             if rows.get("ttft_ms"):
-                run[lv["concurrency"]]["ttfts_ms"] = [t for t, e in zip(rows["ttft_ms"], rows["error"])
-                                                     if t is not None and not e]  # fmt: skip
+                run[lv["concurrency"]]["ttfts_ms"] = [
+                    t for t, e in zip(rows["ttft_ms"], rows["error"]) if t is not None and not e
+                ]
         runs.append(run)
     return runs
 
@@ -89,14 +95,17 @@ def stats(values: list[float]) -> tuple[float, float]:
     return mean, ((max(values) - min(values)) / mean if mean else 0.0)
 
 
-def bootstrap(a: list[list[float]], b: list[list[float]], q: int | str, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap(
+    a: list[list[float]], b: list[list[float]], q: int | str, draws: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """quantile(pooled a) / quantile(pooled b) - 1 for two lists of rounds, with the 2.5th and 97.5th
     percentiles of that difference over `draws` resamplings of the rounds of each side (with
     replacement, each its own number of rounds; the requests of a drawn round stay together)."""
     rng = random.Random(seed)
     point = quantile([t for x in a for t in x], q) / quantile([t for x in b for t in x], q) - 1
-    diffs = sorted(quantile(resample_rounds(a, rng), q) / quantile(resample_rounds(b, rng), q) - 1
-                   for _ in range(draws))  # fmt: skip
+    diffs = sorted(
+        quantile(resample_rounds(a, rng), q) / quantile(resample_rounds(b, rng), q) - 1 for _ in range(draws)
+    )
     return point, diffs[int(0.025 * draws)], diffs[int(0.975 * draws) - 1]
 
 
@@ -127,9 +136,17 @@ def per_request_rows(ours: list[dict], theirs: list[dict], c: int) -> list[dict]
     rows = []
     for metric, q in PER_REQUEST:
         point, low, high = bootstrap(a, b, q)
-        row = {"concurrency": c, "metric": metric, "requests": [len(flat_a), len(flat_b)],
-               "rounds": [len(a), len(b)], "qwen_bench": quantile(flat_a, q), "bench_serving": quantile(flat_b, q),
-               "difference": point, "ci95": [low, high], "verdict": verdict(low, high, min(len(a), len(b)))}  # fmt: skip
+        row = {
+            "concurrency": c,
+            "metric": metric,
+            "requests": [len(flat_a), len(flat_b)],
+            "rounds": [len(a), len(b)],
+            "qwen_bench": quantile(flat_a, q),
+            "bench_serving": quantile(flat_b, q),
+            "difference": point,
+            "ci95": [low, high],
+            "verdict": verdict(low, high, min(len(a), len(b))),
+        }
         if len(b) >= 4:
             self_point, self_low, self_high = bootstrap(b[0::2], b[1::2], q)
             row["bench_serving_self"] = {"difference": self_point, "ci95": [self_low, self_high]}
@@ -163,13 +180,21 @@ def distribution_row(ours: list[dict], theirs: list[dict], c: int) -> dict | Non
     b = [t for x in b_rounds for t in x]
     if len(a) < 2 or len(b) < 2:
         return None
-    row = {"concurrency": c, "percentiles": list(DISTRIBUTION), "qwen_bench": [quantile(a, q) for q in DISTRIBUTION],
-           "bench_serving": [quantile(b, q) for q in DISTRIBUTION], "share_gap": share_gap(a, b)}  # fmt: skip
-    row["median_step"] = [(v[DISTRIBUTION.index(55)] - v[DISTRIBUTION.index(45)]) / v[DISTRIBUTION.index(50)]
-                          for v in (row["qwen_bench"], row["bench_serving"])]  # fmt: skip
+    row = {
+        "concurrency": c,
+        "percentiles": list(DISTRIBUTION),
+        "qwen_bench": [quantile(a, q) for q in DISTRIBUTION],
+        "bench_serving": [quantile(b, q) for q in DISTRIBUTION],
+        "share_gap": share_gap(a, b),
+    }
+    row["median_step"] = [
+        (v[DISTRIBUTION.index(55)] - v[DISTRIBUTION.index(45)]) / v[DISTRIBUTION.index(50)]
+        for v in (row["qwen_bench"], row["bench_serving"])
+    ]
     if len(b_rounds) >= 4:
-        row["bench_serving_self_share_gap"] = share_gap([t for x in b_rounds[0::2] for t in x],
-                                                        [t for x in b_rounds[1::2] for t in x])  # fmt: skip
+        row["bench_serving_self_share_gap"] = share_gap(
+            [t for x in b_rounds[0::2] for t in x], [t for x in b_rounds[1::2] for t in x]
+        )
     return row
 
 
@@ -186,9 +211,18 @@ def compare(ours: list[dict], theirs: list[dict]) -> list[dict]:
             if not a or not b:
                 continue
             (ma, sa), (mb, sb) = stats(a), stats(b)
-            rows.append({"concurrency": c, "metric": metric, "qwen_bench": ma, "bench_serving": mb,
-                         "difference": ma / mb - 1, "runs": [len(a), len(b)],
-                         "spread_qwen_bench": sa, "spread_bench_serving": sb})  # fmt: skip
+            rows.append(
+                {
+                    "concurrency": c,
+                    "metric": metric,
+                    "qwen_bench": ma,
+                    "bench_serving": mb,
+                    "difference": ma / mb - 1,
+                    "runs": [len(a), len(b)],
+                    "spread_qwen_bench": sa,
+                    "spread_bench_serving": sb,
+                }
+            )
     return rows
 
 
@@ -216,45 +250,73 @@ def main() -> int:
     shapes = [row for row in (distribution_row(ours_data, theirs_data, c) for c in levels) if row]
     several = any(r["runs"] != [1, 1] for r in rows)
     head = "| concurrency | metric | qwen-bench | bench_serving | difference |"
-    lines = [head + (" spread qwen-bench / bench_serving |" if several else ""),
-             "| --- | --- | --- | --- | --- |" + (" --- |" if several else "")]
+    lines = [
+        head + (" spread qwen-bench / bench_serving |" if several else ""),
+        "| --- | --- | --- | --- | --- |" + (" --- |" if several else ""),
+    ]
     for r in rows:
         line = f"| {r['concurrency']} | {r['metric']} | {r['qwen_bench']:.2f} | {r['bench_serving']:.2f} | {r['difference']:+.1%} |"
         if several:
-            spreads = [f"{r[key]:.1%}" if n > 1 else "—" for key, n in
-                       zip(("spread_qwen_bench", "spread_bench_serving"), r["runs"])]  # one run has no spread
+            spreads = [
+                f"{r[key]:.1%}" if n > 1 else "—"
+                for key, n in zip(("spread_qwen_bench", "spread_bench_serving"), r["runs"])
+            ]  # one run has no spread
             line += f" {spreads[0]} / {spreads[1]} |"
         lines.append(line)
     worst = max((abs(r["difference"]) for r in rows), default=None)
-    Path(args.out).write_text(json.dumps({"ours": ours, "theirs": theirs, "rows": rows, "worst_abs_difference": worst,
-                                          "per_request": pooled, "distribution": shapes}, indent=2) + "\n")  # fmt: skip
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "ours": ours,
+                "theirs": theirs,
+                "rows": rows,
+                "worst_abs_difference": worst,
+                "per_request": pooled,
+                "distribution": shapes,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print("\n".join(lines))
     print(f"worst difference: {worst:.1%}" if worst is not None else "no common levels")
     if pooled:
-        print("\nrequest by request (each tool's requests pooled over its runs; 95 % interval from 2000 bootstrap "
-              "draws of rounds, i.e. blocks of `concurrency` requests in the order sent):")  # fmt: skip
-        print("| concurrency | metric | requests (rounds) qwen-bench / bench_serving | qwen-bench | bench_serving "
-              "| difference | 95 % interval | within 5 % | bench_serving odd vs even rounds |")  # fmt: skip
+        print(
+            "\nrequest by request (each tool's requests pooled over its runs; 95 % interval from 2000 bootstrap "
+            "draws of rounds, i.e. blocks of `concurrency` requests in the order sent):"
+        )
+        print(
+            "| concurrency | metric | requests (rounds) qwen-bench / bench_serving | qwen-bench | bench_serving "
+            "| difference | 95 % interval | within 5 % | bench_serving odd vs even rounds |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in pooled:
-            print(f"| {r['concurrency']} | {r['metric']} | {r['requests'][0]} ({r['rounds'][0]}) / {r['requests'][1]} "
-                  f"({r['rounds'][1]}) | {r['qwen_bench']:.2f} "
-                  f"| {r['bench_serving']:.2f} | {r['difference']:+.1%} | {r['ci95'][0]:+.1%} … {r['ci95'][1]:+.1%} "
-                  f"| {r['verdict']} | {_self(r)} |")  # fmt: skip
+            print(
+                f"| {r['concurrency']} | {r['metric']} | {r['requests'][0]} ({r['rounds'][0]}) / {r['requests'][1]} "
+                f"({r['rounds'][1]}) | {r['qwen_bench']:.2f} "
+                f"| {r['bench_serving']:.2f} | {r['difference']:+.1%} | {r['ci95'][0]:+.1%} … {r['ci95'][1]:+.1%} "
+                f"| {r['verdict']} | {_self(r)} |"
+            )
     if shapes:
-        print("\nTTFT distribution (ms, each tool's requests pooled); median step: (p55 - p45) / p50, how far the "
-              "median moves when 5 % of the requests cross it; share gap: the largest difference in the share of "
-              "requests at or below any TTFT (in brackets: bench_serving's odd vs even rounds, half the requests a side, "
-              "so larger by chance alone). The share gap ignores how far apart the TTFTs are: where they hardly vary "
-              "(concurrency 1) a fraction of a ms moves many requests.")  # fmt: skip
+        print(
+            "\nTTFT distribution (ms, each tool's requests pooled); median step: (p55 - p45) / p50, how far the "
+            "median moves when 5 % of the requests cross it; share gap: the largest difference in the share of "
+            "requests at or below any TTFT (in brackets: bench_serving's odd vs even rounds, half the requests a side, "
+            "so larger by chance alone). The share gap ignores how far apart the TTFTs are: where they hardly vary "
+            "(concurrency 1) a fraction of a ms moves many requests."
+        )
         print("| concurrency | tool | " + " | ".join(f"p{q}" for q in DISTRIBUTION) + " | median step | share gap |")
         print("| --- | --- | " + " | ".join("---" for _ in DISTRIBUTION) + " | --- | --- |")
         for r in shapes:
-            gap = f"{r['share_gap']:.1%}" + (f" ({r['bench_serving_self_share_gap']:.1%})"
-                                             if "bench_serving_self_share_gap" in r else "")  # fmt: skip
+            gap = f"{r['share_gap']:.1%}" + (
+                f" ({r['bench_serving_self_share_gap']:.1%})" if "bench_serving_self_share_gap" in r else ""
+            )
             for i, (tool, name) in enumerate((("qwen_bench", "qwen-bench"), ("bench_serving", "bench_serving"))):
-                print(f"| {r['concurrency'] if i == 0 else ''} | {name} | "
-                      + " | ".join(f"{v:.1f}" for v in r[tool]) + f" | {r['median_step'][i]:.1%} | {gap if i == 0 else ''} |")
+                print(
+                    f"| {r['concurrency'] if i == 0 else ''} | {name} | "
+                    + " | ".join(f"{v:.1f}" for v in r[tool])
+                    + f" | {r['median_step'][i]:.1%} | {gap if i == 0 else ''} |"
+                )
     return 0
 
 

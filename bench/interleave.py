@@ -70,10 +70,30 @@ def run_qwen_bench(args, run: int, prompts: list[str], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     prompt_file = out / f"prompts_{run}.jsonl"  # the level's warm-up repeats its first prompt, as bench_serving's
     prompt_file.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in [prompts[0]] * args.warmup + prompts))
-    cli = ["--base-url", args.base_url, "--model", args.model, "--tokenizer", args.tokenizer, "--prompts", str(prompt_file),
-           "--output-len", str(args.output_len), "--concurrency", str(args.concurrency), "--requests",
-           str(args.requests), "--warmup", str(args.warmup), "--flush-cache", "--seed", str(run),
-           "--out", str(out / f"{QWEN_BENCH}_{run}.json"), *args.qwen_bench_arg]  # fmt: skip
+    cli = [
+        "--base-url",
+        args.base_url,
+        "--model",
+        args.model,
+        "--tokenizer",
+        args.tokenizer,
+        "--prompts",
+        str(prompt_file),
+        "--output-len",
+        str(args.output_len),
+        "--concurrency",
+        str(args.concurrency),
+        "--requests",
+        str(args.requests),
+        "--warmup",
+        str(args.warmup),
+        "--flush-cache",
+        "--seed",
+        str(run),
+        "--out",
+        str(out / f"{QWEN_BENCH}_{run}.json"),
+        *args.qwen_bench_arg,
+    ]
     with argv(["qwen-bench", "run", *cli]):
         try:
             bench_group.main(args=["run", *cli], prog_name="qwen-bench", standalone_mode=False)
@@ -86,12 +106,37 @@ def run_qwen_bench(args, run: int, prompts: list[str], out: Path) -> None:
 def run_bench_serving(args, run: int, out: Path) -> None:
     from sglang.benchmark import serving
 
-    cli = ["--backend", "sglang-oai", "--base-url", args.base_url, "--model", args.model, "--tokenizer", args.tokenizer,
-           "--dataset-name", "random-ids", "--random-input-len", str(args.input_len), "--random-output-len",
-           str(args.output_len), "--random-range-ratio", "1", "--num-prompts", str(args.requests),
-           "--max-concurrency", str(args.concurrency), "--warmup-requests", str(args.warmup), "--flush-cache",
-           "--seed", str(1000 * run + args.concurrency), "--output-details", "--disable-tqdm",
-           "--output-file", str(out / f"{BENCH_SERVING}_{run}.jsonl")]  # fmt: skip
+    cli = [
+        "--backend",
+        "sglang-oai",
+        "--base-url",
+        args.base_url,
+        "--model",
+        args.model,
+        "--tokenizer",
+        args.tokenizer,
+        "--dataset-name",
+        "random-ids",
+        "--random-input-len",
+        str(args.input_len),
+        "--random-output-len",
+        str(args.output_len),
+        "--random-range-ratio",
+        "1",
+        "--num-prompts",
+        str(args.requests),
+        "--max-concurrency",
+        str(args.concurrency),
+        "--warmup-requests",
+        str(args.warmup),
+        "--flush-cache",
+        "--seed",
+        str(1000 * run + args.concurrency),
+        "--output-details",
+        "--disable-tqdm",
+        "--output-file",
+        str(out / f"{BENCH_SERVING}_{run}.jsonl"),
+    ]
     with argv(["sglang.benchmark.serving", *cli]):
         serving.cli_main()
 
@@ -109,10 +154,19 @@ def main() -> int:
     ap.add_argument("--input-len", type=int, default=512)
     ap.add_argument("--output-len", type=int, default=128)
     ap.add_argument("--warmup", type=int, default=4)
-    ap.add_argument("--time-limit", type=float, metavar="S", help="end within S seconds: start the next four passes "
-                    "(Q B B Q keeps the order balanced) only if, at the mean pass time so far, they end by then")
-    ap.add_argument("--warm-requests", type=int, default=0, help="first a qwen-bench pass of this many requests, "
-                    "kept apart (out/warm/) and not compared")
+    ap.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="S",
+        help="end within S seconds: start the next four passes "
+        "(Q B B Q keeps the order balanced) only if, at the mean pass time so far, they end by then",
+    )
+    ap.add_argument(
+        "--warm-requests",
+        type=int,
+        default=0,
+        help="first a qwen-bench pass of this many requests, kept apart (out/warm/) and not compared",
+    )
     ap.add_argument("--qwen-bench-arg", action="append", default=[], help="passed to every qwen-bench pass")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -126,36 +180,56 @@ def main() -> int:
     if args.warm_requests:  # a new server's first batches of each shape compile kernels: none of that in a pass
         print(f"== warm-up pass: qwen_bench, {args.warm_requests} requests (run 0; not compared)", flush=True)
         warm = argparse.Namespace(**{**vars(args), "requests": args.warm_requests})
-        run_qwen_bench(warm, 0, level_prompts(tokenizer, args.input_len, args.output_len, args.warm_requests,
-                                              args.concurrency), out / "warm")  # fmt: skip
+        run_qwen_bench(
+            warm,
+            0,
+            level_prompts(tokenizer, args.input_len, args.output_len, args.warm_requests, args.concurrency),
+            out / "warm",
+        )
     passes, t0 = [], time.perf_counter()
     for k, tool in enumerate(order(args.passes)):
         elapsed = time.perf_counter() - t0
         if args.time_limit and k and k % 4 == 0 and elapsed + 4 * elapsed / k > args.time_limit:
-            print(f"time limit: {k} of {args.passes} passes run (the next four would end past "
-                  f"{args.time_limit:.0f} s at {elapsed / k:.1f} s a pass)", flush=True)  # fmt: skip
+            print(
+                f"time limit: {k} of {args.passes} passes run (the next four would end past "
+                f"{args.time_limit:.0f} s at {elapsed / k:.1f} s a pass)",
+                flush=True,
+            )
             break
         run = args.first + k // 2
         start = time.perf_counter() - t0
         print(f"== pass {k + 1}/{args.passes}: {tool}, run {run}", flush=True)
         if tool == QWEN_BENCH:
-            prompts = level_prompts(tokenizer, args.input_len, args.output_len, args.requests,
-                                    1000 * run + args.concurrency)  # fmt: skip
+            prompts = level_prompts(
+                tokenizer, args.input_len, args.output_len, args.requests, 1000 * run + args.concurrency
+            )
             run_qwen_bench(args, run, prompts, out)
             path = out / f"{QWEN_BENCH}_{run}.json"
         else:
             run_bench_serving(args, run, out)
             path = out / f"{BENCH_SERVING}_{run}.jsonl"
         ttfts = pass_ttfts_ms(tool, path, args.concurrency)
-        passes.append({"pass": k + 1, "tool": tool, "run": run, "start_s": round(start, 1),
-                       "end_s": round(time.perf_counter() - t0, 1), "requests": len(ttfts),
-                       "ttft_mean_ms": round(sum(ttfts) / len(ttfts), 2), "ttft_p50_ms": round(percentile(ttfts, 50), 2)})  # fmt: skip
-        (out / "passes.json").write_text(json.dumps({"concurrency": args.concurrency, "command": sys.argv,
-                                                     "passes": passes}, indent=1) + "\n")  # fmt: skip
+        passes.append(
+            {
+                "pass": k + 1,
+                "tool": tool,
+                "run": run,
+                "start_s": round(start, 1),
+                "end_s": round(time.perf_counter() - t0, 1),
+                "requests": len(ttfts),
+                "ttft_mean_ms": round(sum(ttfts) / len(ttfts), 2),
+                "ttft_p50_ms": round(percentile(ttfts, 50), 2),
+            }
+        )
+        (out / "passes.json").write_text(
+            json.dumps({"concurrency": args.concurrency, "command": sys.argv, "passes": passes}, indent=1) + "\n"
+        )
     print(f"{'pass':>4} {'tool':<14} {'run':>4} {'start s':>8} {'end s':>7} {'n':>4} {'TTFT mean':>10} {'p50':>8}")
     for p in passes:
-        print(f"{p['pass']:>4} {p['tool']:<14} {p['run']:>4} {p['start_s']:>8} {p['end_s']:>7} {p['requests']:>4} "
-              f"{p['ttft_mean_ms']:>10} {p['ttft_p50_ms']:>8}")  # fmt: skip
+        print(
+            f"{p['pass']:>4} {p['tool']:<14} {p['run']:>4} {p['start_s']:>8} {p['end_s']:>7} {p['requests']:>4} "
+            f"{p['ttft_mean_ms']:>10} {p['ttft_p50_ms']:>8}"
+        )
     return 0
 
 

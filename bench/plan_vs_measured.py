@@ -36,8 +36,11 @@ DUMMY = "--load-format dummy"  # not with --real-weights: the model directory ho
 def sample_memory(samples: list, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
-                                 capture_output=True, text=True).stdout.split()
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
         except OSError:
             return  # no nvidia-smi: no peak measurement
         if out:
@@ -60,12 +63,18 @@ def speed(model_dir: str) -> dict:
 
     base = f"http://127.0.0.1:{PORT}"
     facts: dict = {}
-    r = httpx.post(base + "/v1/chat/completions", timeout=120,
-                   json={"model": "default", "max_tokens": 32, "messages": [{"role": "user", "content": "你好"}]})
+    r = httpx.post(
+        base + "/v1/chat/completions",
+        timeout=120,
+        json={"model": "default", "max_tokens": 32, "messages": [{"role": "user", "content": "你好"}]},
+    )
     facts["chat_status"] = r.status_code
     arrivals = []
-    body = {"text": "Once upon a time", "stream": True,
-            "sampling_params": {"max_new_tokens": 256, "temperature": 0, "ignore_eos": True}}
+    body = {
+        "text": "Once upon a time",
+        "stream": True,
+        "sampling_params": {"max_new_tokens": 256, "temperature": 0, "ignore_eos": True},
+    }
     with httpx.stream("POST", base + "/generate", json=body, timeout=300) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:") and line.strip() != "data: [DONE]":
@@ -79,18 +88,50 @@ def speed(model_dir: str) -> dict:
     prompts = bench.make_prompts(tok, 128, 256, seed=1)
     done, duration, cpu = asyncio.run(bench.run_level(base, "default", prompts, 64, 128, 128, 240, True, None))
     level = bench.summarize(done, 64, duration, cpu, 256, 128)
-    facts["conc64"] = {"output_tok_s": round(level.output_throughput, 1), "completed": level.completed,
-                       "errors": level.errors, "tpot_p50_ms": level.tpot_ms.get("p50"), "ttft_p50_ms": level.ttft_ms.get("p50")}
+    facts["conc64"] = {
+        "output_tok_s": round(level.output_throughput, 1),
+        "completed": level.completed,
+        "errors": level.errors,
+        "tpot_p50_ms": level.tpot_ms.get("p50"),
+        "ttft_p50_ms": level.ttft_ms.get("p50"),
+    }
     return facts
 
 
-def measure(name: str, args: list[str], model: str, out: Path, timeout: float, with_speed: bool = False,
-            passthrough: str = PASSTHROUGH, dummy: str = DUMMY) -> dict:
+def measure(
+    name: str,
+    args: list[str],
+    model: str,
+    out: Path,
+    timeout: float,
+    with_speed: bool = False,
+    passthrough: str = PASSTHROUGH,
+    dummy: str = DUMMY,
+) -> dict:
     ready_file, log_file = out / f"{name}.ready.json", out / f"{name}.sglang.log"
-    argv = [sys.executable, "-m", "qwen_serve", *args, "--model-path", model, "--host", "127.0.0.1",
-            "--port", str(PORT), *shlex.split(COMMON), "--quiet", "--ready-file", str(ready_file),
-            "--log-file", str(log_file), "--ready-timeout", str(timeout), *shlex.split(dummy), "--",
-            *shlex.split(passthrough)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "qwen_serve",
+        *args,
+        "--model-path",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(PORT),
+        *shlex.split(COMMON),
+        "--quiet",
+        "--ready-file",
+        str(ready_file),
+        "--log-file",
+        str(log_file),
+        "--ready-timeout",
+        str(timeout),
+        *shlex.split(dummy),
+        "--",
+        *shlex.split(passthrough),
+    ]
     samples: list = []
     stop = threading.Event()
     sampler = threading.Thread(target=sample_memory, args=(samples, stop), daemon=True)
@@ -143,8 +184,12 @@ def main() -> int:
     ap.add_argument("--config", action="append", required=True, metavar="NAME=QWEN-SERVE ARGS")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--gpu", help="plan for this GPU when NVML sees none (dry runs of this script)")
-    ap.add_argument("--speed", action="store_true", help="also: chat, batch-1 decode tok/s, output tok/s at concurrency 64")
-    ap.add_argument("--real-weights", action="store_true", help="the model directory has weight files: no --load-format dummy")
+    ap.add_argument(
+        "--speed", action="store_true", help="also: chat, batch-1 decode tok/s, output tok/s at concurrency 64"
+    )
+    ap.add_argument(
+        "--real-weights", action="store_true", help="the model directory has weight files: no --load-format dummy"
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,17 +206,31 @@ def main() -> int:
         # the plan for exactly these settings (the flags the launch gets, parsed by qwen-serve's own CLI)
         settings = resolved_settings([*qargs, "--model-path", args.model])
         predicted = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=False).as_dict()
-        measured = measure(name, qargs, args.model, out, args.timeout, with_speed=args.speed,
-                           dummy="" if args.real_weights else DUMMY)
+        measured = measure(
+            name, qargs, args.model, out, args.timeout, with_speed=args.speed, dummy="" if args.real_weights else DUMMY
+        )
         row = {"name": name, "qwen_serve_args": qargs, "plan": predicted, "measured": measured}
         rows.append(row)
-        print(json.dumps({"name": name, "plan_weights": predicted["weights_gib"], "weights": measured.get("weight_gib"),
-                          "plan_kv": predicted["kv_tokens"], "kv": measured.get("kv_tokens"),
-                          "plan_peak": predicted["peak_load_gib"], "peak": measured.get("peak_load_gib")}), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "plan_weights": predicted["weights_gib"],
+                    "weights": measured.get("weight_gib"),
+                    "plan_kv": predicted["kv_tokens"],
+                    "kv": measured.get("kv_tokens"),
+                    "plan_peak": predicted["peak_load_gib"],
+                    "peak": measured.get("peak_load_gib"),
+                }
+            ),
+            flush=True,
+        )
         # after every row: a call cut short by its time limit still leaves the rows it finished
         name = "plan_vs_measured_real_weights.json" if args.real_weights else "plan_vs_measured.json"
-        (out / name).write_text(json.dumps(
-            {"command": " ".join(map(shlex.quote, sys.argv)), "gpu": hw.describe(), "rows": rows}, indent=2) + "\n")  # fmt: skip
+        (out / name).write_text(
+            json.dumps({"command": " ".join(map(shlex.quote, sys.argv)), "gpu": hw.describe(), "rows": rows}, indent=2)
+            + "\n"
+        )
     return 0
 
 

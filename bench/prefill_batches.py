@@ -58,8 +58,9 @@ def rounds(batches: list[tuple[int, ...]], concurrency: int | None) -> collectio
             current.append(seqs)
     if current:
         splits.append(current)
-    return collections.Counter("+".join(map(str, split)) for split in splits
-                               if concurrency is None or sum(split) == concurrency)  # fmt: skip
+    return collections.Counter(
+        "+".join(map(str, split)) for split in splits if concurrency is None or sum(split) == concurrency
+    )
 
 
 def main() -> int:
@@ -71,8 +72,10 @@ def main() -> int:
     with opener(args.log, "rt", encoding="utf-8", errors="replace") as f:
         segs = list(segments(f))
     named = [(tool, int(c)) for spec in args.names for tool, levels in [spec.split(":")] for c in levels.split(",")]
-    print("| segment | requests | prefill batches | seqs per batch (mean) | batches of 1 seq | new tokens per request "
-          "| rounds from an idle server |")  # fmt: skip
+    print(
+        "| segment | requests | prefill batches | seqs per batch (mean) | batches of 1 seq | new tokens per request "
+        "| rounds from an idle server |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for i, s in enumerate(segs):
         seqs = [b[0] for b in s["batches"]]
@@ -81,8 +84,10 @@ def main() -> int:
         label = f"{tool} c={c}" if tool else f"#{i + 1}"
         split = rounds(s["batches"], c) if c and c > 1 else {}
         shown = ", ".join(f"{k} ×{n}" for k, n in sorted(split.items(), key=lambda kv: -kv[1])) or "—"
-        print(f"| {label} | {s['requests']} | {len(seqs)} | {statistics.fmean(seqs) if seqs else 0:.2f} | "
-              f"{seqs.count(1)} | {new / s['requests'] if s['requests'] else 0:.1f} | {shown} |")
+        print(
+            f"| {label} | {s['requests']} | {len(seqs)} | {statistics.fmean(seqs) if seqs else 0:.2f} | "
+            f"{seqs.count(1)} | {new / s['requests'] if s['requests'] else 0:.1f} | {shown} |"
+        )
     return 0
 
 

@@ -55,8 +55,12 @@ LOG_FACTS = {
 
 def memory_used_mib() -> float | None:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=5).stdout.split()  # fmt: skip
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.split()
         return float(out[0]) if out else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
@@ -72,8 +76,16 @@ def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[lis
     tool, rest = words[0], words[1:]
     serve = ["--host", "127.0.0.1", "--port", str(PORT)]
     if tool == "sglang":
-        return [sys.executable, "-m", "sglang.launch_server", "--model-path", model, *serve, *rest,
-                *shlex.split(common)], env  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "sglang.launch_server",
+            "--model-path",
+            model,
+            *serve,
+            *rest,
+            *shlex.split(common),
+        ], env
     if tool == "qwen-serve":
         if "--" in rest:  # the row's own SGLang flags go after `--` with the common ones
             cut = rest.index("--")
@@ -87,8 +99,22 @@ def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[lis
                 i = sglang_flags.index(flag)
                 qwen_flags += sglang_flags[i : i + 2]
                 del sglang_flags[i : i + 2]
-        return [sys.executable, "-m", "qwen_serve", "--model-path", model, *serve, *qwen_flags, *rest,
-                "--quiet", "--log-file", str(log_file.with_suffix(".sglang.log")), "--", *sglang_flags, *extra], env  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "qwen_serve",
+            "--model-path",
+            model,
+            *serve,
+            *qwen_flags,
+            *rest,
+            "--quiet",
+            "--log-file",
+            str(log_file.with_suffix(".sglang.log")),
+            "--",
+            *sglang_flags,
+            *extra,
+        ], env
     raise SystemExit(f"row command must start with sglang or qwen-serve: {command!r}")
 
 
@@ -100,8 +126,9 @@ def probe() -> bool:
             if r.status != 200:
                 return False
         body = json.dumps({"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/generate", data=body,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{PORT}/generate", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=120) as r:
             return r.status == 200
     except OSError:
@@ -112,11 +139,38 @@ def bench_level(model: str, concurrency: int, out_file: Path, seed: int) -> None
     from sglang.benchmark import serving
 
     n = REQUESTS.get(concurrency, 3 * concurrency)
-    cli = ["--backend", "sglang", "--host", "127.0.0.1", "--port", str(PORT), "--model", model, "--tokenizer", model,
-           "--dataset-name", "random-ids", "--random-input-len", str(INPUT_LEN), "--random-output-len",
-           str(OUTPUT_LEN), "--random-range-ratio", "1", "--num-prompts", str(n), "--max-concurrency",
-           str(concurrency), "--warmup-requests", "2", "--seed", str(seed), "--disable-tqdm", "--tokenize-prompt",
-           "--output-file", str(out_file)]  # fmt: skip
+    cli = [
+        "--backend",
+        "sglang",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(PORT),
+        "--model",
+        model,
+        "--tokenizer",
+        model,
+        "--dataset-name",
+        "random-ids",
+        "--random-input-len",
+        str(INPUT_LEN),
+        "--random-output-len",
+        str(OUTPUT_LEN),
+        "--random-range-ratio",
+        "1",
+        "--num-prompts",
+        str(n),
+        "--max-concurrency",
+        str(concurrency),
+        "--warmup-requests",
+        "2",
+        "--seed",
+        str(seed),
+        "--disable-tqdm",
+        "--tokenize-prompt",
+        "--output-file",
+        str(out_file),
+    ]
     from unittest import mock
 
     with mock.patch.object(sys, "argv", ["sglang.benchmark.serving", *cli]):  # its CLI, in this process
@@ -150,8 +204,14 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     print(f"== {label}: {' '.join(f'{k}={v}' for k, v in env.items())} {shlex.join(argv)}", flush=True)
     t0 = time.monotonic()
     with open(log_file, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
     samples: list[tuple[float, float]] = []
     marks: dict[str, float] = {}
     sglang_log = log_file.with_suffix(".sglang.log") if command.split()[0] != "sglang" else log_file
@@ -163,8 +223,11 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             if used is not None:
                 samples.append((now, used))
             text = sglang_log.read_text(errors="replace") if sglang_log.exists() else ""
-            for mark, pattern in (("load_begin", "Load weight begin"), ("load_end", "Load weight end"),
-                                  ("kv", "KV Cache is allocated")):
+            for mark, pattern in (
+                ("load_begin", "Load weight begin"),
+                ("load_end", "Load weight end"),
+                ("kv", "KV Cache is allocated"),
+            ):
                 if mark not in marks and pattern in text:
                     marks[mark] = now
             if proc.poll() is not None:
@@ -182,24 +245,42 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             time.sleep(0.2)
         for fact, pattern in LOG_FACTS.items():
             m = pattern.search(text)
-            row[fact] = (float(m.group(1)) if fact == "weights_gib" else int(m.group(1)) if fact == "kv_tokens"
-                         else m.group(1)) if m else None  # fmt: skip
+            row[fact] = (
+                (float(m.group(1)) if fact == "weights_gib" else int(m.group(1)) if fact == "kv_tokens" else m.group(1))
+                if m
+                else None
+            )
         before = [u for t, u in samples if t <= marks.get("load_begin", 0)]
         # up to the "Load weight end" line: the KV pool is allocated right after it
         loading = [u for t, u in samples if marks.get("load_begin", 0) <= t <= marks.get("load_end", now)]
         if before and loading:
             row["peak_load_gib"] = round((max(loading) - before[-1]) / 1024, 2)
             row["peak_window"] = "load weight begin-end"
-        print(f"   ready in {row['ready_s']} s; weights {row['weights_gib']} GiB, KV {row['kv_tokens']} tokens, "
-              f"peak at load {row.get('peak_load_gib')} GiB", flush=True)  # fmt: skip
+        print(
+            f"   ready in {row['ready_s']} s; weights {row['weights_gib']} GiB, KV {row['kv_tokens']} tokens, "
+            f"peak at load {row.get('peak_load_gib')} GiB",
+            flush=True,
+        )
         for c in args.levels:
             jsonl = folder / f"bench_c{c}.jsonl"
             bench_level(args.model, c, jsonl, seed=1000 * index + c)
             last = json.loads(jsonl.read_text().strip().splitlines()[-1])
-            row["levels"][str(c)] = {k: last.get(k) for k in ("completed", "output_throughput", "median_tpot_ms",
-                                                               "median_ttft_ms", "median_itl_ms", "duration")}  # fmt: skip
-            print(f"   c={c}: {last.get('output_throughput'):.1f} out tok/s, TPOT p50 {last.get('median_tpot_ms'):.2f} ms, "
-                  f"TTFT p50 {last.get('median_ttft_ms'):.1f} ms", flush=True)  # fmt: skip
+            row["levels"][str(c)] = {
+                k: last.get(k)
+                for k in (
+                    "completed",
+                    "output_throughput",
+                    "median_tpot_ms",
+                    "median_ttft_ms",
+                    "median_itl_ms",
+                    "duration",
+                )
+            }
+            print(
+                f"   c={c}: {last.get('output_throughput'):.1f} out tok/s, TPOT p50 {last.get('median_tpot_ms'):.2f} ms, "
+                f"TTFT p50 {last.get('median_ttft_ms'):.1f} ms",
+                flush=True,
+            )
     finally:
         stop(proc)
         row["stopped_s"] = round(time.monotonic() - t0, 1)
@@ -211,18 +292,34 @@ def cmd_run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True).stdout.strip()  # fmt: skip
+        gpu = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         gpu = "no nvidia-smi"
     from importlib import metadata
 
     versions = {p: _version(metadata, p) for p in ("sglang", "humming-kernels", "torch", "flashinfer-python")}
     rows = [r.split("=", 1) for r in args.row]
-    (out / "run.json").write_text(json.dumps({"gpu": gpu, "versions": versions, "common": args.common,
-                                              "levels": args.levels, "requests": REQUESTS, "input_len": INPUT_LEN,
-                                              "output_len": OUTPUT_LEN, "rows": dict(rows),
-                                              "command": " ".join(sys.argv)}, indent=2) + "\n")  # fmt: skip
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "gpu": gpu,
+                "versions": versions,
+                "common": args.common,
+                "levels": args.levels,
+                "requests": REQUESTS,
+                "input_len": INPUT_LEN,
+                "output_len": OUTPUT_LEN,
+                "rows": dict(rows),
+                "command": " ".join(sys.argv),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     t0, results = time.monotonic(), []
     for i, (label, command) in enumerate(rows, 1):
         if args.deadline and time.monotonic() - t0 > args.deadline:  # a row started now would be cut off
@@ -232,8 +329,11 @@ def cmd_run(args) -> int:
         results.append(run_row(label, command, args, out, i))
     for r in results:
         c = {k: v.get("output_throughput") for k, v in r["levels"].items()}
-        print(f"{r['launch']:<28} ready {r.get('ready_s')} s  weights {r.get('weights_gib')}  KV {r.get('kv_tokens')}  "
-              f"peak {r.get('peak_load_gib')}  out tok/s {c}  {r.get('error', '')}", flush=True)  # fmt: skip
+        print(
+            f"{r['launch']:<28} ready {r.get('ready_s')} s  weights {r.get('weights_gib')}  KV {r.get('kv_tokens')}  "
+            f"peak {r.get('peak_load_gib')}  out tok/s {c}  {r.get('error', '')}",
+            flush=True,
+        )
     return 0 if all("error" not in r for r in results) else 1
 
 
@@ -248,8 +348,15 @@ def _version(metadata, name: str) -> str | None:
 
 
 # the flags that say what a launch is (the rest is the same for every row)
-MEANING = ("--quantization", "--kv-cache-dtype", "--attention-backend", "--context-length",
-           "--max-running-requests", "--chunked-prefill-size", "--torchao-config")  # fmt: skip
+MEANING = (
+    "--quantization",
+    "--kv-cache-dtype",
+    "--attention-backend",
+    "--context-length",
+    "--max-running-requests",
+    "--chunked-prefill-size",
+    "--torchao-config",
+)
 
 
 def resolved(row: dict, folder: Path) -> str:
@@ -315,23 +422,42 @@ def summarize(sources: list[Path]) -> dict:
                 if bandwidth and int(c) == 1 and r.get("weights_gib"):
                     bound_ms = (r["weights_gib"] - EMBEDDING_GIB) * GIB / (bandwidth * 1e9) * 1e3
                     share = round(bound_ms / tpot, 3)
-                rows.append({
-                    "launch": label, "call": call, "resolved": meaning, "concurrency": int(c),
-                    "output_tok_s": round(level["output_throughput"], 1), "tpot_p50_ms": round(tpot, 2),
-                    "ttft_p50_ms": round(level["median_ttft_ms"], 1), "weights_gib": r.get("weights_gib"),
-                    "kv_tokens": r.get("kv_tokens"), "kv_dtype": r.get("kv_dtype"),
-                    # rows before the load-end window (2026-12-02) sampled into the KV pool's allocation
-                    "peak_load_gib": r.get("peak_load_gib") if r.get("peak_window") else None,
-                    "ready_s": r.get("ready_s"),
-                    "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
-                    "hbm_bound_share": share,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "launch": label,
+                        "call": call,
+                        "resolved": meaning,
+                        "concurrency": int(c),
+                        "output_tok_s": round(level["output_throughput"], 1),
+                        "tpot_p50_ms": round(tpot, 2),
+                        "ttft_p50_ms": round(level["median_ttft_ms"], 1),
+                        "weights_gib": r.get("weights_gib"),
+                        "kv_tokens": r.get("kv_tokens"),
+                        "kv_dtype": r.get("kv_dtype"),
+                        # rows before the load-end window (2026-12-02) sampled into the KV pool's allocation
+                        "peak_load_gib": r.get("peak_load_gib") if r.get("peak_window") else None,
+                        "ready_s": r.get("ready_s"),
+                        "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
+                        "hbm_bound_share": share,
+                    }
+                )
     first = calls[0]
-    return {"gpu": first["gpu"], "sglang": first["versions"].get("sglang"), "versions": first["versions"],
-            "common_flags": COMMON, "bench": {"tool": "sglang.benchmark.serving --backend sglang --dataset-name "
-                                              "random-ids --tokenize-prompt --random-range-ratio 1",
-                                              "input_len": INPUT_LEN, "output_len": OUTPUT_LEN, "requests": REQUESTS},
-            "calls": calls, "commands": commands, "rows": rows}  # fmt: skip
+    return {
+        "gpu": first["gpu"],
+        "sglang": first["versions"].get("sglang"),
+        "versions": first["versions"],
+        "common_flags": COMMON,
+        "bench": {
+            "tool": "sglang.benchmark.serving --backend sglang --dataset-name "
+            "random-ids --tokenize-prompt --random-range-ratio 1",
+            "input_len": INPUT_LEN,
+            "output_len": OUTPUT_LEN,
+            "requests": REQUESTS,
+        },
+        "calls": calls,
+        "commands": commands,
+        "rows": rows,
+    }
 
 
 def cmd_summarize(args) -> int:

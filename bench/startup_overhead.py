@@ -32,8 +32,11 @@ def ready(base: str) -> bool:
     try:
         if httpx.get(base + "/health", timeout=5).status_code != 200:
             return False
-        r = httpx.post(base + "/generate", timeout=60,
-                       json={"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}})
+        r = httpx.post(
+            base + "/generate",
+            timeout=60,
+            json={"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}},
+        )
         return r.status_code == 200
     except httpx.HTTPError:
         return False
@@ -41,8 +44,12 @@ def ready(base: str) -> bool:
 
 def gpu_processes() -> str:
     try:
-        return subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
+        return subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"nvidia-smi failed: {exc}"
 
@@ -60,8 +67,11 @@ def one_run(kind: str, argv: list[str], log_path: Path, timeout: float) -> dict:
             time.sleep(0.25)
         chat = None
         if seconds is not None:
-            r = httpx.post(base + "/v1/chat/completions", timeout=120,
-                           json={"model": "default", "max_tokens": 32, "messages": [{"role": "user", "content": "你好"}]})
+            r = httpx.post(
+                base + "/v1/chat/completions",
+                timeout=120,
+                json={"model": "default", "max_tokens": 32, "messages": [{"role": "user", "content": "你好"}]},
+            )
             chat = {"status": r.status_code, "usage": r.json().get("usage")}
         stop_t = time.monotonic()
         # the direct run is stopped like a user would: SIGTERM to its process group
@@ -73,8 +83,15 @@ def one_run(kind: str, argv: list[str], log_path: Path, timeout: float) -> dict:
             code = proc.wait()
         stopped_s = time.monotonic() - stop_t
     time.sleep(3)
-    return {"kind": kind, "seconds_to_ready": seconds, "chat": chat, "exit_code": code,
-            "seconds_to_stop": round(stopped_s, 2), "gpu_processes_after": gpu_processes(), "log": log_path.name}
+    return {
+        "kind": kind,
+        "seconds_to_ready": seconds,
+        "chat": chat,
+        "exit_code": code,
+        "seconds_to_stop": round(stopped_s, 2),
+        "gpu_processes_after": gpu_processes(),
+        "log": log_path.name,
+    }
 
 
 def main() -> int:
@@ -90,7 +107,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     qwen = [sys.executable, "-m", "qwen_serve", "--host", "127.0.0.1", "--port", str(PORT), *qargs]
     split = qwen.index("--") if "--" in qwen else len(qwen)
-    dry = subprocess.run([*qwen[:split], "--dry-run", "--json", *qwen[split:]], capture_output=True, text=True, check=True)
+    dry = subprocess.run(
+        [*qwen[:split], "--dry-run", "--json", *qwen[split:]], capture_output=True, text=True, check=True
+    )
     direct = json.loads(dry.stdout)["argv"]
     served = [*qwen[:split], "--quiet", "--ready-file", str(out / "ready.json"), *qwen[split:]]
     start, results = time.monotonic(), []

@@ -60,24 +60,36 @@ def startup_h100() -> str:
     folder = RESULTS / "h100" / "startup" / "2026-11-25-no-cuda-graph"
     runs = [r for r in json.loads((folder / "startup.json").read_text())["runs"] if r.get("seconds_to_ready")]
     preexec = [float(x) for x in (folder / "dry_run_times.txt").read_text().split()]
-    lines = ["| run | launched by | seconds to ready | exit code after SIGTERM | GPU processes after |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| run | launched by | seconds to ready | exit code after SIGTERM | GPU processes after |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for i, r in enumerate(runs):
         code = r["exit_code"] if r["exit_code"] >= 0 else 128 - r["exit_code"]
-        lines.append(f"| {i} | {'qwen-serve' if r['kind'] == 'qwen-serve' else 'python -m sglang.launch_server'} "
-                     f"| {r['seconds_to_ready']:.1f} | {code} | {r['gpu_processes_after'] or 'none'} |")
+        lines.append(
+            f"| {i} | {'qwen-serve' if r['kind'] == 'qwen-serve' else 'python -m sglang.launch_server'} "
+            f"| {r['seconds_to_ready']:.1f} | {code} | {r['gpu_processes_after'] or 'none'} |"
+        )
     by = {k: [r["seconds_to_ready"] for r in runs if r["kind"] == k] for k in ("direct", "qwen-serve")}
     mean = {k: sum(v) / len(v) for k, v in by.items()}
-    lines += ["", f"Mean: direct {mean['direct']:.1f} s (range {min(by['direct']):.1f}–{max(by['direct']):.1f}), "
-              f"qwen-serve {mean['qwen-serve']:.1f} s (range {min(by['qwen-serve']):.1f}–{max(by['qwen-serve']):.1f}); "
-              f"qwen-serve's own work before it hands over to SGLang: {min(preexec):.2f}–{max(preexec):.2f} s "
-              f"(`{folder.relative_to(ROOT)}/`)."]
+    lines += [
+        "",
+        f"Mean: direct {mean['direct']:.1f} s (range {min(by['direct']):.1f}–{max(by['direct']):.1f}), "
+        f"qwen-serve {mean['qwen-serve']:.1f} s (range {min(by['qwen-serve']):.1f}–{max(by['qwen-serve']):.1f}); "
+        f"qwen-serve's own work before it hands over to SGLang: {min(preexec):.2f}–{max(preexec):.2f} s "
+        f"(`{folder.relative_to(ROOT)}/`).",
+    ]
     return "\n".join(lines)
 
 
-SEED_GPUS = [("RTX 3060 8GB", "ultra_low_memory", "int8wo"), ("RTX 3080 12GB", "memory_optimized", "int4wo-64"),
-             ("RTX 4090", "balanced", "int4wo-128"), ("A100 40GB", "balanced", "int4wo-128"),
-             ("A100-80GB", "high_performance", "none"), ("H100", "fp8_hopper_example", "fp8dq-per_tensor")]
+SEED_GPUS = [
+    ("RTX 3060 8GB", "ultra_low_memory", "int8wo"),
+    ("RTX 3080 12GB", "memory_optimized", "int4wo-64"),
+    ("RTX 4090", "balanced", "int4wo-128"),
+    ("A100 40GB", "balanced", "int4wo-128"),
+    ("A100-80GB", "high_performance", "none"),
+    ("H100", "fp8_hopper_example", "fp8dq-per_tensor"),
+]
 
 
 def hardware_plan() -> str:
@@ -90,8 +102,10 @@ def hardware_plan() -> str:
 
     config = load_config(None)
     names = list(config.presets)
-    lines = ["| GPU | seed said | " + " | ".join(names) + " | `--preset auto` |",
-             "| --- | --- | " + " | ".join("---" for _ in names) + " | --- |"]
+    lines = [
+        "| GPU | seed said | " + " | ".join(names) + " | `--preset auto` |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " | --- |",
+    ]
     for spec, seed_preset, seed_quant in SEED_GPUS:
         hw = parse_gpu_spec(spec)
         cells = []
@@ -104,8 +118,11 @@ def hardware_plan() -> str:
             auto = choose_preset(config, {}, hw.gpu, hw.count)[0]
         except QwenServeError:
             auto = "none fits"
-        lines.append(f"| {hw.gpu.name} ({hw.gpu.memory_gib:.0f} GiB) | {seed_preset} ({seed_quant}) | "
-                     + " | ".join(cells) + f" | {auto} |")
+        lines.append(
+            f"| {hw.gpu.name} ({hw.gpu.memory_gib:.0f} GiB) | {seed_preset} ({seed_quant}) | "
+            + " | ".join(cells)
+            + f" | {auto} |"
+        )
     return "\n".join(lines)
 
 
@@ -132,8 +149,11 @@ def plan_vs_measured() -> str:
     h100 = parse_gpu_spec("H100").gpu
     folder = RESULTS / "h100" / "plan" / "2026-11-25"
     data = json.loads((folder / "plan_vs_measured.json").read_text())
-    lines = ["| configuration (H100 without CUDA graphs, unless said) | weights plan / SGLang | KV tokens plan / SGLang "
-             "| peak at load plan / measured |", "| --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "| configuration (H100 without CUDA graphs, unless said) | weights plan / SGLang | KV tokens plan / SGLang "
+        "| peak at load plan / measured |",
+        "| --- | --- | --- | --- |",
+    ]
     worst = 0.0
     for row in data["rows"]:
         args = row["qwen_serve_args"]
@@ -141,8 +161,10 @@ def plan_vs_measured() -> str:
         ew = p.weights_gib / m["weight_gib"] - 1
         ek = p.kv_tokens / m["kv_tokens"] - 1
         worst = max(worst, abs(ew), abs(ek))
-        lines.append(f"| `{' '.join(args)}` | {p.weights_gib:.2f} / {m['weight_gib']:.2f} GiB ({ew:+.1%}) | "
-                     f"{p.kv_tokens:,} / {m['kv_tokens']:,} ({ek:+.1%}) | {p.peak_load_gib:.2f} / {m['peak_load_gib']:.2f} GiB |")
+        lines.append(
+            f"| `{' '.join(args)}` | {p.weights_gib:.2f} / {m['weight_gib']:.2f} GiB ({ew:+.1%}) | "
+            f"{p.kv_tokens:,} / {m['kv_tokens']:,} ({ek:+.1%}) | {p.peak_load_gib:.2f} / {m['peak_load_gib']:.2f} GiB |"
+        )
     # a card the plan was not fitted to: the H200 of the 2026-12-01 bench runs (SGLang's own log, via qwen-serve's reader)
     watcher = LogWatcher()
     for line in gzip.decompress(H200_LOG.read_bytes()).decode(errors="replace").splitlines():
@@ -151,11 +173,16 @@ def plan_vs_measured() -> str:
     p = plan(_settings_of(["--preset", "high_performance"]), parse_gpu_spec("H200").gpu, 1, cuda_graph=True)
     ew, ek = p.weights_gib / m["weight_gb"] - 1, p.kv_tokens / m["kv_tokens"] - 1
     worst = max(worst, abs(ew), abs(ek))
-    lines.append(f"| `--preset high_performance`, H200 (143,771 MiB), CUDA graphs on | {p.weights_gib:.2f} / "
-                 f"{m['weight_gb']:.2f} GiB ({ew:+.1%}) | {p.kv_tokens:,} / {m['kv_tokens']:,} ({ek:+.1%}) | "
-                 f"{p.peak_load_gib:.2f} / not sampled |")  # fmt: skip
-    lines += ["", f"Worst error {worst:.1%} (target 10 %); the peak, where sampled, is never under-estimated. Raw "
-              f"logs: `{folder.relative_to(ROOT)}/`, `{H200_LOG.relative_to(ROOT)}`."]
+    lines.append(
+        f"| `--preset high_performance`, H200 (143,771 MiB), CUDA graphs on | {p.weights_gib:.2f} / "
+        f"{m['weight_gb']:.2f} GiB ({ew:+.1%}) | {p.kv_tokens:,} / {m['kv_tokens']:,} ({ek:+.1%}) | "
+        f"{p.peak_load_gib:.2f} / not sampled |"
+    )
+    lines += [
+        "",
+        f"Worst error {worst:.1%} (target 10 %); the peak, where sampled, is never under-estimated. Raw "
+        f"logs: `{folder.relative_to(ROOT)}/`, `{H200_LOG.relative_to(ROOT)}`.",
+    ]
     return "\n".join(lines)
 
 
@@ -188,9 +215,11 @@ def torchao_h100() -> str:
     h100 = parse_gpu_spec("H100").gpu
     rows = _torchao_rows("plan_vs_measured.json")
     every = rows + _torchao_rows("plan_vs_measured_real_weights.json")
-    lines = ["| configuration | chat | weights after quantizing, measured / plan | peak at load, measured / plan | "
-             "KV tokens, SGLang / plan | batch-1 decode tok/s | conc. 64: output tok/s | conc. 64: TPOT p50 | run |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| configuration | chat | weights after quantizing, measured / plan | peak at load, measured / plan | "
+        "KV tokens, SGLang / plan | batch-1 decode tok/s | conc. 64: output tok/s | conc. 64: TPOT p50 | run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name in TORCHAO_ORDER:
         speed = next(((f, r) for f, r in rows if r["name"] == name and "conc64" in r["measured"]), None)
         if speed is None:
@@ -198,22 +227,35 @@ def torchao_h100() -> str:
         folder, row = speed
         m = row["measured"]
         config = _settings_of(row["qwen_serve_args"])["torchao_config"]
-        after = next((r["measured"]["weights_after_quantization_gib"] for _, r in every
-                      if config and _settings_of(r["qwen_serve_args"])["torchao_config"] == config
-                      and "weights_after_quantization_gib" in r["measured"]), None)  # fmt: skip
+        after = next(
+            (
+                r["measured"]["weights_after_quantization_gib"]
+                for _, r in every
+                if config
+                and _settings_of(r["qwen_serve_args"])["torchao_config"] == config
+                and "weights_after_quantization_gib" in r["measured"]
+            ),
+            None,
+        )
         if after is None and not config:
             after = m["weight_gib"]  # no torchao: SGLang's own "Load weight end" figure is after quantizing
         p = plan(_settings_of(row["qwen_serve_args"]), h100, 1, cuda_graph=False)
-        label = {"bf16": "bf16 (`high_performance`)", "fp8_native": "SGLang `--quantization fp8`"}.get(name, f"torchao `{name}`")
+        label = {"bf16": "bf16 (`high_performance`)", "fp8_native": "SGLang `--quantization fp8`"}.get(
+            name, f"torchao `{name}`"
+        )
         lines.append(
             f"| {label} | {m.get('chat_status')} | {f'{after:.2f}' if after is not None else 'not measured'} / {p.weights_gib:.2f} GiB "
             f"| {m['peak_load_gib']:.2f} / {p.peak_load_gib:.2f} GiB | {m['kv_tokens']:,} / {p.kv_tokens:,} "
             f"| {m['decode_tok_s_batch1']:.1f} | {m['conc64']['output_tok_s']:.0f} | {m['conc64']['tpot_p50_ms']:.1f} ms "
-            f"| `{folder}` |")
+            f"| `{folder}` |"
+        )
     unpatched = (TORCHAO / "2026-11-25-a" / "unpatched.txt").read_text().splitlines()
     error = next(line for line in unpatched if "ImportError" in line).split(":", 1)[1].strip()
-    lines += ["", f"The same `--torchao-config int4wo-128` through `python -m sglang.launch_server` (no fix): "
-              f"`{error}` (`2026-11-25-a/unpatched_server.log`)."]
+    lines += [
+        "",
+        f"The same `--torchao-config int4wo-128` through `python -m sglang.launch_server` (no fix): "
+        f"`{error}` (`2026-11-25-a/unpatched_server.log`).",
+    ]
     return "\n".join(lines)
 
 
@@ -223,14 +265,23 @@ def loading_h100() -> str:
     from qwen_serve.plan import plan
 
     h100 = parse_gpu_spec("H100").gpu
-    lines = ["| int4wo-128 from 27.5 GiB of safetensors | load format | peak at load, measured / plan | "
-             "weights after quantizing | KV tokens | ready |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| int4wo-128 from 27.5 GiB of safetensors | load format | peak at load, measured / plan | "
+        "weights after quantizing | KV tokens | ready |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for folder, row in _torchao_rows("plan_vs_measured_real_weights.json"):
         m, settings = row["measured"], _settings_of(row["qwen_serve_args"])
         p = plan(settings, h100, 1, cuda_graph=False)
-        how = "layer by layer (qwen-serve's loader)" if settings["load_format"] == "layered" else "whole model, then quantized"
-        lines.append(f"| {how} | `{settings['load_format']}` | {m['peak_load_gib']:.2f} / {p.peak_load_gib:.2f} GiB "
-                     f"| {m['weights_after_quantization_gib']:.2f} GiB | {m['kv_tokens']:,} | {m['ready']} (`{folder}`) |")
+        how = (
+            "layer by layer (qwen-serve's loader)"
+            if settings["load_format"] == "layered"
+            else "whole model, then quantized"
+        )
+        lines.append(
+            f"| {how} | `{settings['load_format']}` | {m['peak_load_gib']:.2f} / {p.peak_load_gib:.2f} GiB "
+            f"| {m['weights_after_quantization_gib']:.2f} GiB | {m['kv_tokens']:,} | {m['ready']} (`{folder}`) |"
+        )
     return "\n".join(lines)
 
 
@@ -250,33 +301,57 @@ def _interval(row: dict) -> str:
 def _bench_table(folder: Path, comparisons: tuple, first: str) -> str:
     """The current client (aiohttp) against bench_serving: the runs' means for throughput and the
     latencies after the first token, TTFT request by request with its interval and verdict."""
-    heads = ("rounds a side", "req/s", "TPOT p50 ms", "E2E p50 ms", "TTFT mean", "TTFT p50", "TTFT p99",
-             "bench_serving vs itself, TTFT p50")  # fmt: skip
-    lines = [f"| {first} | conc. | " + " | ".join(heads) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in heads) + " |"]
+    heads = (
+        "rounds a side",
+        "req/s",
+        "TPOT p50 ms",
+        "E2E p50 ms",
+        "TTFT mean",
+        "TTFT p50",
+        "TTFT p99",
+        "bench_serving vs itself, TTFT p50",
+    )
+    lines = [
+        f"| {first} | conc. | " + " | ".join(heads) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in heads) + " |",
+    ]
     close, verdicts = [], []
     for name, what in comparisons:
         data = json.loads((folder / name).read_text())
         cell = {(r["concurrency"], r["metric"]): r for r in data["rows"]}
         pooled = {(r["concurrency"], r["metric"]): r for r in data["per_request"]}
         for i, c in enumerate(sorted({r["concurrency"] for r in data["rows"]})):
-            aggregate = [f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
-                         for r in (cell[(c, m)] for m in ("request_throughput", "tpot_ms.p50", "e2e_ms.p50"))]
-            close += [abs(cell[(c, m)]["difference"]) for m in ("request_throughput", "output_throughput",
-                                                                 "tpot_ms.p50", "e2e_ms.p50")]  # fmt: skip
+            aggregate = [
+                f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
+                for r in (cell[(c, m)] for m in ("request_throughput", "tpot_ms.p50", "e2e_ms.p50"))
+            ]
+            close += [
+                abs(cell[(c, m)]["difference"])
+                for m in ("request_throughput", "output_throughput", "tpot_ms.p50", "e2e_ms.p50")
+            ]
             ttft = [pooled[(c, m)] for m in ("ttft_ms.mean", "ttft_ms.p50", "ttft_ms.p99")]
             verdicts += [r["verdict"] for r in ttft]
             self_p50 = ttft[1].get("bench_serving_self")
             rounds = " / ".join(str(n) for n in ttft[0]["rounds"])
-            lines.append(f"| {what if i == 0 else ''} | {c} | {rounds} | " + " | ".join(aggregate) + " | "
-                         + " | ".join(_interval(r) for r in ttft) + " | "
-                         + (f"{self_p50['ci95'][0]:+.1%} … {self_p50['ci95'][1]:+.1%}" if self_p50 else "—") + " |")
+            lines.append(
+                f"| {what if i == 0 else ''} | {c} | {rounds} | "
+                + " | ".join(aggregate)
+                + " | "
+                + " | ".join(_interval(r) for r in ttft)
+                + " | "
+                + (f"{self_p50['ci95'][0]:+.1%} … {self_p50['ci95'][1]:+.1%}" if self_p50 else "—")
+                + " |"
+            )
     counts = {v: verdicts.count(v) for v in ("agrees", "undecided", "differs")}
-    lines += ["", "qwen-bench / bench_serving (difference), each a mean over the runs that ran the level; TTFT: "
-              "every request of each tool pooled, difference (95 % interval, whole rounds resampled) and the "
-              "verdict on 5 %; last column: bench_serving's odd rounds against its even rounds. Request "
-              f"throughput, output throughput, TPOT p50 and E2E p50 within {max(close):.1%} everywhere; TTFT: "
-              + ", ".join(f"{n} {v}" for v, n in counts.items()) + f". Raw: `{folder.relative_to(ROOT)}/`."]
+    lines += [
+        "",
+        "qwen-bench / bench_serving (difference), each a mean over the runs that ran the level; TTFT: "
+        "every request of each tool pooled, difference (95 % interval, whole rounds resampled) and the "
+        "verdict on 5 %; last column: bench_serving's odd rounds against its even rounds. Request "
+        f"throughput, output throughput, TPOT p50 and E2E p50 within {max(close):.1%} everywhere; TTFT: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + f". Raw: `{folder.relative_to(ROOT)}/`.",
+    ]
     return "\n".join(lines)
 
 
@@ -299,33 +374,61 @@ BENCH_COMPARISONS = (  # (file, what bench_serving sent)
 def bench_h100_httpx() -> str:
     metrics = ("request_throughput", "output_throughput", "ttft_ms.p50", "ttft_ms.p99", "tpot_ms.p50", "e2e_ms.p50")
     heads = ("req/s", "out tok/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms", "E2E p50 ms")
-    lines = ["| bench_serving sent | conc. | " + " | ".join(heads) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in heads) + " |"]
+    lines = [
+        "| bench_serving sent | conc. | " + " | ".join(heads) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in heads) + " |",
+    ]
     summary = []
     runs = re.split(r"^## run (\d+)", (BENCH_RUN / "bench_serving_prompt_lengths.txt").read_text(), flags=re.M)
-    means = [float(m) for n, text in zip(runs[1::2], runs[2::2]) if n in ("1", "2")
-             for m in re.findall(r"mean (\d+\.\d)", text)]  # fmt: skip
+    means = [
+        float(m)
+        for n, text in zip(runs[1::2], runs[2::2])
+        if n in ("1", "2")
+        for m in re.findall(r"mean (\d+\.\d)", text)
+    ]
     for name, what in BENCH_COMPARISONS:
         what = what.format(lengths=f"{min(means):.0f}-{max(means):.0f} tokens on average")
         rows = json.loads((BENCH_RUN / name).read_text())["rows"]
         cell = {(r["concurrency"], r["metric"]): r for r in rows}
         for i, c in enumerate(sorted({r["concurrency"] for r in rows})):
-            cells = [f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
-                     if (r := cell.get((c, m))) else "—" for m in metrics]
+            cells = [
+                f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
+                if (r := cell.get((c, m)))
+                else "—"
+                for m in metrics
+            ]
             lines.append(f"| {what if i == 0 else ''} | {c} | " + " | ".join(cells) + " |")
         close = [r for r in rows if "ttft" not in r["metric"]]
-        summary.append(f"{what.split(':')[0]}: throughput, TPOT and E2E worst "
-                       f"{max(abs(r['difference']) for r in close):.1%}, TTFT p50 worst "
-                       f"{max(abs(r['difference']) for r in rows if r['metric'] == 'ttft_ms.p50'):.1%}")
-    twice = [r for name, _ in BENCH_COMPARISONS for r in json.loads((BENCH_RUN / name).read_text())["rows"]
-             if r["metric"] == "ttft_ms.p50" and r["runs"] == [2, 2]]  # fmt: skip
-    noise = (f" Each tool against itself (two runs of the same set-up), TTFT p50 differed by up to "
-             f"{max(r['spread_qwen_bench'] for r in twice):.1%} (qwen-bench) and "
-             f"{max(r['spread_bench_serving'] for r in twice):.1%} (bench_serving), "
-             f"{max(max(r['spread_qwen_bench'], r['spread_bench_serving']) for r in twice if r['concurrency'] == 8):.1%} "
-             f"at concurrency 8.") if twice else ""  # fmt: skip
-    lines += ["", "qwen-bench / bench_serving (difference); with two runs, the mean of each tool's. "
-              + "; ".join(summary) + "." + noise + f" Raw: `{BENCH_RUN.relative_to(ROOT)}/`."]
+        summary.append(
+            f"{what.split(':')[0]}: throughput, TPOT and E2E worst "
+            f"{max(abs(r['difference']) for r in close):.1%}, TTFT p50 worst "
+            f"{max(abs(r['difference']) for r in rows if r['metric'] == 'ttft_ms.p50'):.1%}"
+        )
+    twice = [
+        r
+        for name, _ in BENCH_COMPARISONS
+        for r in json.loads((BENCH_RUN / name).read_text())["rows"]
+        if r["metric"] == "ttft_ms.p50" and r["runs"] == [2, 2]
+    ]
+    noise = (
+        (
+            f" Each tool against itself (two runs of the same set-up), TTFT p50 differed by up to "
+            f"{max(r['spread_qwen_bench'] for r in twice):.1%} (qwen-bench) and "
+            f"{max(r['spread_bench_serving'] for r in twice):.1%} (bench_serving), "
+            f"{max(max(r['spread_qwen_bench'], r['spread_bench_serving']) for r in twice if r['concurrency'] == 8):.1%} "
+            f"at concurrency 8."
+        )
+        if twice
+        else ""
+    )
+    lines += [
+        "",
+        "qwen-bench / bench_serving (difference); with two runs, the mean of each tool's. "
+        + "; ".join(summary)
+        + "."
+        + noise
+        + f" Raw: `{BENCH_RUN.relative_to(ROOT)}/`.",
+    ]
     return "\n".join(lines)
 
 
@@ -339,8 +442,11 @@ def client_overhead_cpu() -> str:
     cell = {(r["concurrency"], r["client"]): r["cpu_ms_per_request"] for r in data["rows"]}
     lines = ["| concurrency | " + " | ".join(clients) + " |", "| --- | " + " | ".join("---" for _ in clients) + " |"]
     lines += [f"| {c} | " + " | ".join(f"{cell[(c, k)]:.2f}" for k in clients) + " |" for c in levels]
-    lines += ["", f"Client CPU ms per request, {data['chunks']} streamed chunks each, {data['gap_ms']:g} ms apart, "
-              f"best of 3 (Python {data['python']}). Raw: `{CLIENT_OVERHEAD.relative_to(ROOT)}`."]
+    lines += [
+        "",
+        f"Client CPU ms per request, {data['chunks']} streamed chunks each, {data['gap_ms']:g} ms apart, "
+        f"best of 3 (Python {data['python']}). Raw: `{CLIENT_OVERHEAD.relative_to(ROOT)}`.",
+    ]
     return "\n".join(lines)
 
 
@@ -350,20 +456,35 @@ BATCHING_SIM = RESULTS / "cpu" / "batching_sim" / "2026-11-25.json"
 def batching_sim_cpu() -> str:
     data = json.loads(BATCHING_SIM.read_text())
     clients = list(dict.fromkeys(r["client"] for r in data["rows"]))
-    lines = ["| client | a round's burst spread, median ms | max ms | seqs per prefill batch | TTFT mean ms | TTFT p50 ms |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| client | a round's burst spread, median ms | max ms | seqs per prefill batch | TTFT mean ms | TTFT p50 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for client in clients:
         runs = [r for r in data["rows"] if r["client"] == client]
-        lines.append(f"| {client} | " + " | ".join(" / ".join(fmt.format(get(r)) for r in runs) for fmt, get in (
-            ("{:.1f}", lambda r: r["round_spread_ms"]["median"]), ("{:.1f}", lambda r: r["round_spread_ms"]["max"]),
-            ("{:.2f}", lambda r: r["seqs_per_prefill_batch"]), ("{:.1f}", lambda r: r["ttft_ms_mean"]),
-            ("{:.1f}", lambda r: r["ttft_ms_p50"]))) + " |")  # fmt: skip
-    lines += ["", f"Concurrency {data['concurrency']}, {data['requests']} requests of {data['output_len']} tokens per "
-              f"run, {data['repeat']} runs (run 1 / run 2), clients interleaved; stand-in scheduler: decode step "
-              f"{data['decode_ms']:g} ms, prefill {data['prefill_base_ms']:g} ms + {data['prefill_per_seq_ms']:g} ms "
-              f"per sequence, tokenizing {data['tokenize_ms']:g} ms per request, a scheduler turn "
-              f"{data['schedule_ms']:g} ms (Python {data['python']}, "
-              f"{data['cpus']} CPUs). Raw: `{BATCHING_SIM.relative_to(ROOT)}`."]  # fmt: skip
+        lines.append(
+            f"| {client} | "
+            + " | ".join(
+                " / ".join(fmt.format(get(r)) for r in runs)
+                for fmt, get in (
+                    ("{:.1f}", lambda r: r["round_spread_ms"]["median"]),
+                    ("{:.1f}", lambda r: r["round_spread_ms"]["max"]),
+                    ("{:.2f}", lambda r: r["seqs_per_prefill_batch"]),
+                    ("{:.1f}", lambda r: r["ttft_ms_mean"]),
+                    ("{:.1f}", lambda r: r["ttft_ms_p50"]),
+                )
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        f"Concurrency {data['concurrency']}, {data['requests']} requests of {data['output_len']} tokens per "
+        f"run, {data['repeat']} runs (run 1 / run 2), clients interleaved; stand-in scheduler: decode step "
+        f"{data['decode_ms']:g} ms, prefill {data['prefill_base_ms']:g} ms + {data['prefill_per_seq_ms']:g} ms "
+        f"per sequence, tokenizing {data['tokenize_ms']:g} ms per request, a scheduler turn "
+        f"{data['schedule_ms']:g} ms (Python {data['python']}, "
+        f"{data['cpus']} CPUs). Raw: `{BATCHING_SIM.relative_to(ROOT)}`.",
+    ]
     return "\n".join(lines)
 
 
@@ -381,11 +502,19 @@ def _preset_rows():
 
 def _what_it_ran(resolved: str) -> str:
     """summary.json's `resolved`, in table words: humming's JSON and the flag names folded."""
-    text = re.sub(r'SGLANG_HUMMING_ONLINE_QUANT_CONFIG=\{"dtype":"(\w+)","group_size":(\d+)\} --quantization humming',
-                  r"humming \1 g\2", resolved)  # fmt: skip
-    for flag, word in (("--quantization ", ""), (" --kv-cache-dtype auto", ""), ("--kv-cache-dtype ", "KV "),
-                       ("--context-length ", "context "), ("--max-running-requests ", "running ≤ "),
-                       ("--chunked-prefill-size ", "prefill chunk ")):  # fmt: skip
+    text = re.sub(
+        r'SGLANG_HUMMING_ONLINE_QUANT_CONFIG=\{"dtype":"(\w+)","group_size":(\d+)\} --quantization humming',
+        r"humming \1 g\2",
+        resolved,
+    )
+    for flag, word in (
+        ("--quantization ", ""),
+        (" --kv-cache-dtype auto", ""),
+        ("--kv-cache-dtype ", "KV "),
+        ("--context-length ", "context "),
+        ("--max-running-requests ", "running ≤ "),
+        ("--chunked-prefill-size ", "prefill chunk "),
+    ):
         text = text.replace(flag, word)
     return text
 
@@ -393,16 +522,20 @@ def _what_it_ran(resolved: str) -> str:
 def _preset_line(launch: str, call: str, levels: dict[int, dict]) -> str:
     one, eight, many = levels[1], levels[8], levels[64]
     share = f"{one['hbm_bound_share']:.0%}" if one.get("hbm_bound_share") else "—"
-    return (f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
-            f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | {one['tpot_p50_ms']:.2f} | {share} | "
-            f"{eight['output_tok_s']:.0f} ({eight['ratio_to_bf16']:.2f}×) | "
-            f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | "
-            f"{one['ready_s']:.0f} | {call.removeprefix('call-')} |")  # fmt: skip
+    return (
+        f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
+        f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | {one['tpot_p50_ms']:.2f} | {share} | "
+        f"{eight['output_tok_s']:.0f} ({eight['ratio_to_bf16']:.2f}×) | "
+        f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | "
+        f"{one['ready_s']:.0f} | {call.removeprefix('call-')} |"
+    )
 
 
-_PRESET_HEADER = ("| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | TPOT p50 ms | "
-                  "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | ready s | call |\n"
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")  # fmt: skip
+_PRESET_HEADER = (
+    "| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | TPOT p50 ms | "
+    "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | ready s | call |\n"
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+)
 
 
 def presets_h200() -> str:
@@ -412,15 +545,20 @@ def presets_h200() -> str:
     for (launch, call), levels in by_launch.items():
         if launch.startswith("preset:") or launch == "sglang-bf16":
             lines.append(_preset_line(launch, call, levels))
-    missing = sorted({r["launch"] for r in data["rows"] if "error" in r and r["launch"].startswith("preset:")}
-                     - {launch for launch, _ in by_launch})  # fmt: skip
+    missing = sorted(
+        {r["launch"] for r in data["rows"] if "error" in r and r["launch"].startswith("preset:")}
+        - {launch for launch, _ in by_launch}
+    )
     rel = PRESETS_RUN.relative_to(ROOT)
-    lines += ["", f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, humming-kernels "
-              f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row "
-              f"`{data['common_flags']}`; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
-              f"{data['bench']['output_len']} out, {data['bench']['requests']['1']} / {data['bench']['requests']['8']} / "
-              f"{data['bench']['requests']['64']} requests at concurrency 1 / 8 / 64. Ratios are to the "
-              f"`sglang-bf16` row of the same call (`{rel}/summary.json`)."]  # fmt: skip
+    lines += [
+        "",
+        f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, humming-kernels "
+        f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row "
+        f"`{data['common_flags']}`; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
+        f"{data['bench']['output_len']} out, {data['bench']['requests']['1']} / {data['bench']['requests']['8']} / "
+        f"{data['bench']['requests']['64']} requests at concurrency 1 / 8 / 64. Ratios are to the "
+        f"`sglang-bf16` row of the same call (`{rel}/summary.json`).",
+    ]
     if missing:
         lines.append(f"Not measured (device time ran out): {', '.join(f'`{m}`' for m in missing)}.")
     return "\n".join(lines)
@@ -436,14 +574,34 @@ def knobs_h200() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"presets-h200": presets_h200, "hardware-plan": hardware_plan, "torchao-h100": torchao_h100, "loading-h100": loading_h100,
-            "bench-h200": bench_h200, "bench-h100": bench_h100, "bench-h100-httpx": bench_h100_httpx, "plan-vs-measured": plan_vs_measured, "qwen-test-h100": qwen_test_h100, "fastpath-cpu": fastpath_cpu, "startup-h100": startup_h100,
-            "client-overhead-cpu": client_overhead_cpu, "batching-sim-cpu": batching_sim_cpu}
+SECTIONS = {
+    "presets-h200": presets_h200,
+    "hardware-plan": hardware_plan,
+    "torchao-h100": torchao_h100,
+    "loading-h100": loading_h100,
+    "bench-h200": bench_h200,
+    "bench-h100": bench_h100,
+    "bench-h100-httpx": bench_h100_httpx,
+    "plan-vs-measured": plan_vs_measured,
+    "qwen-test-h100": qwen_test_h100,
+    "fastpath-cpu": fastpath_cpu,
+    "startup-h100": startup_h100,
+    "client-overhead-cpu": client_overhead_cpu,
+    "batching-sim-cpu": batching_sim_cpu,
+}
 
 
 # every page with generated blocks; a block may stand in several pages, and each must stand in one
-PAGES = ("README.md", "docs/presets.md", "docs/seed.md", "docs/memory-plan.md", "docs/supervision.md", "docs/qwen-test.md",
-         "docs/benchmarks.md", "docs/development.md")
+PAGES = (
+    "README.md",
+    "docs/presets.md",
+    "docs/seed.md",
+    "docs/memory-plan.md",
+    "docs/supervision.md",
+    "docs/qwen-test.md",
+    "docs/benchmarks.md",
+    "docs/development.md",
+)
 SECTIONS = {**SECTIONS, "knobs-h200": knobs_h200}
 
 
@@ -472,7 +630,9 @@ def main() -> int:
                 path.write_text(fresh, encoding="utf-8")
     missing = sorted(set(SECTIONS) - found)
     if missing:
-        raise SystemExit(f"no page holds the block(s) {', '.join(missing)}: add <!-- BEGIN name --> ... <!-- END name -->")
+        raise SystemExit(
+            f"no page holds the block(s) {', '.join(missing)}: add <!-- BEGIN name --> ... <!-- END name -->"
+        )
     if "--check" in sys.argv:
         if stale:
             print(f"{', '.join(stale)} stale: run `uv run python scripts/readme_tables.py`")

@@ -92,8 +92,11 @@ def run_batch() -> dict:
     start = time.perf_counter()
     states = one_line_summary.run_batch([{"topic": t} for t in topics], progress_bar=False)
     seconds = time.perf_counter() - start
-    return {"requests": len(states), "seconds": round(seconds, 3),
-            "summaries": {t: st["summary"] for t, st in zip(topics, states)}}  # fmt: skip
+    return {
+        "requests": len(states),
+        "seconds": round(seconds, 3),
+        "summaries": {t: st["summary"] for t, st in zip(topics, states)},
+    }
 
 
 EXAMPLES = {
@@ -112,8 +115,9 @@ def main() -> int:
     ap.add_argument("--only", choices=list(EXAMPLES), action="append")
     args = ap.parse_args()
 
-    backend = sgl.RuntimeEndpoint(f"http://{args.host}:{args.port}", api_key=args.api_key,
-                                  chat_template_name="chatml")  # Qwen3 speaks ChatML
+    backend = sgl.RuntimeEndpoint(
+        f"http://{args.host}:{args.port}", api_key=args.api_key, chat_template_name="chatml"
+    )  # Qwen3 speaks ChatML
     sgl.set_default_backend(backend)
     failed = []
     for name in args.only or EXAMPLES:
@@ -123,8 +127,10 @@ def main() -> int:
         except Exception:  # noqa: BLE001 - report every example, then exit 1
             traceback.print_exc()
             failed.append(name)
-    print(f"examples: {len(EXAMPLES) - len(failed) if not args.only else len(args.only) - len(failed)} ran, "
-          f"{len(failed)} failed {failed if failed else ''}".rstrip())  # fmt: skip
+    print(
+        f"examples: {len(EXAMPLES) - len(failed) if not args.only else len(args.only) - len(failed)} ran, "
+        f"{len(failed)} failed {failed if failed else ''}".rstrip()
+    )
     return 1 if failed else 0
 
 

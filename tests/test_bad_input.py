@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
@@ -36,7 +35,9 @@ def test_yaml_that_is_not_a_mapping(qwen_serve, write_yaml):
 
 def test_unknown_key_suggests_the_closest(qwen_serve, write_yaml):
     path = write_yaml("host: 127.0.0.1\nprot: 30001\n")
-    line = assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "unknown key 'prot'", "did you mean 'port'?")
+    line = assert_one_clear_line(
+        qwen_serve("--config", path, "--dry-run"), "unknown key 'prot'", "did you mean 'port'?"
+    )
     assert "cfg.yaml:2" in line and "allowed:" in line
 
 
@@ -44,7 +45,9 @@ def test_unknown_key_inside_a_preset(qwen_serve, write_yaml):
     path = write_yaml("presets:\n  mine:\n    torchao_confg: int4wo-128\n")
     assert_one_clear_line(
         qwen_serve("--config", path, "--preset", "mine", "--dry-run"),
-        "cfg.yaml:3", "preset 'mine'", "did you mean 'torchao_config'?",
+        "cfg.yaml:3",
+        "preset 'mine'",
+        "did you mean 'torchao_config'?",
     )
 
 
@@ -88,13 +91,17 @@ def test_out_of_range_in_yaml_names_the_file_key(qwen_serve, write_yaml):
 
 
 def test_unknown_preset_lists_the_available_ones(qwen_serve):
-    line = assert_one_clear_line(qwen_serve("--preset", "balnced", "--dry-run"), "unknown preset 'balnced'", "did you mean 'balanced'?")
+    line = assert_one_clear_line(
+        qwen_serve("--preset", "balnced", "--dry-run"), "unknown preset 'balnced'", "did you mean 'balanced'?"
+    )
     for name in ("balanced", "high_performance", "memory_optimized", "ultra_low_memory"):
         assert name in line
 
 
 def test_preset_of_another_file_is_unknown_in_the_bundled_one(qwen_serve):
-    line = assert_one_clear_line(qwen_serve("--preset", "fp8_hopper_example", "--dry-run"), "unknown preset 'fp8_hopper_example'")
+    line = assert_one_clear_line(
+        qwen_serve("--preset", "fp8_hopper_example", "--dry-run"), "unknown preset 'fp8_hopper_example'"
+    )
     assert "--config" in line
 
 
@@ -120,13 +127,18 @@ def test_unknown_torchao_config_lists_allowed(qwen_serve):
 
 
 def test_layered_loading_without_torchao(qwen_serve):
-    assert_one_clear_line(qwen_serve("--preset", "high_performance", "--load-format", "layered", "--dry-run"),
-                          "load_format: 'layered' (cli) only serves torchao_config", "allowed: auto, safetensors",
-                          "fix: drop load_format, or set torchao_config")
+    assert_one_clear_line(
+        qwen_serve("--preset", "high_performance", "--load-format", "layered", "--dry-run"),
+        "load_format: 'layered' (cli) only serves torchao_config",
+        "allowed: auto, safetensors",
+        "fix: drop load_format, or set torchao_config",
+    )
 
 
 def test_unknown_quantization_lists_allowed(qwen_serve):
-    line = assert_one_clear_line(qwen_serve("--quantization", "fp9", "--dry-run"), "quantization: 'fp9' (cli)", "did you mean 'fp8'?")
+    line = assert_one_clear_line(
+        qwen_serve("--quantization", "fp9", "--dry-run"), "quantization: 'fp9' (cli)", "did you mean 'fp8'?"
+    )
     assert "awq_marlin" in line and "gptq" in line
 
 
@@ -137,7 +149,9 @@ def test_seed_int8_kv_cache_is_not_an_sglang_dtype(qwen_serve):
 
 def test_unknown_sglang_arg_in_yaml_suggests(qwen_serve, write_yaml):
     path = write_yaml("sglang_args:\n  enable-metric: true\n")
-    assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "sglang_args.enable-metric", "did you mean '--enable-metrics'?")
+    assert_one_clear_line(
+        qwen_serve("--config", path, "--dry-run"), "sglang_args.enable-metric", "did you mean '--enable-metrics'?"
+    )
 
 
 def test_sglang_arg_that_duplicates_a_setting(qwen_serve, write_yaml):
@@ -146,7 +160,11 @@ def test_sglang_arg_that_duplicates_a_setting(qwen_serve, write_yaml):
 
 
 def test_unknown_flag_after_double_dash(qwen_serve):
-    assert_one_clear_line(qwen_serve("--dry-run", "--", "--reasoning-parsr", "qwen3"), "--reasoning-parsr", "did you mean '--reasoning-parser'?")
+    assert_one_clear_line(
+        qwen_serve("--dry-run", "--", "--reasoning-parsr", "qwen3"),
+        "--reasoning-parsr",
+        "did you mean '--reasoning-parser'?",
+    )
 
 
 def test_enable_flashinfer_conflicts_with_another_backend(qwen_serve):
@@ -159,8 +177,13 @@ def test_enable_flashinfer_conflicts_with_another_backend(qwen_serve):
 def test_torchao_on_sglang_without_it_names_version_and_alternatives(qwen_serve):
     line = assert_one_clear_line(
         qwen_serve("--preset", "balanced_torchao", "--sglang-version", "0.5.23", "--dry-run"),
-        "sglang 0.5.23", "removed --torchao-config in 0.5.18", "PR #34304",
-        "--quantization fp8", "Qwen/Qwen3-14B-AWQ", "awq_marlin", "Qwen/Qwen3-14B-FP8",
+        "sglang 0.5.23",
+        "removed --torchao-config in 0.5.18",
+        "PR #34304",
+        "--quantization fp8",
+        "Qwen/Qwen3-14B-AWQ",
+        "awq_marlin",
+        "Qwen/Qwen3-14B-FP8",
     )
     assert "int4wo-128" in line and "preset balanced_torchao" in line
 
@@ -181,7 +204,8 @@ def test_port_in_use_is_refused_before_launch(qwen_serve, tmp_path):
         port = busy.getsockname()[1]
         line = assert_one_clear_line(
             qwen_serve("--model-path", str(model), "--host", "127.0.0.1", "--port", str(port)),
-            f"port: {port} (cli) on host 127.0.0.1 is already in use", f"--port {port + 1}",
+            f"port: {port} (cli) on host 127.0.0.1 is already in use",
+            f"--port {port + 1}",
         )
     assert "allowed:" in line
 
@@ -189,7 +213,9 @@ def test_port_in_use_is_refused_before_launch(qwen_serve, tmp_path):
 def test_missing_model_directory_is_refused_before_launch(qwen_serve, tmp_path):
     assert_one_clear_line(
         qwen_serve("--model-path", str(tmp_path / "Qwen3-14B"), "--port", str(free_port())),
-        "model_path:", "does not exist", "--model-path",
+        "model_path:",
+        "does not exist",
+        "--model-path",
     )
 
 
@@ -200,24 +226,42 @@ def test_model_directory_without_config_json(qwen_serve, tmp_path):
 def test_hub_id_offline_and_not_cached(qwen_serve, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    assert_one_clear_line(qwen_serve("--model-path", "Qwen/Qwen3-14B", "--port", str(free_port())),
-                          "'Qwen/Qwen3-14B'", "not in the Hugging Face cache", "HF_HUB_OFFLINE=1")
+    assert_one_clear_line(
+        qwen_serve("--model-path", "Qwen/Qwen3-14B", "--port", str(free_port())),
+        "'Qwen/Qwen3-14B'",
+        "not in the Hugging Face cache",
+        "HF_HUB_OFFLINE=1",
+    )
 
 
-@pytest.mark.parametrize("after, flag", [(("--port", "30006"), "--port"), (("--api-key", "X"), "--api-key"),
-                                         (("--model-path=/m",), "--model-path"), (("--tp-size", "2"), "--tp-size"),
-                                         (("--quantization", "fp8"), "--quantization"),
-                                         (("--load-format", "dummy"), "--load-format")])  # fmt: skip
+@pytest.mark.parametrize(
+    "after, flag",
+    [
+        (("--port", "30006"), "--port"),
+        (("--api-key", "X"), "--api-key"),
+        (("--model-path=/m",), "--model-path"),
+        (("--tp-size", "2"), "--tp-size"),
+        (("--quantization", "fp8"), "--quantization"),
+        (("--load-format", "dummy"), "--load-format"),
+    ],
+)
 def test_a_flag_qwen_serve_models_is_refused_after_the_separator(qwen_serve, after, flag):
     result = qwen_serve("--dry-run", "--port", "30005", "--", *after)
-    line = assert_one_clear_line(result, f"{flag} after `--`", "qwen-serve sets", f"fix: pass it to qwen-serve before `--`: {flag}")
+    line = assert_one_clear_line(
+        result, f"{flag} after `--`", "qwen-serve sets", f"fix: pass it to qwen-serve before `--`: {flag}"
+    )
     assert " X" not in line and "'X'" not in line  # a key typed after -- is not echoed
 
 
-@pytest.mark.parametrize("after, words", [(("--schedule-policy", "lmp"), "did you mean 'lpm'"),
-                                          (("--cuda-graph-max-bs", "many"), "is not an integer"),
-                                          (("--cuda-graph-max-bs",), "needs a value"),
-                                          (("--schedule-policy", "--enable-metrics"), "needs a value")])  # fmt: skip
+@pytest.mark.parametrize(
+    "after, words",
+    [
+        (("--schedule-policy", "lmp"), "did you mean 'lpm'"),
+        (("--cuda-graph-max-bs", "many"), "is not an integer"),
+        (("--cuda-graph-max-bs",), "needs a value"),
+        (("--schedule-policy", "--enable-metrics"), "needs a value"),
+    ],
+)
 def test_passthrough_values_are_checked_on_the_launch_path_too(qwen_serve, after, words, tmp_path):
     (tmp_path / "config.json").write_text("{}")
     for mode in (("--dry-run",), ("--model-path", str(tmp_path), "--force")):  # the dry run and a real launch
@@ -248,10 +292,13 @@ def test_a_yaml_alias_bomb_is_refused_quickly(qwen_serve, write_yaml):
     assert time.monotonic() - start < 2
 
 
-@pytest.mark.parametrize("text, words", [
-    ("port: 30000\nport: 30001\n", "key 'port' is given twice in one mapping (first at line 1)"),
-    ("presets:\n  fast: {port: 1}\n  fast: {port: 2}\n", "key 'fast' is given twice"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("port: 30000\nport: 30001\n", "key 'port' is given twice in one mapping (first at line 1)"),
+        ("presets:\n  fast: {port: 1}\n  fast: {port: 2}\n", "key 'fast' is given twice"),
+    ],
+)
 def test_duplicate_keys_and_presets_are_refused(qwen_serve, write_yaml, text, words):
     line = assert_one_clear_line(qwen_serve("--dry-run", "--config", write_yaml(text)), words)
     assert "cfg.yaml:" in line
@@ -259,12 +306,14 @@ def test_duplicate_keys_and_presets_are_refused(qwen_serve, write_yaml, text, wo
 
 def test_a_bad_value_in_a_preset_that_is_not_selected_is_refused(qwen_serve, write_yaml):
     path = write_yaml("presets:\n  good: {}\n  other: {kv_cache_dtype: fp9}\n")
-    assert_one_clear_line(qwen_serve("--dry-run", "--config", path, "--preset", "good"),
-                          "kv_cache_dtype: 'fp9' (preset other", "fp8_e4m3")
+    assert_one_clear_line(
+        qwen_serve("--dry-run", "--config", path, "--preset", "good"), "kv_cache_dtype: 'fp9' (preset other", "fp8_e4m3"
+    )
 
 
-@pytest.mark.parametrize("spec, words", [("H100x0", "asks for 0 GPUs"), ("0GiB,sm90", "at least 1 GiB"),
-                                         ("0.5GB,sm89", "at least 1 GiB")])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec, words", [("H100x0", "asks for 0 GPUs"), ("0GiB,sm90", "at least 1 GiB"), ("0.5GB,sm89", "at least 1 GiB")]
+)
 def test_malformed_gpu_specs_are_one_line(qwen_serve, spec, words):
     assert_one_clear_line(qwen_serve("--dry-run", "--gpu", spec), words)
     assert_one_clear_line(qwen_serve("plan", "--gpu", spec), words)
@@ -273,7 +322,9 @@ def test_malformed_gpu_specs_are_one_line(qwen_serve, spec, words):
 def test_an_invalid_host_is_blamed_on_the_host(qwen_serve, tmp_path):
     (tmp_path / "config.json").write_text("{}")
     for host in ("256.1.1.1", "no-such-host.invalid", "10.255.255.254"):
-        line = assert_one_clear_line(qwen_serve("--host", host, "--model-path", str(tmp_path), "--force"), f"host: '{host}'")
+        line = assert_one_clear_line(
+            qwen_serve("--host", host, "--model-path", str(tmp_path), "--force"), f"host: '{host}'"
+        )
         assert "--port" not in line
 
 
@@ -286,10 +337,15 @@ def test_chunked_prefill_minus_one_is_sglangs_off_switch(qwen_serve):
 def test_no_gpu_is_refused_before_anything_is_imported(qwen_serve, tmp_path, monkeypatch):
     from qwen_serve import hardware
 
-    monkeypatch.setattr(hardware, "detect_with_reason", lambda: (None, "no NVIDIA driver (no /dev/nvidiactl, no /proc/driver/nvidia)"))
+    monkeypatch.setattr(
+        hardware, "detect_with_reason", lambda: (None, "no NVIDIA driver (no /dev/nvidiactl, no /proc/driver/nvidia)")
+    )
     monkeypatch.setattr(hardware, "detect", lambda: None)
     (tmp_path / "config.json").write_text("{}")
     start = time.monotonic()
-    line = assert_one_clear_line(qwen_serve("--preset", "balanced", "--model-path", str(tmp_path)),
-                                 "no NVIDIA GPU to launch SGLang on: no NVIDIA driver", "--force")
+    line = assert_one_clear_line(
+        qwen_serve("--preset", "balanced", "--model-path", str(tmp_path)),
+        "no NVIDIA GPU to launch SGLang on: no NVIDIA driver",
+        "--force",
+    )
     assert "CUDA_VISIBLE_DEVICES" in line and time.monotonic() - start < 2

@@ -47,8 +47,24 @@ def test_percentiles_interpolate_like_numpy():
 def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     url, model_dir = cpu_server
     out = tmp_path / "run.json"
-    result = qwen_bench("--base-url", url, "--tokenizer", str(model_dir), "--input-len", "32", "--output-len", "8",
-                        "--concurrency", "1,4", "--requests", "8", "--warmup", "1", "--out", str(out))
+    result = qwen_bench(
+        "--base-url",
+        url,
+        "--tokenizer",
+        str(model_dir),
+        "--input-len",
+        "32",
+        "--output-len",
+        "8",
+        "--concurrency",
+        "1,4",
+        "--requests",
+        "8",
+        "--warmup",
+        "1",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert [lv["concurrency"] for lv in data["levels"]] == [1, 4]
@@ -88,13 +104,26 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # next to sglang.bench_serving's own JSONL (its output-file lines, newest per concurrency kept)
     theirs = tmp_path / "bench_serving.jsonl"
-    rows = [{"max_concurrency": 1, "output_throughput": 1.0, "median_tpot_ms": 9.0, "median_ttft_ms": 5.0},
-            {"max_concurrency": 1, "output_throughput": 2.0, "median_tpot_ms": 8.0, "median_ttft_ms": 4.0}]
+    rows = [
+        {"max_concurrency": 1, "output_throughput": 1.0, "median_tpot_ms": 9.0, "median_ttft_ms": 5.0},
+        {"max_concurrency": 1, "output_throughput": 2.0, "median_tpot_ms": 8.0, "median_ttft_ms": 4.0},
+    ]
     theirs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     from qwen_serve.bench import plot_points
 
-    assert plot_points(str(theirs)) == ("sglang.bench_serving (bench_serving.jsonl)", [
-        {"concurrency": 1, "output_throughput": 2.0, "tpot_p50": 8.0, "ttft_p50": 4.0, "ttft_ci": None, "ttfts_ms": None}])
+    assert plot_points(str(theirs)) == (
+        "sglang.bench_serving (bench_serving.jsonl)",
+        [
+            {
+                "concurrency": 1,
+                "output_throughput": 2.0,
+                "tpot_p50": 8.0,
+                "ttft_p50": 4.0,
+                "ttft_ci": None,
+                "ttfts_ms": None,
+            }
+        ],
+    )
     label, points = plot_points(str(out))
     assert label.startswith("qwen-bench: ") and [p["concurrency"] for p in points] == [1, 4]
     assert [p["ttft_ci"] for p in points] == [lv["ttft_p50_ci95_ms"] for lv in data["levels"]]
@@ -102,8 +131,10 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
     # with --output-details bench_serving keeps every TTFT (s; 0.0 failed): its interval, by the same rounds
     detailed = tmp_path / "bench_serving_details.jsonl"
     ttfts = [0.1, 0.12, 0.0, 0.11, 0.2, 0.22, 0.21, 0.19]
-    detailed.write_text(json.dumps({**rows[1], "max_concurrency": 2, "ttfts": ttfts,
-                                    "errors": ["", "", "timeout", "", "", "", "", ""]}) + "\n")  # fmt: skip
+    detailed.write_text(
+        json.dumps({**rows[1], "max_concurrency": 2, "ttfts": ttfts, "errors": ["", "", "timeout", "", "", "", "", ""]})
+        + "\n"
+    )
     (point,) = plot_points(str(detailed))[1]
     low, high = point["ttft_ci"]
     assert 100.0 <= low <= high <= 220.0
@@ -114,7 +145,7 @@ def test_a_short_sweep_is_consistent(cpu_server, tmp_path):
 
     again = tmp_path / "bench_serving_details_2.jsonl"
     again.write_text(json.dumps({**rows[0], "max_concurrency": 2, "ttfts": [0.3] * 4 + [0.05] * 4}) + "\n")
-    (name, (pooled,)), = pooled_series([plot_points(str(detailed)), plot_points(str(again))])
+    ((name, (pooled,)),) = pooled_series([plot_points(str(detailed)), plot_points(str(again))])
     assert name == "sglang.bench_serving (2 files)"
     assert pooled["output_throughput"] == pytest.approx(1.5) and pooled["tpot_p50"] == pytest.approx(8.5)
     # 7 + 8 kept, the 8th lowest: neither file's own p50 (200, 175) nor their mean
@@ -140,8 +171,20 @@ def test_a_server_that_lists_no_models_needs_model(tmp_path):
     try:
         prompts = tmp_path / "prompts.jsonl"
         prompts.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(4)))
-        args = ("--base-url", url, "--prompts", str(prompts), "--output-len", "4", "--concurrency", "1",
-                "--requests", "2", "--warmup", "0")  # fmt: skip
+        args = (
+            "--base-url",
+            url,
+            "--prompts",
+            str(prompts),
+            "--output-len",
+            "4",
+            "--concurrency",
+            "1",
+            "--requests",
+            "2",
+            "--warmup",
+            "0",
+        )
         unlisted = qwen_bench(*args)
         assert unlisted.exit_code == 2
         assert f"{url}/v1/models answered HTTP 404 with no model list" in unlisted.stderr
@@ -163,26 +206,57 @@ def test_comparison_with_bench_serving_output(tmp_path):
     import sys
     from pathlib import Path
 
-    ours = {"levels": [{"concurrency": 8, "request_throughput": 2.0, "output_throughput": 256.0,
-                        "ttft_ms": {"p50": 50.0, "p99": 90.0}, "tpot_ms": {"p50": 10.0}, "e2e_ms": {"p50": 1300.0}}]}
-    theirs = {"max_concurrency": 8, "request_throughput": 2.1, "output_throughput": 250.0, "median_ttft_ms": 52.0,
-              "p99_ttft_ms": 88.0, "median_tpot_ms": 10.0, "median_e2e_latency_ms": 1290.0}
+    ours = {
+        "levels": [
+            {
+                "concurrency": 8,
+                "request_throughput": 2.0,
+                "output_throughput": 256.0,
+                "ttft_ms": {"p50": 50.0, "p99": 90.0},
+                "tpot_ms": {"p50": 10.0},
+                "e2e_ms": {"p50": 1300.0},
+            }
+        ]
+    }
+    theirs = {
+        "max_concurrency": 8,
+        "request_throughput": 2.1,
+        "output_throughput": 250.0,
+        "median_ttft_ms": 52.0,
+        "p99_ttft_ms": 88.0,
+        "median_tpot_ms": 10.0,
+        "median_e2e_latency_ms": 1290.0,
+    }
     (tmp_path / "q.json").write_text(json.dumps(ours))
     (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
     script = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
-    out = subprocess.run([sys.executable, str(script), str(tmp_path / "q.json"), str(tmp_path / "b.jsonl"),
-                          "-o", str(tmp_path / "c.json")], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(tmp_path / "q.json"),
+            str(tmp_path / "b.jsonl"),
+            "-o",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     data = json.loads((tmp_path / "c.json").read_text())
     assert len(data["rows"]) == 6 and data["worst_abs_difference"] == pytest.approx(1 - 2.0 / 2.1)
     assert "| 8 | output_throughput | 256.00 | 250.00 | +2.4% |" in out
 
 
-@pytest.mark.parametrize(("low", "scale", "count", "expected"), [
-    (170.0, 1.00, 400, "agrees"),  # the same narrow distribution, enough requests: the interval lies within ±5 %
-    (170.0, 1.25, 400, "differs"),  # 25 % slower: the interval lies wholly outside
-    (80.0, 1.00, 400, "undecided"),  # as wide as TTFT at concurrency 8 on the H100: 400 requests cannot tell 5 %
-    (170.0, 1.00, 6, "undecided"),  # too few requests to tell
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("low", "scale", "count", "expected"),
+    [
+        (170.0, 1.00, 400, "agrees"),  # the same narrow distribution, enough requests: the interval lies within ±5 %
+        (170.0, 1.25, 400, "differs"),  # 25 % slower: the interval lies wholly outside
+        (80.0, 1.00, 400, "undecided"),  # as wide as TTFT at concurrency 8 on the H100: 400 requests cannot tell 5 %
+        (170.0, 1.00, 6, "undecided"),  # too few requests to tell
+    ],
+)
 def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path, low, scale, count, expected):
     import random
     import statistics
@@ -193,18 +267,44 @@ def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path,
     rng = random.Random(count + int(low))
     ttfts = [rng.uniform(low, 240.0) for _ in range(2 * count)]
     ours_ttft, theirs_ttft = ttfts[:count], [t * scale / 1000 for t in ttfts[count:]]
-    level = {"concurrency": 8, "request_throughput": 2.0, "output_throughput": 256.0, "ttft_ms": {"p50": 1.0, "p99": 1.0},
-             "tpot_ms": {"p50": 10.0}, "e2e_ms": {"p50": 1300.0},
-             "per_request": {"ttft_ms": ours_ttft + [None], "error": [None] * count + ["HTTP 500"]}}  # fmt: skip
-    theirs = {"max_concurrency": 8, "request_throughput": 2.0, "output_throughput": 256.0, "median_ttft_ms": 1.0,
-              "p99_ttft_ms": 1.0, "median_tpot_ms": 10.0, "median_e2e_latency_ms": 1300.0,
-              "ttfts": theirs_ttft + [0.0], "errors": [""] * count + ["timeout"]}  # fmt: skip
+    level = {
+        "concurrency": 8,
+        "request_throughput": 2.0,
+        "output_throughput": 256.0,
+        "ttft_ms": {"p50": 1.0, "p99": 1.0},
+        "tpot_ms": {"p50": 10.0},
+        "e2e_ms": {"p50": 1300.0},
+        "per_request": {"ttft_ms": ours_ttft + [None], "error": [None] * count + ["HTTP 500"]},
+    }
+    theirs = {
+        "max_concurrency": 8,
+        "request_throughput": 2.0,
+        "output_throughput": 256.0,
+        "median_ttft_ms": 1.0,
+        "p99_ttft_ms": 1.0,
+        "median_tpot_ms": 10.0,
+        "median_e2e_latency_ms": 1300.0,
+        "ttfts": theirs_ttft + [0.0],
+        "errors": [""] * count + ["timeout"],
+    }
     (tmp_path / "q.json").write_text(json.dumps({"levels": [level]}))
     (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
     script = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
-    out = subprocess.run([sys.executable, str(script), "--ours", str(tmp_path / "q.json"), "--theirs",
-                          str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "c.json")],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--ours",
+            str(tmp_path / "q.json"),
+            "--theirs",
+            str(tmp_path / "b.jsonl"),
+            "-o",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = {r["metric"]: r for r in json.loads((tmp_path / "c.json").read_text())["per_request"]}
     p50 = rows["ttft_ms.p50"]
     assert p50["requests"] == [count, count]  # failed requests left out on both sides
@@ -285,8 +385,11 @@ def test_the_ttft_interval_resamples_whole_rounds():
     from qwen_serve.bench import RequestResult, interval_notes, summarize, ttft_p50_interval
 
     rng = random.Random(5)
-    results = [RequestResult(True, (base + rng.uniform(-1, 1)) / 1000, 2.0, 8)
-               for base in (rng.uniform(100, 250) for _ in range(30)) for _ in range(8)]  # fmt: skip
+    results = [
+        RequestResult(True, (base + rng.uniform(-1, 1)) / 1000, 2.0, 8)
+        for base in (rng.uniform(100, 250) for _ in range(30))
+        for _ in range(8)
+    ]
     by_round, by_request = ttft_p50_interval(results, 8), ttft_p50_interval(results, 1)
     assert by_round[1] - by_round[0] > 1.8 * (by_request[1] - by_request[0])
     assert ttft_p50_interval(results, 8) == by_round  # deterministic: the same requests, the same interval
@@ -304,14 +407,16 @@ def test_prompts_the_server_counted_differently_are_named():
     from qwen_serve.bench import RequestResult, input_length_warnings, summarize
 
     exact = summarize([RequestResult(True, 0.01, 1.0, 8, prompt_tokens=512)] * 4, 1, 4.0, 0.1, 512, 8)
-    drifted = summarize([RequestResult(True, 0.01, 1.0, 8, prompt_tokens=n) for n in (489, 512, 601, 540)],
-                        8, 4.0, 0.1, 512, 8)
+    drifted = summarize(
+        [RequestResult(True, 0.01, 1.0, 8, prompt_tokens=n) for n in (489, 512, 601, 540)], 8, 4.0, 0.1, 512, 8
+    )
     silent = summarize([RequestResult(True, 0.01, 1.0, 8)] * 2, 32, 4.0, 0.1, 512, 8)  # no usage reported
     assert drifted.server_input_tokens == {"min": 489, "mean": 535.5, "max": 601, "reported": 4}
     assert silent.server_input_tokens is None
     assert input_length_warnings([exact, drifted, silent]) == [
         "qwen-bench: warning: at concurrency 8 the server counted 489-601 prompt tokens (mean 535.5), not "
-        "--input-len 512; pass the served model's own tokenizer with --tokenizer"]
+        "--input-len 512; pass the served model's own tokenizer with --tokenizer"
+    ]
 
 
 def test_a_sweep_replays_a_prompts_file_in_order(cpu_server, tmp_path):
@@ -324,8 +429,22 @@ def test_a_sweep_replays_a_prompts_file_in_order(cpu_server, tmp_path):
     file = tmp_path / "prompts.jsonl"
     file.write_text("".join(json.dumps({"prompt": p, "note": "ignored"}) + "\n" for p in prompts) + "\n")
     out = tmp_path / "run.json"
-    result = qwen_bench("--base-url", url, "--prompts", str(file), "--output-len", "4", "--concurrency", "1,2",
-                        "--requests", "4", "--warmup", "1", "--out", str(out))
+    result = qwen_bench(
+        "--base-url",
+        url,
+        "--prompts",
+        str(file),
+        "--output-len",
+        "4",
+        "--concurrency",
+        "1,2",
+        "--requests",
+        "4",
+        "--warmup",
+        "1",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["input_len"] is None and data["prompts"] == str(file)
@@ -380,14 +499,29 @@ def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
         counts = {}
         for flag in ([], ["--new-connection-per-request"]):
             accepted.clear()
-            result = qwen_bench("--base-url", f"http://127.0.0.1:{port}", "--tokenizer", str(cpu_server[1]),
-                                "--input-len", "8", "--output-len", "2", "--concurrency", "2", "--requests", "6",
-                                "--warmup", "0", *flag)
+            result = qwen_bench(
+                "--base-url",
+                f"http://127.0.0.1:{port}",
+                "--tokenizer",
+                str(cpu_server[1]),
+                "--input-len",
+                "8",
+                "--output-len",
+                "2",
+                "--concurrency",
+                "2",
+                "--requests",
+                "6",
+                "--warmup",
+                "0",
+                *flag,
+            )
             assert result.exit_code == 0, result.output
             counts[bool(flag)] = len(accepted)
         # + the /v1/models and /get_server_info probes, one connection each
         assert counts == {False: 2 + 2, True: 6 + 2}, counts
     finally:
+
         async def shutdown():
             server.close()
             await server.wait_closed()
@@ -401,9 +535,26 @@ def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
 
 def test_the_results_say_how_the_requests_were_sent(cpu_server, tmp_path):
     out = tmp_path / "run.json"
-    result = qwen_bench("--base-url", cpu_server[0], "--tokenizer", str(cpu_server[1]), "--input-len", "8",
-                        "--output-len", "2", "--concurrency", "2", "--requests", "2", "--warmup", "0",
-                        "--new-connection-per-request", "--no-stream-usage", "--out", str(out))  # fmt: skip
+    result = qwen_bench(
+        "--base-url",
+        cpu_server[0],
+        "--tokenizer",
+        str(cpu_server[1]),
+        "--input-len",
+        "8",
+        "--output-len",
+        "2",
+        "--concurrency",
+        "2",
+        "--requests",
+        "2",
+        "--warmup",
+        "0",
+        "--new-connection-per-request",
+        "--no-stream-usage",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["connections"] == "per-request" and data["stream_usage"] is False
@@ -414,7 +565,9 @@ def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
     # the served model id is no local directory: exact lengths need its tokenizer, or your own prompts
     result = qwen_bench("--base-url", cpu_server[0], "--concurrency", "1")
     assert result.exit_code == 2, result.output
-    assert "no tokenizer for exact prompt lengths: model 'qwen-serve/Qwen3-tiny' is not a local directory" in result.stderr
+    assert (
+        "no tokenizer for exact prompt lengths: model 'qwen-serve/Qwen3-tiny' is not a local directory" in result.stderr
+    )
     assert "--prompts FILE" in result.stderr
 
 
@@ -472,8 +625,9 @@ def relay(cpu_server):
                 payload.pop(key, None)
             body = json.dumps(payload).encode()
         async with aiohttp.ClientSession() as session:
-            async with session.request(request.method, upstream + request.path_qs, data=body,
-                                       headers={"Content-Type": "application/json"}) as r:  # fmt: skip
+            async with session.request(
+                request.method, upstream + request.path_qs, data=body, headers={"Content-Type": "application/json"}
+            ) as r:
                 out = web.StreamResponse(status=r.status, headers={"Content-Type": r.headers.get("Content-Type", "")})
                 await out.prepare(request)
                 async for chunk in r.content.iter_any():
@@ -513,21 +667,81 @@ def test_against_sglang_bench_serving_on_the_same_server(relay, tmp_path):
     url, model_dir, _ = relay
     root = Path(__file__).resolve().parents[1]
     theirs = tmp_path / "bench_serving.jsonl"
-    bs = subprocess.run([sys.executable, "-m", "sglang.benchmark.serving", "--backend", "sglang-oai", "--base-url", url,
-                         "--model", "qwen-serve/Qwen3-tiny", "--tokenizer", str(model_dir), "--dataset-name", "random-ids",
-                         "--random-input-len", "16", "--random-output-len", "4", "--random-range-ratio", "1",
-                         "--num-prompts", "6", "--max-concurrency", "2", "--warmup-requests", "1", "--seed", "1",
-                         "--disable-tqdm", "--output-details", "--output-file", str(theirs)],
-                        capture_output=True, text=True, timeout=600,  # it looks the model up: offline, in the server's cache
-                        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(model_dir.parents[2])})  # fmt: skip
+    bs = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sglang.benchmark.serving",
+            "--backend",
+            "sglang-oai",
+            "--base-url",
+            url,
+            "--model",
+            "qwen-serve/Qwen3-tiny",
+            "--tokenizer",
+            str(model_dir),
+            "--dataset-name",
+            "random-ids",
+            "--random-input-len",
+            "16",
+            "--random-output-len",
+            "4",
+            "--random-range-ratio",
+            "1",
+            "--num-prompts",
+            "6",
+            "--max-concurrency",
+            "2",
+            "--warmup-requests",
+            "1",
+            "--seed",
+            "1",
+            "--disable-tqdm",
+            "--output-details",
+            "--output-file",
+            str(theirs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,  # it looks the model up: offline, in the server's cache
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(model_dir.parents[2])},
+    )
     assert bs.returncode == 0, bs.stdout[-2000:] + bs.stderr[-2000:]
     ours = tmp_path / "qwen_bench.json"
-    result = qwen_bench("--base-url", url, "--tokenizer", str(model_dir), "--input-len", "16", "--output-len", "4",
-                        "--concurrency", "2", "--requests", "6", "--warmup", "1", "--out", str(ours))
+    result = qwen_bench(
+        "--base-url",
+        url,
+        "--tokenizer",
+        str(model_dir),
+        "--input-len",
+        "16",
+        "--output-len",
+        "4",
+        "--concurrency",
+        "2",
+        "--requests",
+        "6",
+        "--warmup",
+        "1",
+        "--out",
+        str(ours),
+    )
     assert result.exit_code == 0, result.output
-    out = subprocess.run([sys.executable, str(root / "bench/compare_bench_serving.py"), "--ours", str(ours),
-                          "--theirs", str(theirs), "-o", str(tmp_path / "c.json")],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(root / "bench/compare_bench_serving.py"),
+            "--ours",
+            str(ours),
+            "--theirs",
+            str(theirs),
+            "-o",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     data = json.loads((tmp_path / "c.json").read_text())
     assert {r["metric"] for r in data["rows"]} >= {"request_throughput", "ttft_ms.p50", "tpot_ms.p50", "e2e_ms.p50"}
     pooled = {r["metric"]: r for r in data["per_request"]}
@@ -548,28 +762,77 @@ def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_p
     monkeypatch.setenv("HF_HUB_CACHE", str(model_dir.parents[2]))
     interleave = bench_script("interleave")
     out = tmp_path / "il"
-    monkeypatch.setattr(sys, "argv", ["interleave.py", "--base-url", url, "--model", "qwen-serve/Qwen3-tiny",
-                                      "--tokenizer", str(model_dir), "--concurrency", "2", "--requests", "4",
-                                      "--passes", "4", "--first", "3", "--input-len", "16", "--output-len", "4",
-                                      "--warmup", "1", "--warm-requests", "2", "--out", str(out)])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "interleave.py",
+            "--base-url",
+            url,
+            "--model",
+            "qwen-serve/Qwen3-tiny",
+            "--tokenizer",
+            str(model_dir),
+            "--concurrency",
+            "2",
+            "--requests",
+            "4",
+            "--passes",
+            "4",
+            "--first",
+            "3",
+            "--input-len",
+            "16",
+            "--output-len",
+            "4",
+            "--warmup",
+            "1",
+            "--warm-requests",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     del prompts[:]
     assert interleave.main() == 0
     passes = json.loads((out / "passes.json").read_text())["passes"]
     assert [(p["tool"], p["run"], p["requests"]) for p in passes] == [
-        ("qwen_bench", 3, 4), ("bench_serving", 3, 4), ("bench_serving", 4, 4), ("qwen_bench", 4, 4)]
+        ("qwen_bench", 3, 4),
+        ("bench_serving", 3, 4),
+        ("bench_serving", 4, 4),
+        ("qwen_bench", 4, 4),
+    ]
     assert all(p["start_s"] < p["end_s"] <= q["start_s"] for p, q in zip(passes, passes[1:]))
     assert all(0 < p["ttft_p50_ms"] and 0 < p["ttft_mean_ms"] for p in passes)
-    assert sorted(f.name for f in out.iterdir()) == ["bench_serving_3.jsonl", "bench_serving_4.jsonl", "passes.json",
-                                                     "qwen_bench_3.json", "qwen_bench_4.json", "warm"]  # fmt: skip
+    assert sorted(f.name for f in out.iterdir()) == [
+        "bench_serving_3.jsonl",
+        "bench_serving_4.jsonl",
+        "passes.json",
+        "qwen_bench_3.json",
+        "qwen_bench_4.json",
+        "warm",
+    ]
     assert [f.name for f in (out / "warm").iterdir()] == ["qwen_bench_0.json"]  # the warm-up pass, kept apart
     assert len(prompts) == (1 + 2) + 4 * (1 + 4)  # each pass: its warm-up, then its requests
-    sent = [prompts[3 + 5 * k:3 + 5 * k + 5] for k in range(4)]
+    sent = [prompts[3 + 5 * k : 3 + 5 * k + 5] for k in range(4)]
     assert sent[0] == sent[1] and sent[2] == sent[3] and sent[0] != sent[2]  # qwen-bench replays bench_serving's
     assert "qwen_bench" in capsys.readouterr().out
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, str(root / "bench/compare_bench_serving.py"), "--ours", *map(str, out.glob("qwen_bench_*.json")),
-                    "--theirs", *map(str, out.glob("bench_serving_*.jsonl")), "-o", str(tmp_path / "c.json")],
-                   capture_output=True, text=True, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            str(root / "bench/compare_bench_serving.py"),
+            "--ours",
+            *map(str, out.glob("qwen_bench_*.json")),
+            "--theirs",
+            *map(str, out.glob("bench_serving_*.jsonl")),
+            "-o",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pooled = {r["metric"]: r for r in json.loads((tmp_path / "c.json").read_text())["per_request"]}
     assert pooled["ttft_ms.mean"]["requests"] == [8, 8]
 
@@ -618,28 +881,69 @@ def test_runs_of_different_levels_pool_per_level(tmp_path):
     rng = random.Random(3)
 
     def ours(levels: dict) -> dict:
-        return {"levels": [{"concurrency": c, "request_throughput": 2.0, "output_throughput": 256.0,
-                            "ttft_ms": {"mean": 1.0, "p50": 1.0, "p99": 1.0}, "tpot_ms": {"p50": 10.0},
-                            "e2e_ms": {"p50": 1300.0}, "per_request": {"ttft_ms": t, "error": [None] * len(t)}}
-                           for c, t in levels.items()]}  # fmt: skip
+        return {
+            "levels": [
+                {
+                    "concurrency": c,
+                    "request_throughput": 2.0,
+                    "output_throughput": 256.0,
+                    "ttft_ms": {"mean": 1.0, "p50": 1.0, "p99": 1.0},
+                    "tpot_ms": {"p50": 10.0},
+                    "e2e_ms": {"p50": 1300.0},
+                    "per_request": {"ttft_ms": t, "error": [None] * len(t)},
+                }
+                for c, t in levels.items()
+            ]
+        }
 
     def theirs(levels: dict) -> str:
-        return "".join(json.dumps({"max_concurrency": c, "request_throughput": 2.0, "output_throughput": 256.0,
-                                   "mean_ttft_ms": 1.0, "median_ttft_ms": 1.0, "p99_ttft_ms": 1.0,
-                                   "median_tpot_ms": 10.0, "median_e2e_latency_ms": 1300.0,
-                                   "ttfts": [x / 1000 for x in t]}) + "\n" for c, t in levels.items())  # fmt: skip
+        return "".join(
+            json.dumps(
+                {
+                    "max_concurrency": c,
+                    "request_throughput": 2.0,
+                    "output_throughput": 256.0,
+                    "mean_ttft_ms": 1.0,
+                    "median_ttft_ms": 1.0,
+                    "p99_ttft_ms": 1.0,
+                    "median_tpot_ms": 10.0,
+                    "median_e2e_latency_ms": 1300.0,
+                    "ttfts": [x / 1000 for x in t],
+                }
+            )
+            + "\n"
+            for c, t in levels.items()
+        )
 
     def ttfts(n: int) -> list[float]:
         return [rng.uniform(100, 200) for _ in range(n)]
 
-    files = {"q1.json": json.dumps(ours({8: ttfts(320)})), "q2.json": json.dumps(ours({1: ttfts(16), 8: ttfts(64)})),
-             "b1.jsonl": theirs({8: ttfts(320)}), "b2.jsonl": theirs({1: ttfts(16), 8: ttfts(64)})}  # fmt: skip
+    files = {
+        "q1.json": json.dumps(ours({8: ttfts(320)})),
+        "q2.json": json.dumps(ours({1: ttfts(16), 8: ttfts(64)})),
+        "b1.jsonl": theirs({8: ttfts(320)}),
+        "b2.jsonl": theirs({1: ttfts(16), 8: ttfts(64)}),
+    }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     script = Path(__file__).resolve().parents[1] / "bench" / "compare_bench_serving.py"
-    out = subprocess.run([sys.executable, str(script), "--ours", str(tmp_path / "q1.json"), str(tmp_path / "q2.json"),
-                          "--theirs", str(tmp_path / "b1.jsonl"), str(tmp_path / "b2.jsonl"), "-o", str(tmp_path / "c.json")],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--ours",
+            str(tmp_path / "q1.json"),
+            str(tmp_path / "q2.json"),
+            "--theirs",
+            str(tmp_path / "b1.jsonl"),
+            str(tmp_path / "b2.jsonl"),
+            "-o",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     data = json.loads((tmp_path / "c.json").read_text())
     runs = {(r["concurrency"], r["metric"]): r["runs"] for r in data["rows"]}
     assert runs[(1, "request_throughput")] == [1, 1] and runs[(8, "request_throughput")] == [2, 2]
@@ -686,8 +990,9 @@ def test_without_the_usage_chunk_it_sends_bench_servings_request():
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         try:
-            return await bench.run_level(f"http://127.0.0.1:{port}", "m", ["p"], 2, 4, 8, 30.0, True, None,
-                                         stream_usage=stream_usage)  # fmt: skip
+            return await bench.run_level(
+                f"http://127.0.0.1:{port}", "m", ["p"], 2, 4, 8, 30.0, True, None, stream_usage=stream_usage
+            )
         finally:
             await runner.cleanup()
 
@@ -709,12 +1014,24 @@ def test_a_missing_bench_extra_is_one_line(monkeypatch, tmp_path):
     from qwen_serve.cli import bench_group
 
     real = builtins.__import__
-    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
-                        if name.split(".")[0] in ("aiohttp", "matplotlib") else real(name, *a, **k))  # fmt: skip
+    monkeypatch.setattr(
+        builtins,
+        "__import__",
+        lambda name, *a, **k: (
+            (_ for _ in ()).throw(ImportError(name))
+            if name.split(".")[0] in ("aiohttp", "matplotlib")
+            else real(name, *a, **k)
+        ),
+    )
     import importlib
 
-    monkeypatch.setattr(importlib, "import_module", lambda name, *a: (_ for _ in ()).throw(ImportError(name))
-                        if name.split(".")[0] in ("aiohttp", "matplotlib") else real(name))  # fmt: skip
+    monkeypatch.setattr(
+        importlib,
+        "import_module",
+        lambda name, *a: (
+            (_ for _ in ()).throw(ImportError(name)) if name.split(".")[0] in ("aiohttp", "matplotlib") else real(name)
+        ),
+    )
     f = tmp_path / "r.json"
     f.write_text("{}")
     for args in (["run", "--port", "9"], ["plot", str(f), "-o", str(tmp_path / "p.png")]):

@@ -22,7 +22,9 @@ def qwen_test(*args):
 
 def test_a_server_agrees_with_itself(cpu_server):
     url, model_dir = cpu_server
-    result = qwen_test("--base-url", url, "--compare", url, "--tokenizer", str(model_dir), "--max-tokens", "8", "--json")
+    result = qwen_test(
+        "--base-url", url, "--compare", url, "--tokenizer", str(model_dir), "--max-tokens", "8", "--json"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["token_agreement"] == 1.0 and report["mean_kl"] is None  # transformers serve: no logprobs
@@ -32,8 +34,18 @@ def test_a_server_agrees_with_itself(cpu_server):
 def test_other_weights_disagree_and_min_agreement_fails(cpu_server, other_cpu_server):
     url, model_dir = cpu_server
     other, _ = other_cpu_server
-    result = qwen_test("--base-url", other, "--compare", url, "--tokenizer", str(model_dir), "--max-tokens", "8",
-                       "--min-agreement", "0.99")
+    result = qwen_test(
+        "--base-url",
+        other,
+        "--compare",
+        url,
+        "--tokenizer",
+        str(model_dir),
+        "--max-tokens",
+        "8",
+        "--min-agreement",
+        "0.99",
+    )
     assert result.exit_code == 1, result.output
     assert "token agreement" in result.stdout and "KL not computed" in result.stdout
     line = [ln for ln in result.stdout.splitlines() if ln.startswith("token agreement")][0]

@@ -44,7 +44,11 @@ def test_table_shows_every_setting_with_origin(qwen_serve):
 def test_json_has_command_settings_and_origins(qwen_serve):
     data = qwen_serve("--dry-run", "--json", "--preset", "memory_optimized", "--tp-size", "2").json()
     settings = {s["key"]: s for s in data["settings"]}
-    assert settings["kv_cache_dtype"] == {"key": "kv_cache_dtype", "value": "fp8_e4m3", "origin": "preset memory_optimized"}
+    assert settings["kv_cache_dtype"] == {
+        "key": "kv_cache_dtype",
+        "value": "fp8_e4m3",
+        "origin": "preset memory_optimized",
+    }
     assert settings["humming_group_size"]["value"] == 128 and data["env"][0]["origin"] == "preset memory_optimized"
     assert settings["tp_size"]["origin"] == "cli" and settings["tp_size"]["value"] == 2
     assert settings["host"]["origin"] == "server_config.yaml:host"
@@ -70,7 +74,9 @@ def test_enable_flashinfer_is_translated_and_said(qwen_serve):
 
 
 def test_passthrough_after_double_dash_is_untouched(qwen_serve):
-    argv = first_line(qwen_serve("--preset", "balanced", "--dry-run", "--", "--enable-metrics", "--schedule-policy", "lpm"))
+    argv = first_line(
+        qwen_serve("--preset", "balanced", "--dry-run", "--", "--enable-metrics", "--schedule-policy", "lpm")
+    )
     assert argv[-3:] == ["--enable-metrics", "--schedule-policy", "lpm"]
 
 
@@ -113,7 +119,9 @@ def test_python_dash_m_qwen_serve_works():
 
     out = subprocess.run(
         [sys.executable, "-m", "qwen_serve", "--dry-run", "--preset", "balanced"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "--quantization humming" in out and "SGLANG_HUMMING_ONLINE_QUANT_CONFIG=" in out
 

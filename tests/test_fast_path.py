@@ -12,8 +12,8 @@ import json, sys
 from click.testing import CliRunner
 from qwen_serve.cli import main_group
 r = CliRunner().invoke(main_group, sys.argv[1:])
-print(json.dumps({"exit": r.exit_code, "heavy": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({"exit": r.exit_code, "heavy": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
 
 
 def probe(*args: str) -> dict:
@@ -27,14 +27,32 @@ def test_help_imports_nothing_heavy():
 
 def test_dry_run_imports_nothing_heavy():
     assert probe("--dry-run", "--preset", "balanced") == {"exit": 0, "heavy": []}
-    assert probe("--dry-run", "--json", "--config", "config_examples.yaml", "--preset", "fp8_hopper_example") == {"exit": 0, "heavy": []}
+    assert probe("--dry-run", "--json", "--config", "config_examples.yaml", "--preset", "fp8_hopper_example") == {
+        "exit": 0,
+        "heavy": [],
+    }
 
 
 def test_help_lists_every_seed_flag():
-    out = subprocess.run([sys.executable, "-m", "qwen_serve", "--help"], capture_output=True, text=True, check=True).stdout
-    for flag in ("--model-path", "--host", "--port", "--preset", "--config", "--torchao-config", "--quantization",
-                 "--kv-cache-dtype", "--tp-size", "--mem-fraction-static", "--enable-torch-compile", "--enable-flashinfer",
-                 "--dry-run", "--check"):
+    out = subprocess.run(
+        [sys.executable, "-m", "qwen_serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for flag in (
+        "--model-path",
+        "--host",
+        "--port",
+        "--preset",
+        "--config",
+        "--torchao-config",
+        "--quantization",
+        "--kv-cache-dtype",
+        "--tp-size",
+        "--mem-fraction-static",
+        "--enable-torch-compile",
+        "--enable-flashinfer",
+        "--dry-run",
+        "--check",
+    ):
         assert flag in out, flag
 
 
@@ -42,6 +60,7 @@ def test_readme_tables_are_generated_from_results():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, str(root / "scripts" / "readme_tables.py"), "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(root / "scripts" / "readme_tables.py"), "--check"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr

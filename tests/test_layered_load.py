@@ -91,7 +91,7 @@ def test_loads_unit_by_unit_and_matches_whole_model_quantization(checkpoint):
         # layer by layer: every unit after this one is still on the meta device (never on the device)
         by_name = dict(units(model))
         done = {id(p) for name in seen for p in by_name[name].parameters()}  # tied lm_head = embeddings
-        for name in order[len(seen):]:
+        for name in order[len(seen) :]:
             assert all(p.is_meta for p in by_name[name].parameters() if id(p) not in done), name
         apply_torchao_config_to_model(module, "int8wo", summary=False)
 

@@ -14,8 +14,14 @@ from conftest import free_port
 
 from qwen_serve.cli import resolved_settings
 from qwen_serve.hardware import parse_gpu_spec
-from qwen_serve.plan import (GIB, auto_mem_fraction_static, plan, prefill_graph_sizes, qwen3_14b,
-                             weights)  # fmt: skip
+from qwen_serve.plan import (
+    GIB,
+    auto_mem_fraction_static,
+    plan,
+    prefill_graph_sizes,
+    qwen3_14b,
+    weights,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = parse_gpu_spec("H100").gpu
@@ -71,9 +77,11 @@ def test_sglang_prefill_graph_sizes_and_mem_fraction():
 
 def sglang_log_facts(text: str) -> dict:
     grab = lambda p: re.findall(p, text)[-1]  # noqa: E731
-    return {"weight_gb": float(grab(r"Load weight end\..*?mem usage=([\d.]+) GB")),
-            "kv_tokens": int(grab(r"KV Cache is allocated\..*?#tokens: (\d+)")),
-            "mem_fraction_static": float(grab(r"mem_fraction_static=([\d.]+)"))}  # fmt: skip
+    return {
+        "weight_gb": float(grab(r"Load weight end\..*?mem usage=([\d.]+) GB")),
+        "kv_tokens": int(grab(r"KV Cache is allocated\..*?#tokens: (\d+)")),
+        "mem_fraction_static": float(grab(r"mem_fraction_static=([\d.]+)")),
+    }
 
 
 def measured_runs():
@@ -83,10 +91,17 @@ def measured_runs():
         yield "H100 no cuda graph", H100, False, tar.extractfile("./run0-direct.log").read().decode(errors="replace")
     # the H200 (143771 MiB) of the 2026-12-01 bench runs: the same preset, a card the plan was not fitted to
     h200 = ROOT / "bench/results/h200/bench/2026-12-01/c8/server.log.gz"
-    yield "H200 cuda graphs", parse_gpu_spec("H200").gpu, True, gzip.decompress(h200.read_bytes()).decode(errors="replace")
+    yield (
+        "H200 cuda graphs",
+        parse_gpu_spec("H200").gpu,
+        True,
+        gzip.decompress(h200.read_bytes()).decode(errors="replace"),
+    )
 
 
-@pytest.mark.parametrize("label, gpu, cuda_graph, log", list(measured_runs()), ids=lambda x: x if isinstance(x, str) and len(x) < 20 else "")
+@pytest.mark.parametrize(
+    "label, gpu, cuda_graph, log", list(measured_runs()), ids=lambda x: x if isinstance(x, str) and len(x) < 20 else ""
+)
 def test_plan_matches_the_sglang_log(label, gpu, cuda_graph, log):
     measured = sglang_log_facts(log)
     p = plan({**QWEN, "tp_size": 1}, gpu, 1, cuda_graph=cuda_graph)
@@ -102,15 +117,24 @@ def test_seed_gpus_verdicts():
     assert not balanced.fits and "whole bf16 model first" in balanced.verdict
     assert plan({**QWEN, "torchao_config": "int4wo-128", "load_format": "layered"}, rtx4090).fits
     for spec in ("RTX 3060 8GB", "RTX 3080 12GB"):
-        assert not plan({**QWEN, "torchao_config": "int4wo-256", "load_format": "layered"}, parse_gpu_spec(spec).gpu).fits
+        assert not plan(
+            {**QWEN, "torchao_config": "int4wo-256", "load_format": "layered"}, parse_gpu_spec(spec).gpu
+        ).fits
     assert plan(QWEN, parse_gpu_spec("A100-80GB").gpu).fits
     assert plan({**QWEN, "torchao_config": "fp8dq-per_tensor"}, H100).fits
     fp8_on_ampere = plan({**QWEN, "torchao_config": "fp8dq-per_tensor"}, parse_gpu_spec("A100-80GB").gpu)
     assert not fp8_on_ampere.fits and "compute capability >= 8.9" in fp8_on_ampere.verdict
 
 
-@pytest.mark.parametrize("spec, count, name", [("H100x2", 2, "H100 80GB HBM3"), ("A100-80GB x4", 4, "A100 80GB"),
-                                               ("RTX 4090", 1, "RTX 4090"), ("24GiB,sm89", 1, "24 GiB, sm89")])
+@pytest.mark.parametrize(
+    "spec, count, name",
+    [
+        ("H100x2", 2, "H100 80GB HBM3"),
+        ("A100-80GB x4", 4, "A100 80GB"),
+        ("RTX 4090", 1, "RTX 4090"),
+        ("24GiB,sm89", 1, "24 GiB, sm89"),
+    ],
+)
 def test_gpu_specs(spec, count, name):
     hw = parse_gpu_spec(spec)
     assert hw.count == count and hw.gpu.name == name
@@ -146,11 +170,18 @@ def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
     assert data["plan"]["peak_load_gib"] < 12.5
     # the dry run says that, and why, SGLang's layered loader is replaced
     text = qwen_serve("--preset", "balanced_torchao", "--gpu", "RTX 4090", "--dry-run").stdout
-    assert "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang_entry also " \
-           "replaces SGLang 0.5.17's LayeredModelLoader.load_model with qwen_serve/layered_load.py" in text
+    assert (
+        "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang_entry also "
+        "replaces SGLang 0.5.17's LayeredModelLoader.load_model with qwen_serve/layered_load.py" in text
+    )
     # where the bf16 model fits at load, nothing changes; a load format the user chose is kept
-    assert "--load-format" not in qwen_serve("--preset", "balanced_torchao", "--gpu", "H100", "--dry-run", "--json").json()["command"]
-    kept = qwen_serve("--preset", "balanced_torchao", "--gpu", "RTX 4090", "--load-format", "safetensors", "--dry-run", "--json").json()
+    assert (
+        "--load-format"
+        not in qwen_serve("--preset", "balanced_torchao", "--gpu", "H100", "--dry-run", "--json").json()["command"]
+    )
+    kept = qwen_serve(
+        "--preset", "balanced_torchao", "--gpu", "RTX 4090", "--load-format", "safetensors", "--dry-run", "--json"
+    ).json()
     assert "--load-format safetensors" in kept["command"] and kept["plan"]["fits"] is False
 
 
@@ -158,7 +189,9 @@ def test_a_launch_that_cannot_fit_is_refused_before_anything_starts(qwen_serve, 
     from qwen_serve.skeleton import QWEN3_14B_CONFIG
 
     (tmp_path / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))
-    result = qwen_serve("--preset", "high_performance", "--gpu", "RTX 4090", "--model-path", str(tmp_path), "--port", str(free_port()))
+    result = qwen_serve(
+        "--preset", "high_performance", "--gpu", "RTX 4090", "--model-path", str(tmp_path), "--port", str(free_port())
+    )
     assert result.exit_code == 2
     (line,) = [x for x in result.stderr.splitlines() if x.strip()]
     assert "does not fit" in line and "or --force" in line and "launching" not in result.stderr
@@ -187,11 +220,19 @@ def test_plan_against_every_torchao_run_on_the_h100():
     """The torchao runs (bench/results/h100/torchao/): the plan's scratch and fragmentation figures
     were fitted to them, so this guards against drift: weights after quantizing and KV tokens within
     3 %, the peak at load never under-estimated by more than 0.05 GiB."""
-    rows = [row for path in sorted((ROOT / "bench/results/h100/torchao").glob("2026-*/plan_vs_measured*.json"))
-            for row in json.loads(path.read_text())["rows"]]  # fmt: skip
+    rows = [
+        row
+        for path in sorted((ROOT / "bench/results/h100/torchao").glob("2026-*/plan_vs_measured*.json"))
+        for row in json.loads(path.read_text())["rows"]
+    ]
     torchao = [r for r in rows if resolved_settings(r["qwen_serve_args"])["torchao_config"]]
     assert {resolved_settings(r["qwen_serve_args"])["torchao_config"] for r in torchao} == {
-        "int4wo-128", "int4wo-64", "int8wo", "fp8dq-per_tensor", "fp8dq-per_row"}
+        "int4wo-128",
+        "int4wo-64",
+        "int8wo",
+        "fp8dq-per_tensor",
+        "fp8dq-per_row",
+    }
     assert any(resolved_settings(r["qwen_serve_args"])["load_format"] == "layered" for r in torchao)
     for row in torchao:
         p, m = plan(resolved_settings(row["qwen_serve_args"]), H100, 1, cuda_graph=False), row["measured"]
@@ -202,8 +243,16 @@ def test_plan_against_every_torchao_run_on_the_h100():
         assert p.peak_load_gib >= m["peak_load_gib"] - 0.05, row["name"]
 
 
-@pytest.mark.parametrize("gpu, chosen", [("H100", "fp8"), ("A100 40GB", "balanced"), ("A100-80GB", "high_performance"),
-                                         ("H100x2", "fp8"), ("RTX 4090", "balanced")])
+@pytest.mark.parametrize(
+    "gpu, chosen",
+    [
+        ("H100", "fp8"),
+        ("A100 40GB", "balanced"),
+        ("A100-80GB", "high_performance"),
+        ("H100x2", "fp8"),
+        ("RTX 4090", "balanced"),
+    ],
+)
 def test_preset_auto_picks_the_best_that_fits_with_a_useful_kv_cache(qwen_serve, gpu, chosen):
     result = qwen_serve("--preset", "auto", "--gpu", gpu, "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr
@@ -262,13 +311,18 @@ def test_detect_keeps_only_the_gpus_cuda_will_show(monkeypatch):
 
     cards = [("GPU-aaaa", 81559), ("GPU-bbbb", 40960)]
     fake = types.SimpleNamespace(
-        NVMLError=NVMLError, nvmlInit=lambda: None, nvmlShutdown=lambda: None,
-        nvmlDeviceGetCount=lambda: len(cards), nvmlDeviceGetHandleByIndex=lambda i: i,
-        nvmlDeviceGetUUID=lambda h: cards[h][0], nvmlDeviceGetName=lambda h: f"card {h}",
+        NVMLError=NVMLError,
+        nvmlInit=lambda: None,
+        nvmlShutdown=lambda: None,
+        nvmlDeviceGetCount=lambda: len(cards),
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetUUID=lambda h: cards[h][0],
+        nvmlDeviceGetName=lambda h: f"card {h}",
         nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(total=cards[h][1] * 2**20, free=cards[h][1] * 2**20),
         nvmlDeviceGetCudaComputeCapability=lambda h: (9, 0),
-        nvmlSystemGetDriverVersion=lambda: "580.159.04", nvmlSystemGetCudaDriverVersion=lambda: 13000,
-    )  # fmt: skip
+        nvmlSystemGetDriverVersion=lambda: "580.159.04",
+        nvmlSystemGetCudaDriverVersion=lambda: 13000,
+    )
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     monkeypatch.setattr(hardware.sys, "platform", "nvidia-test")  # past the /dev/nvidiactl shortcut
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)

@@ -34,8 +34,18 @@ def test_balanced_sets_humming_environment_with_origins(qwen_serve):
 
 
 def test_cli_humming_flags_override_the_preset(qwen_serve):
-    result = qwen_serve("--dry-run", "--json", "--preset", "balanced", "--gpu", "H200", "--humming-group-size", "64",
-                        "--humming-input-dtype", "float8e4m3")
+    result = qwen_serve(
+        "--dry-run",
+        "--json",
+        "--preset",
+        "balanced",
+        "--gpu",
+        "H200",
+        "--humming-group-size",
+        "64",
+        "--humming-input-dtype",
+        "float8e4m3",
+    )
     data = result.json()
     envs = {e["name"]: e for e in data["env"]}
     assert json.loads(envs[HUMMING_ENV]["value"]) == {"dtype": "int4", "group_size": 64}
@@ -44,11 +54,14 @@ def test_cli_humming_flags_override_the_preset(qwen_serve):
     assert data["plan"]["scheme"] == "humming:int4-g64"
 
 
-@pytest.mark.parametrize("args, key, allowed", [
-    (("--humming-weight-dtype", "int5"), "humming_weight_dtype: 'int5'", "int4, int8"),
-    (("--humming-group-size", "100"), "humming_group_size: 100", "32, 64, 128 or 256"),
-    (("--humming-input-dtype", "fp8"), "humming_input_dtype: 'fp8'", "float8e4m3"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, key, allowed",
+    [
+        (("--humming-weight-dtype", "int5"), "humming_weight_dtype: 'int5'", "int4, int8"),
+        (("--humming-group-size", "100"), "humming_group_size: 100", "32, 64, 128 or 256"),
+        (("--humming-input-dtype", "fp8"), "humming_input_dtype: 'fp8'", "float8e4m3"),
+    ],
+)
 def test_bad_humming_values_are_one_line(qwen_serve, args, key, allowed):
     result = qwen_serve("--dry-run", "--preset", "balanced", "--gpu", "H200", *args)
     assert result.exit_code == 2
@@ -98,8 +111,16 @@ def test_fp8_preset_has_an_fp8_kv_cache_and_halves_kv_bytes():
     assert p.kv_bytes_per_token == 160 * 1024 // 2
 
 
-@pytest.mark.parametrize("gpu, expected", [("H200", "fp8"), ("L40S", "fp8"), ("A100-80GB", "high_performance"),
-                                           ("RTX 4090", "balanced"), ("A100 40GB", "balanced")])  # fmt: skip
+@pytest.mark.parametrize(
+    "gpu, expected",
+    [
+        ("H200", "fp8"),
+        ("L40S", "fp8"),
+        ("A100-80GB", "high_performance"),
+        ("RTX 4090", "balanced"),
+        ("A100 40GB", "balanced"),
+    ],
+)
 def test_auto_picks_by_gpu_class_and_fit(gpu, expected):
     hw = parse_gpu_spec(gpu)
     name, why = choose_preset(load_config(None), {}, hw.gpu, hw.count)
@@ -113,15 +134,31 @@ def test_auto_order_per_class_is_validated(qwen_serve, write_yaml):
     assert result.exit_code == 2 and "unknown GPU class 'hopper'" in result.stderr and "fp8, default" in result.stderr
 
 
-@pytest.mark.parametrize("quant, scheme", [
-    ({"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True}, "int4-checkpoint"),  # Qwen/Qwen3-14B-AWQ
-    ({"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}, "fp8-checkpoint"),  # -FP8
-    (None, "bf16"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "quant, scheme",
+    [
+        (
+            {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True},
+            "int4-checkpoint",
+        ),  # Qwen/Qwen3-14B-AWQ
+        (
+            {"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]},
+            "fp8-checkpoint",
+        ),  # -FP8
+        (None, "bf16"),
+    ],
+)
 def test_plan_reads_the_checkpoint_quantization_config(tmp_path, quant, scheme):
-    config = {"architectures": ["Qwen3ForCausalLM"], "hidden_size": 5120, "intermediate_size": 17408,
-              "num_hidden_layers": 40, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
-              "vocab_size": 151936}  # fmt: skip
+    config = {
+        "architectures": ["Qwen3ForCausalLM"],
+        "hidden_size": 5120,
+        "intermediate_size": 17408,
+        "num_hidden_layers": 40,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "vocab_size": 151936,
+    }
     if quant:
         config["quantization_config"] = quant
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -154,7 +191,9 @@ def measured_preset_rows():
                     yield row["launch"], preset, tar.extractfile(name).read().decode(errors="replace")
 
 
-@pytest.mark.parametrize("label, preset, log", list(measured_preset_rows()), ids=lambda x: x if isinstance(x, str) and len(x) < 30 else "")
+@pytest.mark.parametrize(
+    "label, preset, log", list(measured_preset_rows()), ids=lambda x: x if isinstance(x, str) and len(x) < 30 else ""
+)
 def test_plan_of_each_preset_is_within_10_percent_of_the_sglang_log(label, preset, log):
     launch = resolve(load_config(None), preset, {})
     p = plan({s.name: s.value for s in launch.settings}, H200)
@@ -165,8 +204,12 @@ def test_plan_of_each_preset_is_within_10_percent_of_the_sglang_log(label, prese
 
 
 def test_every_measured_preset_row_is_tested():
-    assert {label for label, _, _ in measured_preset_rows()} >= {"preset:auto", "preset:balanced",
-                                                                 "preset:memory_optimized", "preset:ultra_low_memory"}
+    assert {label for label, _, _ in measured_preset_rows()} >= {
+        "preset:auto",
+        "preset:balanced",
+        "preset:memory_optimized",
+        "preset:ultra_low_memory",
+    }
 
 
 def test_presets_measured_text_matches_the_summary():

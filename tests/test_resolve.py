@@ -84,9 +84,17 @@ def test_preset_sglang_args_override_the_files():
 
 
 def test_bundled_files_define_the_seed_presets():
-    assert set(load_config(None).presets) == {"balanced", "high_performance", "memory_optimized", "ultra_low_memory",
-                                              "fp8", "balanced_torchao", "memory_optimized_torchao",
-                                              "ultra_low_memory_torchao", "fp8_torchao"}
+    assert set(load_config(None).presets) == {
+        "balanced",
+        "high_performance",
+        "memory_optimized",
+        "ultra_low_memory",
+        "fp8",
+        "balanced_torchao",
+        "memory_optimized_torchao",
+        "ultra_low_memory_torchao",
+        "fp8_torchao",
+    }
     examples = load_config("config_examples.yaml").presets
     assert "fp8_hopper_example" in examples and len(examples) >= 7
     assert any(p.values.get("tp_size", 1) > 1 for p in examples.values())
@@ -107,5 +115,6 @@ def test_a_users_config_layers_over_the_bundled_defaults(qwen_serve, write_yaml)
     assert settings["port"] == {"key": "port", "value": 31000, "origin": "cfg.yaml:port"}
     assert settings["reasoning_parser"]["value"] == "qwen3"
     assert settings["sglang_args.constrained-json-disable-any-whitespace"]["origin"].startswith(
-        "server_config.yaml (bundled):")
+        "server_config.yaml (bundled):"
+    )
     assert "--constrained-json-disable-any-whitespace" in data["command"]

@@ -89,7 +89,11 @@ def test_enable_flashinfer_means_attention_backend_flashinfer():
 def test_ultra_low_memory_means_what_it_says():
     ns = parsed("server_config.yaml", "ultra_low_memory")
     assert (ns.quantization, ns.kv_cache_dtype, ns.context_length, ns.max_running_requests) == (
-        "humming", "fp8_e4m3", 8192, 16)
+        "humming",
+        "fp8_e4m3",
+        8192,
+        16,
+    )
     assert parsed("server_config.yaml", "ultra_low_memory_torchao").torchao_config == "int8wo"  # the seed's choice
 
 

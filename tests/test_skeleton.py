@@ -26,15 +26,23 @@ def hf_tokenizer(skeleton_dir):
 def test_config_is_qwen3_14b(skeleton_dir):
     config = json.loads((skeleton_dir / "config.json").read_text())
     assert config == QWEN3_14B_CONFIG
-    assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"],
-            config["num_key_value_heads"], config["head_dim"], config["intermediate_size"],
-            config["vocab_size"], config["tie_word_embeddings"]) == (40, 5120, 40, 8, 128, 17408, 151936, False)
+    assert (
+        config["num_hidden_layers"],
+        config["hidden_size"],
+        config["num_attention_heads"],
+        config["num_key_value_heads"],
+        config["head_dim"],
+        config["intermediate_size"],
+        config["vocab_size"],
+        config["tie_word_embeddings"],
+    ) == (40, 5120, 40, 8, 128, 17408, 151936, False)
 
 
 def test_known_ids(hf_tokenizer):
     assert hf_tokenizer.encode("Hello world") == [9707, 1879]
-    assert hf_tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]) == [
-        151643, 151644, 151645, 151667, 151668]
+    assert hf_tokenizer.convert_tokens_to_ids(
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+    ) == [151643, 151644, 151645, 151667, 151668]
     assert hf_tokenizer.eos_token == "<|im_end|>" and hf_tokenizer.pad_token == "<|endoftext|>"
 
 
@@ -51,28 +59,52 @@ def test_matches_tiktoken_on_samples(hf_tokenizer):
     from qwen_serve.skeleton import PRETOKENIZE_REGEX
 
     ranks = parse_ranks(find_ranks())
-    reference = tiktoken.Encoding("qwen", pat_str=PRETOKENIZE_REGEX, mergeable_ranks=ranks,
-                                  special_tokens={c: i for i, c, _ in ADDED_TOKENS})
-    for text in ["  leading spaces\tand\ttabs\n\nnewlines 12345", "def f(x):\n    return x**2  # c\n",
-                 "I'm we'll they've", "Unicode: naïve café, 日本語のテキスト", "你好，世界！"]:
+    reference = tiktoken.Encoding(
+        "qwen", pat_str=PRETOKENIZE_REGEX, mergeable_ranks=ranks, special_tokens={c: i for i, c, _ in ADDED_TOKENS}
+    )
+    for text in [
+        "  leading spaces\tand\ttabs\n\nnewlines 12345",
+        "def f(x):\n    return x**2  # c\n",
+        "I'm we'll they've",
+        "Unicode: naïve café, 日本語のテキスト",
+        "你好，世界！",
+    ]:
         assert hf_tokenizer.encode(text) == reference.encode(text), text
 
 
 def test_chat_template_turns_and_thinking_switch(hf_tokenizer):
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-                {"role": "assistant", "content": "<think>\nhmm\n</think>\n\nHello!"}, {"role": "user", "content": "Again"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "<think>\nhmm\n</think>\n\nHello!"},
+        {"role": "user", "content": "Again"},
+    ]
     on = hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert on == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-                  "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n<|im_start|>assistant\n")
+    assert on == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n<|im_start|>assistant\n"
+    )
     off = hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
     assert off == on + "<think>\n\n</think>\n\n"
 
 
 def test_chat_template_tools(hf_tokenizer):
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     messages = [
         {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+        },
         {"role": "tool", "content": "18 C, sunny"},
     ]
     text = hf_tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
@@ -106,7 +138,11 @@ def test_skeleton_command(qwen_serve, tmp_path):
     result = qwen_serve("skeleton", str(tmp_path / "m"))
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
-        "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
 
 
 def test_skeleton_with_a_missing_ranks_file(qwen_serve, tmp_path):

@@ -65,15 +65,35 @@ def serve(tmp_path, model_dir):
     def start(*extra: str, mode: str = "ok", env_extra: dict | None = None, port: int | None = None) -> Served:
         port = port or free_port()
         served = Served(None, tmp_path, port)
-        env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": mode,
-               "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"), **(env_extra or {})}  # fmt: skip
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(FAKE),
+            "FAKE_SGLANG_MODE": mode,
+            "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+            **(env_extra or {}),
+        }
         # the CI machine has no GPU: launching the stand-in needs --gpu (a named card) or --force
         gpu = () if {"--gpu", "--force"} & set(extra) else ("--force",)
-        argv = [sys.executable, "-m", "qwen_serve", "--model-path", str(model_dir), "--host", "127.0.0.1",
-                "--port", str(port), "--log-file", str(served.log_file), "--ready-file", str(served.ready_file),
-                *gpu, *extra]  # fmt: skip
-        served.proc = subprocess.Popen(argv, env=env, stdout=open(served.stdout_path, "w"),
-                                       stderr=open(served.stderr_path, "w"))  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "qwen_serve",
+            "--model-path",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-file",
+            str(served.log_file),
+            "--ready-file",
+            str(served.ready_file),
+            *gpu,
+            *extra,
+        ]
+        served.proc = subprocess.Popen(
+            argv, env=env, stdout=open(served.stdout_path, "w"), stderr=open(served.stderr_path, "w")
+        )
         started.append(served.proc)
         return served
 
@@ -152,8 +172,16 @@ def test_progress_phases_as_plain_lines_when_not_a_terminal(serve):
     s.proc.send_signal(signal.SIGTERM)
     s.finish()
     out = s.out()
-    phases = ["importing SGLang", "initialising torch distributed", "loading weights", "weights loaded",
-              "KV cache allocated", "capturing CUDA graphs", "HTTP server up", "ready in"]  # fmt: skip
+    phases = [
+        "importing SGLang",
+        "initialising torch distributed",
+        "loading weights",
+        "weights loaded",
+        "KV cache allocated",
+        "capturing CUDA graphs",
+        "HTTP server up",
+        "ready in",
+    ]
     positions = [out.find(p) for p in phases]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), out
     assert "Load weight begin" not in out  # --quiet: SGLang's own lines only in the log file
@@ -264,13 +292,19 @@ def test_a_stop_takes_sglangs_graceful_path(serve, tmp_path):
     import httpx
 
     pidfile = tmp_path / "scheduler.pid"
-    s = serve("--quiet", mode="sglang_stop",
-              env_extra={"FAKE_SGLANG_PIDFILE": str(pidfile), "FAKE_SGLANG_GENERATE_DELAY": "1.5"})  # fmt: skip
+    s = serve(
+        "--quiet",
+        mode="sglang_stop",
+        env_extra={"FAKE_SGLANG_PIDFILE": str(pidfile), "FAKE_SGLANG_GENERATE_DELAY": "1.5"},
+    )
     s.wait_ready()
     scheduler = int(pidfile.read_text())
     answers = []
-    request = threading.Thread(target=lambda: answers.append(httpx.post(
-        f"http://127.0.0.1:{s.port}/generate", json={"text": "hi"}, timeout=30).status_code))  # fmt: skip
+    request = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"http://127.0.0.1:{s.port}/generate", json={"text": "hi"}, timeout=30).status_code
+        )
+    )
     request.start()
     time.sleep(0.5)  # the request is running
     s.proc.send_signal(signal.SIGTERM)
@@ -292,10 +326,22 @@ def test_open_host_without_api_key_warns(serve):
 
 def test_watcher_reads_the_real_h100_log():
     watcher = LogWatcher()
-    labels = [label for line in H100_LOG.read_text(errors="replace").splitlines()
-              for segment in line.split("\r") if (label := watcher.feed(segment))]  # fmt: skip
-    assert watcher.seen_phases == ["starting", "distributed", "weights", "weights_loaded", "kv_cache",
-                                   "cuda_graphs", "http", "warmed_up"]  # fmt: skip
+    labels = [
+        label
+        for line in H100_LOG.read_text(errors="replace").splitlines()
+        for segment in line.split("\r")
+        if (label := watcher.feed(segment))
+    ]
+    assert watcher.seen_phases == [
+        "starting",
+        "distributed",
+        "weights",
+        "weights_loaded",
+        "kv_cache",
+        "cuda_graphs",
+        "http",
+        "warmed_up",
+    ]
     assert len(labels) == 8
     assert watcher.facts["weight_gb"] == 27.53 and watcher.facts["kv_tokens"] == 246525
     assert watcher.facts["max_total_num_tokens"] == 246525 and watcher.facts["available_gpu_mem_gb"] == 10.59
@@ -304,12 +350,21 @@ def test_watcher_reads_the_real_h100_log():
 @pytest.mark.parametrize(
     "line, expected",
     [
-        ("ImportError: cannot import name 'float8_dynamic_activation_float8_weight' from 'torchao.quantization' "
-         "(/tmp/site/torchao/quantization/__init__.py)", "torchao"),
-        ("RuntimeError: No accelerator (CUDA, XPU, HPU, NPU, MUSA, MPS) or platform plugin is available.", "CUDA is not available"),
+        (
+            "ImportError: cannot import name 'float8_dynamic_activation_float8_weight' from 'torchao.quantization' "
+            "(/tmp/site/torchao/quantization/__init__.py)",
+            "torchao",
+        ),
+        (
+            "RuntimeError: No accelerator (CUDA, XPU, HPU, NPU, MUSA, MPS) or platform plugin is available.",
+            "CUDA is not available",
+        ),
         ("OSError: /models/q does not appear to have a file named config.json", "model was not found"),
         ("AssertionError: fp8e4nv data type is not supported on CUDA arch < 89", "compute capability >= 8.9"),
-        ("launch_server.py: error: argument --kv-cache-dtype: invalid choice: 'int8'", "rejected a command-line argument"),
+        (
+            "launch_server.py: error: argument --kv-cache-dtype: invalid choice: 'int8'",
+            "rejected a command-line argument",
+        ),
         ("Segmentation fault", "no known cause matched"),
     ],
 )
@@ -341,16 +396,22 @@ def test_humming_environment_reaches_sglang_and_its_jit_is_a_named_phase(serve):
 def slow_request(port, answers):
     import httpx
 
-    t = threading.Thread(target=lambda: answers.append(httpx.post(
-        f"http://127.0.0.1:{port}/generate", json={"text": "hi"}, timeout=30).status_code))  # fmt: skip
+    t = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"http://127.0.0.1:{port}/generate", json={"text": "hi"}, timeout=30).status_code
+        )
+    )
     t.start()
     time.sleep(0.5)  # the request is running
     return t
 
 
 def test_one_ctrl_c_drains_however_many_copies_arrive(serve, tmp_path):
-    s = serve("--quiet", mode="sglang_stop",
-              env_extra={"FAKE_SGLANG_PIDFILE": str(tmp_path / "s.pid"), "FAKE_SGLANG_GENERATE_DELAY": "1.5"})  # fmt: skip
+    s = serve(
+        "--quiet",
+        mode="sglang_stop",
+        env_extra={"FAKE_SGLANG_PIDFILE": str(tmp_path / "s.pid"), "FAKE_SGLANG_GENERATE_DELAY": "1.5"},
+    )
     s.wait_ready()
     answers = []
     request = slow_request(s.port, answers)
@@ -367,12 +428,39 @@ def test_ctrl_c_under_uv_run_drains(tmp_path, model_dir):
     """The README's own command: `uv run qwen-serve …` in a terminal, Ctrl-C to the foreground group."""
     port, pidfile = free_port(), tmp_path / "s.pid"
     ready = tmp_path / "ready.json"
-    env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": "sglang_stop", "FAKE_SGLANG_PIDFILE": str(pidfile),
-           "FAKE_SGLANG_GENERATE_DELAY": "1.5", "XDG_CACHE_HOME": str(tmp_path / "xdg")}  # fmt: skip
-    proc = subprocess.Popen(["uv", "run", "--no-sync", "qwen-serve", "--force", "--model-path", str(model_dir), "--host",
-                             "127.0.0.1", "--port", str(port), "--quiet", "--ready-file", str(ready), "--log-file",
-                             str(tmp_path / "log")], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FAKE),
+        "FAKE_SGLANG_MODE": "sglang_stop",
+        "FAKE_SGLANG_PIDFILE": str(pidfile),
+        "FAKE_SGLANG_GENERATE_DELAY": "1.5",
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+    }
+    proc = subprocess.Popen(
+        [
+            "uv",
+            "run",
+            "--no-sync",
+            "qwen-serve",
+            "--force",
+            "--model-path",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--quiet",
+            "--ready-file",
+            str(ready),
+            "--log-file",
+            str(tmp_path / "log"),
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -453,7 +541,9 @@ def test_the_api_key_is_in_no_process_command_line(serve, tmp_path, how):
     assert ("visible to every local user" in s.err()) == (how == "flag")
     url = f"http://127.0.0.1:{s.port}/generate"
     assert httpx.post(url, json={"text": "hi"}, timeout=5).status_code == 401
-    assert httpx.post(url, json={"text": "hi"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=5).status_code == 200
+    assert (
+        httpx.post(url, json={"text": "hi"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=5).status_code == 200
+    )
     s.proc.send_signal(signal.SIGTERM)
     assert s.finish() == 0
     for text in (s.out(), s.err(), s.log_file.read_text(), s.ready_file.read_text()):
@@ -502,8 +592,17 @@ def test_checks_after_ready_do_not_hold_up_the_stop_timeout(tmp_path, model_dir)
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_MODE": "ignore_term"}
-    argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(model_dir), "--host", "127.0.0.1",
-            "--port", str(port)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "sglang.launch_server",
+        "--model-path",
+        str(model_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     checks_started = threading.Event()
 
     def slow_checks(_facts):
@@ -512,7 +611,9 @@ def test_checks_after_ready_do_not_hold_up_the_stop_timeout(tmp_path, model_dir)
 
     options = SuperviseOptions(tmp_path / "log", quiet=True, stop_timeout=1, env=env, after_ready=slow_checks)
     sup = Supervisor(argv, ServerFacts("127.0.0.1", port, str(model_dir)), options)
-    threading.Thread(target=lambda: (checks_started.wait(30), os.kill(os.getpid(), signal.SIGTERM)), daemon=True).start()
+    threading.Thread(
+        target=lambda: (checks_started.wait(30), os.kill(os.getpid(), signal.SIGTERM)), daemon=True
+    ).start()
     start = time.monotonic()
     outcome = sup.run()
     assert checks_started.is_set() and outcome.exit_code == 128 + signal.SIGKILL

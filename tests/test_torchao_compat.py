@@ -74,8 +74,15 @@ def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name, capsys):
     reference = tiny(ids).logits.float()
     apply_torchao_config_to_model(model, name)
     for i, layer in enumerate(model.model.layers):
-        for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj, layer.self_attn.o_proj,
-                     layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj):
+        for proj in (
+            layer.self_attn.q_proj,
+            layer.self_attn.k_proj,
+            layer.self_attn.v_proj,
+            layer.self_attn.o_proj,
+            layer.mlp.gate_proj,
+            layer.mlp.up_proj,
+            layer.mlp.down_proj,
+        ):
             assert type(proj.weight).__name__ == "Int8Tensor", (i, proj)
         for norm in (layer.input_layernorm, layer.post_attention_layernorm, layer.self_attn.q_norm):
             assert type(norm.weight) is torch.nn.Parameter
@@ -85,8 +92,10 @@ def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name, capsys):
     assert ((out - reference).norm() / reference.norm()).item() < 0.05
     # the one line the server log gets from the process that quantized
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line == f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__} " \
-                   f"(after loading the whole model): {7 * len(model.model.layers)} x Int8Tensor"
+    assert (
+        line == f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__} "
+        f"(after loading the whole model): {7 * len(model.model.layers)} x Int8Tensor"
+    )
 
 
 def test_install_replaces_sglangs_function_only_for_torchao(monkeypatch):
@@ -113,7 +122,9 @@ def test_install_replaces_the_layered_loader_only_for_layered_loading(monkeypatc
 
 
 def test_entry_module_runs_sglangs_own_parser():
-    out = subprocess.run([sys.executable, "-m", "qwen_serve.sglang_entry", "--help"], capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-m", "qwen_serve.sglang_entry", "--help"], capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--torchao-config" in out.stdout and "--model-path" in out.stdout
 

@@ -33,18 +33,23 @@ def main() -> int:
         key = "rest" if layer == "rest" else f"layers{int(layer) // 4:02d}"
         groups.setdefault(key, []).append(name)
     index, t0, total = {}, time.time(), 0
-    for n, (key, names) in enumerate(sorted(groups.items())):
+    for n, (_group, names) in enumerate(sorted(groups.items())):
         shard = f"model-{n + 1:05d}-of-{len(groups):05d}.safetensors"
         tensors = {}
         for name in names:
             shape = shapes[name]
-            t = torch.ones(shape, dtype=torch.bfloat16, device="cuda") if len(shape) == 1 else \
-                (torch.randn(shape, dtype=torch.bfloat16, device="cuda") * 0.02)
+            t = (
+                torch.ones(shape, dtype=torch.bfloat16, device="cuda")
+                if len(shape) == 1
+                else (torch.randn(shape, dtype=torch.bfloat16, device="cuda") * 0.02)
+            )
             tensors[name] = t.cpu()
             total += t.numel() * 2
             index[name] = shard
         save_file(tensors, str(out / shard), metadata={"format": "pt"})
-    (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": index}))
+    (out / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": index})
+    )
     print(f"wrote {len(groups)} shards, {total / 2**30:.2f} GiB, in {time.time() - t0:.0f} s to {out}")
     return 0
 

@@ -85,9 +85,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
     """Mean, p50, p90, p99 and max in ms."""
     if not values:
         return {}
-    return {"mean": statistics.fmean(values) * 1000, "p50": percentile(values, 50) * 1000,
-            "p90": percentile(values, 90) * 1000, "p99": percentile(values, 99) * 1000,
-            "max": max(values) * 1000}  # fmt: skip
+    return {
+        "mean": statistics.fmean(values) * 1000,
+        "p50": percentile(values, 50) * 1000,
+        "p90": percentile(values, 90) * 1000,
+        "p99": percentile(values, 99) * 1000,
+        "max": max(values) * 1000,
+    }
 
 
 def rounds_of(values: list, concurrency: int) -> list[list]:
@@ -134,8 +138,10 @@ def load_prompts(path: str) -> list[str]:
         except (json.JSONDecodeError, TypeError, KeyError):
             prompt = None
         if not isinstance(prompt, str) or not prompt:
-            raise QwenServeError(f"--prompts: line {number} of {path} is not a JSON object with a non-empty "
-                                 "string \"prompt\"", fix='write one {"prompt": "..."} per line')  # fmt: skip
+            raise QwenServeError(
+                f'--prompts: line {number} of {path} is not a JSON object with a non-empty string "prompt"',
+                fix='write one {"prompt": "..."} per line',
+            )
         prompts.append(prompt)
     return prompts
 
@@ -179,10 +185,20 @@ async def one_request(session, url: str, body: dict, headers: dict, assumed_toke
     return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens, sent=start)
 
 
-async def run_level(base_url: str, model: str, prompts: list[str], concurrency: int, requests: int,
-                    output_len: int, time_limit: float, sglang: bool, api_key: str | None,
-                    on_done=lambda: None, reuse_connections: bool = True,
-                    stream_usage: bool = True) -> tuple[list[RequestResult], float, float]:  # fmt: skip
+async def run_level(
+    base_url: str,
+    model: str,
+    prompts: list[str],
+    concurrency: int,
+    requests: int,
+    output_len: int,
+    time_limit: float,
+    sglang: bool,
+    api_key: str | None,
+    on_done=lambda: None,
+    reuse_connections: bool = True,
+    stream_usage: bool = True,
+) -> tuple[list[RequestResult], float, float]:
     """The requests of one level from `concurrency` workers on one event loop. The streaming client
     is aiohttp, not httpx: a load generator's CPU time per request caps the load it can drive, and
     against a local stream of 128 SSE chunks per request httpx's client spent several times the CPU
@@ -213,8 +229,14 @@ async def run_level(base_url: str, model: str, prompts: list[str], concurrency: 
         async def worker():
             while queue and time.perf_counter() < deadline:
                 i = queue.popleft()
-                body = {"model": model, "prompt": prompts[i % len(prompts)], "max_tokens": output_len,
-                        "temperature": 0.0, "stream": True, **extra}  # fmt: skip
+                body = {
+                    "model": model,
+                    "prompt": prompts[i % len(prompts)],
+                    "max_tokens": output_len,
+                    "temperature": 0.0,
+                    "stream": True,
+                    **extra,
+                }
                 results.append(await one_request(session, url, body, headers, assumed))
                 on_done()
 
@@ -238,7 +260,9 @@ class Sweep:
     output_len: int
     time_limit: float
     flush_cache: bool = False
-    prompts: tuple[str, ...] | None = None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
+    prompts: tuple[str, ...] | None = (
+        None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
+    )
     reuse_connections: bool = True
     rounds: int = MIN_ROUNDS
     stream_usage: bool = True  # SGLang: ask for the usage chunk (stream_options.include_usage)
@@ -271,19 +295,25 @@ def served_model(url: str, api_key: str | None, model: str | None) -> str:
     try:
         r = httpx.get(url + "/v1/models", headers=headers, timeout=10)
     except httpx.HTTPError as exc:
-        raise QwenServeError(f"cannot reach the server at {url} ({type(exc).__name__}: {exc})",
-                             fix="is it running? try `qwen-serve --preset balanced`") from exc  # fmt: skip
+        raise QwenServeError(
+            f"cannot reach the server at {url} ({type(exc).__name__}: {exc})",
+            fix="is it running? try `qwen-serve --preset balanced`",
+        ) from exc
     if model:
         return model
     try:
         ids = [m["id"] for m in r.json().get("data", [])]
     except (ValueError, AttributeError, KeyError, TypeError):
-        raise QwenServeError(f"{url}/v1/models answered HTTP {r.status_code} with no model list, so the model "
-                             "to ask for is unknown", fix="pass --model NAME") from None  # fmt: skip
+        raise QwenServeError(
+            f"{url}/v1/models answered HTTP {r.status_code} with no model list, so the model to ask for is unknown",
+            fix="pass --model NAME",
+        ) from None
     return ids[0] if ids else "default"
 
 
-def with_prompts(sweep: Sweep, prompts_path: str | None, tokenizer_path: str | None, seed: int, model: str = "") -> Sweep:
+def with_prompts(
+    sweep: Sweep, prompts_path: str | None, tokenizer_path: str | None, seed: int, model: str = ""
+) -> Sweep:
     """The sweep with every prompt it will send: a --prompts file's (in order, input_len then None),
     else random ones of exactly input_len tokens from the model's own tokenizer."""
     from .errors import QwenServeError
@@ -291,20 +321,26 @@ def with_prompts(sweep: Sweep, prompts_path: str | None, tokenizer_path: str | N
     if prompts_path:
         prompts = load_prompts(prompts_path)
         if len(prompts) < sweep.needed():
-            raise QwenServeError(f"--prompts: {prompts_path} holds {len(prompts)} prompts; the sweep needs "
-                                 f"{sweep.needed()} (warm-up + requests of every level)",
-                                 fix="add prompts, or lower --requests/--warmup/--concurrency")  # fmt: skip
+            raise QwenServeError(
+                f"--prompts: {prompts_path} holds {len(prompts)} prompts; the sweep needs "
+                f"{sweep.needed()} (warm-up + requests of every level)",
+                fix="add prompts, or lower --requests/--warmup/--concurrency",
+            )
         return dataclasses.replace(sweep, input_len=None, prompts=tuple(prompts[: sweep.needed()]))
     if tokenizer_path is None:
-        raise QwenServeError(f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
-                             fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory), or --prompts FILE")  # fmt: skip
+        raise QwenServeError(
+            f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
+            fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory), or --prompts FILE",
+        )
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     return dataclasses.replace(sweep, prompts=tuple(make_prompts(tokenizer, sweep.needed(), sweep.input_len, seed)))
 
 
-def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | None, progress=None) -> list[LevelResult]:
+def run_sweep(
+    url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | None, progress=None
+) -> list[LevelResult]:
     """Every level in turn: warm-up, optionally an emptied prefix cache, then the measured requests.
     Every request of the sweep, warm-up included, gets a prompt of its own: a prompt sent before
     would find its 512 or 1024 tokens in SGLang's radix cache and skip most of the prefill, making
@@ -315,9 +351,22 @@ def run_sweep(url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | N
     prompts = iter(sweep.prompts)
 
     def send(n: int, concurrency: int, on_done=lambda: None):  # the next n prompts, as the sweep sends them
-        return asyncio.run(run_level(url, model, [next(prompts) for _ in range(n)], concurrency, n, sweep.output_len,
-                                     sweep.time_limit, sglang, api_key, on_done, sweep.reuse_connections,
-                                     sweep.stream_usage))  # fmt: skip
+        return asyncio.run(
+            run_level(
+                url,
+                model,
+                [next(prompts) for _ in range(n)],
+                concurrency,
+                n,
+                sweep.output_len,
+                sweep.time_limit,
+                sglang,
+                api_key,
+                on_done,
+                sweep.reuse_connections,
+                sweep.stream_usage,
+            )
+        )
 
     results = []
     for c in sweep.concurrencies:
@@ -340,34 +389,45 @@ def flush_cache(url: str, api_key: str | None) -> None:
         if httpx.post(url + "/flush_cache", headers=headers, timeout=30).status_code == 200:
             return
         time.sleep(0.5)
-    print(f"qwen-bench: warning: {url}/flush_cache did not succeed in 10 s; the level runs with a warm cache",
-          file=sys.stderr)
+    print(
+        f"qwen-bench: warning: {url}/flush_cache did not succeed in 10 s; the level runs with a warm cache",
+        file=sys.stderr,
+    )
 
 
-def summarize(results: list[RequestResult], concurrency: int, duration: float, cpu: float,
-              input_len: int | None, output_len: int) -> LevelResult:  # fmt: skip
+def summarize(
+    results: list[RequestResult], concurrency: int, duration: float, cpu: float, input_len: int | None, output_len: int
+) -> LevelResult:
     ok = [r for r in results if r.ok]
     tokens = sum(r.output_tokens for r in ok)
     return LevelResult(
-        concurrency=concurrency, requests=len(results), completed=len(ok), errors=len(results) - len(ok),
-        duration_s=round(duration, 3), request_throughput=len(ok) / duration if duration else 0.0,
-        output_throughput=tokens / duration if duration else 0.0, total_output_tokens=tokens,
-        input_len=input_len, output_len=output_len,
-        ttft_ms=percentiles([r.ttft for r in ok]), tpot_ms=percentiles([r.tpot for r in ok if r.tpot is not None]),
+        concurrency=concurrency,
+        requests=len(results),
+        completed=len(ok),
+        errors=len(results) - len(ok),
+        duration_s=round(duration, 3),
+        request_throughput=len(ok) / duration if duration else 0.0,
+        output_throughput=tokens / duration if duration else 0.0,
+        total_output_tokens=tokens,
+        input_len=input_len,
+        output_len=output_len,
+        ttft_ms=percentiles([r.ttft for r in ok]),
+        tpot_ms=percentiles([r.tpot for r in ok if r.tpot is not None]),
         e2e_ms=percentiles([r.e2e for r in ok]),
         client_cpu_ms_per_request=cpu / len(results) * 1000 if results else 0.0,
         error_samples=sorted({r.error for r in results if r.error})[:3],
         server_input_tokens=_counted([r.prompt_tokens for r in ok if r.prompt_tokens is not None]),
         per_request=per_request(results),
         ttft_p50_ci95_ms=ttft_p50_interval(results, concurrency),
-    )  # fmt: skip
+    )
 
 
 INTERVAL_DRAWS = 1000
 
 
-def ttft_p50_interval(results: list[RequestResult], concurrency: int, draws: int = INTERVAL_DRAWS,
-                      seed: int = 0) -> list[float] | None:  # fmt: skip
+def ttft_p50_interval(
+    results: list[RequestResult], concurrency: int, draws: int = INTERVAL_DRAWS, seed: int = 0
+) -> list[float] | None:
     """The 95 % bootstrap interval of the level's TTFT p50, in ms, resampling whole rounds: blocks
     of `concurrency` requests in the order sent (results come sorted by send time). A round's
     requests are not independent samples (see few_rounds_notes), so resampling single requests
@@ -409,9 +469,11 @@ def input_length_warnings(levels: list[LevelResult]) -> list[str]:
     for lv in levels:
         n = lv.server_input_tokens
         if n and lv.input_len is not None and (n["min"] != lv.input_len or n["max"] != lv.input_len):
-            lines.append(f"qwen-bench: warning: at concurrency {lv.concurrency} the server counted {n['min']}-{n['max']} "
-                         f"prompt tokens (mean {n['mean']:.1f}), not --input-len {lv.input_len}; pass the served "
-                         "model's own tokenizer with --tokenizer")  # fmt: skip
+            lines.append(
+                f"qwen-bench: warning: at concurrency {lv.concurrency} the server counted {n['min']}-{n['max']} "
+                f"prompt tokens (mean {n['mean']:.1f}), not --input-len {lv.input_len}; pass the served "
+                "model's own tokenizer with --tokenizer"
+            )
     return lines
 
 
@@ -421,10 +483,13 @@ def few_rounds_notes(levels: list[LevelResult]) -> list[str]:
     one burst, prefilled in the few batches that burst splits into: the requests of a round are not
     independent samples, and a level of 4 rounds (32 requests at concurrency 8) gave TTFT p50s up to
     13-16 % apart between two runs of the same tool on an H100 (bench/results/h100/bench/)."""
-    return [f"qwen-bench: note: concurrency {lv.concurrency} ran {lv.requests / lv.concurrency:.0f} rounds of requests "
-            f"sent together; TTFT percentiles from fewer than {MIN_ROUNDS} rounds vary from run to run "
-            f"(--requests {MIN_ROUNDS * lv.concurrency} for {MIN_ROUNDS})"
-            for lv in levels if lv.concurrency > 1 and lv.requests < MIN_ROUNDS * lv.concurrency]  # fmt: skip
+    return [
+        f"qwen-bench: note: concurrency {lv.concurrency} ran {lv.requests / lv.concurrency:.0f} rounds of requests "
+        f"sent together; TTFT percentiles from fewer than {MIN_ROUNDS} rounds vary from run to run "
+        f"(--requests {MIN_ROUNDS * lv.concurrency} for {MIN_ROUNDS})"
+        for lv in levels
+        if lv.concurrency > 1 and lv.requests < MIN_ROUNDS * lv.concurrency
+    ]
 
 
 def interval_notes(levels: list[LevelResult], tolerance: float = 0.05) -> list[str]:
@@ -437,9 +502,11 @@ def interval_notes(levels: list[LevelResult], tolerance: float = 0.05) -> list[s
         p50, ci = lv.ttft_ms.get("p50"), lv.ttft_p50_ci95_ms
         if not p50 or not ci or (ci[0] >= p50 * (1 - tolerance) and ci[1] <= p50 * (1 + tolerance)):
             continue
-        lines.append(f"qwen-bench: note: concurrency {lv.concurrency}: TTFT p50 {p50:.1f} ms, 95 % interval "
-                     f"{ci[0]:.1f}-{ci[1]:.1f} ms ({ci[0] / p50 - 1:+.0%} … {ci[1] / p50 - 1:+.0%}, whole rounds "
-                     f"resampled): another run's TTFT p50 within that range is no evidence of a difference")  # fmt: skip
+        lines.append(
+            f"qwen-bench: note: concurrency {lv.concurrency}: TTFT p50 {p50:.1f} ms, 95 % interval "
+            f"{ci[0]:.1f}-{ci[1]:.1f} ms ({ci[0] / p50 - 1:+.0%} … {ci[1] / p50 - 1:+.0%}, whole rounds "
+            f"resampled): another run's TTFT p50 within that range is no evidence of a difference"
+        )
     return lines
 
 
@@ -450,9 +517,24 @@ def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
         r = httpx.get(base_url + "/get_server_info", headers=headers, timeout=10)
         if r.status_code == 200:
             info = r.json()
-            facts = {"sglang": True, **{k: info.get(k) for k in (
-                "version", "model_path", "tp_size", "torchao_config", "quantization", "kv_cache_dtype",
-                "mem_fraction_static", "max_total_num_tokens", "attention_backend", "chunked_prefill_size")}}  # fmt: skip
+            facts = {
+                "sglang": True,
+                **{
+                    k: info.get(k)
+                    for k in (
+                        "version",
+                        "model_path",
+                        "tp_size",
+                        "torchao_config",
+                        "quantization",
+                        "kv_cache_dtype",
+                        "mem_fraction_static",
+                        "max_total_num_tokens",
+                        "attention_backend",
+                        "chunked_prefill_size",
+                    )
+                },
+            }
     except httpx.HTTPError:
         pass
     record = _local_record(base_url)
@@ -472,21 +554,37 @@ def _local_record(base_url: str) -> dict[str, Any] | None:
     return read_server_record(url.port)
 
 
-def document(url: str, model: str, facts: dict[str, Any], sweep: Sweep, results: list[LevelResult], *,
-             label: str | None, prompts_path: str | None, command: str) -> dict[str, Any]:
+def document(
+    url: str,
+    model: str,
+    facts: dict[str, Any],
+    sweep: Sweep,
+    results: list[LevelResult],
+    *,
+    label: str | None,
+    prompts_path: str | None,
+    command: str,
+) -> dict[str, Any]:
     """The results file: what was measured, against which server (its facts, the preset and GPU
     where qwen-serve launched it), with the exact command, then one entry per level."""
     from datetime import datetime, timezone
 
     return {
-        "tool": "qwen-bench", "command": command,
+        "tool": "qwen-bench",
+        "command": command,
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "label": label or _label(facts, model),
-        "base_url": url, "model": model, "server": facts,
-        "input_len": sweep.input_len, "output_len": sweep.output_len, "flush_cache": sweep.flush_cache,
-        "prompts": prompts_path, "connections": "keep-alive" if sweep.reuse_connections else "per-request", "stream_usage": sweep.stream_usage,
+        "base_url": url,
+        "model": model,
+        "server": facts,
+        "input_len": sweep.input_len,
+        "output_len": sweep.output_len,
+        "flush_cache": sweep.flush_cache,
+        "prompts": prompts_path,
+        "connections": "keep-alive" if sweep.reuse_connections else "per-request",
+        "stream_usage": sweep.stream_usage,
         "levels": [asdict(r) for r in results],
-    }  # fmt: skip
+    }
 
 
 def _label(facts: dict[str, Any], model: str) -> str:
@@ -515,10 +613,16 @@ def plot_points(path: str) -> tuple[str, list[dict]]:
             if lv["completed"]:
                 rows = lv.get("per_request") or {}
                 ttfts = _kept(rows.get("ttft_ms"), rows.get("error"))
-                points.append({"concurrency": lv["concurrency"], "output_throughput": lv["output_throughput"],
-                               "tpot_p50": lv["tpot_ms"].get("p50"), "ttft_p50": lv["ttft_ms"].get("p50"),
-                               "ttft_ci": lv.get("ttft_p50_ci95_ms") or _interval_of(ttfts, lv["concurrency"]),
-                               "ttfts_ms": ttfts})  # fmt: skip
+                points.append(
+                    {
+                        "concurrency": lv["concurrency"],
+                        "output_throughput": lv["output_throughput"],
+                        "tpot_p50": lv["tpot_ms"].get("p50"),
+                        "ttft_p50": lv["ttft_ms"].get("p50"),
+                        "ttft_ci": lv.get("ttft_p50_ci95_ms") or _interval_of(ttfts, lv["concurrency"]),
+                        "ttfts_ms": ttfts,
+                    }
+                )
         name = Path(path).name
         return f"qwen-bench: {data['label']} ({name})" if data.get("label") else f"qwen-bench: {name}", points
     runs: dict = {}
@@ -528,9 +632,14 @@ def plot_points(path: str) -> tuple[str, list[dict]]:
             c = row.get("max_concurrency")
             ttfts = [t * 1000 if t else None for t in row["ttfts"]] if row.get("ttfts") else None  # s; 0.0: failed
             ttfts = _kept(ttfts, row.get("errors"))
-            runs[c] = {"concurrency": c, "output_throughput": row["output_throughput"],
-                       "tpot_p50": row.get("median_tpot_ms"), "ttft_p50": row.get("median_ttft_ms"),
-                       "ttft_ci": _interval_of(ttfts, c or 1), "ttfts_ms": ttfts}  # fmt: skip
+            runs[c] = {
+                "concurrency": c,
+                "output_throughput": row["output_throughput"],
+                "tpot_p50": row.get("median_tpot_ms"),
+                "ttft_p50": row.get("median_ttft_ms"),
+                "ttft_ci": _interval_of(ttfts, c or 1),
+                "ttfts_ms": ttfts,
+            }
     return f"sglang.bench_serving ({Path(path).name})", sorted(runs.values(), key=lambda r: r["concurrency"] or 0)
 
 
@@ -570,9 +679,16 @@ def pooled_series(series: list[tuple[str, list[dict]]]) -> list[tuple[str, list[
 
             ttfts = [t for p in at for t in p["ttfts_ms"]] if all(p["ttfts_ms"] for p in at) else None
             kept = [t for t in ttfts or [] if t is not None]
-            out.append({"concurrency": c, "output_throughput": mean("output_throughput"), "tpot_p50": mean("tpot_p50"),
-                        "ttft_p50": percentile(kept, 50) if kept else mean("ttft_p50"),
-                        "ttft_ci": _interval_of(ttfts, c or 1), "ttfts_ms": ttfts})  # fmt: skip
+            out.append(
+                {
+                    "concurrency": c,
+                    "output_throughput": mean("output_throughput"),
+                    "tpot_p50": mean("tpot_p50"),
+                    "ttft_p50": percentile(kept, 50) if kept else mean("ttft_p50"),
+                    "ttft_ci": _interval_of(ttfts, c or 1),
+                    "ttfts_ms": ttfts,
+                }
+            )
         pooled.append((f"{name} ({len(files)} files)" if len(files) > 1 else name, out))
     return pooled
 
@@ -586,8 +702,10 @@ def needs_extra(module: str):
     except ImportError:
         from .errors import QwenServeError
 
-        raise QwenServeError(f"qwen-bench needs {module.split('.')[0]}, which is not installed",
-                             fix="pip install 'qwen-serve[bench]' (uv sync installs it)") from None  # fmt: skip
+        raise QwenServeError(
+            f"qwen-bench needs {module.split('.')[0]}, which is not installed",
+            fix="pip install 'qwen-serve[bench]' (uv sync installs it)",
+        ) from None
 
 
 def plot(files, png: str, pool: bool = False) -> None:
@@ -607,8 +725,14 @@ def plot(files, png: str, pool: bool = False) -> None:
                 ax.annotate(str(p["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
         bars = [(p["output_throughput"], p["ttft_p50"], p["ttft_ci"]) for p in points if p["ttft_ci"] and p["ttft_p50"]]
         if bars:  # how precisely each level's own requests pin its TTFT p50
-            ax2.errorbar([b[0] for b in bars], [b[1] for b in bars], fmt="none", capsize=3, color=line.get_color(),
-                         yerr=[[max(0.0, b[1] - b[2][0]) for b in bars], [max(0.0, b[2][1] - b[1]) for b in bars]])  # fmt: skip
+            ax2.errorbar(
+                [b[0] for b in bars],
+                [b[1] for b in bars],
+                fmt="none",
+                capsize=3,
+                color=line.get_color(),
+                yerr=[[max(0.0, b[1] - b[2][0]) for b in bars], [max(0.0, b[2][1] - b[1]) for b in bars]],
+            )
     for ax, what in ((ax1, "TPOT p50 (ms)"), (ax2, "TTFT p50 (ms), bars: 95 % interval")):
         ax.set_xlabel("output throughput (tokens/s)")
         ax.set_ylabel(what)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import metadata, resources
 from typing import Any
 
@@ -114,7 +114,7 @@ def snapshot_versions() -> list[Version]:
     return sorted(Version(p.name[: -len(".json")]) for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_flagset(version: str) -> FlagSet:
     path = resources.files("qwen_serve") / "data" / "sglang_flags" / f"{version}.json"
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
     """The bearer header of an OpenAI-compatible server's --api-key (none without one)."""
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
+
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 DEFAULT_PROMPT = "你好，介绍一下Python编程语言。"
 
@@ -103,8 +104,10 @@ def check_models(ctx: Context) -> str:
     ids = [m.id for m in ctx.openai.models.list().data]
     _ok(bool(ids), "the server lists no models")
     if ctx.options.model:
-        _ok(ctx.options.model in ids or any(i.startswith(ctx.options.model) for i in ids),
-            f"--model {ctx.options.model!r} is not among {ids}")
+        _ok(
+            ctx.options.model in ids or any(i.startswith(ctx.options.model) for i in ids),
+            f"--model {ctx.options.model!r} is not among {ids}",
+        )
     else:
         ctx.model = ids[0]
     return f"{len(ids)} model(s): {', '.join(ids[:3])}; using {ctx.model!r}"
@@ -127,9 +130,22 @@ def check_model_info(ctx: Context) -> str:
 
 def check_server_info(ctx: Context) -> str:
     info = _native(ctx, "/get_server_info")
-    ctx.facts["server_info"] = {k: info.get(k) for k in (
-        "version", "tp_size", "torchao_config", "quantization", "kv_cache_dtype", "max_total_num_tokens",
-        "attention_backend", "mem_fraction_static", "reasoning_parser", "context_length", "model_path")}  # fmt: skip
+    ctx.facts["server_info"] = {
+        k: info.get(k)
+        for k in (
+            "version",
+            "tp_size",
+            "torchao_config",
+            "quantization",
+            "kv_cache_dtype",
+            "max_total_num_tokens",
+            "attention_backend",
+            "mem_fraction_static",
+            "reasoning_parser",
+            "context_length",
+            "model_path",
+        )
+    }
     version = info.get("version")
     _ok(version is not None or "tp_size" in info, f"unexpected keys {list(info)[:8]}")
     return f"sglang {version}, tp_size={info.get('tp_size')}, max_total_num_tokens={info.get('max_total_num_tokens')}"
@@ -145,8 +161,8 @@ def check_completions(ctx: Context) -> str:
 
 def check_chat(ctx: Context) -> str:
     r = ctx.openai.chat.completions.create(
-        model=ctx.model, messages=[{"role": "user", "content": ctx.options.prompt}],
-        max_tokens=ctx.options.max_tokens)  # fmt: skip
+        model=ctx.model, messages=[{"role": "user", "content": ctx.options.prompt}], max_tokens=ctx.options.max_tokens
+    )
     message = r.choices[0].message
     text = (message.content or "") + (_reasoning(message) or "")
     _ok(bool(text), "empty reply (no content, no reasoning_content)")
@@ -158,8 +174,11 @@ def check_stream(ctx: Context) -> str:
     start = time.perf_counter()
     arrivals: list[float] = []
     stream = ctx.openai.chat.completions.create(
-        model=ctx.model, messages=[{"role": "user", "content": ctx.options.prompt}],
-        max_tokens=ctx.options.max_tokens, stream=True)  # fmt: skip
+        model=ctx.model,
+        messages=[{"role": "user", "content": ctx.options.prompt}],
+        max_tokens=ctx.options.max_tokens,
+        stream=True,
+    )
     for chunk in stream:
         if chunk.choices:
             delta = chunk.choices[0].delta
@@ -175,8 +194,11 @@ def check_stream(ctx: Context) -> str:
 def _chat_thinking(ctx: Context, enable: bool | None):
     extra = {} if enable is None else {"chat_template_kwargs": {"enable_thinking": enable}}
     r = ctx.openai.chat.completions.create(
-        model=ctx.model, messages=[{"role": "user", "content": "What is 17 * 23? Think it through."}],
-        max_tokens=ctx.options.max_tokens, extra_body=extra)  # fmt: skip
+        model=ctx.model,
+        messages=[{"role": "user", "content": "What is 17 * 23? Think it through."}],
+        max_tokens=ctx.options.max_tokens,
+        extra_body=extra,
+    )
     message = r.choices[0].message
     return message.content or "", _reasoning(message) or ""
 
@@ -184,11 +206,15 @@ def _chat_thinking(ctx: Context, enable: bool | None):
 def check_thinking_split(ctx: Context) -> str:
     content, reasoning = _chat_thinking(ctx, True)
     if "<think>" in content or "</think>" in content:
-        raise Failed("the think block is left inside content: the server runs no reasoning parser "
-                     "(qwen-serve passes --reasoning-parser qwen3)")  # fmt: skip
+        raise Failed(
+            "the think block is left inside content: the server runs no reasoning parser "
+            "(qwen-serve passes --reasoning-parser qwen3)"
+        )
     if not reasoning:
-        raise Skip("no reasoning_content and no <think> in content: the model did not think "
-                   "(random weights?), or the server has no reasoning parser")  # fmt: skip
+        raise Skip(
+            "no reasoning_content and no <think> in content: the model did not think "
+            "(random weights?), or the server has no reasoning parser"
+        )
     return f"reasoning_content {len(reasoning)} chars, content {len(content)} chars"
 
 
@@ -204,10 +230,14 @@ def check_structured(ctx: Context) -> str:
     import jsonschema
 
     r = ctx.openai.chat.completions.create(
-        model=ctx.model, max_tokens=128,
-        messages=[{"role": "user", "content": "Name a programming language and say if it is compiled. Answer in JSON."}],
+        model=ctx.model,
+        max_tokens=128,
+        messages=[
+            {"role": "user", "content": "Name a programming language and say if it is compiled. Answer in JSON."}
+        ],
         response_format={"type": "json_schema", "json_schema": {"name": "language", "schema": STRUCTURED_SCHEMA}},
-        extra_body={"chat_template_kwargs": {"enable_thinking": False}})  # fmt: skip
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+    )
     text = r.choices[0].message.content or ""
     try:
         value = json.loads(text)
@@ -222,8 +252,10 @@ def check_structured(ctx: Context) -> str:
 
 def check_max_tokens(ctx: Context) -> str:
     r = ctx.openai.chat.completions.create(
-        model=ctx.model, max_tokens=5,
-        messages=[{"role": "user", "content": "Write a long essay about the history of computing."}])  # fmt: skip
+        model=ctx.model,
+        max_tokens=5,
+        messages=[{"role": "user", "content": "Write a long essay about the history of computing."}],
+    )
     choice = r.choices[0]
     _ok(choice.finish_reason == "length", f"finish_reason={choice.finish_reason!r}, expected 'length'")
     _ok(r.usage.completion_tokens == 5, f"{r.usage.completion_tokens} completion tokens, expected 5")
@@ -235,8 +267,8 @@ def check_concurrency(ctx: Context) -> str:
 
     def one(i: int) -> int:
         r = ctx.openai.chat.completions.create(
-            model=ctx.model, max_tokens=32,
-            messages=[{"role": "user", "content": f"Request {i}: count from 1 to 20."}])  # fmt: skip
+            model=ctx.model, max_tokens=32, messages=[{"role": "user", "content": f"Request {i}: count from 1 to 20."}]
+        )
         return r.usage.completion_tokens
 
     start = time.perf_counter()
@@ -260,8 +292,9 @@ def check_bad_request(ctx: Context) -> str:
     }
     codes = {}
     for what, body in bodies.items():
-        r = ctx.http.post("/v1/chat/completions", content=body,
-                          headers={**ctx.headers(), "Content-Type": "application/json"})  # fmt: skip
+        r = ctx.http.post(
+            "/v1/chat/completions", content=body, headers={**ctx.headers(), "Content-Type": "application/json"}
+        )
         codes[what] = r.status_code
     # 401/403/404/405 are 4xx too, but say nothing about validating the body
     bad = {w: c for w, c in codes.items() if not 400 <= c < 500 or c in (401, 403, 404, 405)}
@@ -275,8 +308,9 @@ def check_auth(ctx: Context) -> str:
     body = {"model": ctx.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
     codes = {
         "no key": ctx.http.post("/v1/chat/completions", json=body).status_code,
-        "wrong key": ctx.http.post("/v1/chat/completions", json=body,
-                                   headers={"Authorization": "Bearer wrong-key"}).status_code,  # fmt: skip
+        "wrong key": ctx.http.post(
+            "/v1/chat/completions", json=body, headers={"Authorization": "Bearer wrong-key"}
+        ).status_code,
     }
     accepted = [w for w, c in codes.items() if c < 400]
     _ok(not accepted, f"request with {', '.join(accepted)} was accepted (HTTP {codes})")
@@ -317,14 +351,18 @@ def wait_until_up(base_url: str, seconds: float) -> None:
         time.sleep(1.0)
 
 
-def run_checks(options: Options, selected: list[str], on_result: Callable[[CheckResult], None] = lambda r: None) -> tuple[list[CheckResult], dict]:
+def run_checks(
+    options: Options, selected: list[str], on_result: Callable[[CheckResult], None] = lambda r: None
+) -> tuple[list[CheckResult], dict]:
     from openai import OpenAI
 
     # no keep-alive: a server that answers a malformed request with 500 may drop the connection
-    http = httpx.Client(base_url=options.base_url, timeout=options.timeout,
-                        limits=httpx.Limits(max_keepalive_connections=0))
-    client = OpenAI(base_url=options.base_url + "/v1", api_key=options.api_key or "EMPTY",
-                    timeout=options.timeout, max_retries=0)  # fmt: skip
+    http = httpx.Client(
+        base_url=options.base_url, timeout=options.timeout, limits=httpx.Limits(max_keepalive_connections=0)
+    )
+    client = OpenAI(
+        base_url=options.base_url + "/v1", api_key=options.api_key or "EMPTY", timeout=options.timeout, max_retries=0
+    )
     ctx = Context(options=options, http=http, openai=client, model=options.model or "default")
     try:
         http.get("/health", headers=ctx.headers())
@@ -360,10 +398,16 @@ def run_checks(options: Options, selected: list[str], on_result: Callable[[Check
 
 def as_json(results: list[CheckResult], facts: dict, options: Options) -> str:
     return json.dumps(
-        {"base_url": options.base_url, "model": facts.get("model"), "checks": [asdict(r) for r in results],
-         "facts": facts, "summary": summarize(results)},
-        indent=2, ensure_ascii=False,
-    )  # fmt: skip
+        {
+            "base_url": options.base_url,
+            "model": facts.get("model"),
+            "checks": [asdict(r) for r in results],
+            "facts": facts,
+            "summary": summarize(results),
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 def summarize(results: list[CheckResult]) -> dict[str, int]:

@@ -88,10 +88,16 @@ class Report:
         return sum(values) / len(values) if values else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"this": self.this, "reference": self.reference, "max_tokens": self.max_tokens,
-                "top_logprobs": self.top_logprobs, "token_agreement": round(self.agreement, 4),
-                "mean_kl": None if self.mean_kl is None else round(self.mean_kl, 6), "kl_positions": self.kl_positions,
-                "prompts": [{**asdict(p), "mean_kl": p.mean_kl} for p in self.prompts]}  # fmt: skip
+        return {
+            "this": self.this,
+            "reference": self.reference,
+            "max_tokens": self.max_tokens,
+            "top_logprobs": self.top_logprobs,
+            "token_agreement": round(self.agreement, 4),
+            "mean_kl": None if self.mean_kl is None else round(self.mean_kl, 6),
+            "kl_positions": self.kl_positions,
+            "prompts": [{**asdict(p), "mean_kl": p.mean_kl} for p in self.prompts],
+        }
 
 
 def kl_divergence(reference: dict[str, float], this: dict[str, float]) -> float:
@@ -114,8 +120,10 @@ def load_prompts(path: str | None) -> list[str]:
         try:
             prompts.append(str(json.loads(line)["prompt"]))
         except (ValueError, KeyError, TypeError):
-            raise QwenServeError(f"--prompts {path}: line {n} is not a JSON object with a \"prompt\"",
-                                 fix='write one {"prompt": "..."} per line') from None  # fmt: skip
+            raise QwenServeError(
+                f'--prompts {path}: line {n} is not a JSON object with a "prompt"',
+                fix='write one {"prompt": "..."} per line',
+            ) from None
     if not prompts:
         raise QwenServeError(f"--prompts {path}: no prompts in the file", fix='write one {"prompt": "..."} per line')
     return prompts
@@ -124,9 +132,21 @@ def load_prompts(path: str | None) -> list[str]:
 class Generator:
     """Greedy completions from one side; asks for logprobs once, and goes on without them if refused."""
 
-    def __init__(self, side: Side, max_tokens: int, top_logprobs: int, tokenize: Callable[[str], list[str]] | None,
-                 timeout: float):  # fmt: skip
-        self.side, self.max_tokens, self.k, self.tokenize, self.timeout = side, max_tokens, top_logprobs, tokenize, timeout
+    def __init__(
+        self,
+        side: Side,
+        max_tokens: int,
+        top_logprobs: int,
+        tokenize: Callable[[str], list[str]] | None,
+        timeout: float,
+    ):
+        self.side, self.max_tokens, self.k, self.tokenize, self.timeout = (
+            side,
+            max_tokens,
+            top_logprobs,
+            tokenize,
+            timeout,
+        )
         self.logprobs = top_logprobs > 0
 
     def __call__(self, prompt: str) -> Generation:
@@ -134,28 +154,40 @@ class Generator:
 
         from .client import Unreachable, auth_headers
 
-        body: dict[str, Any] = {"model": self.side.model, "prompt": prompt, "max_tokens": self.max_tokens,
-                                "temperature": 0}  # fmt: skip
+        body: dict[str, Any] = {
+            "model": self.side.model,
+            "prompt": prompt,
+            "max_tokens": self.max_tokens,
+            "temperature": 0,
+        }
         url = self.side.base_url + "/v1/completions"
         try:
             for attempt in (1, 2):
-                r = httpx.post(url, json={**body, **({"logprobs": self.k} if self.logprobs else {})},
-                               headers=auth_headers(self.side.api_key), timeout=self.timeout)  # fmt: skip
+                r = httpx.post(
+                    url,
+                    json={**body, **({"logprobs": self.k} if self.logprobs else {})},
+                    headers=auth_headers(self.side.api_key),
+                    timeout=self.timeout,
+                )
                 if r.status_code < 400 or not self.logprobs or attempt == 2:
                     break
                 self.logprobs = False  # e.g. transformers serve: "logprobs" is not supported
         except httpx.HTTPError as exc:
             raise Unreachable(f"{self.side.base_url} ({self.side.name}: {exc.__class__.__name__})") from None
         if r.status_code >= 400:
-            raise QwenServeError(f"{self.side.name} server {self.side.base_url} answered {r.status_code}: {r.text[:200]}")
+            raise QwenServeError(
+                f"{self.side.name} server {self.side.base_url} answered {r.status_code}: {r.text[:200]}"
+            )
         choice = r.json()["choices"][0]
         lp = choice.get("logprobs") or {}
         if lp.get("tokens") and lp.get("top_logprobs"):
             top = [{str(k): float(v) for k, v in (entry or {}).items()} for entry in lp["top_logprobs"]]
             return Generation([str(t) for t in lp["tokens"]], top)
         if self.tokenize is None:
-            raise QwenServeError(f"{self.side.name} server returns no logprobs, so its tokens are not known",
-                                 fix="pass --tokenizer DIR (the model's tokenizer.json) to count tokens here")  # fmt: skip
+            raise QwenServeError(
+                f"{self.side.name} server returns no logprobs, so its tokens are not known",
+                fix="pass --tokenizer DIR (the model's tokenizer.json) to count tokens here",
+            )
         return Generation(self.tokenize(choice.get("text") or ""), None)
 
 
@@ -202,14 +234,23 @@ def served(side: Side, timeout: float) -> Side:
     except (httpx.HTTPError, ValueError):
         raise Unreachable(f"{side.base_url} ({side.name})") from None
     if not models:
-        raise QwenServeError(f"the {side.name} server {side.base_url} lists no model at /v1/models",
-                             fix="name it: --model NAME (this server) or --compare-model NAME (the reference)")  # fmt: skip
+        raise QwenServeError(
+            f"the {side.name} server {side.base_url} lists no model at /v1/models",
+            fix="name it: --model NAME (this server) or --compare-model NAME (the reference)",
+        )
     return Side(side.name, side.base_url, str(models[0]["id"]), side.api_key)
 
 
-def compare(this: Side, reference: Side, prompts: list[str], max_tokens: int = 32, top_logprobs: int = 5,
-            tokenizer: str | None = None, timeout: float = 120.0,
-            on_prompt: Callable[[PromptResult], None] = lambda p: None) -> Report:  # fmt: skip
+def compare(
+    this: Side,
+    reference: Side,
+    prompts: list[str],
+    max_tokens: int = 32,
+    top_logprobs: int = 5,
+    tokenizer: str | None = None,
+    timeout: float = 120.0,
+    on_prompt: Callable[[PromptResult], None] = lambda p: None,
+) -> Report:
     tokenize = local_tokenizer(tokenizer)
     this, reference = served(this, timeout), served(reference, timeout)
     gen_this = Generator(this, max_tokens, top_logprobs, tokenize, timeout)
@@ -219,8 +260,10 @@ def compare(this: Side, reference: Side, prompts: list[str], max_tokens: int = 3
         ref = gen_ref(prompt)
         out = gen_this(prompt)
         if (ref.top is None) != (out.top is None) and tokenize is not None:
-            ref, out = Generation(ref.tokens if ref.top is None else tokenize("".join(ref.tokens)), None), \
-                Generation(out.tokens if out.top is None else tokenize("".join(out.tokens)), None)  # fmt: skip
+            ref, out = (
+                Generation(ref.tokens if ref.top is None else tokenize("".join(ref.tokens)), None),
+                Generation(out.tokens if out.top is None else tokenize("".join(out.tokens)), None),
+            )
         result = compare_one(prompt, ref, out)
         results.append(result)
         on_prompt(result)

@@ -63,8 +63,10 @@ def load_config(path: str | Path | None) -> ConfigFile:
 
         info = file.stat()
         if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
-            raise QwenServeError(f"config file '{file}' ({where}) is not a regular file (a device, pipe or socket)",
-                                 fix="pass a YAML file")  # fmt: skip
+            raise QwenServeError(
+                f"config file '{file}' ({where}) is not a regular file (a device, pipe or socket)",
+                fix="pass a YAML file",
+            )
         if info.st_size > MAX_CONFIG_BYTES:
             raise QwenServeError(
                 f"config file '{file}' ({where}) is {info.st_size:,} bytes",
@@ -75,8 +77,7 @@ def load_config(path: str | Path | None) -> ConfigFile:
     except FileNotFoundError:
         raise QwenServeError(
             f"config file '{file}' ({where}) does not exist",
-            fix="pass an existing YAML file, e.g. --config server_config.yaml, or omit --config "
-            "to use the bundled one",
+            fix="pass an existing YAML file, e.g. --config server_config.yaml, or omit --config to use the bundled one",
         ) from None
     except IsADirectoryError:
         raise QwenServeError(

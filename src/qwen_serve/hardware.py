@@ -76,16 +76,21 @@ def parse_gpu_spec(spec: str) -> Hardware:
     if m:
         count, text = int(m.group(1)), text[: m.start()].strip()
         if count < 1:
-            raise QwenServeError(f"--gpu: {spec!r} asks for {count} GPUs", allowed="a count of 1 to 99 after x",
-                                 fix=f"write e.g. --gpu {text}x2, or --gpu {text} for one")  # fmt: skip
+            raise QwenServeError(
+                f"--gpu: {spec!r} asks for {count} GPUs",
+                allowed="a count of 1 to 99 after x",
+                fix=f"write e.g. --gpu {text}x2, or --gpu {text} for one",
+            )
     custom = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(GiB|GB|G)\s*,\s*sm_?(\d)(\d)", text, re.IGNORECASE)
     if custom:
         size, unit, major, minor = custom.groups()
         mib = float(size) * 1024 if unit.lower() in ("gib", "g") else float(size) * 1e9 / 2**20
         if mib < 1024:
-            raise QwenServeError(f"--gpu: {spec!r} describes a GPU of {size} {unit}",
-                                 allowed="at least 1 GiB of memory, e.g. 24GiB,sm89",
-                                 fix="give the card's memory, e.g. --gpu 24GiB,sm89")  # fmt: skip
+            raise QwenServeError(
+                f"--gpu: {spec!r} describes a GPU of {size} {unit}",
+                allowed="at least 1 GiB of memory, e.g. 24GiB,sm89",
+                fix="give the card's memory, e.g. --gpu 24GiB,sm89",
+            )
         gpu = GPU(f"{size} {unit}, sm{major}{minor}", int(mib), (int(major), int(minor)))
         return Hardware((gpu,) * count, f"--gpu {spec}")
     wanted = _norm(text)
@@ -138,7 +143,9 @@ def detect() -> Hardware | None:
 
 def detect_with_reason() -> tuple[Hardware | None, str]:
     """detect(), and what NVML found, in words (for the line that refuses a launch without a GPU)."""
-    if sys.platform.startswith("linux") and not (Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia").exists()):
+    if sys.platform.startswith("linux") and not (
+        Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia").exists()
+    ):
         return None, "no NVIDIA driver (no /dev/nvidiactl, no /proc/driver/nvidia)"  # skips importing pynvml (60 ms)
     try:
         import pynvml
@@ -164,12 +171,15 @@ def detect_with_reason() -> tuple[Hardware | None, str]:
         driver = pynvml.nvmlSystemGetDriverVersion()
         cuda = pynvml.nvmlSystemGetCudaDriverVersion()
         if not gpus:
-            hidden = f", all hidden by CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}" if handles else ""
+            hidden = (
+                f", all hidden by CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}" if handles else ""
+            )
             return None, f"NVML lists {len(handles)} GPUs{hidden}"
         return Hardware(
-            tuple(gpus), source,
+            tuple(gpus),
+            source,
             driver.decode() if isinstance(driver, bytes) else driver,
             f"{cuda // 1000}.{cuda % 1000 // 10}",
-        ), f"{len(gpus)} GPUs"  # fmt: skip
+        ), f"{len(gpus)} GPUs"
     finally:
         pynvml.nvmlShutdown()

@@ -96,12 +96,18 @@ def _rebuild_buffers(module: nn.Module, device: torch.device, prefix: str = "") 
             else:
                 raise LayeredLoadError(
                     f"layered loading cannot rebuild buffer {name + '.' if name else ''}{key} of "
-                    f"{type(owner).__name__} (created on the meta device); load with --load-format auto")
+                    f"{type(owner).__name__} (created on the meta device); load with --load-format auto"
+                )
 
 
-def load_layer_by_layer(model: nn.Module, tensor_names: Iterable[str], read: Callable[[str], torch.Tensor],
-                        device: torch.device, quantize: Callable[[nn.Module], object] | None = None,
-                        after_load: Callable[[nn.Module], object] | None = None) -> dict:
+def load_layer_by_layer(
+    model: nn.Module,
+    tensor_names: Iterable[str],
+    read: Callable[[str], torch.Tensor],
+    device: torch.device,
+    quantize: Callable[[nn.Module], object] | None = None,
+    after_load: Callable[[nn.Module], object] | None = None,
+) -> dict:
     """Fill a model built on the meta device unit by unit: materialize, load the unit's own tensors
     through `model.load_weights`, check every new parameter was written, `after_load`, `quantize`;
     at the end check nothing is left on meta.
@@ -127,9 +133,11 @@ def load_layer_by_layer(model: nn.Module, tensor_names: Iterable[str], read: Cal
         loaded += len(own)
         unwritten = _unwritten(module, fresh, prefix=name)
         if unwritten:
-            raise LayeredLoadError(f"layered loading: the checkpoint did not fill {', '.join(unwritten[:3])}"
-                                   f"{' …' if len(unwritten) > 3 else ''} (missing tensors, or NaN in them); "
-                                   "check the model directory, or load with --load-format auto")
+            raise LayeredLoadError(
+                f"layered loading: the checkpoint did not fill {', '.join(unwritten[:3])}"
+                f"{' …' if len(unwritten) > 3 else ''} (missing tensors, or NaN in them); "
+                "check the model directory, or load with --load-format auto"
+            )
         if after_load is not None:
             after_load(module)
         if quantize is not None:
@@ -137,8 +145,9 @@ def load_layer_by_layer(model: nn.Module, tensor_names: Iterable[str], read: Cal
     _rebuild_buffers(model, device)  # modules with buffers but no parameters of their own
     missing = [n for n, p in model.named_parameters() if p.is_meta]
     if missing:
-        raise LayeredLoadError(f"layered loading left {len(missing)} parameters unloaded, e.g. {missing[:3]}; "
-                               "load with --load-format auto")
+        raise LayeredLoadError(
+            f"layered loading left {len(missing)} parameters unloaded, e.g. {missing[:3]}; load with --load-format auto"
+        )
     return {"units": len(unit_list), "tensors": loaded, "unplaced": unplaced}
 
 
@@ -171,11 +180,14 @@ def layered_load_model(self, *, model_config, device_config) -> nn.Module:
     torchao_config = get_exec().graph.torchao_config
     target = torch.device(device_config.device)
     quant_config = _get_quantization_config(model_config, self.load_config)
-    _, files, use_safetensors = self._prepare_weights(model_config.model_path, model_config.revision,
-                                                      fall_back_to_pt=False)
+    _, files, use_safetensors = self._prepare_weights(
+        model_config.model_path, model_config.revision, fall_back_to_pt=False
+    )
     if not use_safetensors:
-        raise LayeredLoadError(f"layered loading reads .safetensors files; {model_config.model_path} has none "
-                               "(convert the checkpoint, or load with --load-format auto)")
+        raise LayeredLoadError(
+            f"layered loading reads .safetensors files; {model_config.model_path} has none "
+            "(convert the checkpoint, or load with --load-format auto)"
+        )
     checkpoint = SafetensorsFiles(files)
 
     def after_load(module: nn.Module) -> None:  # what DefaultModelLoader does after load_weights
@@ -190,8 +202,9 @@ def layered_load_model(self, *, model_config, device_config) -> nn.Module:
     with set_default_torch_dtype(model_config.dtype):
         with torch.device("meta"):
             model = _initialize_model(model_config, self.load_config, quant_config)
-        facts = load_layer_by_layer(model, checkpoint.names(), checkpoint.read, target,
-                                    quantize if torchao_config else None, after_load)
+        facts = load_layer_by_layer(
+            model, checkpoint.names(), checkpoint.read, target, quantize if torchao_config else None, after_load
+        )
     if torchao_config:
         model.torchao_applied = True
         report(model, torchao_config, how=f"layer by layer, {facts['units']} units")

@@ -35,9 +35,16 @@ class Prepared:
     fit: Fit | None  # None: no GPU known (no driver and no --gpu), or --force
 
 
-def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, Any], passthrough: tuple[str, ...],
-            gpu_spec: str | None = None, force: bool = False, sglang_version: str | None = None,
-            environ: dict[str, str] | None = None) -> Prepared:  # fmt: skip
+def prepare(
+    config_path: str | None,
+    preset: str | None,
+    cli_values: dict[str, Any],
+    passthrough: tuple[str, ...],
+    gpu_spec: str | None = None,
+    force: bool = False,
+    sglang_version: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> Prepared:
     from .capabilities import target_for
 
     config = load_config(config_path)
@@ -47,8 +54,9 @@ def prepare(config_path: str | None, preset: str | None, cli_values: dict[str, A
     if auto:
         from .plan import choose_preset
 
-        preset, auto_line = choose_preset(config, cli_values, hw.gpu, hw.count,
-                                          cuda_graph="--disable-cuda-graph" not in passthrough)  # fmt: skip
+        preset, auto_line = choose_preset(
+            config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough
+        )
     launch = resolve(config, preset, cli_values, passthrough, environ)
     target = target_for(sglang_version)
     check_other_presets(config, preset, target)
@@ -68,8 +76,13 @@ def check_other_presets(config: ConfigFile, selected: str | None, target) -> Non
             continue  # checked in full by the argv stage
         for key, value in preset.values.items():
             flag = FIELDS_BY_NAME[key].sglang_flag
-            not_allowed = flag and choice_error(target, flag, value, f"{key}: {value!r} (preset {name}, in {config.label})",
-                                                fix=f"correct preset '{name}' (every preset is checked, not only the selected one)")  # fmt: skip
+            not_allowed = flag and choice_error(
+                target,
+                flag,
+                value,
+                f"{key}: {value!r} (preset {name}, in {config.label})",
+                fix=f"correct preset '{name}' (every preset is checked, not only the selected one)",
+            )
             if not_allowed:
                 raise not_allowed
 
@@ -81,8 +94,10 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
     from .preflight import preflight
 
     if sglang_version:
-        raise QwenServeError(f"--sglang-version {sglang_version} is for planning (--dry-run/--check) only",
-                             fix="drop --sglang-version to launch the installed SGLang")  # fmt: skip
+        raise QwenServeError(
+            f"--sglang-version {sglang_version} is for planning (--dry-run/--check) only",
+            fix="drop --sglang-version to launch the installed SGLang",
+        )
     fit = prepared.fit
     notes = [fit.auto] if fit is not None and fit.auto else []
     preflight(prepared.launch)
@@ -111,8 +126,10 @@ def hardware_for(gpu_spec: str | None, required: str | None = None):
 
     hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
     if hw is None and required:
-        raise QwenServeError(f"{required} needs the GPU: none is visible here (no NVIDIA driver or device)",
-                             fix=f"name it, e.g. {required} --gpu 'RTX 4090'")  # fmt: skip
+        raise QwenServeError(
+            f"{required} needs the GPU: none is visible here (no NVIDIA driver or device)",
+            fix=f"name it, e.g. {required} --gpu 'RTX 4090'",
+        )
     return hw
 
 
@@ -134,15 +151,24 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) 
         launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
         settings["load_format"] = "layered"
     this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=graphs)
-    line = (f"memory plan on {hw.describe()}: {this.verdict}" if not this.fits else
-            f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
-            f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
-            f"({this.concurrent_4k} x 4k requests)")  # fmt: skip
+    line = (
+        f"memory plan on {hw.describe()}: {this.verdict}"
+        if not this.fits
+        else f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
+        f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
+        f"({this.concurrent_4k} x 4k requests)"
+    )
     fix = ""
     if not this.fits:  # only then: which presets would
-        others = [name for name in config.presets  # each as it would launch: resolved on its own, with the same flags
-                  if plan_as_launched(_values(resolve(config, name, cli_values)), hw.gpu, hw.count, cuda_graph=graphs).fits]  # fmt: skip
-        fix = (f"presets of {config.label} that fit: {', '.join(others)}" if others else
-               "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model")
+        others = [
+            name
+            for name in config.presets  # each as it would launch: resolved on its own, with the same flags
+            if plan_as_launched(_values(resolve(config, name, cli_values)), hw.gpu, hw.count, cuda_graph=graphs).fits
+        ]
+        fix = (
+            f"presets of {config.label} that fit: {', '.join(others)}"
+            if others
+            else "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model"
+        )
         fix += " (or --force)"
     return launch, Fit(this, hw.describe(), line, fix, auto_line)

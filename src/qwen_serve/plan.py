@@ -50,7 +50,7 @@ def _torchao_family(scheme: str) -> str | None:
     return "fp8" if name.startswith("fp8") else name[:4]
 
 
-def quantize_scratch_bytes(model: "ModelFacts", scheme: str, tp_size: int) -> float:
+def quantize_scratch_bytes(model: ModelFacts, scheme: str, tp_size: int) -> float:
     family = _torchao_family(scheme)
     if family is None:
         return 0.0
@@ -81,12 +81,17 @@ class ModelFacts:
         hidden = config["hidden_size"]
         heads = config["num_attention_heads"]
         return cls(
-            layers=config["num_hidden_layers"], hidden=hidden, intermediate=config["intermediate_size"],
-            heads=heads, kv_heads=config.get("num_key_value_heads", heads),
-            head_dim=config.get("head_dim") or hidden // heads, vocab=config["vocab_size"],
+            layers=config["num_hidden_layers"],
+            hidden=hidden,
+            intermediate=config["intermediate_size"],
+            heads=heads,
+            kv_heads=config.get("num_key_value_heads", heads),
+            head_dim=config.get("head_dim") or hidden // heads,
+            vocab=config["vocab_size"],
             tied_embeddings=bool(config.get("tie_word_embeddings", False)),
-            max_context=config.get("max_position_embeddings", 40960), source=source,
-        )  # fmt: skip
+            max_context=config.get("max_position_embeddings", 40960),
+            source=source,
+        )
 
     def linear_shapes(self) -> list[tuple[int, int]]:
         """(out, in) of the linear ("proj") layers of one decoder layer."""
@@ -129,10 +134,16 @@ def qwen3_14b() -> ModelFacts:
 
 # Shapes of the hub models the shipped configs name (pre-quantized variants share them).
 QWEN3_8B_CONFIG = {
-    "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32,
-    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "tie_word_embeddings": False,
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "vocab_size": 151936,
+    "tie_word_embeddings": False,
     "max_position_embeddings": 40960,
-}  # fmt: skip
+}
 
 
 def model_facts(model_path: str) -> ModelFacts:
@@ -156,15 +167,22 @@ def model_facts(model_path: str) -> ModelFacts:
         return ModelFacts.from_config(QWEN3_8B_CONFIG, "built-in Qwen3-8B config")
     facts = qwen3_14b()
     if base != "qwen3-14b" and model_path:
-        return ModelFacts(**{**asdict(facts), "source": f"unknown model {model_path!r}: planned with Qwen3-14B's shapes"})
+        return ModelFacts(
+            **{**asdict(facts), "source": f"unknown model {model_path!r}: planned with Qwen3-14B's shapes"}
+        )
     return facts
 
 
 # --- weights --------------------------------------------------------------------------------
 
 
-def weight_scheme(torchao_config: str | None, quantization: str | None, model_path: str,
-                  humming_weight_dtype: str | None = None, humming_group_size: int | None = None) -> str:  # fmt: skip
+def weight_scheme(
+    torchao_config: str | None,
+    quantization: str | None,
+    model_path: str,
+    humming_weight_dtype: str | None = None,
+    humming_group_size: int | None = None,
+) -> str:
     from .model import checkpoint_quantization, checkpoint_scheme
 
     if torchao_config:
@@ -254,24 +272,34 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
 
 def prefill_graph_sizes(max_bs: int) -> list[int]:
     """ServerArgs._generate_prefill_cuda_graph_batch_sizes (sglang 0.5.17)."""
-    sizes = (list(range(4, 33, 4)) + list(range(48, 257, 16)) + list(range(288, 513, 32))
-             + list(range(576, 1025, 64)) + list(range(1280, 4097, 256)) + list(range(4608, max_bs + 1, 512)))  # fmt: skip
+    sizes = (
+        list(range(4, 33, 4))
+        + list(range(48, 257, 16))
+        + list(range(288, 513, 32))
+        + list(range(576, 1025, 64))
+        + list(range(1280, 4097, 256))
+        + list(range(4608, max_bs + 1, 512))
+    )
     return [s for s in sizes if s <= max_bs]
 
 
 def sglang_defaults(gpu_mem_mib: float, tp_size: int) -> tuple[int, int]:
     """(chunked_prefill_size, decode cuda graph max_bs) by GPU memory, as SGLang 0.5.17 picks them."""
     for limit, chunk, bs_small, bs_large in (
-        (20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
-        (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512),
-    ):  # fmt: skip
+        (20 * 1024, 2048, 8, 8),
+        (35 * 1024, 2048, 24, 80),
+        (60 * 1024, 4096, 32, 160),
+        (90 * 1024, 8192, 256, 512),
+        (160 * 1024, 8192, 256, 512),
+    ):
         if gpu_mem_mib < limit:
             return chunk, bs_small if tp_size < 4 else bs_large
     return 16384, 512
 
 
-def auto_mem_fraction_static(gpu_mem_mib: float, tp_size: int, chunked_prefill_size: int | None = None,
-                             cuda_graph: bool = True) -> float:  # fmt: skip
+def auto_mem_fraction_static(
+    gpu_mem_mib: float, tp_size: int, chunked_prefill_size: int | None = None, cuda_graph: bool = True
+) -> float:
     """ServerArgs._handle_gpu_memory_settings when mem_fraction_static is not given."""
     default_chunk, max_bs = sglang_defaults(gpu_mem_mib, tp_size)
     chunk = chunked_prefill_size or default_chunk
@@ -316,13 +344,24 @@ class Plan:
         return "fits" if self.fits else "does not fit: " + "; ".join(self.reasons)
 
 
-def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | None = None,
-         name: str = "settings", cuda_graph: bool = True) -> Plan:  # fmt: skip
+def plan(
+    settings: dict[str, Any],
+    gpu: GPU,
+    gpus: int = 1,
+    model: ModelFacts | None = None,
+    name: str = "settings",
+    cuda_graph: bool = True,
+) -> Plan:
     """Plan one configuration (resolved setting values) on `gpus` x `gpu`."""
     model = model or model_facts(settings.get("model_path") or "")
     tp = settings.get("tp_size") or 1
-    scheme = weight_scheme(settings.get("torchao_config"), settings.get("quantization"), settings.get("model_path") or "",
-                           settings.get("humming_weight_dtype"), settings.get("humming_group_size"))
+    scheme = weight_scheme(
+        settings.get("torchao_config"),
+        settings.get("quantization"),
+        settings.get("model_path") or "",
+        settings.get("humming_weight_dtype"),
+        settings.get("humming_group_size"),
+    )
     layered = settings.get("load_format") == "layered"
     w = weights(model, scheme, tp, layered)
     reasons = []
@@ -331,28 +370,36 @@ def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | 
     if model.kv_heads % tp:
         reasons.append(f"tp_size {tp} does not divide the {model.kv_heads} KV heads")
     kv_dtype = settings.get("kv_cache_dtype") or "auto"
-    needs = [what for what, needed in (
-        # torchao's float8 paths need sm89+ (torch._scaled_mm; SGLang's torchao_utils notes
-        # "fp8e4nv data type is not supported on CUDA arch < 89", Triton's e4m3 type, which an
-        # fp8_e4m3 KV cache uses too). SGLang's own --quantization fp8 runs on sm80-88 through
-        # Marlin weight-only kernels (fp8_utils.can_auto_enable_marlin_fp8), so it is not refused.
-        (f"torchao {settings.get('torchao_config')}", scheme.startswith("torchao:fp8")),
-        ("an fp8_e4m3 KV cache", kv_dtype == "fp8_e4m3"),
-    ) if needed]  # fmt: skip
+    needs = [
+        what
+        for what, needed in (
+            # torchao's float8 paths need sm89+ (torch._scaled_mm; SGLang's torchao_utils notes
+            # "fp8e4nv data type is not supported on CUDA arch < 89", Triton's e4m3 type, which an
+            # fp8_e4m3 KV cache uses too). SGLang's own --quantization fp8 runs on sm80-88 through
+            # Marlin weight-only kernels (fp8_utils.can_auto_enable_marlin_fp8), so it is not refused.
+            (f"torchao {settings.get('torchao_config')}", scheme.startswith("torchao:fp8")),
+            ("an fp8_e4m3 KV cache", kv_dtype == "fp8_e4m3"),
+        )
+        if needed
+    ]
     if needs and not gpu.fp8:
         reasons.append(f"{' and '.join(needs)} need compute capability >= 8.9; {gpu.name} is {gpu.sm}")
     mfs = settings.get("mem_fraction_static")
     origin = "set"
     if mfs is None:
-        mfs, origin = auto_mem_fraction_static(gpu.memory_mib, tp, settings.get("chunked_prefill_size"), cuda_graph), "SGLang's automatic value"
+        mfs, origin = (
+            auto_mem_fraction_static(gpu.memory_mib, tp, settings.get("chunked_prefill_size"), cuda_graph),
+            "SGLang's automatic value",
+        )
     pre_gib = gpu.memory_gib - CONTEXT_OVERHEAD_GIB
     kv_pool_gib = pre_gib - (w.per_gpu_bytes + quantize_stranded_bytes(scheme)) / GIB - pre_gib * (1 - mfs)
     kv_per_token = model.kv_bytes_per_token(kv_dtype) // tp
     kv_tokens = max(0, math.floor(kv_pool_gib * GIB / kv_per_token)) if kv_pool_gib > 0 else 0
     context = min(settings.get("context_length") or model.max_context, model.max_context)
     if w.peak_load_bytes / GIB > pre_gib:
-        reasons.append(f"loading peaks at {w.peak_load_bytes / GIB:.1f} GiB ({w.peak_note}) but only "
-                       f"{pre_gib:.1f} GiB are free")  # fmt: skip
+        reasons.append(
+            f"loading peaks at {w.peak_load_bytes / GIB:.1f} GiB ({w.peak_note}) but only {pre_gib:.1f} GiB are free"
+        )
     if kv_pool_gib <= 0:
         reasons.append(f"{w.per_gpu_bytes / GIB:.1f} GiB of weights leave no KV cache at mem_fraction_static {mfs}")
     elif kv_tokens < 4096:
@@ -361,13 +408,26 @@ def plan(settings: dict[str, Any], gpu: GPU, gpus: int = 1, model: ModelFacts | 
     if settings.get("max_running_requests"):
         concurrent = min(concurrent, settings["max_running_requests"])
     return Plan(
-        name=name, gpu=gpu.name, gpus=gpus, tp_size=tp, scheme=scheme,
-        weights_gib=round(w.per_gpu_bytes / GIB, 2), peak_load_gib=round(w.peak_load_bytes / GIB, 2),
-        peak_note=w.peak_note, free_at_load_gib=round(pre_gib, 2), mem_fraction_static=mfs,
-        mem_fraction_origin=origin, kv_cache_dtype=kv_dtype, kv_bytes_per_token=kv_per_token,
-        kv_pool_gib=round(max(kv_pool_gib, 0.0), 2), kv_tokens=kv_tokens, context_length=context,
-        concurrent_4k=concurrent, fits=not reasons, reasons=reasons,
-    )  # fmt: skip
+        name=name,
+        gpu=gpu.name,
+        gpus=gpus,
+        tp_size=tp,
+        scheme=scheme,
+        weights_gib=round(w.per_gpu_bytes / GIB, 2),
+        peak_load_gib=round(w.peak_load_bytes / GIB, 2),
+        peak_note=w.peak_note,
+        free_at_load_gib=round(pre_gib, 2),
+        mem_fraction_static=mfs,
+        mem_fraction_origin=origin,
+        kv_cache_dtype=kv_dtype,
+        kv_bytes_per_token=kv_per_token,
+        kv_pool_gib=round(max(kv_pool_gib, 0.0), 2),
+        kv_tokens=kv_tokens,
+        context_length=context,
+        concurrent_4k=concurrent,
+        fits=not reasons,
+        reasons=reasons,
+    )
 
 
 # --preset auto wants room for 8 concurrent 4k-token requests: with less, a server queues more
@@ -389,16 +449,22 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
     where = f"{gpus} x {gpu.name}" if gpus > 1 else gpu.name
     for p in plans:
         if p.fits and p.kv_tokens >= AUTO_MIN_KV_TOKENS:
-            skipped = [f"{q.name} ({'does not fit' if not q.fits else f'{q.kv_tokens:,} KV tokens'})"
-                       for q in plans[: plans.index(p)]]  # fmt: skip
+            skipped = [
+                f"{q.name} ({'does not fit' if not q.fits else f'{q.kv_tokens:,} KV tokens'})"
+                for q in plans[: plans.index(p)]
+            ]
             why = f"; skipped {', '.join(skipped)}" if skipped else ""
-            return p.name, (f"preset auto -> {p.name} on {where}: the first of {', '.join(order)} that "
-                            f"fits with >= {AUTO_MIN_KV_TOKENS:,} KV tokens ({p.kv_tokens:,}){why}")  # fmt: skip
+            return p.name, (
+                f"preset auto -> {p.name} on {where}: the first of {', '.join(order)} that "
+                f"fits with >= {AUTO_MIN_KV_TOKENS:,} KV tokens ({p.kv_tokens:,}){why}"
+            )
     fitting = [p for p in plans if p.fits]
     if fitting:
         best = max(fitting, key=lambda p: p.kv_tokens)
-        return best.name, (f"preset auto -> {best.name} on {where}: no preset reaches {AUTO_MIN_KV_TOKENS:,} KV tokens; "
-                           f"this one has the most ({best.kv_tokens:,})")  # fmt: skip
+        return best.name, (
+            f"preset auto -> {best.name} on {where}: no preset reaches {AUTO_MIN_KV_TOKENS:,} KV tokens; "
+            f"this one has the most ({best.kv_tokens:,})"
+        )
     raise QwenServeError(
         f"--preset auto: no preset of {config.label} fits {where}: "
         + "; ".join(f"{p.name}: {p.verdict}" for p in plans),
@@ -416,8 +482,9 @@ def loading_choice(settings: dict[str, Any], gpu: GPU, gpus: int = 1, cuda_graph
     return "layered" if not whole.fits and layered.fits else None
 
 
-def plan_as_launched(settings: dict[str, Any], gpu: GPU, gpus: int = 1, name: str = "settings",
-                     cuda_graph: bool = True) -> Plan:  # fmt: skip
+def plan_as_launched(
+    settings: dict[str, Any], gpu: GPU, gpus: int = 1, name: str = "settings", cuda_graph: bool = True
+) -> Plan:
     """The plan of what qwen-serve would launch: with layered loading where only that fits."""
     if loading_choice(settings, gpu, gpus, cuda_graph) == "layered":
         settings = {**settings, "load_format": "layered"}

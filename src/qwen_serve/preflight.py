@@ -47,9 +47,7 @@ def port_problem(host: str, port: int) -> str | None:
 def looks_local(model_path: str) -> bool:
     """A filesystem path rather than a hub id like 'Qwen/Qwen3-14B'."""
     return (
-        model_path.startswith(("/", ".", "~"))
-        or model_path.count("/") != 1
-        or Path(model_path).expanduser().exists()
+        model_path.startswith(("/", ".", "~")) or model_path.count("/") != 1 or Path(model_path).expanduser().exists()
     )
 
 

@@ -19,8 +19,9 @@ def _rendered(table, console) -> str:
 def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> dict[str, Any]:
     target = command.target
     return {
-        "plan": None if fit is None else {"hardware": fit.hardware, "summary": fit.line, "auto": fit.auto,
-                                          **fit.plan.as_dict()},
+        "plan": None
+        if fit is None
+        else {"hardware": fit.hardware, "summary": fit.line, "auto": fit.auto, **fit.plan.as_dict()},
         "command": command.shell(),
         "argv": command.shown_argv(),
         "sglang": {
@@ -33,13 +34,8 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> di
         "preset_description": launch.preset.description if launch.preset else None,
         "preset_measured": launch.preset.measured if launch.preset else None,
         "precedence": list(PRECEDENCE),
-        "settings": [
-            {"key": s.name, "value": s.shown, "origin": s.origin} for s in launch.settings
-        ]
-        + [
-            {"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin}
-            for a in launch.sglang_args
-        ],
+        "settings": [{"key": s.name, "value": s.shown, "origin": s.origin} for s in launch.settings]
+        + [{"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin} for a in launch.sglang_args],
         "env": [{"name": e.name, "value": e.shown, "origin": e.origin} for e in command.env],
         "passthrough": list(launch.passthrough),
         "notes": list(command.notes),
@@ -96,19 +92,35 @@ def print_plans(plans, hardware: str, config_label: str, echo) -> None:
     from rich.table import Table
 
     table = Table(title=f"qwen-serve plan · {hardware} · {config_label}", title_justify="left")
-    for column, justify in (("preset", "left"), ("weights", "left"), ("GiB/GPU", "right"),
-                            ("peak at load", "right"), ("KV tokens", "right"), ("4k reqs", "right"),
-                            ("verdict", "left")):  # fmt: skip
+    for column, justify in (
+        ("preset", "left"),
+        ("weights", "left"),
+        ("GiB/GPU", "right"),
+        ("peak at load", "right"),
+        ("KV tokens", "right"),
+        ("4k reqs", "right"),
+        ("verdict", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")
     for p in plans:
         style = None if p.fits else "red"
-        table.add_row(p.name, p.scheme, f"{p.weights_gib:.2f}", f"{p.peak_load_gib:.2f}", f"{p.kv_tokens:,}",
-                      str(p.concurrent_4k), p.verdict, style=style)  # fmt: skip
+        table.add_row(
+            p.name,
+            p.scheme,
+            f"{p.weights_gib:.2f}",
+            f"{p.peak_load_gib:.2f}",
+            f"{p.kv_tokens:,}",
+            str(p.concurrent_4k),
+            p.verdict,
+            style=style,
+        )
     echo(_rendered(table, Console(width=140)))
     first = plans[0]
-    echo(f"KV cache per token: {first.kv_bytes_per_token:,} bytes per GPU ({first.kv_cache_dtype}); "
-         f"free before loading {first.free_at_load_gib} GiB/GPU; mem_fraction_static {first.mem_fraction_static} "
-         f"({first.mem_fraction_origin}). Model: SGLang 0.5.17's own reservation logic (qwen_serve/plan.py).")
+    echo(
+        f"KV cache per token: {first.kv_bytes_per_token:,} bytes per GPU ({first.kv_cache_dtype}); "
+        f"free before loading {first.free_at_load_gib} GiB/GPU; mem_fraction_static {first.mem_fraction_static} "
+        f"({first.mem_fraction_origin}). Model: SGLang 0.5.17's own reservation logic (qwen_serve/plan.py)."
+    )
 
 
 class CheckTable:
@@ -150,20 +162,47 @@ def print_bench(data: dict, echo) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"qwen-bench {data['base_url']} · {data['label']} · in {data['input_len'] or 'prompts from ' + str(data.get('prompts'))} / out {data['output_len']} tokens",
-                  title_justify="left")  # fmt: skip
-    for column in ("conc.", "done", "err", "in tok (server)", "req/s", "out tok/s", "TTFT p50", "TTFT p99",
-                   "TPOT p50", "TPOT p99", "E2E p50", "E2E p99", "client CPU/req"):  # fmt: skip
+    table = Table(
+        title=f"qwen-bench {data['base_url']} · {data['label']} · in {data['input_len'] or 'prompts from ' + str(data.get('prompts'))} / out {data['output_len']} tokens",
+        title_justify="left",
+    )
+    for column in (
+        "conc.",
+        "done",
+        "err",
+        "in tok (server)",
+        "req/s",
+        "out tok/s",
+        "TTFT p50",
+        "TTFT p99",
+        "TPOT p50",
+        "TPOT p99",
+        "E2E p50",
+        "E2E p99",
+        "client CPU/req",
+    ):
         table.add_column(column, justify="right")
     for lv in data["levels"]:
         ms = lambda d, k: f"{d[k]:.1f}" if k in d else "—"  # noqa: E731
         n = lv.get("server_input_tokens")
         counted = "—" if not n else str(n["min"]) if n["min"] == n["max"] else f"{n['min']}-{n['max']}"
-        table.add_row(str(lv["concurrency"]), str(lv["completed"]), str(lv["errors"]), counted,
-                      f"{lv['request_throughput']:.2f}", f"{lv['output_throughput']:.1f}",
-                      ms(lv["ttft_ms"], "p50"), ms(lv["ttft_ms"], "p99"), ms(lv["tpot_ms"], "p50"),
-                      ms(lv["tpot_ms"], "p99"), ms(lv["e2e_ms"], "p50"), ms(lv["e2e_ms"], "p99"),
-                      f"{lv['client_cpu_ms_per_request']:.2f} ms")  # fmt: skip
+        table.add_row(
+            str(lv["concurrency"]),
+            str(lv["completed"]),
+            str(lv["errors"]),
+            counted,
+            f"{lv['request_throughput']:.2f}",
+            f"{lv['output_throughput']:.1f}",
+            ms(lv["ttft_ms"], "p50"),
+            ms(lv["ttft_ms"], "p99"),
+            ms(lv["tpot_ms"], "p50"),
+            ms(lv["tpot_ms"], "p99"),
+            ms(lv["e2e_ms"], "p50"),
+            ms(lv["e2e_ms"], "p99"),
+            f"{lv['client_cpu_ms_per_request']:.2f} ms",
+        )
     echo(_rendered(table, Console(width=170)))
-    echo("in tok (server): prompt tokens as the server counted them (usage.prompt_tokens); "
-         "latencies in ms; TPOT = (E2E - TTFT) / (output tokens - 1), as sglang.bench_serving computes it")
+    echo(
+        "in tok (server): prompt tokens as the server counted them (usage.prompt_tokens); "
+        "latencies in ms; TPOT = (E2E - TTFT) / (output tokens - 1), as sglang.bench_serving computes it"
+    )

@@ -74,9 +74,9 @@ class Field:
             return None
         if from_text and isinstance(value, str) and self.kind is not str:
             value = self._parse_text(value, where)
-        ok = (
-            isinstance(value, self.kind) and not (self.kind is int and isinstance(value, bool))
-        ) or (self.kind is float and isinstance(value, int) and not isinstance(value, bool))
+        ok = (isinstance(value, self.kind) and not (self.kind is int and isinstance(value, bool))) or (
+            self.kind is float and isinstance(value, int) and not isinstance(value, bool)
+        )
         if not ok:
             raise QwenServeError(
                 f"{self.name}: {value!r} ({where}) is {_describe(value)}, expected {self.type_word()}",
@@ -95,9 +95,7 @@ class Field:
 
     @property
     def example(self) -> str:
-        return _EXAMPLES.get(self.name) or {str: "VALUE", int: "8192", float: "0.5", bool: "true"}[
-            self.kind
-        ]
+        return _EXAMPLES.get(self.name) or {str: "VALUE", int: "8192", float: "0.5", bool: "true"}[self.kind]
 
     def _parse_text(self, text: str, where: str) -> Any:
         try:
@@ -120,8 +118,14 @@ class Field:
 
 
 def _describe(value: Any) -> str:
-    for kind, word in ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
-                       (str, "a string"), (list, "a list"), (dict, "a mapping")):
+    for kind, word in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a number"),
+        (str, "a string"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ):
         if isinstance(value, kind):
             return word
     return type(value).__name__
@@ -148,8 +152,11 @@ FRACTION = Bound(
     "try --mem-fraction-static 0.85, or leave it unset to let SGLang size it",
 )
 POSITIVE = Bound(lambda v: v >= 1, "an integer >= 1", "give a positive number, or null for SGLang's default")
-CHUNK = Bound(lambda v: v >= 1 or v == -1, "an integer >= 1, or -1 (SGLang's own way to turn chunking off)",
-              "give a chunk size such as 4096, -1 to disable chunked prefill, or null for SGLang's default")
+CHUNK = Bound(
+    lambda v: v >= 1 or v == -1,
+    "an integer >= 1, or -1 (SGLang's own way to turn chunking off)",
+    "give a chunk size such as 4096, -1 to disable chunked prefill, or null for SGLang's default",
+)
 TORCHAO = Bound(
     lambda v: v in TORCHAO_CONFIGS,
     ", ".join(TORCHAO_CONFIGS),
@@ -190,12 +197,30 @@ FIELDS: tuple[Field, ...] = (
     _f("api_key", str, None, "Require this bearer token on every request.", NONEMPTY, secret=True),
     _f("torchao_config", str, None, "torchao quantization (sglang <= 0.5.17).", TORCHAO),
     _f("quantization", str, None, "SGLang quantization method, e.g. fp8, humming, awq_marlin."),
-    _f("humming_weight_dtype", str, None, "With quantization humming: weight type (int4, int8).",
-       HUMMING_WEIGHT, env=HUMMING_ONLINE_ENV),
-    _f("humming_group_size", int, None, "With quantization humming: input features per weight scale (0: per channel).",
-       HUMMING_GROUP, env=HUMMING_ONLINE_ENV),
-    _f("humming_input_dtype", str, None, "With quantization humming: quantize activations too (float8e4m3: W4A8).",
-       HUMMING_INPUT, env=HUMMING_INPUT_ENV),
+    _f(
+        "humming_weight_dtype",
+        str,
+        None,
+        "With quantization humming: weight type (int4, int8).",
+        HUMMING_WEIGHT,
+        env=HUMMING_ONLINE_ENV,
+    ),
+    _f(
+        "humming_group_size",
+        int,
+        None,
+        "With quantization humming: input features per weight scale (0: per channel).",
+        HUMMING_GROUP,
+        env=HUMMING_ONLINE_ENV,
+    ),
+    _f(
+        "humming_input_dtype",
+        str,
+        None,
+        "With quantization humming: quantize activations too (float8e4m3: W4A8).",
+        HUMMING_INPUT,
+        env=HUMMING_INPUT_ENV,
+    ),
     _f("kv_cache_dtype", str, "auto", "KV cache dtype: auto, fp8_e5m2, fp8_e4m3."),
     _f("tp_size", int, 1, "Tensor-parallel GPUs (1, 2, 4, 8).", TP),
     _f("mem_fraction_static", float, None, "GPU memory share for weights + KV cache.", FRACTION),

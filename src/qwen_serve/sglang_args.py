@@ -66,9 +66,7 @@ class SGLangCommand:
         return " ".join([*(f"{e.name}={shlex.quote(e.shown)}" for e in self.env), shlex.join(self.shown_argv())])
 
 
-def build_command(
-    launch: LaunchSettings, target: SGLangTarget, python: str | None = None
-) -> SGLangCommand:
+def build_command(launch: LaunchSettings, target: SGLangTarget, python: str | None = None) -> SGLangCommand:
     flagset = target.flagset
     argv: list[str] = [python or sys.executable, "-m", SGLANG_MODULE]
     expected: dict[str, Any] = {}
@@ -82,7 +80,9 @@ def build_command(
                 f"{option.lstrip('-')}: set ({origin}) but {target.description} has no {option}",
                 fix="remove it, or use the SGLang release that has it",
             )
-        not_allowed = choice_error(target, option, value, f"{option.lstrip('-').replace('-', '_')}: {value!r} ({origin})")
+        not_allowed = choice_error(
+            target, option, value, f"{option.lstrip('-').replace('-', '_')}: {value!r} ({origin})"
+        )
         if not_allowed:
             raise not_allowed
         dest = flagset.dest(option)
@@ -120,8 +120,10 @@ def build_command(
             continue
         if spec.secret:  # the API key: to SGLang through the entry module and the environment, never argv
             if not flagset.has(spec.sglang_flag):
-                raise QwenServeError(f"{spec.name}: set ({setting.origin}) but {target.description} has no "
-                                     f"{spec.sglang_flag}", fix="remove it, or use the SGLang release that has it")  # fmt: skip
+                raise QwenServeError(
+                    f"{spec.name}: set ({setting.origin}) but {target.description} has no {spec.sglang_flag}",
+                    fix="remove it, or use the SGLang release that has it",
+                )
             secret_env.append(EnvVar(API_KEY_ENV, _text(value), setting.origin, secret=True))
             secrets.add(_text(value))
             continue
@@ -140,9 +142,11 @@ def build_command(
     env = humming_env(launch, notes) + tuple(secret_env)
     if secret_env:
         argv[2] = ENTRY_MODULE
-        notes.append(f"the API key reaches SGLang through {API_KEY_ENV} and {ENTRY_MODULE}, which hands it to "
-                     "SGLang's ServerArgs inside the process: it is in no process's command line (ps shows those "
-                     "to every local user)")  # fmt: skip
+        notes.append(
+            f"the API key reaches SGLang through {API_KEY_ENV} and {ENTRY_MODULE}, which hands it to "
+            "SGLang's ServerArgs inside the process: it is in no process's command line (ps shows those "
+            "to every local user)"
+        )
     torchao, quantization = launch.get("torchao_config"), launch.get("quantization")
     if torchao.value and quantization.value:
         raise QwenServeError(
@@ -212,8 +216,7 @@ def build_command(
             if option.startswith("--") and not flagset.has(option) and target.exact_snapshot:
                 hint = did_you_mean(option, flagset.flags)
                 raise QwenServeError(
-                    f"{option} (after --): {target.description} has no such flag"
-                    + (f" — {hint}" if hint else ""),
+                    f"{option} (after --): {target.description} has no such flag" + (f" — {hint}" if hint else ""),
                     fix="correct the flag name (python -m sglang.launch_server --help lists them)",
                 )
     return SGLangCommand(
@@ -223,9 +226,15 @@ def build_command(
         target=target,
         secret_values=frozenset(secrets),
         env=env,
-        phase_labels=(("cuda_graphs", "capturing CUDA graphs; humming JIT-compiles its kernels with NVRTC on a first "
-                                      "launch (about 2 minutes; cached in $HUMMING_CACHE_DIR or ~/.humming/cache)"),)
-        if launch["quantization"] == "humming" else (),
+        phase_labels=(
+            (
+                "cuda_graphs",
+                "capturing CUDA graphs; humming JIT-compiles its kernels with NVRTC on a first "
+                "launch (about 2 minutes; cached in $HUMMING_CACHE_DIR or ~/.humming/cache)",
+            ),
+        )
+        if launch["quantization"] == "humming"
+        else (),
     )
 
 
@@ -269,8 +278,10 @@ def check_passthrough(tokens: tuple[str, ...], flagset, target) -> None:
             try:
                 kind(value)
             except ValueError:
-                raise QwenServeError(f"{option} {value!r} (after --) is not {'an integer' if kind is int else 'a number'}",
-                                     fix=f"write {option} with a number")  # fmt: skip
+                raise QwenServeError(
+                    f"{option} {value!r} (after --) is not {'an integer' if kind is int else 'a number'}",
+                    fix=f"write {option} with a number",
+                ) from None
 
 
 def choice_error(target, option: str, value: Any, what: str, fix: str | None = None) -> QwenServeError | None:
@@ -279,8 +290,11 @@ def choice_error(target, option: str, value: Any, what: str, fix: str | None = N
     if not choices or value is None or str(value) in choices:
         return None
     hint = did_you_mean(str(value), choices)
-    return QwenServeError(f"{what} is not a value {target.description} accepts for {option}" + (f" — {hint}" if hint else ""),
-                          allowed=", ".join(choices), fix=fix or f"pick one of those for {option}")  # fmt: skip
+    return QwenServeError(
+        f"{what} is not a value {target.description} accepts for {option}" + (f" — {hint}" if hint else ""),
+        allowed=", ".join(choices),
+        fix=fix or f"pick one of those for {option}",
+    )
 
 
 def _rank(origin: str) -> int:
@@ -305,8 +319,10 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
         # takes them along; humming_* set as high as the quantization itself contradict it
         stronger = [s for s in given if _rank(s.origin) >= _rank(quantization.origin)]
         if given and not stronger:
-            notes.append(f"quantization {quantization.value!r} ({quantization.origin}) replaces the humming "
-                         f"quantization of {given[0].origin}: its humming_* settings are not used")  # fmt: skip
+            notes.append(
+                f"quantization {quantization.value!r} ({quantization.origin}) replaces the humming "
+                f"quantization of {given[0].origin}: its humming_* settings are not used"
+            )
         if stronger:
             s = stronger[0]
             raise QwenServeError(
@@ -330,8 +346,11 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     env: list[EnvVar] = []
     if weight.value is not None:
         config = {"dtype": weight.value, "group_size": group.value if group.value is not None else 128}
-        origin = weight.origin if group.value is None or group.origin == weight.origin else (
-            f"{weight.origin}; group {group.origin}")
+        origin = (
+            weight.origin
+            if group.value is None or group.origin == weight.origin
+            else (f"{weight.origin}; group {group.origin}")
+        )
         env.append(EnvVar(fields[0].env, json.dumps(config, separators=(",", ":")), origin))
     elif group.value is not None:
         raise QwenServeError(
@@ -341,11 +360,17 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
         )
     activations = launch.get("humming_input_dtype")
     if activations.value is not None:
-        env.append(EnvVar(FIELDS_BY_NAME["humming_input_dtype"].env,
-                          json.dumps({"dtype": activations.value}, separators=(",", ":")), activations.origin))
+        env.append(
+            EnvVar(
+                FIELDS_BY_NAME["humming_input_dtype"].env,
+                json.dumps({"dtype": activations.value}, separators=(",", ":")),
+                activations.origin,
+            )
+        )
     notes.append(
         "quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), configured through "
-        + ", ".join(e.name for e in env) + "; they JIT-compile with NVRTC on the first launch (about 2 minutes), "
+        + ", ".join(e.name for e in env)
+        + "; they JIT-compile with NVRTC on the first launch (about 2 minutes), "
         "cached in $HUMMING_CACHE_DIR or ~/.humming/cache"
     )
     return tuple(env)

@@ -18,7 +18,11 @@ PHASES: tuple[tuple[re.Pattern, str, str], ...] = tuple(
         (r"Load weight begin", "weights", "loading weights"),
         (r"Load weight end", "weights_loaded", "weights loaded"),
         (r"KV Cache is allocated", "kv_cache", "KV cache allocated"),
-        (r"Capture .*cuda graph begin|Capture .*CUDA graph begin", "cuda_graphs", "capturing CUDA graphs (first run compiles kernels)"),
+        (
+            r"Capture .*cuda graph begin|Capture .*CUDA graph begin",
+            "cuda_graphs",
+            "capturing CUDA graphs (first run compiles kernels)",
+        ),
         (r"Uvicorn running on", "http", "HTTP server up, warming up"),
         (r"The server is fired up and ready to roll", "warmed_up", "warm-up request done"),
     )
@@ -47,27 +51,41 @@ FACTS = {
 CRASH_CAUSES: tuple[tuple[re.Pattern, str], ...] = tuple(
     (re.compile(p, re.IGNORECASE), why)
     for p, why in (
-        (r"CUDA out of memory|OutOfMemoryError|Not enough memory|out of memory",
-         "the GPU ran out of memory: run `qwen-serve plan` or pick a smaller preset (memory_optimized, "
-         "ultra_low_memory), a lower --context-length, or more GPUs (--tp-size)"),
-        (r"Address already in use|Errno 98",
-         "the port is already in use: pass another --port, or stop the process that listens on it"),
-        (r"cannot import name '\w+' from 'torchao",
-         "SGLang 0.5.17's --torchao-config calls torchao functions that torchao 0.17 removed: use "
-         "--preset high_performance or --quantization fp8 instead"),
-        (r"not supported on CUDA arch|compute capability|fp8e4nv data type is not supported",
-         "this GPU cannot run the requested quantization (FP8 needs compute capability >= 8.9): "
-         "choose an int4 preset or no quantization"),
-        (r"does not appear to have a file named config\.json|is not a local folder and is not a valid model identifier"
-         r"|Repository Not Found|No such file or directory: .*config\.json|Can't load the configuration",
-         "the model was not found: pass --model-path with a directory that holds config.json, or a hub id "
-         "(with network access or a filled HF cache)"),
-        (r"No accelerator|Found no NVIDIA driver|CUDA is not available|No CUDA GPUs are available"
-         r"|torch\.cuda\.is_available\(\) is False|CUDA driver initialization failed",
-         "CUDA is not available: no NVIDIA GPU or driver is visible to this process (check nvidia-smi "
-         "and CUDA_VISIBLE_DEVICES)"),
-        (r"unrecognized arguments|invalid choice|error: argument",
-         "SGLang rejected a command-line argument: run `qwen-serve --check …` to see which"),
+        (
+            r"CUDA out of memory|OutOfMemoryError|Not enough memory|out of memory",
+            "the GPU ran out of memory: run `qwen-serve plan` or pick a smaller preset (memory_optimized, "
+            "ultra_low_memory), a lower --context-length, or more GPUs (--tp-size)",
+        ),
+        (
+            r"Address already in use|Errno 98",
+            "the port is already in use: pass another --port, or stop the process that listens on it",
+        ),
+        (
+            r"cannot import name '\w+' from 'torchao",
+            "SGLang 0.5.17's --torchao-config calls torchao functions that torchao 0.17 removed: use "
+            "--preset high_performance or --quantization fp8 instead",
+        ),
+        (
+            r"not supported on CUDA arch|compute capability|fp8e4nv data type is not supported",
+            "this GPU cannot run the requested quantization (FP8 needs compute capability >= 8.9): "
+            "choose an int4 preset or no quantization",
+        ),
+        (
+            r"does not appear to have a file named config\.json|is not a local folder and is not a valid model identifier"
+            r"|Repository Not Found|No such file or directory: .*config\.json|Can't load the configuration",
+            "the model was not found: pass --model-path with a directory that holds config.json, or a hub id "
+            "(with network access or a filled HF cache)",
+        ),
+        (
+            r"No accelerator|Found no NVIDIA driver|CUDA is not available|No CUDA GPUs are available"
+            r"|torch\.cuda\.is_available\(\) is False|CUDA driver initialization failed",
+            "CUDA is not available: no NVIDIA GPU or driver is visible to this process (check nvidia-smi "
+            "and CUDA_VISIBLE_DEVICES)",
+        ),
+        (
+            r"unrecognized arguments|invalid choice|error: argument",
+            "SGLang rejected a command-line argument: run `qwen-serve --check …` to see which",
+        ),
     )
 )
 

@@ -27,20 +27,33 @@ PRETOKENIZE_REGEX = (
 
 # (id, content, special) exactly as in Qwen3's tokenizer_config.json
 ADDED_TOKENS = [
-    (151643, "<|endoftext|>", True), (151644, "<|im_start|>", True),
-    (151645, "<|im_end|>", True), (151646, "<|object_ref_start|>", True),
-    (151647, "<|object_ref_end|>", True), (151648, "<|box_start|>", True),
-    (151649, "<|box_end|>", True), (151650, "<|quad_start|>", True),
-    (151651, "<|quad_end|>", True), (151652, "<|vision_start|>", True),
-    (151653, "<|vision_end|>", True), (151654, "<|vision_pad|>", True),
-    (151655, "<|image_pad|>", True), (151656, "<|video_pad|>", True),
-    (151657, "<tool_call>", False), (151658, "</tool_call>", False),
-    (151659, "<|fim_prefix|>", False), (151660, "<|fim_middle|>", False),
-    (151661, "<|fim_suffix|>", False), (151662, "<|fim_pad|>", False),
-    (151663, "<|repo_name|>", False), (151664, "<|file_sep|>", False),
-    (151665, "<tool_response>", False), (151666, "</tool_response>", False),
-    (151667, "<think>", False), (151668, "</think>", False),
-]  # fmt: skip
+    (151643, "<|endoftext|>", True),
+    (151644, "<|im_start|>", True),
+    (151645, "<|im_end|>", True),
+    (151646, "<|object_ref_start|>", True),
+    (151647, "<|object_ref_end|>", True),
+    (151648, "<|box_start|>", True),
+    (151649, "<|box_end|>", True),
+    (151650, "<|quad_start|>", True),
+    (151651, "<|quad_end|>", True),
+    (151652, "<|vision_start|>", True),
+    (151653, "<|vision_end|>", True),
+    (151654, "<|vision_pad|>", True),
+    (151655, "<|image_pad|>", True),
+    (151656, "<|video_pad|>", True),
+    (151657, "<tool_call>", False),
+    (151658, "</tool_call>", False),
+    (151659, "<|fim_prefix|>", False),
+    (151660, "<|fim_middle|>", False),
+    (151661, "<|fim_suffix|>", False),
+    (151662, "<|fim_pad|>", False),
+    (151663, "<|repo_name|>", False),
+    (151664, "<|file_sep|>", False),
+    (151665, "<tool_response>", False),
+    (151666, "</tool_response>", False),
+    (151667, "<think>", False),
+    (151668, "</think>", False),
+]
 NUM_RANKS = 151643
 
 QWEN3_14B_CONFIG = {
@@ -233,8 +246,15 @@ def tokenizer_json(ranks: dict[bytes, int]) -> dict:
         "truncation": None,
         "padding": None,
         "added_tokens": [
-            {"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": s}
+            {
+                "id": i,
+                "content": c,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": s,
+            }
             for i, c, s in ADDED_TOKENS
         ],
         "normalizer": {"type": "NFC"},
@@ -248,11 +268,18 @@ def tokenizer_json(ranks: dict[bytes, int]) -> dict:
         "post_processor": byte_level,
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
         "model": {
-            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
-            "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False,
-            "ignore_merges": False, "vocab": vocab, "merges": merges,
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": "",
+            "end_of_word_suffix": "",
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": vocab,
+            "merges": merges,
         },
-    }  # fmt: skip
+    }
 
 
 def tokenizer_config() -> dict:
@@ -260,8 +287,14 @@ def tokenizer_config() -> dict:
         "add_bos_token": False,
         "add_prefix_space": False,
         "added_tokens_decoder": {
-            str(i): {"content": c, "lstrip": False, "normalized": False, "rstrip": False,
-                     "single_word": False, "special": s}
+            str(i): {
+                "content": c,
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": s,
+            }
             for i, c, s in ADDED_TOKENS
         },
         "additional_special_tokens": [c for i, c, _ in ADDED_TOKENS if 151644 <= i <= 151656],
@@ -275,7 +308,7 @@ def tokenizer_config() -> dict:
         "split_special_tokens": False,
         "tokenizer_class": "Qwen2Tokenizer",
         "unk_token": None,
-    }  # fmt: skip
+    }
 
 
 def weight_shapes(config: dict) -> dict[str, tuple[int, ...]]:
@@ -285,19 +318,21 @@ def weight_shapes(config: dict) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (v, h)}
     for i in range(config["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        shapes.update({
-            p + "self_attn.q_proj.weight": (nq * d, h),
-            p + "self_attn.k_proj.weight": (nkv * d, h),
-            p + "self_attn.v_proj.weight": (nkv * d, h),
-            p + "self_attn.o_proj.weight": (h, nq * d),
-            p + "self_attn.q_norm.weight": (d,),
-            p + "self_attn.k_norm.weight": (d,),
-            p + "mlp.gate_proj.weight": (inter, h),
-            p + "mlp.up_proj.weight": (inter, h),
-            p + "mlp.down_proj.weight": (h, inter),
-            p + "input_layernorm.weight": (h,),
-            p + "post_attention_layernorm.weight": (h,),
-        })  # fmt: skip
+        shapes.update(
+            {
+                p + "self_attn.q_proj.weight": (nq * d, h),
+                p + "self_attn.k_proj.weight": (nkv * d, h),
+                p + "self_attn.v_proj.weight": (nkv * d, h),
+                p + "self_attn.o_proj.weight": (h, nq * d),
+                p + "self_attn.q_norm.weight": (d,),
+                p + "self_attn.k_norm.weight": (d,),
+                p + "mlp.gate_proj.weight": (inter, h),
+                p + "mlp.up_proj.weight": (inter, h),
+                p + "mlp.down_proj.weight": (h, inter),
+                p + "input_layernorm.weight": (h,),
+                p + "post_attention_layernorm.weight": (h,),
+            }
+        )
     shapes["model.norm.weight"] = (h,)
     if not config["tie_word_embeddings"]:
         shapes["lm_head.weight"] = (v, h)
@@ -310,10 +345,11 @@ def tiny_weights(config: dict, seed: int = 0) -> dict:
 
     rng = np.random.default_rng(seed)
     return {
-        name: np.ones(shape, np.float32) if len(shape) == 1
+        name: np.ones(shape, np.float32)
+        if len(shape) == 1
         else (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
         for name, shape in weight_shapes(config).items()
-    }  # fmt: skip
+    }
 
 
 def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | None = None, seed: int = 0) -> Path:

@@ -46,6 +46,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass  # not Linux: the process-group kill on every exit path below still applies
+
+
 MASK = b"****"
 
 
@@ -228,7 +230,9 @@ class Display:
 
 
 class Supervisor:
-    def __init__(self, argv: Sequence[str], facts: ServerFacts, options: SuperviseOptions, display: Display | None = None):
+    def __init__(
+        self, argv: Sequence[str], facts: ServerFacts, options: SuperviseOptions, display: Display | None = None
+    ):
         self.argv = list(argv)
         self.facts = facts
         self.options = options
@@ -304,7 +308,8 @@ class Supervisor:
                 self.display.note(
                     f"{signal.Signals(signum).name}: stopping SGLang (it finishes running requests); SIGKILL in "
                     f"{self.options.stop_timeout:.0f} s (Ctrl-C again, a second or more later, to stop now)",
-                    err=True)  # fmt: skip
+                    err=True,
+                )
             else:
                 self.display.note(f"{signal.Signals(signum).name} again: SIGKILL to the SGLang process group", err=True)
             self._signals_said += 1
@@ -342,8 +347,12 @@ class Supervisor:
         try:
             if httpx.get(url + "/health", headers=headers, timeout=5).status_code != 200:
                 return False
-            r = httpx.post(url + "/generate", headers=headers, timeout=60,
-                           json={"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}})  # fmt: skip
+            r = httpx.post(
+                url + "/generate",
+                headers=headers,
+                timeout=60,
+                json={"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}},
+            )
             return r.status_code == 200
         except httpx.HTTPError:
             return False
@@ -362,9 +371,15 @@ class Supervisor:
         ready_at: float | None = None
         last_probe = 0.0
         with open(opts.log_file, "ab") as log:
-            self.child = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                          preexec_fn=_die_with_parent)  # fmt: skip
+            self.child = subprocess.Popen(
+                self.argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
             pump = threading.Thread(target=self._pump, args=(self.child.stdout, log), daemon=True)
             pump.start()
             self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
@@ -390,12 +405,16 @@ class Supervisor:
                                 self.display.stop()
                                 self._announce(ready_at)
                                 if opts.after_ready:  # beside the loop: signals and the stop timeout still act
-                                    threading.Thread(target=opts.after_ready, args=(self.ready_facts(ready_at),),
-                                                     daemon=True).start()  # fmt: skip
+                                    threading.Thread(
+                                        target=opts.after_ready, args=(self.ready_facts(ready_at),), daemon=True
+                                    ).start()
                         if not self.ready and elapsed > opts.ready_timeout:
                             self.display.stop()
-                            self.display.note(f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang "
-                                              f"(raise --ready-timeout for slow first starts)", err=True)  # fmt: skip
+                            self.display.note(
+                                f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang "
+                                f"(raise --ready-timeout for slow first starts)",
+                                err=True,
+                            )
                             self.gave_up = True
                             self._begin_stop()
                     time.sleep(0.1)
@@ -423,18 +442,25 @@ class Supervisor:
         if self.gave_up:
             return Outcome(EXIT_NOT_READY, False, None, "not ready before --ready-timeout", facts)
         if self.signals:
-            self.display.note(f"interrupted before SGLang was ready (SGLang exit code {exit_code}); exit {EXIT_INTERRUPTED}")
+            self.display.note(
+                f"interrupted before SGLang was ready (SGLang exit code {exit_code}); exit {EXIT_INTERRUPTED}"
+            )
             return Outcome(EXIT_INTERRUPTED, False, None, "interrupted before ready", facts)
         why = diagnose(self.watcher.tail)
         if not self.impostors and "port is already in use" in why:
             self.impostors = port_listeners(self.facts.port) or set()  # SGLang is gone: whoever holds it now
         if self.impostors:
             who = ", ".join(f"pid {p} ({_cmdline(p)})" for p in sorted(self.impostors))
-            why = (f"port {self.facts.port} is taken by another server, {who}, which answered while SGLang was still "
-                   f"loading (qwen-serve did not take it for SGLang): stop it, or pass another --port")  # fmt: skip
+            why = (
+                f"port {self.facts.port} is taken by another server, {who}, which answered while SGLang was still "
+                f"loading (qwen-serve did not take it for SGLang): stop it, or pass another --port"
+            )
         err = self.display.err
-        err.print(f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",
-                  markup=False, highlight=False)  # fmt: skip
+        err.print(
+            f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",
+            markup=False,
+            highlight=False,
+        )
         for line in self.watcher.tail:
             err.print(line.rsplit("\r", 1)[-1], markup=False, highlight=False)
         self.display.note(f"SGLang exited with code {exit_code} before it was ready: {why}", err=True)
@@ -485,19 +511,22 @@ def banner_lines(facts: dict[str, Any]) -> list[str]:
     if "available_gpu_mem_gb" in s:
         memory.append(f"{s['available_gpu_mem_gb']} GB left free")
     auth = ' -H "Authorization: Bearer $QWEN_SERVE_API_KEY"' if facts["api_key_required"] else ""
-    body = json.dumps({"model": facts["served_model_name"], "messages": [{"role": "user", "content": "你好"}],
-                       "max_tokens": 64}, ensure_ascii=False)  # fmt: skip
+    body = json.dumps(
+        {"model": facts["served_model_name"], "messages": [{"role": "user", "content": "你好"}], "max_tokens": 64},
+        ensure_ascii=False,
+    )
     curl = f"curl {facts['openai_base_url']}/chat/completions -H 'Content-Type: application/json'{auth} -d '{body}'"
     lines = [
         f"ready in {facts['seconds_to_ready']:.1f} s — {facts['openai_base_url']} (OpenAI-compatible)",
-        f"  model         {facts['model']}" + (f"  (served as {facts['served_model_name']})"
-                                               if facts["served_model_name"] != facts["model"] else ""),
+        f"  model         {facts['model']}"
+        + (f"  (served as {facts['served_model_name']})" if facts["served_model_name"] != facts["model"] else ""),
         f"  preset        {facts['preset'] or '(none)'}    quantization {facts['quantization']}    tp {facts['tp_size']}",
-        f"  KV cache      {kv}" + (f"    max running requests {s['max_running_requests']}" if "max_running_requests" in s else ""),
+        f"  KV cache      {kv}"
+        + (f"    max running requests {s['max_running_requests']}" if "max_running_requests" in s else ""),
         f"  GPU memory    {', '.join(memory) or '(not in the log)'}",
         f"  log           {facts['log_file']}",
         f"  try           {curl}",
-    ]  # fmt: skip
+    ]
     return lines
 
 

@@ -53,8 +53,12 @@ def _this_module_only(module, fqn: str) -> bool:
     import torch
 
     weight = getattr(module, "weight", None)
-    return (fqn == "" and type(weight) in (torch.nn.Parameter, torch.Tensor) and weight.dim() == 2
-            and not isinstance(module, torch.nn.Conv3d))  # fmt: skip
+    return (
+        fqn == ""
+        and type(weight) in (torch.nn.Parameter, torch.Tensor)
+        and weight.dim() == 2
+        and not isinstance(module, torch.nn.Conv3d)
+    )
 
 
 def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FILTER, summary: bool = True):
@@ -86,20 +90,27 @@ def apply_torchao_config_to_model(model, torchao_config: str, filter_fn=_PROJ_FI
 def report(model, name: str, how: str = "after loading the whole model") -> None:
     """One line in SGLang's log from the process that quantized: the fix ran there, on what, and
     the memory the process holds right after (on CUDA: torch.cuda.memory_allocated)."""
-    import torch
-
     from collections import Counter
 
+    import torch
+
     # torchao's quantized weights are tensor subclasses (Int8Tensor, …), even once made Parameters
-    kinds = Counter(type(m.weight).__name__ for m in model.modules()
-                    if isinstance(getattr(m, "weight", None), torch.Tensor)
-                    and type(m.weight) not in (torch.nn.Parameter, torch.Tensor))  # fmt: skip
+    kinds = Counter(
+        type(m.weight).__name__
+        for m in model.modules()
+        if isinstance(getattr(m, "weight", None), torch.Tensor)
+        and type(m.weight) not in (torch.nn.Parameter, torch.Tensor)
+    )
     found = ", ".join(f"{n} x {k}" for k, n in sorted(kinds.items())) or "no quantized weights"
     memory = ""
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         memory = f"; {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated on cuda:{torch.cuda.current_device()}"
-    print(f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__} "
-          f"({how}): {found}{memory}", file=sys.stderr, flush=True)
+    print(
+        f"qwen-serve torchao fix: --torchao-config {name} -> {type(torchao_config_object(name)).__name__} "
+        f"({how}): {found}{memory}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def needs_patch() -> bool:

@@ -85,8 +85,13 @@ class Handler(BaseHTTPRequestHandler):
 
 def sglang_stop_mode():
     # like SGLang's scheduler (sglang.srt.utils.kill_itself_when_parent_died): SIGKILLed when its parent dies
-    scheduler = subprocess.Popen([sys.executable, "-c", "import ctypes, signal, time; "
-                                  "ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL); time.sleep(300)"])
+    scheduler = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import ctypes, signal, time; ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL); time.sleep(300)",
+        ]
+    )
     with open(os.environ["FAKE_SGLANG_PIDFILE"], "w") as f:
         f.write(str(scheduler.pid))
 
@@ -97,7 +102,9 @@ def sglang_stop_mode():
     def watchdog():  # SGLang's subprocess watchdog
         code = scheduler.wait()
         if not STOPPING.is_set():
-            log(f"Subprocess scheduler_0 (pid={scheduler.pid}) crashed with exit code {code}. Triggering SIGQUIT for cleanup...")
+            log(
+                f"Subprocess scheduler_0 (pid={scheduler.pid}) crashed with exit code {code}. Triggering SIGQUIT for cleanup..."
+            )
             log("SIGQUIT received. signum=None, frame=None. It usually means one child failed.")
             end_tree()
 
@@ -140,17 +147,23 @@ def main():
     tqdm("Loading safetensors checkpoint shards", 4)
     if MODE == "crash_oom":
         log("Traceback (most recent call last):")
-        log("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.25 GiB. GPU 0 has a total capacity of 23.55 GiB")
+        log(
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.25 GiB. GPU 0 has a total capacity of 23.55 GiB"
+        )
         sys.exit(1)
     log("Load weight end. elapsed=0.25 s, type=Qwen3ForCausalLM, avail mem=50.98 GB, mem usage=27.53 GB.")
     log("KV Cache is allocated. dtype: torch.bfloat16, #tokens: 246525, K size: 18.81 GB, V size: 18.81 GB")
     log("Capture target decode CUDA graph begin. backend=full, num_tokens_per_req=1, bs=[1, 2, 4, 8]")
     tqdm("Capturing batches (bs=8 avail_mem=10.82 GB)", 4)
     log("Capture target decode CUDA graph end. elapsed=9.05 s, mem usage=0.34 GB, avail mem=10.59 GB.")
-    log("max_total_num_tokens=246525, chunked_prefill_size=8192, max_prefill_tokens=16384, "
-        "max_running_requests=3081, context_len=40960, available_gpu_mem=10.59 GB")
+    log(
+        "max_total_num_tokens=246525, chunked_prefill_size=8192, max_prefill_tokens=16384, "
+        "max_running_requests=3081, context_len=40960, available_gpu_mem=10.59 GB"
+    )
     if MODE == "crash_port":
-        log("ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 30000): address already in use")
+        log(
+            "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 30000): address already in use"
+        )
         log("OSError: [Errno 98] Address already in use")
         sys.exit(1)
     if MODE == "never_ready":
