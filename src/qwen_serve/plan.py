@@ -188,7 +188,9 @@ def weight_scheme(
     if torchao_config:
         return f"torchao:{torchao_config}"
     if quantization == "humming" and humming_weight_dtype:
-        group = 128 if humming_group_size is None else humming_group_size
+        from .settings import HUMMING_DEFAULT_GROUP
+
+        group = HUMMING_DEFAULT_GROUP if humming_group_size is None else humming_group_size
         return f"humming:{humming_weight_dtype}-g{group}"
     from_config = checkpoint_scheme(checkpoint_quantization(model_path))
     if from_config:  # the checkpoint's own quantization_config (config.json) says what is stored

@@ -33,6 +33,7 @@ TORCHAO_CONFIGS = (
 HUMMING_WEIGHT_DTYPES = ("int4", "int8")
 HUMMING_GROUP_SIZES = (0, 32, 64, 128, 256)
 HUMMING_INPUT_DTYPES = ("float8e4m3", "int8")
+HUMMING_DEFAULT_GROUP = 128  # what humming_group_size: null means
 # Qwen3-14B has 8 KV heads; SGLang splits them evenly over tensor-parallel ranks.
 TP_SIZES = (1, 2, 4, 8)
 

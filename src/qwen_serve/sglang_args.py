@@ -15,7 +15,7 @@ from typing import Any
 from .capabilities import ALTERNATIVES, CAPABILITIES, SGLangTarget
 from .errors import QwenServeError, did_you_mean
 from .resolve import LaunchSettings, Setting
-from .settings import FIELDS, FIELDS_BY_NAME
+from .settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP
 
 SGLANG_MODULE = "sglang.launch_server"
 # SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/torchao_compat.py) and API-key handover
@@ -298,12 +298,14 @@ def choice_error(target, option: str, value: Any, what: str, fix: str | None = N
 
 
 def _rank(origin: str) -> int:
-    """Where an origin stands in the precedence list (resolve.PRECEDENCE): default < file < preset < cli."""
+    """Where an origin stands in resolve.PRECEDENCE: default < config file < preset < environment < cli."""
     if origin == "default":
         return 0
     if origin.startswith("preset "):
         return 2
-    return 3 if origin == "cli" else 1
+    if origin.startswith("env "):
+        return 3
+    return 4 if origin == "cli" else 1
 
 
 def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
@@ -333,6 +335,7 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
             )
         return ()
     weight, group = launch.get("humming_weight_dtype"), launch.get("humming_group_size")
+    weight_field = FIELDS_BY_NAME["humming_weight_dtype"]
     if weight.value is None:
         from .model import checkpoint_quantization
 
@@ -345,13 +348,13 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
             )
     env: list[EnvVar] = []
     if weight.value is not None:
-        config = {"dtype": weight.value, "group_size": group.value if group.value is not None else 128}
+        config = {"dtype": weight.value, "group_size": HUMMING_DEFAULT_GROUP if group.value is None else group.value}
         origin = (
             weight.origin
             if group.value is None or group.origin == weight.origin
             else (f"{weight.origin}; group {group.origin}")
         )
-        env.append(EnvVar(fields[0].env, json.dumps(config, separators=(",", ":")), origin))
+        env.append(EnvVar(weight_field.env, json.dumps(config, separators=(",", ":")), origin))
     elif group.value is not None:
         raise QwenServeError(
             f"humming_group_size: {group.value} ({group.origin}) without humming_weight_dtype",
@@ -367,11 +370,14 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
                 activations.origin,
             )
         )
+    how = (
+        ("configured through " + ", ".join(e.name for e in env))
+        if env
+        else "serving the checkpoint's own quantization_config"
+    )
     notes.append(
-        "quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), configured through "
-        + ", ".join(e.name for e in env)
-        + "; they JIT-compile with NVRTC on the first launch (about 2 minutes), "
-        "cached in $HUMMING_CACHE_DIR or ~/.humming/cache"
+        f"quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), {how}; they JIT-compile "
+        "with NVRTC on the first launch (about 2 minutes), cached in $HUMMING_CACHE_DIR or ~/.humming/cache"
     )
     return tuple(env)
 

@@ -109,8 +109,10 @@ def server_record_path(port: int) -> Path:
     return _cache_dir() / "servers" / f"{port}.json"
 
 
-def port_listeners(port: int) -> set[int] | None:
-    """Pids holding a listening TCP socket on `port` (Linux /proc), or None where that cannot be read."""
+def listening_inodes(port: int) -> set[str] | None:
+    """The `socket:[inode]` names of TCP sockets listening on `port` (Linux /proc), or None without /proc."""
+    if not Path("/proc/net/tcp").exists():
+        return None
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -121,20 +123,25 @@ def port_listeners(port: int) -> set[int] | None:
             fields = row.split()
             if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(f"socket:[{fields[9]}]")
-    if not Path("/proc/net/tcp").exists():
-        return None
-    owners = set()
-    if not inodes:
-        return owners
-    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+    return inodes
+
+
+def holders(inodes: set[str], pids=None) -> set[int]:
+    """Which of `pids` (default: every process) hold one of these sockets."""
+    found = set()
+    for pid in pids if pids is not None else (int(p.name) for p in Path("/proc").glob("[0-9]*")):
         try:
-            for fd in fd_dir.iterdir():
-                if os.readlink(fd) in inodes:
-                    owners.add(int(fd_dir.parent.name))
-                    break
+            if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                found.add(pid)
         except OSError:
             continue  # gone, or another user's
-    return owners
+    return found
+
+
+def port_listeners(port: int) -> set[int] | None:
+    """Pids holding a listening TCP socket on `port`, or None where /proc cannot tell."""
+    inodes = listening_inodes(port)
+    return None if inodes is None else holders(inodes) if inodes else set()
 
 
 def process_group(pgid: int) -> set[int]:
@@ -335,11 +342,12 @@ class Supervisor:
 
         from .client import auth_headers
 
-        owners = port_listeners(self.facts.port)
-        if owners is not None and self.child is not None:
-            ours = process_group(self.child.pid)
-            if not owners & ours:
-                self.impostors = owners
+        inodes = listening_inodes(self.facts.port)
+        if inodes is not None and self.child is not None:
+            if not inodes:
+                return False  # nothing listens yet
+            if not holders(inodes, process_group(self.child.pid)):
+                self.impostors = holders(inodes)  # someone else's server: who, for the diagnosis
                 return False
 
         headers = auth_headers(self.facts.api_key)
