@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Time `qwen-serve --dry-run --preset balanced` against `python -m sglang.launch_server --help`.
+"""Time `qwen-serve --dry-run --preset balanced` against `python -m sglang.launch_server --help`,
+and every bad input of a corpus (one line, exit 2: how long and how much memory each takes).
 
-Target: qwen-serve's dry run <= 0.3 s warm and <= 5 % of SGLang's own --help.
-Both run in the same Python environment, one after the other, in one invocation:
+Targets: qwen-serve's dry run <= 0.3 s warm and <= 5 % of SGLang's own --help; a bad input < 2 s and
+< 200 MB. Both run in the same Python environment, one after the other, in one invocation:
 
     uv run python bench/fastpath.py [--runs 10] [--out bench/results/fastpath/cpu.json]
+    uv run python bench/fastpath.py --bad-inputs [--out bench/results/fastpath/bad_input.json]
 """
 
 from __future__ import annotations
@@ -24,6 +26,93 @@ QWEN = [sys.executable, "-m", "qwen_serve", "--dry-run", "--preset", "balanced"]
 SGLANG = [sys.executable, "-m", "sglang.launch_server", "--help"]
 
 
+# the real command, reporting its own peak memory (ru_maxrss of the process itself) to a file on exit
+PEAK_WRAPPER = """
+import atexit, os, resource, runpy, sys
+atexit.register(lambda: open(os.environ["PEAK_FILE"], "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
+sys.argv = ["qwen-serve", *sys.argv[1:]]
+runpy.run_module("qwen_serve", run_name="__main__")
+"""
+
+
+def bad_inputs(tmp: Path) -> list[tuple[str, ...]]:
+    """Bad inputs of every class, as a user would type them (files written under tmp)."""
+    bomb = tmp / "bomb.yaml"
+    bomb.write_text(
+        'a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x"]\n'
+        + "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 8) + "]\n" for i in range(1, 9))
+    )
+    (tmp / "big.yaml").write_text("# x\n" * 600_000)
+    (tmp / "dup.yaml").write_text("port: 1\nport: 2\n")
+    return [
+        ("--config", "/dev/zero"),
+        ("--config", str(bomb)),
+        ("--config", str(tmp / "big.yaml")),
+        ("--config", str(tmp / "dup.yaml")),
+        ("--config", str(tmp / "missing.yaml")),
+        ("--preset", "balnced"),
+        ("--port", "70000"),
+        ("--tp-size", "3"),
+        ("--mem-fraction-static", "1.5"),
+        ("--gpu", "H100x0"),
+        ("--gpu", "0GiB,sm90"),
+        ("--humming-group-size", "100"),
+        ("--kv-cache-dtype", "int8"),
+        ("--", "--port", "1"),
+        ("--", "--schedule-policy", "nope"),
+        ("--api-key-file", str(tmp / "none")),
+        ("--chunked-prefill-size", "0"),
+        ("--preset", "balanced_torchao", "--quantization", "fp8"),
+    ]
+
+
+def run_bad_input(args: tuple[str, ...], tmp: Path) -> dict:
+    """`qwen-serve --dry-run ARGS` in a process of its own: exit code, stderr lines, seconds, peak MiB."""
+    peak = tmp / "peak"
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_WRAPPER, "--dry-run", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PEAK_FILE": str(peak)},
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "args": list(args),
+        "exit": out.returncode,
+        "seconds": round(seconds, 3),
+        "peak_mib": round(int(peak.read_text()) / 1024, 1),  # Linux reports KiB
+        "stderr": [line for line in out.stderr.splitlines() if line.strip()],
+    }
+
+
+def measure_bad_inputs(out: Path) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [run_bad_input(args, Path(tmp)) for args in bad_inputs(Path(tmp))]
+    worst_s, worst_mib = max(r["seconds"] for r in runs), max(r["peak_mib"] for r in runs)
+    result = {
+        "command": "uv run python bench/fastpath.py " + " ".join(sys.argv[1:]),
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "targets": {"seconds_max": 2, "peak_mib_max": 200},
+        "max_seconds": worst_s,
+        "max_peak_mib": worst_mib,
+        "meets_targets": worst_s < 2 and worst_mib < 200 and all(r["exit"] == 2 for r in runs),
+        "runs": runs,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(
+        f"{len(runs)} bad inputs: slowest {worst_s:.2f} s, largest {worst_mib:.0f} MiB (targets < 2 s, < 200 MB): "
+        + ("met" if result["meets_targets"] else "NOT met")
+        + f"\nwrote {out}"
+    )
+    return 0
+
+
 def timed(argv: list[str], runs: int) -> list[float]:
     subprocess.run(argv, capture_output=True, check=True)  # warm the page cache / .pyc files
     seconds = []
@@ -38,8 +127,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--sglang-runs", type=int, default=3)
-    ap.add_argument("--out", default="bench/results/fastpath/cpu.json")
+    ap.add_argument("--out")
+    ap.add_argument("--bad-inputs", action="store_true", help="measure the bad-input corpus instead")
     args = ap.parse_args()
+    if args.bad_inputs:
+        return measure_bad_inputs(Path(args.out or "bench/results/fastpath/bad_input.json"))
+    args.out = args.out or "bench/results/fastpath/cpu.json"
 
     qwen = timed(QWEN, args.runs)
     sglang = timed(SGLANG, args.sglang_runs)

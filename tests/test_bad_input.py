@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import free_port
 
@@ -269,27 +267,21 @@ def test_passthrough_values_are_checked_on_the_launch_path_too(qwen_serve, after
 
 
 def test_config_that_is_a_device_is_refused_at_once(qwen_serve):
-    start = time.monotonic()
     assert_one_clear_line(qwen_serve("--dry-run", "--config", "/dev/zero"), "not a regular file")
-    assert time.monotonic() - start < 2
 
 
 def test_a_huge_config_is_refused_without_reading_it(qwen_serve, tmp_path):
     big = tmp_path / "big.yaml"
     big.write_text("port: 30000\n" + "# padding\n" * 200_000)
-    start = time.monotonic()
     assert_one_clear_line(qwen_serve("--dry-run", "--config", str(big)), "bytes", "at most 1,048,576 bytes")
-    assert time.monotonic() - start < 2
 
 
-def test_a_yaml_alias_bomb_is_refused_quickly(qwen_serve, write_yaml):
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(qwen_serve, write_yaml):
     lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
     for i in range(1, 10):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     path = write_yaml("\n".join(lines) + "\nport: 30000\n")
-    start = time.monotonic()
     assert_one_clear_line(qwen_serve("--dry-run", "--config", path), "expands to more than 20,000 YAML nodes")
-    assert time.monotonic() - start < 2
 
 
 @pytest.mark.parametrize(
@@ -342,10 +334,26 @@ def test_no_gpu_is_refused_before_anything_is_imported(qwen_serve, tmp_path, mon
     )
     monkeypatch.setattr(hardware, "detect", lambda: None)
     (tmp_path / "config.json").write_text("{}")
-    start = time.monotonic()
     line = assert_one_clear_line(
         qwen_serve("--preset", "balanced", "--model-path", str(tmp_path)),
         "no NVIDIA GPU to launch SGLang on: no NVIDIA driver",
         "--force",
     )
-    assert "CUDA_VISIBLE_DEVICES" in line and time.monotonic() - start < 2
+    assert "CUDA_VISIBLE_DEVICES" in line
+
+
+def test_every_bad_input_is_one_line_and_under_200_mb(tmp_path):
+    """The contract over bench/fastpath.py's corpus of bad inputs, each the real command in a process of its
+    own (its time is measured there: `uv run python bench/fastpath.py --bad-inputs`; timing is no unit test)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("fastpath", Path(__file__).resolve().parents[1] / "bench/fastpath.py")
+    fastpath = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fastpath)
+    for args in fastpath.bad_inputs(tmp_path):
+        run = fastpath.run_bad_input(args, tmp_path)
+        assert run["exit"] == 2, (args, run)
+        assert len(run["stderr"]) == 1 and run["stderr"][0].startswith("qwen-serve: error: "), (args, run)
+        assert "fix:" in run["stderr"][0], (args, run)
+        assert run["peak_mib"] < 200, (args, run)
