@@ -6,6 +6,7 @@ Nothing here imports torch or sglang: --help and --dry-run stay instant.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -483,24 +484,19 @@ def qwen_test_command(
     from . import client
 
     if compare_url:
-        sys.exit(
-            _compare(
-                _server_url(base_url, host, port),
-                api_key,
-                model,
-                compare_url,
-                compare_model,
-                compare_api_key,
-                prompts_path,
-                max_tokens,
-                top_logprobs,
-                tokenizer,
-                timeout,
-                wait,
-                as_json,
-                min_agreement,
-            )
+        from .compare import Side
+
+        this = Side("this", _server_url(base_url, host, port), model, api_key)
+        reference = Side("reference", _server_url(compare_url, "", 0), compare_model, compare_api_key)
+        run = functools.partial(
+            client_compare,
+            prompts_path=prompts_path,
+            max_tokens=max_tokens,
+            top_logprobs=top_logprobs,
+            tokenizer=tokenizer,
+            timeout=timeout,
         )
+        sys.exit(_compare(this, reference, run, wait, as_json, min_agreement))
 
     names = list(client.CHECKS)
     only_list = [n for item in only for n in item.split(",") if n]
@@ -544,29 +540,17 @@ def qwen_test_command(
     sys.exit(1 if any(r.status == client.FAIL for r in results) else 0)
 
 
-def _compare(
-    url,
-    api_key,
-    model,
-    compare_url,
-    compare_model,
-    compare_api_key,
-    prompts_path,
-    max_tokens,
-    top_logprobs,
-    tokenizer,
-    timeout,
-    wait,
-    as_json,
-    min_agreement,
-) -> int:
+def client_compare(this, reference, on_prompt, *, prompts_path, max_tokens, top_logprobs, tokenizer, timeout):
+    from .compare import compare, load_prompts
+
+    return compare(this, reference, load_prompts(prompts_path), max_tokens, top_logprobs, tokenizer, timeout, on_prompt)
+
+
+def _compare(this, reference, run, wait, as_json, min_agreement) -> int:
+    """qwen-test --compare: `run(this, reference, on_prompt)` gives the report; print it and choose the exit code."""
     import json
 
     from . import client
-    from .compare import Side, compare, load_prompts
-
-    this = Side("this", url, model, api_key)
-    reference = Side("reference", _server_url(compare_url, "", 0), compare_model, compare_api_key)
 
     def say(p) -> None:
         if not as_json:
@@ -576,14 +560,11 @@ def _compare(
 
     try:
         if wait:
-            client.wait_until_up(url, wait)
+            client.wait_until_up(this.base_url, wait)
             client.wait_until_up(reference.base_url, wait)
         if not as_json:
-            click.echo(
-                f"qwen-test --compare: this {url} against the reference {reference.base_url}, greedy, "
-                f"{max_tokens} tokens per prompt"
-            )
-        report = compare(this, reference, load_prompts(prompts_path), max_tokens, top_logprobs, tokenizer, timeout, say)
+            click.echo(f"qwen-test --compare: this {this.base_url} against the reference {reference.base_url}, greedy")
+        report = run(this, reference, say)
     except client.Unreachable as exc:
         click.echo(f"qwen-test: error: cannot reach the server at {exc}; is it running?", err=True)
         return 2
