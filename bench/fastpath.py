@@ -26,10 +26,14 @@ QWEN = [sys.executable, "-m", "qwen_serve", "--dry-run", "--preset", "balanced"]
 SGLANG = [sys.executable, "-m", "sglang.launch_server", "--help"]
 
 
-# the real command, reporting its own peak memory (ru_maxrss of the process itself) to a file on exit
+# the real command, reporting its own peak memory to a file on exit: VmHWM, the high-water mark of this
+# process image (ru_maxrss would carry over the RSS of the process that forked it, pytest's say)
 PEAK_WRAPPER = """
-import atexit, os, resource, runpy, sys
-atexit.register(lambda: open(os.environ["PEAK_FILE"], "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
+import atexit, os, re, runpy, sys
+def peak():
+    status = open("/proc/self/status").read()
+    open(os.environ["PEAK_FILE"], "w").write(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+atexit.register(peak)
 sys.argv = ["qwen-serve", *sys.argv[1:]]
 runpy.run_module("qwen_serve", run_name="__main__")
 """
