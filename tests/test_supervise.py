@@ -62,7 +62,16 @@ class Served:
 def serve(tmp_path, model_dir):
     started = []
 
-    def start(*extra: str, mode: str = "ok", env_extra: dict | None = None, port: int | None = None) -> Served:
+    # launcher: how qwen-serve is started (default `python -m qwen_serve`; `uv run qwen-serve` as the README
+    # does); session: a process group of its own, as a terminal gives the foreground job
+    def start(
+        *extra: str,
+        mode: str = "ok",
+        env_extra: dict | None = None,
+        port: int | None = None,
+        launcher: tuple[str, ...] = (sys.executable, "-m", "qwen_serve"),
+        session: bool = False,
+    ) -> Served:
         port = port or free_port()
         served = Served(None, tmp_path, port)
         env = {
@@ -75,9 +84,7 @@ def serve(tmp_path, model_dir):
         # the CI machine has no GPU: launching the stand-in needs --gpu (a named card) or --force
         gpu = () if {"--gpu", "--force"} & set(extra) else ("--force",)
         argv = [
-            sys.executable,
-            "-m",
-            "qwen_serve",
+            *launcher,
             "--model-path",
             str(model_dir),
             "--host",
@@ -92,7 +99,12 @@ def serve(tmp_path, model_dir):
             *extra,
         ]
         served.proc = subprocess.Popen(
-            argv, env=env, stdout=open(served.stdout_path, "w"), stderr=open(served.stderr_path, "w")
+            argv,
+            env=env,
+            cwd=ROOT,
+            start_new_session=session,
+            stdout=open(served.stdout_path, "w"),
+            stderr=open(served.stderr_path, "w"),
         )
         started.append(served.proc)
         return served
@@ -424,57 +436,27 @@ def test_one_ctrl_c_drains_however_many_copies_arrive(serve, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv, the README's runner")
-def test_ctrl_c_under_uv_run_drains(tmp_path, model_dir):
+def test_ctrl_c_under_uv_run_drains(serve, tmp_path):
     """The README's own command: `uv run qwen-serve …` in a terminal, Ctrl-C to the foreground group."""
-    port, pidfile = free_port(), tmp_path / "s.pid"
-    ready = tmp_path / "ready.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(FAKE),
-        "FAKE_SGLANG_MODE": "sglang_stop",
-        "FAKE_SGLANG_PIDFILE": str(pidfile),
-        "FAKE_SGLANG_GENERATE_DELAY": "1.5",
-        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-    }
-    proc = subprocess.Popen(
-        [
-            "uv",
-            "run",
-            "--no-sync",
-            "qwen-serve",
-            "--force",
-            "--model-path",
-            str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--quiet",
-            "--ready-file",
-            str(ready),
-            "--log-file",
-            str(tmp_path / "log"),
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    env_extra = {"FAKE_SGLANG_PIDFILE": str(tmp_path / "s.pid"), "FAKE_SGLANG_GENERATE_DELAY": "1.5"}
+    s = serve(
+        "--quiet",
+        mode="sglang_stop",
+        env_extra=env_extra,
+        launcher=("uv", "run", "--no-sync", "qwen-serve"),
+        session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
-            time.sleep(0.1)
+        s.wait_ready(timeout=60)
         answers = []
-        request = slow_request(port, answers)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground process group
-        assert proc.wait(timeout=30) == 0, proc.stdout.read().decode()
+        request = slow_request(s.port, answers)
+        os.killpg(s.proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground process group
+        assert s.finish(timeout=30) == 0, s.out() + s.err()
         request.join(timeout=10)
         assert answers == [200]
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if s.proc.poll() is None:
+            os.killpg(s.proc.pid, signal.SIGKILL)
 
 
 def test_kill_9_of_qwen_serve_takes_sglang_and_its_scheduler(serve, tmp_path):
