@@ -5,7 +5,7 @@ concurrency levels: the agreement table (target: within 5 %) as JSON and Markdow
     uv run python bench/compare_bench_serving.py --ours QB1.json [QB2.json …] --theirs BS1.jsonl [BS2.jsonl …] -o compare.json
     uv run python bench/compare_bench_serving.py QWEN_BENCH.json BENCH_SERVING.jsonl -o compare.json   (one run each)
 
-With several runs per tool (scripts/gpu/bench_compare.sh interleaves them), each figure is the
+With several runs per tool (bench/interleave.py alternates them), each figure is the
 mean over a tool's runs, and the table also gives each tool's own run-to-run spread
 ((max - min) / mean): a difference between the tools smaller than the spread of one tool is noise.
 
@@ -16,9 +16,9 @@ runs, the difference of the pooled statistic with a 95 % bootstrap interval, and
 (more requests needed, or fewer than 10 rounds a side). The bootstrap resamples *rounds*, not
 requests: blocks of `concurrency` requests in the order sent. Requests in flight together are not
 independent: at a fixed output length a whole round finishes in one decode step and its next
-requests are prefilled in batches that one burst decides (bench/batching_sim.py), so resampling
+requests are prefilled in batches that one burst decides, so resampling
 single requests would claim more certainty than the data hold. 32 requests at concurrency 8 (4
-rounds) cannot settle a p50 to 5 %: the 2026-11-25-b runs differ from themselves by up to 16 % there.
+rounds) cannot settle a p50 to 5 %: two runs of the same tool differed by up to 16 % there on an H100.
 Each row also compares bench_serving with itself (its odd rounds against its even rounds, the same
 bootstrap): how finely its own data resolve that statistic.
 """

@@ -1,21 +1,21 @@
 #!/usr/bin/env python3
 """qwen-bench and `sglang.bench_serving` in alternating passes on one server: Q B B Q Q B B Q …
 
-Why: in every H100 run of 2026-11-25 (bench/results/h100/bench/) qwen-bench ran first and
+Why: in the H100 runs of 2026-11-25 (in git history before 2026-12-02) qwen-bench ran first and
 bench_serving after it, and at concurrency 8 qwen-bench's TTFT came out a few % higher (run 6:
 +5.8 %, then +2.8 % for the pass after it, the three passes back to back). A server that gets
 faster while it runs (caches, clocks, allocator) would give exactly that, with no difference in
 the clients. This script takes the order out of the comparison: passes alternate Q B B Q, so a
 drift that is linear in time falls on both tools alike, and each pair of passes (Q B or B Q) sends
 the same prompts (bench_serving's random-ids prompts for seed 1000 r + c, replayed by qwen-bench
-through bench/bench_serving_prompts.py).
+through level_prompts below).
 
 Each pass is the tool's own command-line entry point (qwen-bench's click command, bench_serving's
 `cli_main` with its own argument parser), called in this one Python process: a pass then costs a
 few seconds instead of bench_serving's ~30 s of imports, so more of a device call measures.
 
     PYTHONPATH=src:$PYTHONPATH python3 bench/interleave.py --port 30000 --model DIR --concurrency 8 \
-        --requests 160 --passes 8 --first 10 --out DIR [--qwen-bench-arg=--new-connection-per-request …]
+        --requests 160 --passes 8 --first 10 --out DIR [--qwen-bench-arg=--flush-cache …]
     (uv run python bench/interleave.py … on a machine where the project is installed)
 
 Writes, per run r (= first + pass // 2): qwen_bench_r.json, bench_serving_r.jsonl (with
@@ -34,12 +34,29 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serving_prompts import level_prompts  # noqa: E402
 from compare_bench_serving import ours_runs, theirs_runs  # noqa: E402
 
 from qwen_serve.bench import percentile  # noqa: E402
 
 QWEN_BENCH, BENCH_SERVING = "qwen_bench", "bench_serving"
+
+
+def level_prompts(tokenizer, input_len: int, output_len: int, count: int, seed: int) -> list[str]:
+    """The exact prompts `sglang.bench_serving --dataset-name random-ids --seed SEED` sends through its OpenAI
+    backend: it seeds `random` and `numpy.random`, takes consecutive token ids from a random offset and decodes
+    them to text (which the server re-tokenizes, so a 512-token ask arrives as 489-681 tokens). SGLang's own
+    dataset function is called, so it needs SGLang installed."""
+    import random
+
+    import numpy as np
+    from sglang.benchmark.datasets.random import sample_random_requests
+
+    random.seed(seed)  # what sglang.benchmark.serving.run_benchmark does before building the dataset
+    np.random.seed(seed)
+    rows = sample_random_requests(
+        input_len, output_len, count, 1.0, tokenizer, "", random_sample=False, return_text=True
+    )
+    return [row.prompt for row in rows]
 
 
 def order(passes: int) -> list[str]:

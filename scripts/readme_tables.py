@@ -287,11 +287,6 @@ def loading_h100() -> str:
 
 BENCH_H200 = RESULTS / "h200" / "bench" / "2026-12-01"
 BENCH_H200_COMPARISONS = (("compare.json", "passes alternating Q B B Q, qwen-bench's defaults"),)
-BENCH_NOW = RESULTS / "h100" / "bench" / "2026-11-25-c"
-BENCH_NOW_COMPARISONS = (  # (file, qwen-bench's connections)
-    ("compare_keepalive.json", "kept per worker (default), runs 6-7"),
-    ("compare_newconn.json", "one per request (`--new-connection-per-request`, as bench_serving), runs 6 and 8"),
-)
 
 
 def _interval(row: dict) -> str:
@@ -357,135 +352,6 @@ def _bench_table(folder: Path, comparisons: tuple, first: str) -> str:
 
 def bench_h200() -> str:
     return _bench_table(BENCH_H200, BENCH_H200_COMPARISONS, "set-up")
-
-
-def bench_h100() -> str:
-    return _bench_table(BENCH_NOW, BENCH_NOW_COMPARISONS, "qwen-bench's connections")
-
-
-BENCH_RUN = RESULTS / "h100" / "bench" / "2026-11-25-b"
-BENCH_COMPARISONS = (  # (file, what bench_serving sent)
-    ("compare_text.json", "runs 1-2: OpenAI backend, random-ids text ({lengths} at the server)"),
-    ("compare_ids.json", "runs 3-4: native backend, token ids (512, no tokenizing)"),
-    ("compare_replay.json", "run 5: qwen-bench replays bench_serving's prompts (same prompts, same endpoint)"),
-)
-
-
-def bench_h100_httpx() -> str:
-    metrics = ("request_throughput", "output_throughput", "ttft_ms.p50", "ttft_ms.p99", "tpot_ms.p50", "e2e_ms.p50")
-    heads = ("req/s", "out tok/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms", "E2E p50 ms")
-    lines = [
-        "| bench_serving sent | conc. | " + " | ".join(heads) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in heads) + " |",
-    ]
-    summary = []
-    runs = re.split(r"^## run (\d+)", (BENCH_RUN / "bench_serving_prompt_lengths.txt").read_text(), flags=re.M)
-    means = [
-        float(m)
-        for n, text in zip(runs[1::2], runs[2::2])
-        if n in ("1", "2")
-        for m in re.findall(r"mean (\d+\.\d)", text)
-    ]
-    for name, what in BENCH_COMPARISONS:
-        what = what.format(lengths=f"{min(means):.0f}-{max(means):.0f} tokens on average")
-        rows = json.loads((BENCH_RUN / name).read_text())["rows"]
-        cell = {(r["concurrency"], r["metric"]): r for r in rows}
-        for i, c in enumerate(sorted({r["concurrency"] for r in rows})):
-            cells = [
-                f"{r['qwen_bench']:.2f} / {r['bench_serving']:.2f} ({r['difference']:+.1%})"
-                if (r := cell.get((c, m)))
-                else "—"
-                for m in metrics
-            ]
-            lines.append(f"| {what if i == 0 else ''} | {c} | " + " | ".join(cells) + " |")
-        close = [r for r in rows if "ttft" not in r["metric"]]
-        summary.append(
-            f"{what.split(':')[0]}: throughput, TPOT and E2E worst "
-            f"{max(abs(r['difference']) for r in close):.1%}, TTFT p50 worst "
-            f"{max(abs(r['difference']) for r in rows if r['metric'] == 'ttft_ms.p50'):.1%}"
-        )
-    twice = [
-        r
-        for name, _ in BENCH_COMPARISONS
-        for r in json.loads((BENCH_RUN / name).read_text())["rows"]
-        if r["metric"] == "ttft_ms.p50" and r["runs"] == [2, 2]
-    ]
-    noise = (
-        (
-            f" Each tool against itself (two runs of the same set-up), TTFT p50 differed by up to "
-            f"{max(r['spread_qwen_bench'] for r in twice):.1%} (qwen-bench) and "
-            f"{max(r['spread_bench_serving'] for r in twice):.1%} (bench_serving), "
-            f"{max(max(r['spread_qwen_bench'], r['spread_bench_serving']) for r in twice if r['concurrency'] == 8):.1%} "
-            f"at concurrency 8."
-        )
-        if twice
-        else ""
-    )
-    lines += [
-        "",
-        "qwen-bench / bench_serving (difference); with two runs, the mean of each tool's. "
-        + "; ".join(summary)
-        + "."
-        + noise
-        + f" Raw: `{BENCH_RUN.relative_to(ROOT)}/`.",
-    ]
-    return "\n".join(lines)
-
-
-CLIENT_OVERHEAD = RESULTS / "cpu" / "client_overhead" / "2026-11-25.json"
-
-
-def client_overhead_cpu() -> str:
-    data = json.loads(CLIENT_OVERHEAD.read_text())
-    clients = list(dict.fromkeys(r["client"] for r in data["rows"]))
-    levels = sorted({r["concurrency"] for r in data["rows"]})
-    cell = {(r["concurrency"], r["client"]): r["cpu_ms_per_request"] for r in data["rows"]}
-    lines = ["| concurrency | " + " | ".join(clients) + " |", "| --- | " + " | ".join("---" for _ in clients) + " |"]
-    lines += [f"| {c} | " + " | ".join(f"{cell[(c, k)]:.2f}" for k in clients) + " |" for c in levels]
-    lines += [
-        "",
-        f"Client CPU ms per request, {data['chunks']} streamed chunks each, {data['gap_ms']:g} ms apart, "
-        f"best of 3 (Python {data['python']}). Raw: `{CLIENT_OVERHEAD.relative_to(ROOT)}`.",
-    ]
-    return "\n".join(lines)
-
-
-BATCHING_SIM = RESULTS / "cpu" / "batching_sim" / "2026-11-25.json"
-
-
-def batching_sim_cpu() -> str:
-    data = json.loads(BATCHING_SIM.read_text())
-    clients = list(dict.fromkeys(r["client"] for r in data["rows"]))
-    lines = [
-        "| client | a round's burst spread, median ms | max ms | seqs per prefill batch | TTFT mean ms | TTFT p50 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for client in clients:
-        runs = [r for r in data["rows"] if r["client"] == client]
-        lines.append(
-            f"| {client} | "
-            + " | ".join(
-                " / ".join(fmt.format(get(r)) for r in runs)
-                for fmt, get in (
-                    ("{:.1f}", lambda r: r["round_spread_ms"]["median"]),
-                    ("{:.1f}", lambda r: r["round_spread_ms"]["max"]),
-                    ("{:.2f}", lambda r: r["seqs_per_prefill_batch"]),
-                    ("{:.1f}", lambda r: r["ttft_ms_mean"]),
-                    ("{:.1f}", lambda r: r["ttft_ms_p50"]),
-                )
-            )
-            + " |"
-        )
-    lines += [
-        "",
-        f"Concurrency {data['concurrency']}, {data['requests']} requests of {data['output_len']} tokens per "
-        f"run, {data['repeat']} runs (run 1 / run 2), clients interleaved; stand-in scheduler: decode step "
-        f"{data['decode_ms']:g} ms, prefill {data['prefill_base_ms']:g} ms + {data['prefill_per_seq_ms']:g} ms "
-        f"per sequence, tokenizing {data['tokenize_ms']:g} ms per request, a scheduler turn "
-        f"{data['schedule_ms']:g} ms (Python {data['python']}, "
-        f"{data['cpus']} CPUs). Raw: `{BATCHING_SIM.relative_to(ROOT)}`.",
-    ]
-    return "\n".join(lines)
 
 
 PRESETS_RUN = RESULTS / "h200" / "presets" / "2026-12-02"
@@ -580,14 +446,10 @@ SECTIONS = {
     "torchao-h100": torchao_h100,
     "loading-h100": loading_h100,
     "bench-h200": bench_h200,
-    "bench-h100": bench_h100,
-    "bench-h100-httpx": bench_h100_httpx,
     "plan-vs-measured": plan_vs_measured,
     "qwen-test-h100": qwen_test_h100,
     "fastpath-cpu": fastpath_cpu,
     "startup-h100": startup_h100,
-    "client-overhead-cpu": client_overhead_cpu,
-    "batching-sim-cpu": batching_sim_cpu,
 }
 
 

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,68 +66,94 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_transformers_serve(tmp_path_factory, seed: int = 0):
+class CpuServer:
     """transformers serve on 127.0.0.1, the --tiny Qwen3 (random weights of this seed) from an offline HF
-    cache. Returns (process, url, model directory, log file)."""
-    from qwen_serve.skeleton import write_skeleton
+    cache of its own. Spawned as soon as the collected tests show they need it, so that it boots while
+    the tests that need no server run; `ready()` waits for it."""
 
-    cache = tmp_path_factory.mktemp("hf-cache")
-    repo = cache / ("models--" + MODEL_ID.replace("/", "--"))
-    revision = "0" * 40
-    write_skeleton(repo / "snapshots" / revision, tiny=True, seed=seed)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
-    port = free_port()
-    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
-    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
-    proc = subprocess.Popen(
-        [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (log.seek(0), log.read())
+    def __init__(self, seed: int):
+        from qwen_serve.skeleton import write_skeleton
+
+        self.home = Path(tempfile.mkdtemp(prefix=f"cpu-server-{seed}-"))
+        repo = self.home / "hf-cache" / ("models--" + MODEL_ID.replace("/", "--"))
+        revision = "0" * 40
+        self.model_dir = repo / "snapshots" / revision
+        write_skeleton(self.model_dir, tiny=True, seed=seed)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(revision)
+        self.url = f"http://127.0.0.1:{free_port()}"
+        env = {**os.environ, "HF_HUB_CACHE": str(repo.parent), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
+        self.log = open(self.home / "server.log", "w+")
+        port = self.url.rsplit(":", 1)[1]
+        self.proc = subprocess.Popen(
+            [exe, "serve", "--host", "127.0.0.1", "--port", port, "--device", "cpu"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.warm = False
+
+    def ready(self) -> tuple[str, Path]:
+        deadline = time.monotonic() + 180
+        while not self.warm and time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.log.seek(0), self.log.read())
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    # the first request loads the model; not part of any check's timing
+                    body = {"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}
+                    httpx.post(self.url + "/v1/completions", json=body, timeout=120)
+                    self.warm = True
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        if not self.warm:
+            self.stop()
+            raise AssertionError("transformers serve did not become healthy in 180 s")
+        return self.url, self.model_dir
+
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise AssertionError("transformers serve did not become healthy in 180 s")
-    # first request loads the model; not part of any check's timing
-    httpx.post(url + "/v1/completions", json={"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}, timeout=120)
-    return proc, url, repo / "snapshots" / revision, log
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
-def stop_server(proc, log) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+CPU_SERVERS: dict[int, CpuServer] = {}  # seed -> server
+NEEDS = {0: {"cpu_server", "server", "relay"}, 1: {"other_cpu_server"}}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    wanted = set().union(*(item.fixturenames for item in items)) if items else set()
+    for seed, fixtures in NEEDS.items():
+        if wanted & fixtures and seed not in CPU_SERVERS:
+            CPU_SERVERS[seed] = CpuServer(seed)
+
+
+def pytest_unconfigure(config):
+    for server in CPU_SERVERS.values():
+        server.stop()
+
+
+def _cpu_server(seed: int) -> tuple[str, Path]:
+    if seed not in CPU_SERVERS:
+        CPU_SERVERS[seed] = CpuServer(seed)
+    return CPU_SERVERS[seed].ready()
 
 
 @pytest.fixture(scope="session")
-def cpu_server(tmp_path_factory):
-    """transformers serve on 127.0.0.1, model from an offline HF cache; stopped afterwards."""
-    proc, url, model_dir, log = start_transformers_serve(tmp_path_factory)
-    yield url, model_dir
-    stop_server(proc, log)
+def cpu_server():
+    """transformers serve on 127.0.0.1, model from an offline HF cache: (url, model directory)."""
+    return _cpu_server(0)
 
 
 @pytest.fixture(scope="session")
-def other_cpu_server(tmp_path_factory):
+def other_cpu_server():
     """A second transformers serve whose tiny Qwen3 has other random weights (a stand-in for a quantized
     copy of the same model: same tokenizer and shapes, different numbers)."""
-    proc, url, model_dir, log = start_transformers_serve(tmp_path_factory, seed=1)
-    yield url, model_dir
-    stop_server(proc, log)
+    return _cpu_server(1)
 
 
 @pytest.fixture

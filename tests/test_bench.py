@@ -161,39 +161,61 @@ def test_unreachable_server_exits_2():
     assert result.exit_code == 2 and "cannot reach the server" in result.stderr
 
 
-def test_a_server_that_lists_no_models_needs_model(tmp_path):
-    # not every OpenAI-compatible server has /v1/models (bench/client_overhead.py's stand-in has not):
-    # reached but unlisted is said as such, and --model is enough to go on
+@pytest.fixture
+def unlisted_server():
+    """An OpenAI-style completions server with no /v1/models (not every compatible server has it):
+    four streamed chunks, then the usage chunk when asked for, as SGLang sends them."""
+    import asyncio
+    import threading
 
-    overhead = bench_script("client_overhead")
-    path = overhead.__file__
-    url, server = overhead.start_server(str(path), ["--chunks", "4", "--gap-ms", "0"])
-    try:
-        prompts = tmp_path / "prompts.jsonl"
-        prompts.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(4)))
-        args = (
-            "--base-url",
-            url,
-            "--prompts",
-            str(prompts),
-            "--output-len",
-            "4",
-            "--concurrency",
-            "1",
-            "--requests",
-            "2",
-            "--warmup",
-            "0",
-        )
-        unlisted = qwen_bench(*args)
-        assert unlisted.exit_code == 2
-        assert f"{url}/v1/models answered HTTP 404 with no model list" in unlisted.stderr
-        assert "pass --model NAME" in unlisted.stderr and "cannot reach" not in unlisted.stderr
-        named = qwen_bench(*args, "--model", "m")
-        assert named.exit_code == 0, named.output
-    finally:
-        server.kill()
-        server.wait(timeout=10)
+    from aiohttp import web
+
+    chunk = {"id": "c", "object": "text_completion", "model": "m", "choices": [{"index": 0, "text": " tok"}]}
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await out.prepare(request)
+        for _ in range(4):
+            await out.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+            await out.write(f"data: {json.dumps({**chunk, 'choices': [], 'usage': usage})}\n\n".encode())
+        await out.write(b"data: [DONE]\n\n")
+        await out.write_eof()
+        return out
+
+    app = web.Application()
+    app.router.add_post("/v1/completions", completions)
+    loop, runner, port = asyncio.new_event_loop(), web.AppRunner(app), free_port()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+
+
+def test_a_server_that_lists_no_models_needs_model(unlisted_server, tmp_path):
+    # reached but unlisted is said as such, and --model is enough to go on
+    url = unlisted_server
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(4)))
+    args = ("--base-url", url, "--prompts", str(prompts), "--output-len", "4", "--concurrency", "1")
+    args += ("--requests", "2", "--warmup", "0")
+    unlisted = qwen_bench(*args)
+    assert unlisted.exit_code == 2
+    assert f"{url}/v1/models answered HTTP 404 with no model list" in unlisted.stderr
+    assert "pass --model NAME" in unlisted.stderr and "cannot reach" not in unlisted.stderr
+    named = qwen_bench(*args, "--model", "m")
+    assert named.exit_code == 0, named.output
 
 
 def test_bad_concurrency_list_exits_2():
@@ -466,9 +488,8 @@ def test_a_bad_prompts_file_exits_2_naming_the_line(cpu_server, tmp_path, line):
     assert f"--prompts: line 2 of {file} is not a JSON object" in result.stderr
 
 
-def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
-    # a counting TCP relay in front of the real server: keep-alive opens one connection per worker,
-    # --new-connection-per-request one per request (as sglang.bench_serving does)
+def test_connections_are_kept_alive(cpu_server):
+    # a counting TCP relay in front of the real server: one connection per worker, as OpenAI SDK clients pool them
     import asyncio
     import threading
     from urllib.parse import urlsplit
@@ -496,30 +517,25 @@ def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        counts = {}
-        for flag in ([], ["--new-connection-per-request"]):
-            accepted.clear()
-            result = qwen_bench(
-                "--base-url",
-                f"http://127.0.0.1:{port}",
-                "--tokenizer",
-                str(cpu_server[1]),
-                "--input-len",
-                "8",
-                "--output-len",
-                "2",
-                "--concurrency",
-                "2",
-                "--requests",
-                "6",
-                "--warmup",
-                "0",
-                *flag,
-            )
-            assert result.exit_code == 0, result.output
-            counts[bool(flag)] = len(accepted)
-        # + the /v1/models and /get_server_info probes, one connection each
-        assert counts == {False: 2 + 2, True: 6 + 2}, counts
+        result = qwen_bench(
+            "--base-url",
+            f"http://127.0.0.1:{port}",
+            "--tokenizer",
+            str(cpu_server[1]),
+            "--input-len",
+            "8",
+            "--output-len",
+            "2",
+            "--concurrency",
+            "2",
+            "--requests",
+            "6",
+            "--warmup",
+            "0",
+        )
+        assert result.exit_code == 0, result.output
+        # 6 requests from 2 workers, + the /v1/models and /get_server_info probes, one connection each
+        assert len(accepted) == 2 + 2, accepted
     finally:
 
         async def shutdown():
@@ -533,34 +549,6 @@ def test_connections_are_kept_alive_or_opened_per_request(cpu_server):
         loop.close()
 
 
-def test_the_results_say_how_the_requests_were_sent(cpu_server, tmp_path):
-    out = tmp_path / "run.json"
-    result = qwen_bench(
-        "--base-url",
-        cpu_server[0],
-        "--tokenizer",
-        str(cpu_server[1]),
-        "--input-len",
-        "8",
-        "--output-len",
-        "2",
-        "--concurrency",
-        "2",
-        "--requests",
-        "2",
-        "--warmup",
-        "0",
-        "--new-connection-per-request",
-        "--no-stream-usage",
-        "--out",
-        str(out),
-    )
-    assert result.exit_code == 0, result.output
-    data = json.loads(out.read_text())
-    assert data["connections"] == "per-request" and data["stream_usage"] is False
-    assert data["levels"][0]["completed"] == 2
-
-
 def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
     # the served model id is no local directory: exact lengths need its tokenizer, or your own prompts
     result = qwen_bench("--base-url", cpu_server[0], "--concurrency", "1")
@@ -569,33 +557,6 @@ def test_no_tokenizer_and_no_prompts_exits_2(cpu_server):
         "no tokenizer for exact prompt lengths: model 'qwen-serve/Qwen3-tiny' is not a local directory" in result.stderr
     )
     assert "--prompts FILE" in result.stderr
-
-
-def test_bench_serving_prompts_are_rebuilt_as_the_h100_run_counted_them(tmp_path, monkeypatch, capsys):
-    # bench/bench_serving_prompts.py calls SGLang's own random-ids dataset code with bench_compare.sh's
-    # seeds: the lengths it counts for run 1 are those committed from the 2026-11-25-b H100 run
-    import sys
-    from pathlib import Path
-
-    from qwen_serve.skeleton import write_skeleton
-
-    root = Path(__file__).resolve().parents[1]
-    script = bench_script("bench_serving_prompts")
-    write_skeleton(tmp_path / "model", tiny=True)  # the real Qwen tokenizer, offline
-
-    def run(*args: str) -> str:
-        monkeypatch.setattr(sys, "argv", ["bench_serving_prompts.py", "--tokenizer", str(tmp_path / "model"), *args])
-        assert script.main() == 0
-        return capsys.readouterr().out
-
-    committed = (root / "bench/results/h100/bench/2026-11-25-b/bench_serving_prompt_lengths.txt").read_text()
-    run_1 = committed.split("## run 2")[0].splitlines()[1:3]  # concurrency 1 and 8
-    out = run("--levels", "1,8", "--run", "1", "--warmup", "2", "-o", str(tmp_path / "p.jsonl"))
-    assert len(run_1) == 2 and all(line in out for line in run_1), (run_1, out)
-    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
-    assert [r["concurrency"] for r in rows] == [1] * 18 + [8] * 34  # 2 warm-ups + max(16, 4 c) each
-    assert rows[0]["prompt"] == rows[1]["prompt"] == rows[2]["prompt"]  # warm-ups repeat the first prompt
-    assert "concurrency 8: 20 prompts asked as 512 tokens" in run("--levels", "8", "--run", "1", "--requests", "20")
 
 
 @pytest.fixture
@@ -654,100 +615,6 @@ def relay(cpu_server):
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=10)
-
-
-def test_against_sglang_bench_serving_on_the_same_server(relay, tmp_path):
-    # the comparison the H100 runs make, end to end on the CPU server: SGLang's real bench_serving
-    # (OpenAI backend, random-ids, --output-details) and qwen-bench, then compare_bench_serving.py
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    url, model_dir, _ = relay
-    root = Path(__file__).resolve().parents[1]
-    theirs = tmp_path / "bench_serving.jsonl"
-    bs = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sglang.benchmark.serving",
-            "--backend",
-            "sglang-oai",
-            "--base-url",
-            url,
-            "--model",
-            "qwen-serve/Qwen3-tiny",
-            "--tokenizer",
-            str(model_dir),
-            "--dataset-name",
-            "random-ids",
-            "--random-input-len",
-            "16",
-            "--random-output-len",
-            "4",
-            "--random-range-ratio",
-            "1",
-            "--num-prompts",
-            "6",
-            "--max-concurrency",
-            "2",
-            "--warmup-requests",
-            "1",
-            "--seed",
-            "1",
-            "--disable-tqdm",
-            "--output-details",
-            "--output-file",
-            str(theirs),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,  # it looks the model up: offline, in the server's cache
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(model_dir.parents[2])},
-    )
-    assert bs.returncode == 0, bs.stdout[-2000:] + bs.stderr[-2000:]
-    ours = tmp_path / "qwen_bench.json"
-    result = qwen_bench(
-        "--base-url",
-        url,
-        "--tokenizer",
-        str(model_dir),
-        "--input-len",
-        "16",
-        "--output-len",
-        "4",
-        "--concurrency",
-        "2",
-        "--requests",
-        "6",
-        "--warmup",
-        "1",
-        "--out",
-        str(ours),
-    )
-    assert result.exit_code == 0, result.output
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(root / "bench/compare_bench_serving.py"),
-            "--ours",
-            str(ours),
-            "--theirs",
-            str(theirs),
-            "-o",
-            str(tmp_path / "c.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    data = json.loads((tmp_path / "c.json").read_text())
-    assert {r["metric"] for r in data["rows"]} >= {"request_throughput", "ttft_ms.p50", "tpot_ms.p50", "e2e_ms.p50"}
-    pooled = {r["metric"]: r for r in data["per_request"]}
-    assert pooled["ttft_ms.p50"]["requests"] == [6, 6]  # every request of both tools, none lost
-    assert pooled["ttft_ms.p50"]["verdict"] in ("agrees", "differs", "undecided")
-    assert "request by request" in out
 
 
 def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_path, monkeypatch, capsys):
@@ -837,39 +704,6 @@ def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_p
     assert pooled["ttft_ms.mean"]["requests"] == [8, 8]
 
 
-def test_the_stand_in_scheduler_keeps_a_round_together():
-    # bench/batching_sim.py's model of SGLang's overlap scheduler, as the H100 log shows it: the
-    # prefills of a burst run back to back, so the whole round finishes in one decode step
-    import asyncio
-    import time
-
-    import httpx
-
-    sim = bench_script("batching_sim")
-    path = sim.__file__
-    url, server = sim.start_server(str(path), ["--output-len", "8", "--decode-ms", "20", "--prefill-base-ms", "20"])
-
-    async def request(client, start, ends):
-        async with client.stream("POST", "/v1/completions", json={"max_tokens": 8, "stream": True}) as r:
-            tokens = [line async for line in r.aiter_lines() if line.startswith("data:")]
-        ends.append(time.perf_counter() - start)
-        assert len(tokens) == 8 + 1  # 8 tokens and [DONE]
-
-    async def rounds():
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            for _ in range(3):
-                start, ends = time.perf_counter(), []
-                await asyncio.gather(*(request(client, start, ends) for _ in range(8)))
-                assert max(ends) - min(ends) < 0.015, ends  # one decode step is 20 ms
-
-    try:
-        asyncio.run(rounds())
-        batches = httpx.get(url + "/stats").json()["prefill_batches"]
-    finally:
-        server.terminate()
-    assert sum(batches) == 24 and max(batches) > 1  # every request prefilled once, bursts batched
-
-
 def test_runs_of_different_levels_pool_per_level(tmp_path):
     # 2026-11-25-c: one run of concurrency 8 alone (40 rounds), one of 1, 8, 32, 64: each level compares
     # the runs that ran it, and bench_serving's odd rounds against its even ones give its own resolution
@@ -957,10 +791,9 @@ def test_runs_of_different_levels_pool_per_level(tmp_path):
     assert self_check["ci95"][1] - self_check["ci95"][0] > mean["ci95"][1] - mean["ci95"][0]
 
 
-def test_without_the_usage_chunk_it_sends_bench_servings_request():
-    # SGLang's usage chunk (stream_options.include_usage) is the one field of qwen-bench's request
-    # that sglang.bench_serving does not send; --no-stream-usage leaves it out, and the output tokens
-    # are then --output-len (ignore_eos), not the chunks, which may carry several tokens each
+def test_output_tokens_are_the_servers_usage_count():
+    # to SGLang qwen-bench sends ignore_eos and asks for the usage chunk (stream_options.include_usage):
+    # the output tokens are the server's count, not the chunks, which may carry several tokens each
     import asyncio
 
     from aiohttp import web
@@ -981,7 +814,7 @@ def test_without_the_usage_chunk_it_sends_bench_servings_request():
         await response.write(b"data: [DONE]\n\n")
         return response
 
-    async def measure(stream_usage: bool):
+    async def measure():
         app = web.Application()
         app.router.add_post("/v1/completions", completions)
         runner = web.AppRunner(app)
@@ -990,20 +823,14 @@ def test_without_the_usage_chunk_it_sends_bench_servings_request():
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         try:
-            return await bench.run_level(
-                f"http://127.0.0.1:{port}", "m", ["p"], 2, 4, 8, 30.0, True, None, stream_usage=stream_usage
-            )
+            return await bench.run_level(f"http://127.0.0.1:{port}", "m", ["p"], 2, 4, 8, 30.0, True, None)
         finally:
             await runner.cleanup()
 
-    with_usage, _, _ = asyncio.run(measure(True))
+    with_usage, _, _ = asyncio.run(measure())
     assert all(b["stream_options"] == {"include_usage": True} and b["ignore_eos"] is True for b in bodies)
     assert [(r.output_tokens, r.prompt_tokens) for r in with_usage] == [(8, 5)] * 4  # the server's counts
-    bodies.clear()
-    without, _, _ = asyncio.run(measure(False))
-    assert all("stream_options" not in b and b["ignore_eos"] is True and b["max_tokens"] == 8 for b in bodies)
-    assert [(r.output_tokens, r.prompt_tokens) for r in without] == [(8, None)] * 4  # --output-len, not 2 chunks
-    assert all(r.ok and r.tpot == pytest.approx((r.e2e - r.ttft) / 7) for r in without)
+    assert all(r.ok and r.tpot == pytest.approx((r.e2e - r.ttft) / 7) for r in with_usage)
 
 
 def test_a_missing_bench_extra_is_one_line(monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-# Sourced by the bench scripts run on the GPU machine (bench_compare.sh, bench_interleave.sh): the
+# Sourced by the bench scripts run on the GPU machine (bench_interleave.sh): the
 # server both tools measure. qwen-serve --preset high_performance on the Qwen3-14B skeleton with
 # dummy weights, port 30000, in the background (QPID); returns once it is ready (ready file), exits 1
 # if it is not within 420 s. SGLang's log goes to $OUTDIR/server.log, qwen-serve's to qwen_serve.txt.

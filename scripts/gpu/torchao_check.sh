@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (device tool, carry: [".gpu"]): the torchao presets through qwen-serve's fix
 # next to bf16 and SGLang's native fp8, with memory, KV tokens, peak at load, chat, batch-1 decode
-# and concurrency-64 throughput (bench/plan_vs_measured.py --speed); first the unpatched
+# and concurrency-64 throughput (scripts/gpu/plan_vs_measured.py --speed); first the unpatched
 # `python -m sglang.launch_server --torchao-config` for its ImportError. ~100 s per configuration:
 # split the list over calls (each call must stay under 10 minutes). SPEED= (empty): memory only.
 #   export OUTDIR=$OUT; timeout 580 bash scripts/gpu/torchao_check.sh unpatched bf16 int4wo-128 int4wo-64
@@ -33,11 +33,11 @@ for name in "$@"; do
   esac
 done
 if [ ${#LAYERED[@]} -gt 0 ]; then
-  python3 bench/plan_vs_measured.py --out /tmp/torchao --model /tmp/qwen3-14b-random --timeout 300 --real-weights \
+  python3 scripts/gpu/plan_vs_measured.py --out /tmp/torchao --model /tmp/qwen3-14b-random --timeout 300 --real-weights \
     "${LAYERED[@]}" 2>&1 | tee -a "$OUTDIR/bench.log"
 fi
 if [ ${#CONFIGS[@]} -gt 0 ]; then
-  python3 bench/plan_vs_measured.py --out /tmp/torchao --model "$MODEL" --timeout 240 ${SPEED---speed} "${CONFIGS[@]}" \
+  python3 scripts/gpu/plan_vs_measured.py --out /tmp/torchao --model "$MODEL" --timeout 240 ${SPEED---speed} "${CONFIGS[@]}" \
     2>&1 | tee -a "$OUTDIR/bench.log"
 fi
 cp /tmp/torchao/plan_vs_measured*.json "$OUTDIR/" 2>/dev/null

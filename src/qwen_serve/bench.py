@@ -146,10 +146,9 @@ def load_prompts(path: str) -> list[str]:
     return prompts
 
 
-async def one_request(session, url: str, body: dict, headers: dict, assumed_tokens: int | None = None) -> RequestResult:
+async def one_request(session, url: str, body: dict, headers: dict) -> RequestResult:
     """One streamed completion. Output tokens: the server's usage count where it sends one, else
-    `assumed_tokens` (SGLang with ignore_eos and no usage chunk: exactly max_tokens, as
-    sglang.bench_serving assumes), else the text chunks streamed."""
+    the text chunks streamed."""
     import aiohttp
 
     start = time.perf_counter()
@@ -179,7 +178,7 @@ async def one_request(session, url: str, body: dict, headers: dict, assumed_toke
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:  # ValueError: bad JSON, overlong line
         return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160], sent=start)
     e2e = time.perf_counter() - start
-    tokens = usage_tokens if usage_tokens is not None else (assumed_tokens or chunks)
+    tokens = usage_tokens if usage_tokens is not None else chunks
     if first is None:
         return RequestResult(False, e2e=e2e, error="no text streamed", sent=start)
     return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens, sent=start)
@@ -196,28 +195,20 @@ async def run_level(
     sglang: bool,
     api_key: str | None,
     on_done=lambda: None,
-    reuse_connections: bool = True,
-    stream_usage: bool = True,
 ) -> tuple[list[RequestResult], float, float]:
     """The requests of one level from `concurrency` workers on one event loop. The streaming client
     is aiohttp, not httpx: a load generator's CPU time per request caps the load it can drive, and
     against a local stream of 128 SSE chunks per request httpx's client spent several times the CPU
-    of this one, which spends no more than sglang.bench_serving's own (`bench/client_overhead.py`,
-    `bench/results/cpu/client_overhead/`). Wall and CPU time start once the connection pool
-    exists, so neither counts its set-up."""
+    of this one, which spends no more than sglang.bench_serving's own. Wall and CPU time start once
+    the connection pool exists, so neither counts its set-up."""
     aiohttp = needs_extra("aiohttp")
 
     headers = auth_headers(api_key)
     # SGLang: ignore_eos, so every request streams exactly output_len tokens; the usage chunk
-    # (stream_options) gives the server's own prompt and output counts. sglang.bench_serving asks
-    # for no usage chunk: stream_usage=False sends its request body (then output_len is assumed)
-    extra = {"ignore_eos": True} if sglang else {}
-    if sglang and stream_usage:
-        extra["stream_options"] = {"include_usage": True}
-    assumed = output_len if sglang and not stream_usage else None
-    # keep-alive (one connection per worker, as OpenAI SDK clients pool them), or a new TCP
-    # connection for every request (force_close), as sglang.bench_serving opens a session per request
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=not reuse_connections)
+    # (stream_options) gives the server's own prompt and output counts
+    extra = {"ignore_eos": True, "stream_options": {"include_usage": True}} if sglang else {}
+    # keep-alive: one connection per worker, as OpenAI SDK clients pool them
+    connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=time_limit + 60, sock_connect=10)
     url = base_url.rstrip("/") + "/v1/completions"
     results: list[RequestResult] = []
@@ -237,7 +228,7 @@ async def run_level(
                     "stream": True,
                     **extra,
                 }
-                results.append(await one_request(session, url, body, headers, assumed))
+                results.append(await one_request(session, url, body, headers))
                 on_done()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -263,9 +254,7 @@ class Sweep:
     prompts: tuple[str, ...] | None = (
         None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
     )
-    reuse_connections: bool = True
     rounds: int = MIN_ROUNDS
-    stream_usage: bool = True  # SGLang: ask for the usage chunk (stream_options.include_usage)
 
     def requests(self, concurrency: int) -> int:
         return self.requests_per_level or max(16, self.rounds * concurrency)
@@ -363,8 +352,6 @@ def run_sweep(
                 sglang,
                 api_key,
                 on_done,
-                sweep.reuse_connections,
-                sweep.stream_usage,
             )
         )
 
@@ -581,8 +568,6 @@ def document(
         "output_len": sweep.output_len,
         "flush_cache": sweep.flush_cache,
         "prompts": prompts_path,
-        "connections": "keep-alive" if sweep.reuse_connections else "per-request",
-        "stream_usage": sweep.stream_usage,
         "levels": [asdict(r) for r in results],
     }
 

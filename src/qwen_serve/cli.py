@@ -646,21 +646,6 @@ def bench_group() -> None:
     "(each level's warm-up, then its requests); --input-len is then not used.",
 )
 @click.option(
-    "--new-connection-per-request",
-    "fresh_connections",
-    is_flag=True,
-    help="Open a new TCP connection for every request, as sglang.bench_serving does "
-    "(default: keep-alive connections, one per concurrent worker, as OpenAI SDK clients pool them).",
-)
-@click.option(
-    "--no-stream-usage",
-    "no_usage",
-    is_flag=True,
-    help="SGLang: do not ask for the usage chunk (stream_options.include_usage), as sglang.bench_serving "
-    "does not; output tokens are then taken as --output-len (ignore_eos) and the server's prompt "
-    "count is not reported. With --new-connection-per-request: bench_serving's own requests.",
-)
-@click.option(
     "--flush-cache", is_flag=True, help="SGLang: empty the prefix cache (POST /flush_cache) before each level."
 )
 @click.option("--label", help="Name of this run in plots (default: the server's preset facts).")
@@ -681,8 +666,6 @@ def bench_run(
     warmup,
     seed,
     prompts_path,
-    fresh_connections,
-    no_usage,
     flush_cache,
     label,
     out_path,
@@ -709,9 +692,7 @@ def bench_run(
             output_len,
             time_limit,
             flush_cache,
-            reuse_connections=not fresh_connections,
             rounds=rounds,
-            stream_usage=not no_usage,
         )
         model = bench.served_model(url, api_key, model)
         local = model if Path(model).is_dir() else None
