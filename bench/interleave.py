@@ -82,7 +82,7 @@ def argv(args: list[str]):
 
 
 def run_qwen_bench(args, run: int, prompts: list[str], out: Path) -> None:
-    from qwen_serve.cli import bench_group
+    from qwen_serve.cli import bench_main  # the `qwen-bench` console script itself
 
     out.mkdir(parents=True, exist_ok=True)
     prompt_file = out / f"prompts_{run}.jsonl"  # the level's warm-up repeats its first prompt, as bench_serving's
@@ -113,8 +113,8 @@ def run_qwen_bench(args, run: int, prompts: list[str], out: Path) -> None:
     ]
     with argv(["qwen-bench", "run", *cli]):
         try:
-            bench_group.main(args=["run", *cli], prog_name="qwen-bench", standalone_mode=False)
-        except SystemExit as exc:  # bench_run ends with sys.exit(1) when a request failed
+            bench_main()
+        except SystemExit as exc:  # it always ends by sys.exit: 1 when a request failed
             if exc.code:
                 raise RuntimeError(f"qwen-bench pass of run {run} exited {exc.code}") from None
     prompt_file.unlink()

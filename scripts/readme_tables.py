@@ -97,8 +97,7 @@ def hardware_plan() -> str:
     from qwen_serve.config import load_config
     from qwen_serve.errors import QwenServeError
     from qwen_serve.hardware import parse_gpu_spec
-    from qwen_serve.plan import choose_preset, plan_as_launched
-    from qwen_serve.resolve import resolve
+    from qwen_serve.pipeline import auto_preset, preset_plans
 
     config = load_config(None)
     names = list(config.presets)
@@ -109,13 +108,11 @@ def hardware_plan() -> str:
     for spec, seed_preset, seed_quant in SEED_GPUS:
         hw = parse_gpu_spec(spec)
         cells = []
-        for name in names:
-            launch = resolve(config, name, {})
-            p = plan_as_launched({s.name: s.value for s in launch.settings}, hw.gpu, hw.count, name=name)
+        for p in preset_plans(config, names, {}, hw):
             layered = " (layered load)" if p.peak_note.startswith("layer by layer") else ""
             cells.append(f"{p.kv_tokens:,} KV tokens{layered}" if p.fits else "no: " + _short(p))
         try:
-            auto = choose_preset(config, {}, hw.gpu, hw.count)[0]
+            auto = auto_preset(config, {}, hw)[0]
         except QwenServeError:
             auto = "none fits"
         lines.append(
@@ -144,7 +141,7 @@ def plan_vs_measured() -> str:
     sys.path.insert(0, str(ROOT / "src"))
     from qwen_serve.hardware import parse_gpu_spec
     from qwen_serve.plan import plan
-    from qwen_serve.sglang_log import LogWatcher
+    from qwen_serve.sglang.log import LogWatcher
 
     h100 = parse_gpu_spec("H100").gpu
     folder = RESULTS / "h100" / "plan" / "2026-11-25"
@@ -202,7 +199,7 @@ def _torchao_rows(json_name: str) -> list[tuple[str, dict]]:
 def _settings_of(args: list[str]) -> dict:
     """What qwen-serve resolves the recorded arguments to (its own CLI parser and resolver)."""
     sys.path.insert(0, str(ROOT / "src"))
-    from qwen_serve.cli import resolved_settings
+    from qwen_serve.pipeline import resolved_settings
 
     return resolved_settings(args)
 

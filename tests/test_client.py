@@ -17,7 +17,7 @@ import json
 from click.testing import CliRunner
 from conftest import free_port
 
-from qwen_serve.cli import qwen_test_command
+from qwen_serve.cli.qwen_test import qwen_test_command
 
 UNSUPPORTED_HERE = "structured,bad_request"
 

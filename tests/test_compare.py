@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from qwen_serve.cli import qwen_test_command
+from qwen_serve.cli.qwen_test import qwen_test_command
 from qwen_serve.compare import kl_divergence
 
 

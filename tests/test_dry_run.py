@@ -18,8 +18,8 @@ def test_balanced_torchao_keeps_the_seeds_torchao_int4wo_128(qwen_serve):
     result = qwen_serve("--dry-run", "--preset", "balanced_torchao")
     argv = first_line(result)
     # through the torchao fix on SGLang 0.5.17, said in a note
-    assert argv[:3] == [sys.executable, "-m", "qwen_serve.sglang_entry"]
-    assert "runs SGLang through qwen_serve.sglang_entry" in result.stdout
+    assert argv[:3] == [sys.executable, "-m", "qwen_serve.sglang.entry"]
+    assert "runs SGLang through qwen_serve.sglang.entry" in result.stdout
     assert argv[argv.index("--torchao-config") + 1] == "int4wo-128"
     assert argv[argv.index("--model-path") + 1] == "Qwen/Qwen3-14B"
     assert argv[argv.index("--port") + 1] == "30000"
@@ -157,7 +157,7 @@ def test_api_key_from_the_environment_has_its_origin_and_is_masked(qwen_serve, m
     assert settings["api_key"] == {"key": "api_key", "value": "****", "origin": "env QWEN_SERVE_API_KEY"}
     assert "sk-env-secret" not in json.dumps(data) and "--api-key" not in data["argv"]
     assert {"name": "QWEN_SERVE_SGLANG_API_KEY", "value": "****", "origin": "env QWEN_SERVE_API_KEY"} in data["env"]
-    assert data["argv"][2] == "qwen_serve.sglang_entry"
+    assert data["argv"][2] == "qwen_serve.sglang.entry"
     typed = qwen_serve("--dry-run", "--json", "--api-key", "sk-typed").json()
     assert {s["key"]: s for s in typed["settings"]}["api_key"]["origin"] == "cli"
 
@@ -174,7 +174,8 @@ def test_api_key_file_problems_are_one_line(qwen_serve, tmp_path):
 def test_every_command_has_a_version(qwen_serve):
     from click.testing import CliRunner
 
-    from qwen_serve.cli import bench_group, qwen_test_command
+    from qwen_serve.cli import bench_group
+    from qwen_serve.cli.qwen_test import qwen_test_command
 
     assert qwen_serve("--version").stdout.startswith("qwen-serve, version ")
     assert CliRunner().invoke(bench_group, ["--version"]).output.startswith("qwen-bench, version ")

@@ -1,4 +1,4 @@
-"""Layer-by-layer loading (qwen_serve.layered_load) on the CPU, with a tiny Qwen3 of transformers.
+"""Layer-by-layer loading (qwen_serve.sglang.layered_load) on the CPU, with a tiny Qwen3 of transformers.
 
 What is real here: the unit split, reading each unit's tensors by name from several safetensors
 shards, materializing meta parameters while keeping their attributes, quantizing (torchao int8wo
@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from qwen_serve.layered_load import LayeredLoadError, SafetensorsFiles, load_layer_by_layer, unit_of, units
-from qwen_serve.torchao_compat import apply_torchao_config_to_model
+from qwen_serve.sglang.layered_load import LayeredLoadError, SafetensorsFiles, load_layer_by_layer, unit_of, units
+from qwen_serve.sglang.torchao_fix import apply_torchao_config_to_model
 
 IDS = torch.tensor([[9707, 1879, 11, 104, 5, 77, 1000, 151645]])
 

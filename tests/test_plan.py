@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from qwen_serve.cli import resolved_settings
 from qwen_serve.hardware import parse_gpu_spec
+from qwen_serve.model import qwen3_14b
+from qwen_serve.pipeline import resolved_settings
 from qwen_serve.plan import (
     GIB,
     auto_mem_fraction_static,
     plan,
     prefill_graph_sizes,
-    qwen3_14b,
     weights,
 )
 
@@ -171,8 +171,8 @@ def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
     # the dry run says that, and why, SGLang's layered loader is replaced
     text = qwen_serve("--preset", "balanced_torchao", "--gpu", "RTX 4090", "--dry-run").stdout
     assert (
-        "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang_entry also "
-        "replaces SGLang 0.5.17's LayeredModelLoader.load_model with qwen_serve/layered_load.py" in text
+        "note: --load-format layered (plan (the bf16 model would not fit at load)): qwen_serve.sglang.entry also "
+        "replaces SGLang 0.5.17's LayeredModelLoader.load_model with qwen_serve/sglang/layered_load.py" in text
     )
     # where the bf16 model fits at load, nothing changes; a load format the user chose is kept
     assert (
@@ -186,7 +186,7 @@ def test_layered_loading_is_chosen_when_only_it_fits(qwen_serve):
 
 
 def test_a_launch_that_cannot_fit_is_refused_before_anything_starts(qwen_serve, tmp_path):
-    from qwen_serve.skeleton import QWEN3_14B_CONFIG
+    from qwen_serve.model import QWEN3_14B_CONFIG
 
     (tmp_path / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))
     result = qwen_serve(

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from qwen_serve.capabilities import PINNED_SGLANG, installed_sglang_version, load_flagset, target_for
-from qwen_serve.check import check_command, parse_with_sglang
 from qwen_serve.config import load_config
 from qwen_serve.errors import QwenServeError
 from qwen_serve.resolve import resolve
-from qwen_serve.sglang_args import build_command
+from qwen_serve.sglang.argv import build_command
+from qwen_serve.sglang.capabilities import PINNED_SGLANG, installed_sglang_version, load_flagset, target_for
+from qwen_serve.sglang.check import check_command, parse_with_sglang
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("server_config.yaml", "config_examples.yaml")

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from qwen_serve.skeleton import ADDED_TOKENS, QWEN3_14B_CONFIG, find_ranks, parse_ranks
+from qwen_serve.model import QWEN3_14B_CONFIG
+from qwen_serve.skeleton import ADDED_TOKENS, find_ranks, parse_ranks
 
 
 @pytest.fixture(scope="module")

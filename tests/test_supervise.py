@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from qwen_serve.sglang_log import LogWatcher, diagnose
+from qwen_serve.sglang.log import LogWatcher, diagnose
 
 FAKE = Path(__file__).parent / "fake_sglang"
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +159,7 @@ def test_sglang_gets_qwen_serves_environment_unchanged(serve):
 
 def test_server_record_names_preset_and_gpu_while_ready(serve, tmp_path, model_dir, monkeypatch):
     from qwen_serve import bench
-    from qwen_serve.skeleton import QWEN3_14B_CONFIG
+    from qwen_serve.model import QWEN3_14B_CONFIG
 
     (model_dir / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))  # the plan reads the real shapes
     cache = tmp_path / "cache"
@@ -250,7 +250,8 @@ def test_sigterm_escalates_to_sigkill_after_the_stop_timeout(serve):
 
 def test_a_signal_during_the_ready_banner_cannot_deadlock(tmp_path, capsys):
     # CI hung here once: SIGTERM came while the main thread printed the banner under the display's lock,
-    # and the handler's own note waited for that lock forever. The handler now only acts on processes.
+    # and the handler's own note waited for that lock forever. The handler now only sets flags; the
+    # main loop's next turn acts on them (the SIGTERM to SGLang) and says so, once.
     from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
 
     sup = Supervisor(["unused"], ServerFacts("127.0.0.1", 1, "m"), SuperviseOptions(tmp_path / "log", quiet=True))
@@ -264,10 +265,11 @@ def test_a_signal_during_the_ready_banner_cannot_deadlock(tmp_path, capsys):
     worker.start()
     worker.join(timeout=5)
     assert not worker.is_alive(), "the signal handler waited for the display's lock"
-    assert sup.child.wait(timeout=5) == -signal.SIGTERM  # SGLang's server process got the SIGTERM
+    assert sup.child.poll() is None and sup.signals == [signal.SIGTERM]  # a flag, no action yet
     assert "stopping SGLang" not in capsys.readouterr().err
-    sup._say_signals()  # the main loop's next turn says it, once
-    sup._say_signals()
+    sup._act_on_signals()  # the main loop's next turn
+    sup._act_on_signals()
+    assert sup.child.wait(timeout=5) == -signal.SIGTERM  # SGLang's server process got the SIGTERM, once
     assert capsys.readouterr().err.count("SIGTERM: stopping SGLang") == 1
 
 

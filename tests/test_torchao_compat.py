@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from qwen_serve.settings import TORCHAO_CONFIGS
-from qwen_serve.torchao_compat import apply_torchao_config_to_model, install, needs_patch, torchao_config_object
+from qwen_serve.sglang.torchao_fix import apply_torchao_config_to_model, install, needs_patch, torchao_config_object
 
 EXPECTED = {
     "int8wo": ("Int8WeightOnlyConfig", {"version": 2}),
@@ -111,7 +111,7 @@ def test_install_replaces_sglangs_function_only_for_torchao(monkeypatch):
 def test_install_replaces_the_layered_loader_only_for_layered_loading(monkeypatch):
     from sglang.srt.model_loader.loader import LayeredModelLoader
 
-    from qwen_serve.layered_load import layered_load_model
+    from qwen_serve.sglang.layered_load import layered_load_model
 
     original = LayeredModelLoader.load_model
     monkeypatch.setattr(LayeredModelLoader, "load_model", original)
@@ -123,7 +123,7 @@ def test_install_replaces_the_layered_loader_only_for_layered_loading(monkeypatc
 
 def test_entry_module_runs_sglangs_own_parser():
     out = subprocess.run(
-        [sys.executable, "-m", "qwen_serve.sglang_entry", "--help"], capture_output=True, text=True, timeout=180
+        [sys.executable, "-m", "qwen_serve.sglang.entry", "--help"], capture_output=True, text=True, timeout=180
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--torchao-config" in out.stdout and "--model-path" in out.stdout

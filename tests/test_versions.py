@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from qwen_serve.capabilities import CAPABILITIES, snapshot_versions, target_for
 from qwen_serve.config import load_config
 from qwen_serve.errors import QwenServeError
 from qwen_serve.resolve import resolve
-from qwen_serve.sglang_args import build_command
+from qwen_serve.sglang.argv import build_command
+from qwen_serve.sglang.capabilities import CAPABILITIES, snapshot_versions, target_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [

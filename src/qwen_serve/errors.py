@@ -5,11 +5,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+import click
+
 EXIT_USAGE = 2
 
 
-class QwenServeError(Exception):
-    """Bad input or an impossible request. The CLI prints `line` and exits 2, launching nothing."""
+class QwenServeError(click.ClickException):
+    """Bad input or an impossible request: one line naming what, the key, the value, what is allowed and
+    the fix. Click prints it as `PROG: error: LINE` and exits 2, and nothing is launched."""
 
     exit_code = EXIT_USAGE
 
@@ -17,6 +20,7 @@ class QwenServeError(Exception):
         self.what = what
         self.allowed = allowed
         self.fix = fix
+        self.prog: str | None = None  # set by the command it came through (cli.common.NamesProgram)
         super().__init__(self.line)
 
     @property
@@ -27,6 +31,12 @@ class QwenServeError(Exception):
         if self.fix:
             parts.append(f"fix: {self.fix}")
         return "; ".join(parts)
+
+    def show(self, file=None) -> None:
+        click.echo(f"{self.prog or 'qwen-serve'}: error: {self.line}", err=True, file=file)
+
+    def __str__(self) -> str:
+        return self.line
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

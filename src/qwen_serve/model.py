@@ -1,10 +1,150 @@
-"""What a model directory says about its own weights: the checkpoint's quantization_config."""
+"""Qwen3 model facts: Qwen3-14B's config (what `qwen-serve skeleton` writes and the plan's shapes), the
+hub models the shipped configs name, and what a model directory says about itself (its config.json
+shapes and the checkpoint's quantization_config)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import QwenServeError
+
+QWEN3_14B_CONFIG = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "hidden_size": 5120,
+    "initializer_range": 0.02,
+    "intermediate_size": 17408,
+    "max_position_embeddings": 40960,
+    "max_window_layers": 40,
+    "model_type": "qwen3",
+    "num_attention_heads": 40,
+    "num_hidden_layers": 40,
+    "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 1000000,
+    "sliding_window": None,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.51.0",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": 151936,
+}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    layers: int
+    hidden: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied_embeddings: bool
+    max_context: int
+    source: str
+
+    @classmethod
+    def from_config(cls, config: dict, source: str) -> ModelFacts:
+        hidden = config["hidden_size"]
+        heads = config["num_attention_heads"]
+        return cls(
+            layers=config["num_hidden_layers"],
+            hidden=hidden,
+            intermediate=config["intermediate_size"],
+            heads=heads,
+            kv_heads=config.get("num_key_value_heads", heads),
+            head_dim=config.get("head_dim") or hidden // heads,
+            vocab=config["vocab_size"],
+            tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+            max_context=config.get("max_position_embeddings", 40960),
+            source=source,
+        )
+
+    def linear_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of the linear ("proj") layers of one decoder layer."""
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        h, i = self.hidden, self.intermediate
+        return [(q, h), (kv, h), (kv, h), (h, q), (i, h), (i, h), (h, i)]
+
+    def sglang_linear_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of the linears as SGLang holds them: qkv_proj, o_proj, gate_up_proj, down_proj."""
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        h, i = self.hidden, self.intermediate
+        return [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i)]
+
+    @property
+    def linear_params(self) -> int:
+        return self.layers * sum(o * i for o, i in self.linear_shapes())
+
+    @property
+    def embedding_params(self) -> int:
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    @property
+    def norm_params(self) -> int:
+        return self.layers * (2 * self.hidden + 2 * self.head_dim) + self.hidden
+
+    @property
+    def params(self) -> int:
+        return self.linear_params + self.embedding_params + self.norm_params
+
+    def kv_bytes_per_token(self, kv_cache_dtype: str | None) -> int:
+        element = 1 if kv_cache_dtype and kv_cache_dtype.startswith("fp8") else 2
+        return 2 * self.layers * self.kv_heads * self.head_dim * element
+
+
+def qwen3_14b() -> ModelFacts:
+    return ModelFacts.from_config(QWEN3_14B_CONFIG, "built-in Qwen3-14B config")
+
+
+# Shapes of the hub models the shipped configs name (pre-quantized variants share them).
+QWEN3_8B_CONFIG = {
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "vocab_size": 151936,
+    "tie_word_embeddings": False,
+    "max_position_embeddings": 40960,
+}
+
+
+def model_facts(model_path: str) -> ModelFacts:
+    """From the local config.json; else the built-in shapes of a known hub id; else Qwen3-14B's, said so."""
+    config = Path(model_path).expanduser() / "config.json"
+    if config.is_file():
+        try:
+            return ModelFacts.from_config(json.loads(config.read_text(encoding="utf-8")), str(config))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QwenServeError(
+                f"model_path: {config} is not a usable model config ({type(exc).__name__}: {exc})",
+                allowed="a decoder config.json with hidden_size, num_hidden_layers, num_attention_heads, ...",
+                fix="point --model-path at the model's own directory (or pass --force to skip the plan)",
+            ) from None
+    base = model_path.lower().split("/")[-1]
+    for suffix in ("-awq", "-fp8", "-gptq-int4", "-gptq-int8"):
+        base = base.removesuffix(suffix)
+    if base == "qwen3-8b":
+        return ModelFacts.from_config(QWEN3_8B_CONFIG, "built-in Qwen3-8B config")
+    facts = qwen3_14b()
+    if base != "qwen3-14b" and model_path:
+        return ModelFacts(
+            **{**asdict(facts), "source": f"unknown model {model_path!r}: planned with Qwen3-14B's shapes"}
+        )
+    return facts
 
 
 def checkpoint_quantization(model_path: str | None) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from typing import Any
 from .config import ConfigFile, load_config
 from .errors import QwenServeError
 from .resolve import LaunchSettings, resolve
-from .sglang_args import SGLangCommand, build_command, choice_error
+from .sglang.argv import SGLangCommand, build_command, choice_error
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,14 @@ def prepare(
     sglang_version: str | None = None,
     environ: dict[str, str] | None = None,
 ) -> Prepared:
-    from .capabilities import target_for
+    from .sglang.capabilities import target_for
 
     config = load_config(config_path)
     auto = preset == "auto" and "auto" not in config.presets
     hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or not force else None
     auto_line = None
     if auto:
-        from .plan import choose_preset
-
-        preset, auto_line = choose_preset(
-            config, cli_values, hw.gpu, hw.count, cuda_graph="--disable-cuda-graph" not in passthrough
-        )
+        preset, auto_line = auto_preset(config, cli_values, hw, passthrough)
     launch = resolve(config, preset, cli_values, passthrough, environ)
     target = target_for(sglang_version)
     check_other_presets(config, preset, target)
@@ -138,12 +134,38 @@ def _values(launch: LaunchSettings) -> dict[str, Any]:
 
 
 def cuda_graph(launch: LaunchSettings) -> bool:
+    """Whether SGLang captures CUDA graphs (their memory is in the plan): the one place that decides."""
     args = {a.flag: a.value for a in launch.sglang_args}
     return "--disable-cuda-graph" not in launch.passthrough and not args.get("disable-cuda-graph")
 
 
+def preset_plans(
+    config: ConfigFile, names: list[str], cli_values: dict[str, Any], hw, passthrough: tuple[str, ...] = ()
+) -> list:
+    """Each named preset as it would launch here: resolved on its own with the same flags, then planned
+    (with layered loading where only that fits). The one loop over presets."""
+    from .plan import plan_as_launched
+
+    plans = []
+    for name in names:
+        launch = resolve(config, name, cli_values, passthrough)
+        plans.append(plan_as_launched(_values(launch), hw.gpu, hw.count, name=name, cuda_graph=cuda_graph(launch)))
+    return plans
+
+
+def auto_preset(
+    config: ConfigFile, cli_values: dict[str, Any], hw, passthrough: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """`--preset auto`: the preset the file's auto_order picks for these GPUs, and why, in one line."""
+    from .plan import choose_preset
+
+    where = f"{hw.count} x {hw.gpu.name}" if hw.count > 1 else hw.gpu.name
+    plans = preset_plans(config, config.auto_order_for(hw.gpu), cli_values, hw, passthrough)
+    return choose_preset(plans, where, config.label)
+
+
 def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) -> tuple[LaunchSettings, Fit]:
-    from .plan import loading_choice, plan, plan_as_launched
+    from .plan import loading_choice, plan
 
     settings = {s.name: s.value for s in launch.settings}
     graphs = cuda_graph(launch)
@@ -161,9 +183,7 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) 
     fix = ""
     if not this.fits:  # only then: which presets would
         others = [
-            name
-            for name in config.presets  # each as it would launch: resolved on its own, with the same flags
-            if plan_as_launched(_values(resolve(config, name, cli_values)), hw.gpu, hw.count, cuda_graph=graphs).fits
+            p.name for p in preset_plans(config, list(config.presets), cli_values, hw, launch.passthrough) if p.fits
         ]
         fix = (
             f"presets of {config.label} that fit: {', '.join(others)}"
@@ -172,3 +192,20 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) 
         )
         fix += " (or --force)"
     return launch, Fit(this, hw.describe(), line, fix, auto_line)
+
+
+def resolved_settings(argv: list[str]) -> dict[str, Any]:
+    """The setting values a recorded `qwen-serve ARGS` command resolves to (config file, preset, flags),
+    before the plan's own choices such as layered loading: for scripts and tests that replay a command.
+    The arguments are read by the serve command's own parser."""
+    from .cli.common import typed_settings
+    from .cli.serve import serve
+
+    ctx = serve.make_context("serve", list(argv))
+    launch = resolve(
+        load_config(ctx.params["config_path"]),
+        ctx.params["preset"],
+        typed_settings(ctx, ctx.params),
+        tuple(ctx.params["passthrough"]),
+    )
+    return {s.name: s.value for s in launch.settings}

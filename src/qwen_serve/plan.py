@@ -10,13 +10,12 @@ token capacity. Checked against SGLang's own log on the H100 (bench/results/h100
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .hardware import GPU
+from .model import ModelFacts, model_facts
 
 GIB = 2**30
 # Measured on the H100 (SGLang 0.5.17): 79.65 GiB total, "Load weight begin. avail mem=78.50 GB"
@@ -35,7 +34,7 @@ LOAD_TRANSIENT_GIB = 0.04
 #   SGLang's KV pool came out 1.45 GiB (int4wo-128, whole and layered alike), 0.53 (int8wo)
 #   and 0.75 GiB (fp8dq) smaller than the quantized weights alone would leave.
 # int8dq and fp8wo were not measured: they take their family's figures.
-# Layer by layer (qwen_serve/layered_load.py, int4wo-128 with real weight files) the peak was 12.34 GiB:
+# Layer by layer (qwen_serve/sglang/layered_load.py, int4wo-128 with real weight files) the peak was 12.34 GiB:
 # the quantized weights + one bf16 layer + 2.26 GiB of scratch, 1.12 x the whole-model figure.
 QUANTIZE_SCRATCH_X = {"int4": 6.1, "int8": 3.4, "fp8": 8.4}
 LAYERED_SCRATCH_FACTOR = 1.12
@@ -61,116 +60,6 @@ def quantize_scratch_bytes(model: ModelFacts, scheme: str, tp_size: int) -> floa
 def quantize_stranded_bytes(scheme: str) -> float:
     family = _torchao_family(scheme)
     return QUANTIZE_STRANDED_GIB[family] * GIB if family else 0.0
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    layers: int
-    hidden: int
-    intermediate: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    vocab: int
-    tied_embeddings: bool
-    max_context: int
-    source: str
-
-    @classmethod
-    def from_config(cls, config: dict, source: str) -> ModelFacts:
-        hidden = config["hidden_size"]
-        heads = config["num_attention_heads"]
-        return cls(
-            layers=config["num_hidden_layers"],
-            hidden=hidden,
-            intermediate=config["intermediate_size"],
-            heads=heads,
-            kv_heads=config.get("num_key_value_heads", heads),
-            head_dim=config.get("head_dim") or hidden // heads,
-            vocab=config["vocab_size"],
-            tied_embeddings=bool(config.get("tie_word_embeddings", False)),
-            max_context=config.get("max_position_embeddings", 40960),
-            source=source,
-        )
-
-    def linear_shapes(self) -> list[tuple[int, int]]:
-        """(out, in) of the linear ("proj") layers of one decoder layer."""
-        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
-        h, i = self.hidden, self.intermediate
-        return [(q, h), (kv, h), (kv, h), (h, q), (i, h), (i, h), (h, i)]
-
-    def sglang_linear_shapes(self) -> list[tuple[int, int]]:
-        """(out, in) of the linears as SGLang holds them: qkv_proj, o_proj, gate_up_proj, down_proj."""
-        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
-        h, i = self.hidden, self.intermediate
-        return [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i)]
-
-    @property
-    def linear_params(self) -> int:
-        return self.layers * sum(o * i for o, i in self.linear_shapes())
-
-    @property
-    def embedding_params(self) -> int:
-        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
-
-    @property
-    def norm_params(self) -> int:
-        return self.layers * (2 * self.hidden + 2 * self.head_dim) + self.hidden
-
-    @property
-    def params(self) -> int:
-        return self.linear_params + self.embedding_params + self.norm_params
-
-    def kv_bytes_per_token(self, kv_cache_dtype: str | None) -> int:
-        element = 1 if kv_cache_dtype and kv_cache_dtype.startswith("fp8") else 2
-        return 2 * self.layers * self.kv_heads * self.head_dim * element
-
-
-def qwen3_14b() -> ModelFacts:
-    from .skeleton import QWEN3_14B_CONFIG
-
-    return ModelFacts.from_config(QWEN3_14B_CONFIG, "built-in Qwen3-14B config")
-
-
-# Shapes of the hub models the shipped configs name (pre-quantized variants share them).
-QWEN3_8B_CONFIG = {
-    "hidden_size": 4096,
-    "intermediate_size": 12288,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "vocab_size": 151936,
-    "tie_word_embeddings": False,
-    "max_position_embeddings": 40960,
-}
-
-
-def model_facts(model_path: str) -> ModelFacts:
-    """From the local config.json; else the built-in shapes of a known hub id; else Qwen3-14B's, said so."""
-    config = Path(model_path).expanduser() / "config.json"
-    if config.is_file():
-        try:
-            return ModelFacts.from_config(json.loads(config.read_text(encoding="utf-8")), str(config))
-        except (ValueError, KeyError, TypeError) as exc:
-            from .errors import QwenServeError
-
-            raise QwenServeError(
-                f"model_path: {config} is not a usable model config ({type(exc).__name__}: {exc})",
-                allowed="a decoder config.json with hidden_size, num_hidden_layers, num_attention_heads, ...",
-                fix="point --model-path at the model's own directory (or pass --force to skip the plan)",
-            ) from None
-    base = model_path.lower().split("/")[-1]
-    for suffix in ("-awq", "-fp8", "-gptq-int4", "-gptq-int8"):
-        base = base.removesuffix(suffix)
-    if base == "qwen3-8b":
-        return ModelFacts.from_config(QWEN3_8B_CONFIG, "built-in Qwen3-8B config")
-    facts = qwen3_14b()
-    if base != "qwen3-14b" and model_path:
-        return ModelFacts(
-            **{**asdict(facts), "source": f"unknown model {model_path!r}: planned with Qwen3-14B's shapes"}
-        )
-    return facts
 
 
 # --- weights --------------------------------------------------------------------------------
@@ -248,7 +137,7 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
     if scheme.startswith("torchao:"):
         scratch = quantize_scratch_bytes(model, scheme, tp_size)
         if layered:
-            # --load-format layered (qwen_serve/layered_load.py) quantizes each layer as it arrives
+            # --load-format layered (qwen_serve/sglang/layered_load.py) quantizes each layer as it arrives
             peak = per_gpu + layer_bf16 / tp_size + LAYERED_SCRATCH_FACTOR * scratch
             note = "layer by layer (--load-format layered)"
         else:
@@ -437,18 +326,12 @@ def plan(
 AUTO_MIN_KV_TOKENS = 32768
 
 
-def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph: bool = True) -> tuple[str, str]:
-    """The best-quality preset (the file's auto_order) that fits with >= AUTO_MIN_KV_TOKENS; why, in one line."""
+def choose_preset(plans: list[Plan], where: str, source: str) -> tuple[str, str]:
+    """The first plan, in auto_order, that fits with >= AUTO_MIN_KV_TOKENS (else the fitting one with
+    the most KV cache); why, in one line. `plans`: the candidates as they would launch, in order."""
     from .errors import QwenServeError
-    from .resolve import resolve
 
-    order = config.auto_order_for(gpu)
-    plans = []
-    for name in order:
-        launch = resolve(config, name, cli_values)
-        settings = {s.name: s.value for s in launch.settings}
-        plans.append(plan_as_launched(settings, gpu, gpus, name=name, cuda_graph=cuda_graph))
-    where = f"{gpus} x {gpu.name}" if gpus > 1 else gpu.name
+    order = ", ".join(p.name for p in plans)
     for p in plans:
         if p.fits and p.kv_tokens >= AUTO_MIN_KV_TOKENS:
             skipped = [
@@ -457,7 +340,7 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
             ]
             why = f"; skipped {', '.join(skipped)}" if skipped else ""
             return p.name, (
-                f"preset auto -> {p.name} on {where}: the first of {', '.join(order)} that "
+                f"preset auto -> {p.name} on {where}: the first of {order} that "
                 f"fits with >= {AUTO_MIN_KV_TOKENS:,} KV tokens ({p.kv_tokens:,}){why}"
             )
     fitting = [p for p in plans if p.fits]
@@ -468,8 +351,7 @@ def choose_preset(config, cli_values: dict, gpu: GPU, gpus: int = 1, cuda_graph:
             f"this one has the most ({best.kv_tokens:,})"
         )
     raise QwenServeError(
-        f"--preset auto: no preset of {config.label} fits {where}: "
-        + "; ".join(f"{p.name}: {p.verdict}" for p in plans),
+        f"--preset auto: no preset of {source} fits {where}: " + "; ".join(f"{p.name}: {p.verdict}" for p in plans),
         fix="use more GPUs, a pre-quantized or smaller model, or pick a preset and --force",
     )
 

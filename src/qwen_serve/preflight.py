@@ -7,9 +7,9 @@ import os
 import socket
 from pathlib import Path
 
-from .capabilities import installed_sglang_version
 from .errors import QwenServeError
 from .resolve import LaunchSettings
+from .sglang.capabilities import installed_sglang_version
 
 
 def host_problem(host: str) -> str | None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .resolve import PRECEDENCE, LaunchSettings
-from .sglang_args import SGLangCommand
+from .sglang.argv import SGLangCommand
 
 
 def _rendered(table, console) -> str:
@@ -152,9 +152,7 @@ class CheckTable:
         for r in results:
             table.add_row(r.name, f"[{self.STYLE[r.status]}]{r.status}[/]", f"{r.seconds:.2f}", r.detail)
         self.console.print(table)
-        from .client import summarize
-
-        counts = summarize(results)
+        counts = {status: sum(r.status == status for r in results) for status in self.STYLE}
         self.console.print(f"{counts['pass']} checks passed, {counts['fail']} failed, {counts['skip']} skipped")
 
 

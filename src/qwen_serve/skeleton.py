@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import QwenServeError
+from .model import QWEN3_14B_CONFIG
 
 # Qwen2 pre-tokenizer split regex (as in the real tokenizer.json).
 PRETOKENIZE_REGEX = (
@@ -55,35 +56,6 @@ ADDED_TOKENS = [
     (151668, "</think>", False),
 ]
 NUM_RANKS = 151643
-
-QWEN3_14B_CONFIG = {
-    "architectures": ["Qwen3ForCausalLM"],
-    "attention_bias": False,
-    "attention_dropout": 0.0,
-    "bos_token_id": 151643,
-    "eos_token_id": 151645,
-    "head_dim": 128,
-    "hidden_act": "silu",
-    "hidden_size": 5120,
-    "initializer_range": 0.02,
-    "intermediate_size": 17408,
-    "max_position_embeddings": 40960,
-    "max_window_layers": 40,
-    "model_type": "qwen3",
-    "num_attention_heads": 40,
-    "num_hidden_layers": 40,
-    "num_key_value_heads": 8,
-    "rms_norm_eps": 1e-06,
-    "rope_scaling": None,
-    "rope_theta": 1000000,
-    "sliding_window": None,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "transformers_version": "4.51.0",
-    "use_cache": True,
-    "use_sliding_window": False,
-    "vocab_size": 151936,
-}
 
 # A small Qwen3 for CPU tests: same vocabulary and tokenizer, tiny layers, tied embeddings.
 TINY_OVERRIDES = {

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .sglang_log import LogWatcher, diagnose
+from .sglang.log import LogWatcher, diagnose
 
 EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: stopped by the user before SGLang was ready
@@ -83,7 +83,7 @@ class SuperviseOptions:
     env: dict[str, str] | None = None
     secrets: tuple[str, ...] = ()
     after_ready: Any = None  # callable(facts_dict) run once when ready (e.g. qwen-test)
-    phase_labels: dict[str, str] = field(default_factory=dict)  # sglang_log.LogWatcher.labels
+    phase_labels: dict[str, str] = field(default_factory=dict)  # sglang.log.LogWatcher.labels
 
 
 @dataclass
@@ -249,10 +249,12 @@ class Supervisor:
         self.signals: list[int] = []  # appended by the signal handler
         self._first_signal_at: float | None = None
         self.impostors: set[int] = set()  # pids of another server found listening on our port
-        self._signals_said = 0  # how many of them the main loop has reported
+        self._signals_acted = 0  # how many of them the main loop has acted on
         self.stop_deadline: float | None = None
         self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
         self.ready = False
+        self.ready_at: float | None = None  # seconds from the start to ready
+        self._last_probe = 0.0
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
         self.record_written = False  # server_record_path(port), removed again when SGLang exits
         self._secrets = [s.encode() for s in options.secrets if s]
@@ -290,36 +292,38 @@ class Supervisor:
 
     # --- signals ----------------------------------------------------------------------------
     def _on_signal(self, signum, _frame) -> None:
-        """Acts on the processes only; what to say is said by the main loop (_say_signals). A handler
-        runs between two bytecodes of the main thread, which may be printing under the display's
-        lock at that moment (the ready banner): a print here would wait for that lock forever."""
+        """Flags only (uvicorn's shape): the main loop acts on them (_act_on_signals). A handler runs
+        between two bytecodes of the main thread, which may be printing under the display's lock at
+        that moment (the ready banner): a print or a wait here could deadlock."""
         now = time.monotonic()
         if self._first_signal_at is not None and now - self._first_signal_at < SAME_PRESS_S:
             return  # a copy of the first (process group + uv's forward), not a second Ctrl-C
-        self.signals.append(signum)
-        if len(self.signals) == 1:
+        if self._first_signal_at is None:
             self._first_signal_at = now
-            self._begin_stop()
-        else:
-            self._kill_group(signal.SIGKILL)
+        self.signals.append(signum)
+
+    def _act_on_signals(self) -> None:
+        """The first stop signal: SGLang's graceful stop; any later one (a second Ctrl-C): SIGKILL."""
+        for signum in self.signals[self._signals_acted :]:
+            name = signal.Signals(signum).name
+            if self._signals_acted == 0:
+                self.display.stop()
+                self.display.note(
+                    f"{name}: stopping SGLang (it finishes running requests); SIGKILL in "
+                    f"{self.options.stop_timeout:.0f} s (Ctrl-C again, a second or more later, to stop now)",
+                    err=True,
+                )
+                self._begin_stop()
+            else:
+                self.display.note(f"{name} again: SIGKILL to the SGLang process group", err=True)
+                self._kill_group(signal.SIGKILL)
+            self._signals_acted += 1
 
     def _begin_stop(self) -> None:
         """SIGTERM to SGLang's launch process (it drains running requests), SIGKILL at the stop timeout."""
         if self.stop_deadline is None:
             self._signal(signal.SIGTERM, group=False)
             self.stop_deadline = time.monotonic() + self.options.stop_timeout
-
-    def _say_signals(self) -> None:
-        for signum in self.signals[self._signals_said :]:
-            if self._signals_said == 0:
-                self.display.note(
-                    f"{signal.Signals(signum).name}: stopping SGLang (it finishes running requests); SIGKILL in "
-                    f"{self.options.stop_timeout:.0f} s (Ctrl-C again, a second or more later, to stop now)",
-                    err=True,
-                )
-            else:
-                self.display.note(f"{signal.Signals(signum).name} again: SIGKILL to the SGLang process group", err=True)
-            self._signals_said += 1
 
     def _kill_group(self, signum: int) -> None:
         if signum == signal.SIGKILL and self.child is not None and self.child.poll() is None:
@@ -365,79 +369,97 @@ class Supervisor:
         except httpx.HTTPError:
             return False
 
-    # --- the run -----------------------------------------------------------------------------
+    # --- the run: start, tick until SGLang exits, stop -------------------------------------------
     def run(self) -> Outcome:
+        self.start()
+        try:
+            while self.tick():
+                time.sleep(0.1)
+        except BaseException:
+            self._kill_group(signal.SIGKILL)  # a failure of qwen-serve itself leaves no SGLang behind
+            raise
+        finally:
+            code = self.stop()
+        return self._finish(128 - code if code < 0 else code, self.ready_at)
+
+    def start(self) -> None:
+        """Spawn SGLang in a process group of its own that dies with qwen-serve; tee its output."""
         opts = self.options
         opts.log_file.parent.mkdir(parents=True, exist_ok=True)
         if opts.ready_file:  # one left by an earlier server would say "ready" before this one is
             opts.ready_file.unlink(missing_ok=True)
         env = dict(opts.env if opts.env is not None else os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        t0 = time.monotonic()
-        previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        self._t0 = time.monotonic()
+        self._previous_handlers = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
         remove_stale_record(self.facts.port)
-        ready_at: float | None = None
-        last_probe = 0.0
-        with open(opts.log_file, "ab") as log:
-            self.child = subprocess.Popen(
-                self.argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-            pump = threading.Thread(target=self._pump, args=(self.child.stdout, log), daemon=True)
-            pump.start()
-            self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
-            try:
-                while self.child.poll() is None:
-                    self._say_signals()
-                    now = time.monotonic()
-                    elapsed = now - t0
-                    if self.stop_deadline is not None and now > self.stop_deadline:
-                        self.display.note("stop timeout: SIGKILL to the SGLang process group", err=True)
-                        self._kill_group(signal.SIGKILL)
-                        self.stop_deadline = float("inf")
-                    if not self.ready and not self.signals and not self.gave_up:
-                        w = self.watcher
-                        pct = f" {w.progress}%" if w.progress is not None else ""
-                        self.display.update(f"[{elapsed:5.0f} s] {w.label}{pct}")
-                        http_up = "http" in w.seen_phases
-                        interval = opts.probe_interval if http_up else max(opts.probe_interval, 1.0)
-                        if now - last_probe >= interval and (http_up or elapsed > 5):
-                            last_probe = now
-                            if self._probe():
-                                self.ready, ready_at = True, time.monotonic() - t0
-                                self.display.stop()
-                                self._announce(ready_at)
-                                if opts.after_ready:  # beside the loop: signals and the stop timeout still act
-                                    threading.Thread(
-                                        target=opts.after_ready, args=(self.ready_facts(ready_at),), daemon=True
-                                    ).start()
-                        if not self.ready and elapsed > opts.ready_timeout:
-                            self.display.stop()
-                            self.display.note(
-                                f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang "
-                                f"(raise --ready-timeout for slow first starts)",
-                                err=True,
-                            )
-                            self.gave_up = True
-                            self._begin_stop()
-                    time.sleep(0.1)
-            finally:
+        self._log = open(opts.log_file, "ab")
+        self.child = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self._pump_thread = threading.Thread(target=self._pump, args=(self.child.stdout, self._log), daemon=True)
+        self._pump_thread.start()
+        self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
+
+    def tick(self) -> bool:
+        """One turn of the main loop: act on signals and the stop timeout, show progress, probe readiness.
+        False once SGLang has exited."""
+        if self.child.poll() is not None:
+            return False
+        opts = self.options
+        self._act_on_signals()
+        now = time.monotonic()
+        elapsed = now - self._t0
+        if self.stop_deadline is not None and now > self.stop_deadline:
+            self.display.note("stop timeout: SIGKILL to the SGLang process group", err=True)
+            self._kill_group(signal.SIGKILL)
+            self.stop_deadline = float("inf")
+        if self.ready or self.signals or self.gave_up:
+            return True
+        w = self.watcher
+        pct = f" {w.progress}%" if w.progress is not None else ""
+        self.display.update(f"[{elapsed:5.0f} s] {w.label}{pct}")
+        http_up = "http" in w.seen_phases
+        interval = opts.probe_interval if http_up else max(opts.probe_interval, 1.0)
+        if now - self._last_probe >= interval and (http_up or elapsed > 5):
+            self._last_probe = now
+            if self._probe():
+                self.ready, self.ready_at = True, time.monotonic() - self._t0
                 self.display.stop()
-                self._say_signals()
-                code = self.child.wait()
-                self._kill_group(signal.SIGKILL)  # nothing of the group outlives the leader
-                pump.join(timeout=10)
-                for s, handler in previous.items():
-                    signal.signal(s, handler)
-                if self.record_written:
-                    server_record_path(self.facts.port).unlink(missing_ok=True)
-        exit_code = 128 - code if code < 0 else code
-        return self._finish(exit_code, ready_at)
+                self._announce(self.ready_at)
+                if opts.after_ready:  # beside the loop: signals and the stop timeout still act
+                    threading.Thread(
+                        target=opts.after_ready, args=(self.ready_facts(self.ready_at),), daemon=True
+                    ).start()
+        if not self.ready and elapsed > opts.ready_timeout:
+            self.display.stop()
+            self.display.note(
+                f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang (raise --ready-timeout for slow first starts)",
+                err=True,
+            )
+            self.gave_up = True
+            self._begin_stop()
+        return True
+
+    def stop(self) -> int:
+        """After SGLang's exit: nothing of its group outlives it, the handlers and the record go; its exit status."""
+        self.display.stop()
+        self._act_on_signals()
+        code = self.child.wait()
+        self._kill_group(signal.SIGKILL)  # nothing of the group outlives the leader
+        self._pump_thread.join(timeout=10)
+        self._log.close()
+        for s, handler in self._previous_handlers.items():
+            signal.signal(s, handler)
+        if self.record_written:
+            server_record_path(self.facts.port).unlink(missing_ok=True)
+        return code
 
     def _finish(self, exit_code: int, ready_at: float | None) -> Outcome:
         facts = dict(self.watcher.facts)

@@ -177,7 +177,7 @@ def main():
 
 
 def run_server(server_args):
-    """What qwen_serve.sglang_entry calls (SGLang's own run_server(ServerArgs)): the same stand-in, with the
+    """What qwen_serve.sglang.entry calls (SGLang's own run_server(ServerArgs)): the same stand-in, with the
     arguments the entry module handed over (the API key among them, which is in no process's argv)."""
     global HOST, PORT, KEY
     sys.argv = ["sglang.launch_server", *server_args]

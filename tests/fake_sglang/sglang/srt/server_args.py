@@ -1,4 +1,4 @@
-"""Stand-in for sglang.srt.server_args: the entry module (qwen_serve.sglang_entry) calls this."""
+"""Stand-in for sglang.srt.server_args: the entry module (qwen_serve.sglang.entry) calls this."""
 
 
 def prepare_server_args(argv):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from .settings import TORCHAO_CONFIGS
+from ..settings import TORCHAO_CONFIGS
 
 
 def torchao_config_object(name: str):
@@ -137,7 +137,7 @@ def install(argv: list[str] | None = None) -> bool:
     if model_runner is not None:
         model_runner.apply_torchao_config_to_model = apply_torchao_config_to_model
     if _flag_value(argv, "--load-format") == "layered":
-        # SGLang 0.5.17's LayeredModelLoader cannot load Qwen3 (see layered_load.py)
+        # SGLang 0.5.17's LayeredModelLoader cannot load Qwen3 (see sglang/layered_load.py)
         from sglang.srt.model_loader.loader import LayeredModelLoader
 
         from .layered_load import layered_load_model

@@ -16,7 +16,7 @@ lm_head) — is put on the GPU, filled with just its own tensors read by name fr
 files (through the model's own `load_weights`, so SGLang's sharding and q/k/v stacking apply),
 and quantized before the next unit. Peak ≈ the quantized model + one bf16 layer.
 
-`qwen_serve.torchao_compat.install` puts `layered_load_model` in SGLang's place when qwen-serve
+`qwen_serve.sglang.torchao_fix.install` puts `layered_load_model` in SGLang's place when qwen-serve
 launches with `--load-format layered` (which it chooses where the bf16 model would not fit).
 """
 
@@ -175,7 +175,7 @@ def layered_load_model(self, *, model_config, device_config) -> nn.Module:
     from sglang.srt.model_loader.loader import _get_quantization_config, _initialize_model, set_default_torch_dtype
     from sglang.srt.runtime_context import get_exec
 
-    from .torchao_compat import apply_torchao_config_to_model, report
+    from .torchao_fix import apply_torchao_config_to_model, report
 
     torchao_config = get_exec().graph.torchao_config
     target = torch.device(device_config.device)

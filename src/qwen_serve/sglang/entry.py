@@ -1,7 +1,7 @@
-"""`python -m qwen_serve.sglang_entry ARGS`: SGLang's `launch_server`, with the torchao fix and the API key.
+"""`python -m qwen_serve.sglang.entry ARGS`: SGLang's `launch_server`, with the torchao fix and the API key.
 
 Used by qwen-serve when a torchao config is requested on an SGLang that needs the fix
-(capabilities.py), and whenever an API key is set: the key comes in the environment variable
+(sglang/capabilities.py), and whenever an API key is set: the key comes in the environment variable
 QWEN_SERVE_SGLANG_API_KEY (readable only by the same user, unlike a command line, which `ps` shows to
 everyone) and goes to SGLang's ServerArgs inside this process, so it is in no process's argv. The fix is installed at import time, not under `__main__`: SGLang starts its
 scheduler processes with multiprocessing's "spawn", which re-imports this main module in every
@@ -9,7 +9,7 @@ child, so each process of the server gets it before SGLang's model runner is imp
 Everything else is SGLang's own `python -m sglang.launch_server`, unchanged.
 """
 
-from qwen_serve.torchao_compat import install
+from qwen_serve.sglang.torchao_fix import install
 
 PATCHED = install()
 
@@ -23,7 +23,7 @@ if __name__ == "__main__":
     from sglang.srt.utils import kill_process_tree
 
     if PATCHED:
-        print("qwen-serve: torchao fix installed (qwen_serve.torchao_compat)", file=sys.stderr, flush=True)
+        print("qwen-serve: torchao fix installed (qwen_serve.sglang.torchao_fix)", file=sys.stderr, flush=True)
     load_plugins()
     key = os.environ.pop("QWEN_SERVE_SGLANG_API_KEY", None)  # not inherited by SGLang's own children
     server_args = prepare_server_args(sys.argv[1:] + (["--api-key", key] if key else []))

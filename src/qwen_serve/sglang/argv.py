@@ -12,14 +12,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import QwenServeError, did_you_mean
+from ..resolve import LaunchSettings, Setting
+from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP
 from .capabilities import ALTERNATIVES, CAPABILITIES, SGLangTarget
-from .errors import QwenServeError, did_you_mean
-from .resolve import LaunchSettings, Setting
-from .settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP
 
 SGLANG_MODULE = "sglang.launch_server"
-# SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/torchao_compat.py) and API-key handover
-ENTRY_MODULE = "qwen_serve.sglang_entry"
+# SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/sglang/torchao_fix.py) and API-key handover
+ENTRY_MODULE = "qwen_serve.sglang.entry"
 API_KEY_ENV = "QWEN_SERVE_SGLANG_API_KEY"  # read (and removed) by ENTRY_MODULE
 MASK = "****"
 
@@ -170,13 +170,13 @@ def build_command(launch: LaunchSettings, target: SGLangTarget, python: str | No
         notes.append(
             f"runs SGLang through {ENTRY_MODULE}: SGLang {target.version}'s --torchao-config calls torchao "
             "functions that its pinned torchao 0.17 removed (int4_weight_only, …), so the server would die "
-            "at model load; qwen_serve/torchao_compat.py puts a version built on torchao's *Config API in "
+            "at model load; qwen_serve/sglang/torchao_fix.py puts a version built on torchao's *Config API in "
             "its place in every SGLang process, then SGLang's own launch_server runs unchanged"
         )
         if launch["load_format"] == "layered":
             notes.append(
                 f"--load-format layered ({launch.get('load_format').origin}): {ENTRY_MODULE} also replaces "
-                f"SGLang {target.version}'s LayeredModelLoader.load_model with qwen_serve/layered_load.py — "
+                f"SGLang {target.version}'s LayeredModelLoader.load_model with qwen_serve/sglang/layered_load.py — "
                 "SGLang's own cannot load Qwen3 (it needs load_weights_to_module, hands one weights generator "
                 "to every module, and drops weight_loader attributes); ours loads and quantizes one decoder "
                 "layer at a time from the safetensors files, so the whole bf16 model is never on the GPU"
@@ -337,7 +337,7 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     weight, group = launch.get("humming_weight_dtype"), launch.get("humming_group_size")
     weight_field = FIELDS_BY_NAME["humming_weight_dtype"]
     if weight.value is None:
-        from .model import checkpoint_quantization
+        from ..model import checkpoint_quantization
 
         if checkpoint_quantization(launch["model_path"]) is None:
             raise QwenServeError(

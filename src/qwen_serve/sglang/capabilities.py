@@ -123,7 +123,7 @@ def load_flagset(version: str) -> FlagSet:
 
 def target_for(requested: str | None = None) -> SGLangTarget:
     """The installed SGLang, or `requested` (for planning), with the nearest flag snapshot."""
-    from .errors import QwenServeError
+    from ..errors import QwenServeError
 
     installed = installed_sglang_version()
     text = requested or installed or PINNED_SGLANG

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .sglang_args import SGLangCommand
+from .argv import SGLangCommand
 
 
 @dataclass(frozen=True)

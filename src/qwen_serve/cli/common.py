@@ -1,0 +1,112 @@
+"""What the commands share: the lazily loaded command group with a default command, the setting flags
+drawn from `settings.FIELDS`, and a server URL from --base-url or --host/--port."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+from click.core import ParameterSource
+
+from ..errors import QwenServeError
+from ..settings import FIELDS
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class NamesProgram:
+    """A QwenServeError from a command carries the program's name, so click prints `qwen-serve: error: …`."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except QwenServeError as exc:
+            exc.prog = exc.prog or ctx.find_root().info_name
+            raise
+
+
+class Command(NamesProgram, click.Command):
+    pass
+
+
+class LazyGroup(NamesProgram, click.Group):
+    """Subcommands given as "module:attribute" and imported only when run or listed (vLLM's shape: the
+    chosen command alone is imported). The first is the default: `qwen-serve --preset x` means
+    `qwen-serve serve --preset x`; `--help` shows the commands and then the default command's options."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+        self.default_command = next(iter(lazy))
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.lazy)
+
+    def get_command(self, ctx, name: str):
+        if name not in self.lazy:
+            return None
+        module, attribute = self.lazy[name].split(":")
+        return getattr(importlib.import_module(module, __package__), attribute)
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in (*self.lazy, "--version", "--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            help_text = self.get_command(ctx, name).get_short_help_str(limit=200)
+            rows.append((name, ("(default) " if name == self.default_command else "") + help_text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def format_epilog(self, ctx, formatter) -> None:
+        default = self.get_command(ctx, self.default_command)
+        sub = click.Context(default, info_name=self.default_command, parent=ctx)
+        formatter.write_paragraph()
+        formatter.write_text(f"{ctx.info_name} {self.default_command} (the default command):")
+        default.format_options(sub, formatter)
+        default.format_epilog(sub, formatter)
+
+
+def setting_options(func):
+    """One flag per setting of `settings.FIELDS`, its built-in default shown (the bundled server_config.yaml's
+    top level, which a selected preset overrides). Values come in as text and are checked by the settings
+    table itself, so every bad value gets the same one-line error as in YAML."""
+    for spec in reversed(FIELDS):
+        if spec.default is None:
+            shown = "SGLang's own" if spec.sglang_flag else "none"
+        elif spec.kind is bool:
+            shown = "on" if spec.default else "off"
+        else:
+            shown = str(spec.default)
+        if spec.kind is bool:
+            decl = f"{spec.cli_flag}/--no-{spec.cli_flag[2:]}"
+            func = click.option(decl, spec.name, default=spec.default, help=f"{spec.help}  [default: {shown}]")(func)
+        else:
+            metavar = {int: "INT", float: "FLOAT"}.get(spec.kind, "TEXT")
+            func = click.option(
+                spec.cli_flag,
+                spec.name,
+                type=click.STRING,
+                default=spec.default,
+                metavar=metavar,
+                help=f"{spec.help}  [default: {shown}]",
+            )(func)
+    return func
+
+
+def typed_settings(ctx: click.Context, params: dict) -> dict:
+    """The settings the user typed (click's parameter source, not a None sentinel): only these override."""
+    return {
+        spec.name: params[spec.name]
+        for spec in FIELDS
+        if ctx.get_parameter_source(spec.name) is ParameterSource.COMMANDLINE
+    }
+
+
+def server_url(base_url: str | None, host: str, port: int) -> str:
+    """http://host:port of a server, from --base-url (with or without /v1) or --host/--port."""
+    url = (base_url or f"http://{host}:{port}").rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url

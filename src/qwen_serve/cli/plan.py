@@ -1,0 +1,53 @@
+"""`qwen-serve plan`: the memory plan of every preset (or one) on the detected or named GPUs."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import QwenServeError
+from .common import CONTEXT, Command, setting_options, typed_settings
+
+
+@click.command("plan", cls=Command, context_settings=CONTEXT)
+@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@click.option("--preset", metavar="NAME", help="Plan one preset (default: every preset of the file).")
+@click.option(
+    "--gpu",
+    "gpu_spec",
+    metavar="SPEC",
+    help="GPU to plan for, e.g. 'RTX 4090', A100-80GB, H100x2, 24GiB,sm89 (default: the detected ones).",
+)
+@setting_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plans as JSON.")
+def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
+    """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
+    from ..config import load_config
+    from ..pipeline import auto_preset, hardware_for, preset_plans
+    from ..report import print_plans
+
+    cli_values = typed_settings(click.get_current_context(), cli_values)
+    config = load_config(config_path)
+    hw = hardware_for(gpu_spec, required="qwen-serve plan")
+    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, hw)
+    try:
+        auto_line = auto_preset(config, cli_values, hw)[1]
+    except QwenServeError as exc:
+        auto_line = exc.line
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "hardware": hw.describe(),
+                    "config": config.label,
+                    "auto": auto_line,
+                    "auto_order": config.auto_order_for(hw.gpu),
+                    "plans": [p.as_dict() for p in plans],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print_plans(plans, hw.describe(), config.label, click.echo)
+        click.echo(auto_line)

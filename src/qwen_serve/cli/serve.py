@@ -1,0 +1,239 @@
+"""`qwen-serve serve` (the default command): resolve, plan and launch SGLang, or show it with --dry-run."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import QwenServeError
+from .common import CONTEXT, Command, setting_options, typed_settings
+
+PRECEDENCE = """\b
+Precedence (lowest first): the bundled server_config.yaml's top level (the
+defaults shown) < your --config file's top level < the selected preset
+< QWEN_SERVE_API_KEY < flags you typed.  Other SGLang flags go after `--`, checked
+against SGLang's parser (a flag qwen-serve models, like --port, is refused):
+  qwen-serve --preset balanced -- --enable-metrics"""
+
+
+@click.command("serve", cls=Command, context_settings=CONTEXT, epilog=PRECEDENCE)
+@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@click.option(
+    "--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits this GPU."
+)
+@setting_options
+@click.option("--dry-run", is_flag=True, help="Print the SGLang command and every setting's origin; launch nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: print JSON.")
+@click.option("--check", is_flag=True, help="Parse the command with the installed SGLang's own parser; launch nothing.")
+@click.option(
+    "--sglang-version", metavar="X.Y.Z", help="Build the command for this SGLang release instead of the installed one."
+)
+@click.option("--log-file", metavar="PATH", help="SGLang's log (default: ~/.cache/qwen-serve/logs/…).")
+@click.option("--quiet", is_flag=True, help="Show progress and the banner, not SGLang's own log lines.")
+@click.option(
+    "--ready-timeout",
+    type=click.FloatRange(1),
+    default=1200,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 124) if not ready by then.",
+)
+@click.option(
+    "--stop-timeout",
+    type=click.FloatRange(0),
+    default=30,
+    show_default=True,
+    metavar="SECONDS",
+    help="Grace period after SIGINT/SIGTERM (SGLang drains running requests) before SIGKILL.",
+)
+@click.option("--ready-file", metavar="PATH", help="Write the ready facts as JSON here once ready (for scripts).")
+@click.option("--test", "run_tests", is_flag=True, help="Run qwen-test's checks once the server is ready.")
+@click.option(
+    "--gpu",
+    "gpu_spec",
+    metavar="SPEC",
+    help="Plan for this GPU instead of the detected one, e.g. 'RTX 4090', H100x2, 24GiB,sm89.",
+)
+@click.option("--force", is_flag=True, help="Launch even when the memory plan says it does not fit.")
+@click.option(
+    "--api-key-file",
+    metavar="FILE",
+    help="Read the API key from this file (its first line); "
+    "or set QWEN_SERVE_API_KEY. Either keeps the key off every command line.",
+)
+@click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
+def serve(
+    config_path,
+    preset,
+    dry_run,
+    as_json,
+    check,
+    sglang_version,
+    log_file,
+    quiet,
+    ready_timeout,
+    stop_timeout,
+    ready_file,
+    run_tests,
+    gpu_spec,
+    force,
+    api_key_file,
+    passthrough,
+    **cli_values,
+):
+    """Launch SGLang with the resolved settings (or show them with --dry-run)."""
+    import os
+
+    cli_values = typed_settings(click.get_current_context(), cli_values)
+
+    from ..pipeline import clear_to_launch, prepare
+
+    if api_key_file:
+        cli_values["api_key"] = _read_key_file(api_key_file, cli_values.get("api_key"))
+    prepared = prepare(
+        config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version, dict(os.environ)
+    )
+    if dry_run:
+        _show_dry_run(prepared, as_json)
+    if check:
+        _check(prepared.command)
+    if dry_run or check:
+        return
+    notes = clear_to_launch(prepared, sglang_version, force)
+    for note in notes:
+        click.echo(f"qwen-serve: {note}", err=True)
+    sys.exit(
+        _launch(
+            prepared.launch,
+            prepared.command,
+            prepared.fit,
+            log_file,
+            quiet,
+            ready_timeout,
+            stop_timeout,
+            ready_file,
+            run_tests,
+            api_key_from_file=bool(api_key_file),
+        )
+    )
+
+
+def _read_key_file(path: str, typed: str | None) -> str:
+    from pathlib import Path
+
+    if typed:
+        raise QwenServeError(
+            "--api-key and --api-key-file both given", fix="keep one (the file keeps the key out of argv)"
+        )
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QwenServeError(
+            f"--api-key-file: '{path}' cannot be read ({exc.__class__.__name__})",
+            fix="pass a readable text file whose first line is the key",
+        ) from None
+    key = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not key:
+        raise QwenServeError(f"--api-key-file: '{path}' is empty", fix="write the key on its first line")
+    return key
+
+
+def _show_dry_run(prepared, as_json: bool) -> None:
+    from ..report import dry_run_json, print_dry_run
+
+    if as_json:
+        click.echo(dry_run_json(prepared.launch, prepared.command, prepared.fit))
+    else:
+        print_dry_run(prepared.launch, prepared.command, click.echo, prepared.fit)
+
+
+def _launch(
+    launch,
+    command,
+    fit,
+    log_file,
+    quiet,
+    ready_timeout,
+    stop_timeout,
+    ready_file,
+    run_tests,
+    api_key_from_file: bool = False,
+) -> int:
+    import os
+    from pathlib import Path
+
+    from ..supervise import ServerFacts, SuperviseOptions, Supervisor, default_log_path, quantization_label
+
+    facts = ServerFacts(
+        host=launch["host"],
+        port=launch["port"],
+        model=launch["model_path"],
+        served_model_name=launch["served_model_name"],
+        preset=launch.preset.name if launch.preset else None,
+        quantization=quantization_label(launch["torchao_config"], launch["quantization"], launch["kv_cache_dtype"]),
+        tp_size=launch["tp_size"],
+        api_key=launch["api_key"],
+        gpu=fit.hardware if fit else None,
+    )
+    options = SuperviseOptions(
+        log_file=Path(log_file) if log_file else default_log_path(facts.port),
+        quiet=quiet,
+        ready_timeout=ready_timeout,
+        stop_timeout=stop_timeout,
+        ready_file=Path(ready_file) if ready_file else None,
+        secrets=(launch["api_key"],) if launch["api_key"] else (),
+        after_ready=_post_ready_checks(launch) if run_tests else None,
+        env={**os.environ, **command.environ} if command.env else None,
+        phase_labels=dict(command.phase_labels),
+    )
+    if launch.get("api_key").origin == "cli" and not api_key_from_file:
+        click.echo(
+            "qwen-serve: warning: --api-key on qwen-serve's own command line is visible to every local user "
+            "(ps); use QWEN_SERVE_API_KEY or --api-key-file (SGLang gets it through the environment either way)",
+            err=True,
+        )
+    if facts.host in ("0.0.0.0", "::") and not facts.api_key:
+        click.echo(
+            f"qwen-serve: warning: listening on {facts.host} without --api-key: anyone who can reach "
+            f"port {facts.port} can use the server (pass --api-key, or --host 127.0.0.1)",
+            err=True,
+        )
+    click.echo(f"qwen-serve: launching {command.shell()}", err=True)
+    click.echo(f"qwen-serve: SGLang's log: {options.log_file}", err=True)
+    return Supervisor(command.argv, facts, options).run().exit_code
+
+
+def _post_ready_checks(launch):
+    def run_checks(facts: dict) -> None:
+        from .. import client
+        from ..report import CheckTable
+
+        options = client.Options(base_url=facts["base_url"], api_key=launch["api_key"])
+        table = CheckTable(live=False)
+        results, _ = client.run_checks(options, list(client.CHECKS))
+        table.finish(results, facts["base_url"])
+
+    return run_checks
+
+
+def _check(command) -> None:
+    from ..sglang.check import check_command
+
+    target = command.target
+    if not target.installed:
+        raise QwenServeError(
+            f"--check parses with the installed SGLang, but this is {target.description}",
+            fix="drop --sglang-version, or install that release (uv sync)",
+        )
+    result = check_command(command)
+    if not result.accepted:
+        raise QwenServeError(f"sglang {target.version}'s parser rejects the command: {result.error}")
+    if result.mismatches:
+        raise QwenServeError(
+            f"sglang {target.version}'s parser reads the command differently: " + "; ".join(result.mismatches)
+        )
+    click.echo(
+        f"check: sglang {target.version}'s own parser accepts the command; "
+        f"all {result.checked} intended fields parse as intended"
+    )
