@@ -3,6 +3,7 @@ consistency — counts, ordered percentiles, tokens counted right — never for 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 
@@ -161,12 +162,36 @@ def test_unreachable_server_exits_2():
     assert result.exit_code == 2 and "cannot reach the server" in result.stderr
 
 
+@contextlib.contextmanager
+def aiohttp_app_served(app):
+    """An aiohttp app on 127.0.0.1 in a thread of its own, for the length of the block: its URL."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    loop, runner, port = asyncio.new_event_loop(), web.AppRunner(app), free_port()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
 @pytest.fixture
 def unlisted_server():
     """An OpenAI-style completions server with no /v1/models (not every compatible server has it):
     four streamed chunks, then the usage chunk when asked for, as SGLang sends them."""
-    import asyncio
-    import threading
 
     from aiohttp import web
 
@@ -187,20 +212,8 @@ def unlisted_server():
 
     app = web.Application()
     app.router.add_post("/v1/completions", completions)
-    loop, runner, port = asyncio.new_event_loop(), web.AppRunner(app), free_port()
-
-    def serve():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
+    with aiohttp_app_served(app) as url:
+        yield url
 
 
 def test_a_server_that_lists_no_models_needs_model(unlisted_server, tmp_path):
@@ -564,8 +577,6 @@ def relay(cpu_server):
     """The CPU server behind a relay that drops the two SGLang fields bench_serving's OpenAI backend
     always sends (ignore_eos, best_of) and transformers serve refuses with 422; everything else,
     the stream included, passes through as it comes."""
-    import asyncio
-    import threading
 
     import aiohttp
     from aiohttp import web
@@ -599,22 +610,8 @@ def relay(cpu_server):
     app = web.Application()
     app.router.add_post("/flush_cache", flush_cache)
     app.router.add_route("*", "/{tail:.*}", forward)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    port = free_port()
-
-    def serve():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", cpu_server[1], prompts
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
+    with aiohttp_app_served(app) as url:
+        yield url, cpu_server[1], prompts
 
 
 def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_path, monkeypatch, capsys):
@@ -852,11 +849,14 @@ def test_a_missing_bench_extra_is_one_line(monkeypatch, tmp_path):
     )
     import importlib
 
+    real_module = importlib.import_module
     monkeypatch.setattr(
         importlib,
         "import_module",
         lambda name, *a: (
-            (_ for _ in ()).throw(ImportError(name)) if name.split(".")[0] in ("aiohttp", "matplotlib") else real(name)
+            (_ for _ in ()).throw(ImportError(name))
+            if name.split(".")[0] in ("aiohttp", "matplotlib")
+            else real_module(name, *a)
         ),
     )
     f = tmp_path / "r.json"
