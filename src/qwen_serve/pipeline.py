@@ -209,3 +209,10 @@ def resolved_settings(argv: list[str]) -> dict[str, Any]:
         tuple(ctx.params["passthrough"]),
     )
     return {s.name: s.value for s in launch.settings}
+
+
+def manifest_command(prepared: Prepared):
+    """The launch and SGLang command for a manifest: the API key left out (a Secret supplies it), rebuilt
+    for the same SGLang release."""
+    launch = prepared.launch.with_setting("api_key", None, "k8s: the Secret")
+    return launch, build_command(launch, prepared.command.target)

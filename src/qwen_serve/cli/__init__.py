@@ -3,6 +3,7 @@
     qwen-serve [serve] …   cli/serve.py     resolve, plan and launch SGLang (the default command)
     qwen-serve plan …      cli/plan.py      the memory plan of every preset
     qwen-serve skeleton …  cli/skeleton.py  a Qwen3-14B model directory, offline
+    qwen-serve k8s …       cli/k8s.py       Kubernetes manifests: workers behind sglang-router
     qwen-test …            cli/qwen_test.py check a running server, or compare two
     qwen-bench [run] …     cli/qwen_bench.py  load a server at several concurrency levels; `plot`
 
@@ -19,7 +20,12 @@ from .common import CONTEXT, LazyGroup
 
 @click.group(
     cls=LazyGroup,
-    lazy={"serve": ".serve:serve", "plan": ".plan:plan_command", "skeleton": ".skeleton:skeleton"},
+    lazy={
+        "serve": ".serve:serve",
+        "plan": ".plan:plan_command",
+        "skeleton": ".skeleton:skeleton",
+        "k8s": ".k8s:k8s_command",
+    },
     context_settings=CONTEXT,
 )
 @click.version_option(package_name="qwen-serve", prog_name="qwen-serve")

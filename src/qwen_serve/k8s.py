@@ -1,0 +1,236 @@
+"""`qwen-serve k8s`: Kubernetes manifests for the resolved configuration.
+
+SGLang workers (a Deployment, one pod per replica, `nvidia.com/gpu: tp_size` each) behind SGLang's own
+router (`sglang_router.launch_router`, cache-aware routing), which finds the worker pods through the
+Kubernetes API (`--service-discovery --selector …`): no hand-kept list of worker URLs, and a worker that
+is rescheduled rejoins on its own. The worker's command is the one `qwen-serve --dry-run` prints for the
+same flags, for the same SGLang release; its probes mean what qwen-serve's readiness means: SGLang's
+`/health_generate` answers only once one token has been generated. An API key never appears in the
+manifests: workers and router read it from a Secret the user creates.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import QwenServeError
+
+ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")
+ENTRY_MODULE = "qwen_serve.sglang.entry"
+KEY_ENV = "QWEN_SERVE_API_KEY"  # from the Secret; SGLang and the router get it as $(QWEN_SERVE_API_KEY)
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the manifests need beyond the launch settings."""
+
+    name: str = "qwen3-14b"
+    namespace: str = "default"
+    replicas: int = 1
+    image: str | None = None  # default: SGLang's own image of the target release
+    router_image: str | None = None  # default: the worker image (SGLang's images carry sglang-router)
+    router_policy: str = "cache_aware"
+    shm: str = "16Gi"  # /dev/shm for SGLang's processes (NCCL and its IPC need more than a pod's 64 MiB)
+
+
+def check(d: Deployment) -> None:
+    if not (1 <= len(d.name) <= 40 and _DNS_LABEL.fullmatch(d.name)):
+        raise QwenServeError(
+            f"--name '{d.name}' is not a Kubernetes name",
+            allowed="lowercase letters, digits and '-', starting and ending with a letter or digit, at most 40",
+            fix="e.g. --name qwen3-14b",
+        )
+    if not _DNS_LABEL.fullmatch(d.namespace) or len(d.namespace) > 63:
+        raise QwenServeError(
+            f"--namespace '{d.namespace}' is not a Kubernetes namespace name",
+            allowed="lowercase letters, digits and '-', at most 63",
+            fix="e.g. --namespace default",
+        )
+    if d.router_policy not in ROUTER_POLICIES:
+        raise QwenServeError(
+            f"--router-policy '{d.router_policy}' is not a policy of sglang-router",
+            allowed=", ".join(ROUTER_POLICIES),
+            fix="--router-policy cache_aware (reuses each worker's prefix cache)",
+        )
+
+
+def default_image(sglang_version: str) -> str:
+    return f"lmsysorg/sglang:v{sglang_version}"
+
+
+def worker_command(argv: list[str], port: int, api_key: bool) -> list[str]:
+    """SGLang's argv as qwen-serve builds it, for a container: `python3` instead of this interpreter's
+    path, listening on every interface of the pod, the key from the Secret by Kubernetes' $(VAR) expansion."""
+    args = ["python3", *argv[1:]]
+    for flag, value in (("--host", "0.0.0.0"), ("--port", str(port))):
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    return args + (["--api-key", f"$({KEY_ENV})"] if api_key else [])
+
+
+def router_command(d: Deployment, worker_port: int, port: int, api_key: bool) -> list[str]:
+    """sglang-router with Kubernetes service discovery of the worker pods (checked by its own parser in CI)."""
+    labels = worker_labels(d)
+    return [
+        "python3",
+        "-m",
+        "sglang_router.launch_router",
+        "--service-discovery",
+        "--selector",
+        *(f"{k}={v}" for k, v in labels.items()),
+        "--service-discovery-port",
+        str(worker_port),
+        "--service-discovery-namespace",
+        d.namespace,
+        "--policy",
+        d.router_policy,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        *(["--api-key", f"$({KEY_ENV})"] if api_key else []),
+    ]
+
+
+def worker_labels(d: Deployment) -> dict[str, str]:
+    return {"app.kubernetes.io/name": d.name, "app.kubernetes.io/component": "worker"}
+
+
+def router_labels(d: Deployment) -> dict[str, str]:
+    return {"app.kubernetes.io/name": d.name, "app.kubernetes.io/component": "router"}
+
+
+def _key_env(d: Deployment) -> list[dict[str, Any]]:
+    ref = {"name": f"{d.name}-api-key", "key": "api-key"}
+    return [{"name": KEY_ENV, "valueFrom": {"secretKeyRef": ref}}]
+
+
+def manifests(
+    d: Deployment,
+    argv: list[str],
+    environ: dict[str, str],
+    *,
+    port: int,
+    tp_size: int,
+    api_key: bool,
+    sglang_version: str,
+    ready_timeout: float = 1200,
+    stop_timeout: float = 30,
+) -> list[dict[str, Any]]:
+    """The resources, in the order `kubectl apply -f` should meet them. `argv`/`environ`: SGLang's command
+    and the variables qwen-serve sets for it (without the API key)."""
+    check(d)
+    if len(argv) > 2 and argv[2] == ENTRY_MODULE and not d.image:
+        raise QwenServeError(
+            "this configuration runs SGLang through qwen-serve's entry module (the torchao fix or the layered "
+            "loader run inside SGLang's processes), which SGLang's own image does not have",
+            fix="pass --image with an image that has qwen-serve installed, or choose a preset without torchao",
+        )
+    image = d.image or default_image(sglang_version)
+    meta = {"namespace": d.namespace}
+    env = [{"name": k, "value": v} for k, v in sorted(environ.items())] + (_key_env(d) if api_key else [])
+    http = {"name": "http", "containerPort": port}
+    generate = {"httpGet": {"path": "/health_generate", "port": "http"}, "timeoutSeconds": 30}
+    worker = {
+        "name": "sglang",
+        "image": image,
+        "command": worker_command(argv, port, api_key),
+        "ports": [http],
+        "env": env,
+        "resources": {"limits": {"nvidia.com/gpu": tp_size}},
+        "volumeMounts": [
+            {"name": "dshm", "mountPath": "/dev/shm"},
+            {"name": "hf-cache", "mountPath": "/root/.cache/huggingface"},
+        ],
+        # ready = what qwen-serve's readiness means: one token generated (SGLang's /health_generate)
+        "startupProbe": {**generate, "periodSeconds": 10, "failureThreshold": math.ceil(ready_timeout / 10)},
+        "readinessProbe": {**generate, "periodSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": 30,
+            "timeoutSeconds": 10,
+            "failureThreshold": 3,
+        },
+    }
+    router_port = {"name": "http", "containerPort": port}
+    router = {
+        "name": "router",
+        "image": d.router_image or image,
+        "command": router_command(d, port, port, api_key),
+        "ports": [router_port],
+        "env": _key_env(d) if api_key else [],
+        "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 30},
+    }
+    sa = f"{d.name}-router"
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, **meta}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": sa, **meta},  # the router watches the worker pods, nothing else
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": sa, **meta},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": d.namespace}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"{d.name}-worker", **meta, "labels": worker_labels(d)},
+            "spec": {
+                "replicas": d.replicas,
+                "selector": {"matchLabels": worker_labels(d)},
+                "template": {
+                    "metadata": {"labels": worker_labels(d)},
+                    "spec": {
+                        "terminationGracePeriodSeconds": math.ceil(stop_timeout) + 10,  # SGLang drains first
+                        "containers": [worker],
+                        "volumes": [
+                            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": d.shm}},
+                            {"name": "hf-cache", "emptyDir": {}},
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"{d.name}-router", **meta, "labels": router_labels(d)},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": router_labels(d)},
+                "template": {
+                    "metadata": {"labels": router_labels(d)},
+                    "spec": {"serviceAccountName": sa, "containers": [router]},
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": d.name, **meta, "labels": router_labels(d)},
+            "spec": {
+                "selector": router_labels(d),
+                "ports": [{"name": "http", "port": port, "targetPort": "http"}],
+            },
+        },
+    ]
+
+
+def to_yaml(docs: list[dict[str, Any]], header: str) -> str:
+    import yaml
+
+    body = "---\n".join(yaml.safe_dump(doc, sort_keys=False, width=120) for doc in docs)
+    return "".join(f"# {line}\n" for line in header.splitlines()) + "---\n" + body

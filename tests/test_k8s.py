@@ -1,0 +1,109 @@
+"""`qwen-serve k8s`: manifests that Kubernetes' own schemas accept, whose worker runs exactly the command
+`--dry-run` prints and whose router command sglang-router's own parser reads as meant."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+
+def manifests(qwen_serve, *args: str) -> dict[str, dict]:
+    result = qwen_serve("k8s", *args)
+    assert result.exit_code == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    return {f"{d['kind']}/{d['metadata']['name']}": d for d in docs}
+
+
+def container(docs: dict, name: str) -> dict:
+    return docs[f"Deployment/{name}"]["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize("preset", ["fp8", "balanced", "high_performance"])
+def test_manifests_pass_kubernetes_own_schemas(qwen_serve, preset):
+    import kubernetes_validate
+
+    docs = manifests(qwen_serve, "--preset", preset, "--replicas", "2", "--api-key", "sk-secret")
+    assert sorted(docs) == [
+        "Deployment/qwen3-14b-router",
+        "Deployment/qwen3-14b-worker",
+        "Role/qwen3-14b-router",
+        "RoleBinding/qwen3-14b-router",
+        "Service/qwen3-14b",
+        "ServiceAccount/qwen3-14b-router",
+    ]
+    for doc in docs.values():
+        kubernetes_validate.validate(doc, "1.31", strict=True)  # raises on any unknown or mistyped field
+    assert docs["Deployment/qwen3-14b-worker"]["spec"]["replicas"] == 2
+
+
+def test_the_worker_runs_what_dry_run_prints(qwen_serve):
+    flags = ("--preset", "balanced", "--port", "31000")
+    dry = qwen_serve("--dry-run", "--json", *flags).json()
+    worker = container(manifests(qwen_serve, *flags), "qwen3-14b-worker")
+    argv = dry["argv"]
+    argv[argv.index("--host") + 1] = "0.0.0.0"
+    assert worker["command"] == ["python3", *argv[1:]]
+    # humming's quantization, as launched
+    assert {e["name"]: e["value"] for e in worker["env"]} == {e["name"]: e["value"] for e in dry["env"]}
+    assert worker["resources"] == {"limits": {"nvidia.com/gpu": 1}}
+    assert worker["ports"] == [{"name": "http", "containerPort": 31000}]
+    # ready means one token generated, as qwen-serve's own readiness does
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/health_generate"
+    assert worker["startupProbe"]["failureThreshold"] * worker["startupProbe"]["periodSeconds"] >= 1200
+
+
+def test_the_router_discovers_the_workers_as_its_own_parser_reads_it(qwen_serve):
+    from sglang_router.launch_router import parse_router_args
+
+    docs = manifests(qwen_serve, "--preset", "fp8", "--namespace", "serving", "--router-policy", "power_of_two")
+    router = container(docs, "qwen3-14b-router")
+    assert router["command"][:3] == ["python3", "-m", "sglang_router.launch_router"]
+    args = parse_router_args(router["command"][3:])
+    worker_labels = docs["Deployment/qwen3-14b-worker"]["spec"]["selector"]["matchLabels"]
+    assert args.service_discovery and args.selector == worker_labels
+    assert (args.service_discovery_namespace, args.service_discovery_port, args.policy) == (
+        "serving",
+        30000,
+        "power_of_two",
+    )
+    assert (
+        docs["Service/qwen3-14b"]["spec"]["selector"]
+        == docs["Deployment/qwen3-14b-router"]["spec"]["selector"]["matchLabels"]
+    )
+    role = docs["Role/qwen3-14b-router"]["rules"]
+    assert role == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+
+
+def test_the_api_key_comes_from_a_secret_and_is_never_printed(qwen_serve, monkeypatch):
+    monkeypatch.setenv("QWEN_SERVE_API_KEY", "sk-from-env")
+    result = qwen_serve("k8s", "--preset", "fp8")
+    assert result.exit_code == 0 and "sk-from-env" not in result.stdout + result.stderr
+    docs = {d["kind"] + "/" + d["metadata"]["name"]: d for d in yaml.safe_load_all(result.stdout) if d}
+    for name in ("qwen3-14b-worker", "qwen3-14b-router"):
+        c = container(docs, name)
+        assert c["command"][-2:] == ["--api-key", "$(QWEN_SERVE_API_KEY)"]  # Kubernetes expands it from env
+        ref = {e["name"]: e for e in c["env"]}["QWEN_SERVE_API_KEY"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "qwen3-14b-api-key", "key": "api-key"}
+    assert "create secret generic qwen3-14b-api-key" in result.stdout
+    monkeypatch.delenv("QWEN_SERVE_API_KEY")
+    assert "--api-key" not in container(manifests(qwen_serve, "--preset", "fp8"), "qwen3-14b-worker")["command"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("--replicas", "0"), "--replicas '0' is not a count of workers"),
+        (("--replicas", "two"), "--replicas 'two' is not a count of workers"),
+        (("--name", "Qwen_14B"), "--name 'Qwen_14B' is not a Kubernetes name"),
+        (("--namespace", "a.b"), "--namespace 'a.b' is not a Kubernetes namespace name"),
+        (("--router-policy", "fastest"), "--router-policy 'fastest' is not a policy of sglang-router"),
+        (("--preset", "balanced_torchao"), "pass --image with an image that has qwen-serve installed"),
+        (("--preset", "high_performance", "--gpu", "RTX 4090"), "memory plan on"),
+        (("--preset", "balnced"), "unknown preset"),
+    ],
+)
+def test_bad_k8s_input_is_one_line(qwen_serve, args, words):
+    result = qwen_serve("k8s", *args)
+    assert result.exit_code == 2, result.stdout
+    assert len(result.error_lines) == 1 and words in result.stderr, result.stderr
+    assert result.stdout == ""
