@@ -109,6 +109,7 @@ class CpuServer:
         if not self.warm:
             self.stop()
             raise AssertionError("transformers serve did not become healthy in 180 s")
+        _boot_next()
         return self.url, self.model_dir
 
     def stop(self) -> None:
@@ -123,13 +124,23 @@ class CpuServer:
 
 CPU_SERVERS: dict[int, CpuServer] = {}  # seed -> server
 NEEDS = {0: {"cpu_server", "server", "relay"}, 1: {"other_cpu_server"}}
+WANTED: list[int] = []  # seeds the collected tests need, in boot order
 
 
 def pytest_collection_modifyitems(session, config, items):
-    wanted = set().union(*(item.fixturenames for item in items)) if items else set()
-    for seed, fixtures in NEEDS.items():
-        if wanted & fixtures and seed not in CPU_SERVERS:
+    names = set().union(*(item.fixturenames for item in items)) if items else set()
+    WANTED[:] = [seed for seed, fixtures in NEEDS.items() if names & fixtures]
+    _boot_next()
+
+
+def _boot_next() -> None:
+    """One server boots at a time: on 2 cores, two booting beside the tests slow everything down."""
+    for seed in WANTED:
+        if seed not in CPU_SERVERS:
             CPU_SERVERS[seed] = CpuServer(seed)
+            return
+        if not CPU_SERVERS[seed].warm:
+            return
 
 
 def pytest_unconfigure(config):
