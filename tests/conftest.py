@@ -17,6 +17,11 @@ from click.testing import CliRunner
 from qwen_serve.cli import main_group
 
 ROOT = Path(__file__).resolve().parents[1]
+# No test reaches a model hub (none is reachable here): set before anything imports huggingface_hub, which
+# reads these once; a library that tries the hub regardless (sglang.bench_serving's chat-template check)
+# then fails at once instead of sleeping through its retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 class Result:
