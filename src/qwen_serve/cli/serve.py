@@ -62,6 +62,27 @@ against SGLang's parser (a flag qwen-serve models, like --port, is refused):
     help="Read the API key from this file (its first line); "
     "or set QWEN_SERVE_API_KEY. Either keeps the key off every command line.",
 )
+@click.option(
+    "--replicas",
+    default="1",
+    show_default=True,
+    metavar="N",
+    help="N workers on disjoint GPUs (tp-size each) behind sglang-router on --host/--port; "
+    "workers on 127.0.0.1, ports PORT+1 … PORT+N.",
+)
+@click.option(
+    "--worker-url",
+    "worker_urls",
+    multiple=True,
+    metavar="URL",
+    help="An SGLang server elsewhere to route to as well (repeat); with no local --replicas, only the router runs.",
+)
+@click.option(
+    "--router-policy",
+    default="cache_aware",
+    show_default=True,
+    help="sglang-router's policy with --replicas/--worker-url: cache_aware, round_robin, power_of_two, random.",
+)
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
 def serve(
     config_path,
@@ -79,6 +100,9 @@ def serve(
     gpu_spec,
     force,
     api_key_file,
+    replicas,
+    worker_urls,
+    router_policy,
     passthrough,
     **cli_values,
 ):
@@ -94,6 +118,27 @@ def serve(
     prepared = prepare(
         config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version, dict(os.environ)
     )
+    count = _replicas(click.get_current_context(), replicas, worker_urls)
+    if count is not None:
+        _serve_fleet(
+            prepared,
+            count,
+            worker_urls,
+            router_policy,
+            config_path,
+            cli_values,
+            passthrough,
+            gpu_spec,
+            force,
+            sglang_version,
+            stop_timeout,
+            ready_timeout,
+            ready_file,
+            dry_run,
+            as_json,
+            check,
+        )
+        return
     if dry_run:
         _show_dry_run(prepared, as_json)
     if check:
@@ -237,3 +282,94 @@ def _check(command) -> None:
         f"check: sglang {target.version}'s own parser accepts the command; "
         f"all {result.checked} intended fields parse as intended"
     )
+
+
+def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
+    """Local workers behind a router, or None for one SGLang with no router."""
+    from click.core import ParameterSource
+
+    if not replicas.isdigit() or (int(replicas) < 1 and not worker_urls):
+        raise QwenServeError(
+            f"--replicas '{replicas}' is not a count of workers",
+            allowed="an integer >= 1 (0 with --worker-url: only the router)",
+        )
+    count = int(replicas)
+    if worker_urls and ctx.get_parameter_source("replicas") is not ParameterSource.COMMANDLINE:
+        count = 0  # --worker-url alone: the router in front of servers elsewhere
+    return count if count != 1 or worker_urls else None
+
+
+def _serve_fleet(
+    prepared,
+    count,
+    worker_urls,
+    policy,
+    config_path,
+    cli_values,
+    passthrough,
+    gpu_spec,
+    force,
+    sglang_version,
+    stop_timeout,
+    ready_timeout,
+    ready_file,
+    dry_run,
+    as_json,
+    check,
+) -> None:
+    import json
+    from pathlib import Path
+
+    from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, describe
+    from ..k8s import ROUTER_POLICIES
+    from ..pipeline import clear_to_launch, hardware_for
+    from ..supervise import default_log_path
+
+    if policy not in ROUTER_POLICIES:
+        raise QwenServeError(
+            f"--router-policy '{policy}' is not a policy of sglang-router", allowed=", ".join(ROUTER_POLICIES)
+        )
+    hw = hardware_for(gpu_spec)
+    log_dir = default_log_path(int(prepared.launch["port"])).parent / f"fleet-{prepared.launch['port']}"
+    fleet = build_fleet(
+        prepared,
+        replicas=count,
+        worker_urls=tuple(worker_urls),
+        policy=policy,
+        config_path=config_path,
+        cli_values=cli_values,
+        passthrough=tuple(passthrough),
+        gpu_count=hw.count if hw else None,
+        gpu_spec=gpu_spec,
+        force=force,
+        sglang_version=sglang_version,
+        stop_timeout=stop_timeout,
+        ready_timeout=ready_timeout,
+        log_dir=log_dir,
+    )
+    if dry_run:
+        data = describe(fleet)
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+            return
+        for w in data["workers"]:
+            env = " ".join(f"{k}={v}" for k, v in w["env"].items())
+            click.echo(f"# worker {w['index']}: {w['url']}\n{env} {' '.join(w['argv'])}")
+            click.echo(f"#   which launches: {' '.join(w['sglang_argv'])}")
+        for url in data["remote_workers"]:
+            click.echo(f"# remote worker: {url}")
+        click.echo(f"# router ({ROUTER_ENTRY}: sglang-router, key from the environment): {data['router']['url']}")
+        click.echo(" ".join(data["router"]["argv"]))
+        return
+    if fleet.workers:
+        for note in clear_to_launch(prepared, sglang_version, force):
+            click.echo(f"qwen-serve: {note}", err=True)
+    import importlib.util
+
+    if importlib.util.find_spec("sglang_router") is None:
+        raise QwenServeError(
+            "--replicas and --worker-url run sglang-router, which is not installed",
+            fix="pip install 'qwen-serve[router]' (sglang-router)",
+        )
+    supervisor = FleetSupervisor(fleet, log_dir, ready_timeout, stop_timeout, Path(ready_file) if ready_file else None)
+    sys.exit(supervisor.run())

@@ -1,0 +1,406 @@
+"""Several SGLang workers behind SGLang's own router (`--replicas N`, `--worker-url URL`), supervised as one.
+
+Each worker is a `qwen-serve` process of its own on 127.0.0.1 (port + 1 … port + N, its own GPUs through
+CUDA_VISIBLE_DEVICES), so every worker keeps all of qwen-serve's supervision of its SGLang: its plan, its
+drain on SIGTERM, nothing outliving it. Once every worker has written its ready file, sglang-router starts
+on --host/--port in front of them (cache-aware routing by default); the service is ready when a generation
+through the router succeeds. One stop signal: SIGTERM to the router and to every worker (each drains its
+SGLang); a second one, a second or more later, or the stop timeout: SIGKILL to all. A worker or the router
+that exits on its own stops the rest, and qwen-serve exits with its code and names it: restarting a
+replica of a model that just crashed would hide the crash, and the router keeps no state worth saving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .supervise import SAME_PRESS_S, STOP_SIGNALS, _die_with_parent, _write_atomic
+
+ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
+ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
+EXIT_NOT_READY = 124
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Worker:
+    index: int
+    port: int
+    argv: tuple[str, ...]  # qwen-serve's command for this worker (its SGLang command is its own --dry-run)
+    env: dict[str, str] = field(default_factory=dict)  # CUDA_VISIBLE_DEVICES
+    sglang_argv: tuple[str, ...] = ()  # for --dry-run: what that worker will launch
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    workers: tuple[Worker, ...]
+    router_argv: tuple[str, ...]
+    host: str
+    port: int
+    remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
+    api_key: str | None = None
+
+    @property
+    def worker_urls(self) -> list[str]:
+        return [w.url for w in self.workers] + list(self.remote_workers)
+
+
+def router_argv(worker_urls: list[str], host: str, port: int, policy: str, python: str | None = None) -> list[str]:
+    """sglang-router in front of the workers (read by the router's own parser in CI)."""
+    return [
+        python or sys.executable,
+        "-m",
+        ROUTER_ENTRY,
+        "--worker-urls",
+        *worker_urls,
+        "--policy",
+        policy,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
+def worker_gpus(index: int, tp_size: int) -> str:
+    """Disjoint GPUs: worker i gets GPUs i*tp … (i+1)*tp - 1 of those visible."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [x for x in visible.split(",") if x] if visible else None
+    chosen = range(index * tp_size, (index + 1) * tp_size)
+    return ",".join(ids[i] if ids and i < len(ids) else str(i) for i in chosen)
+
+
+@dataclass
+class Member:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    ready_file: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,  # the terminal's Ctrl-C reaches qwen-serve alone, which stops them in order
+            preexec_fn=_die_with_parent,
+        )
+        out.close()
+
+    def signal(self, signum: int, group: bool = False) -> None:
+        if self.proc is None:
+            return
+        try:
+            (os.killpg if group else os.kill)(self.proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    @property
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    @property
+    def ready(self) -> bool:
+        return self.ready_file is not None and self.ready_file.exists()
+
+
+class FleetSupervisor:
+    """start / tick / stop over the members; the signal handler only records (as supervise.Supervisor)."""
+
+    def __init__(self, fleet: Fleet, log_dir: Path, ready_timeout: float, stop_timeout: float, ready_file=None):
+        self.fleet = fleet
+        self.log_dir = log_dir
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
+        self.ready_file = ready_file
+        self.signals: list[int] = []
+        self._first_signal_at: float | None = None
+        self._acted = 0
+        self.stop_deadline: float | None = None
+        self.ready_at: float | None = None
+        self.failed: tuple[str, int] | None = None  # (member, exit code) that ended on its own
+        self.gave_up = False
+        env = dict(os.environ)
+        self.workers = [
+            Member(
+                f"worker {w.index} (port {w.port})",
+                list(w.argv),
+                {**env, **w.env},
+                log_dir / f"worker{w.index}.out",
+                log_dir / f"worker{w.index}.ready.json",
+            )
+            for w in fleet.workers
+        ]
+        router_env = {**env, **({ROUTER_KEY_ENV: fleet.api_key} if fleet.api_key else {})}
+        self.router = Member(f"router (port {fleet.port})", list(fleet.router_argv), router_env, log_dir / "router.log")
+
+    @property
+    def members(self) -> list[Member]:
+        return [*self.workers, self.router]
+
+    def say(self, text: str) -> None:
+        print(f"qwen-serve: {text}", file=sys.stderr, flush=True)
+
+    def _on_signal(self, signum, _frame) -> None:
+        now = time.monotonic()
+        if self._first_signal_at is not None and now - self._first_signal_at < SAME_PRESS_S:
+            return  # a copy of the same press (process group + uv's forward)
+        if self._first_signal_at is None:
+            self._first_signal_at = now
+        self.signals.append(signum)
+
+    def _stop_all(self, why: str) -> None:
+        if self.stop_deadline is None:
+            self.say(
+                f"{why}: stopping the router and every worker (each drains its SGLang); SIGKILL in "
+                f"{self.stop_timeout:.0f} s"
+            )
+            for m in [self.router, *self.workers]:
+                m.signal(signal.SIGTERM)
+            self.stop_deadline = time.monotonic() + self.stop_timeout
+
+    def _kill_all(self) -> None:
+        for m in self.members:
+            m.signal(signal.SIGKILL, group=True)
+
+    def run(self) -> int:
+        self.start()
+        try:
+            while self.tick():
+                time.sleep(0.1)
+        except BaseException:
+            self._kill_all()
+            raise
+        finally:
+            self.stop()
+        return self.exit_code()
+
+    def start(self) -> None:
+        for m in self.workers:
+            m.ready_file.unlink(missing_ok=True)
+        self._previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        self._t0 = time.monotonic()
+        for m in self.workers:
+            m.start()
+        self.say(
+            f"starting {len(self.workers)} worker(s) on ports {', '.join(str(w.port) for w in self.fleet.workers)}"
+            + (f" and {len(self.fleet.remote_workers)} remote" if self.fleet.remote_workers else "")
+            + f"; logs in {self.log_dir}"
+        )
+        if not self.workers:
+            self.router.start()
+
+    def tick(self) -> bool:
+        for signum in self.signals[self._acted :]:
+            if self._acted == 0:
+                self._stop_all(signal.Signals(signum).name)
+            else:
+                self.say(f"{signal.Signals(signum).name} again: SIGKILL to the router and every worker")
+                self._kill_all()
+            self._acted += 1
+        if all(m.exited is not None for m in self.members if m.proc is not None):
+            return False
+        if self.stop_deadline is not None:
+            if time.monotonic() > self.stop_deadline:
+                self.say("stop timeout: SIGKILL to the router and every worker")
+                self._kill_all()
+                self.stop_deadline = float("inf")
+            return True
+        for m in self.members:
+            if m.proc is not None and m.exited is not None:
+                self.failed = (m.name, m.exited)
+                self.say(f"{m.name} exited with code {m.exited} ({m.log}); stopping the rest")
+                self._stop_all("a member exited")
+                return True
+        elapsed = time.monotonic() - self._t0
+        if self.router.proc is None and all(m.ready for m in self.workers):
+            self.say(f"every worker ready after {elapsed:.0f} s; starting sglang-router")
+            self.router.start()
+        elif self.router.proc is not None and self.ready_at is None and self._router_serves():
+            self.ready_at = elapsed
+            self._announce()
+        if self.ready_at is None and elapsed > self.ready_timeout:
+            self.gave_up = True
+            self._stop_all(f"not ready after {self.ready_timeout:.0f} s")
+        return True
+
+    def _router_serves(self) -> bool:
+        """The router answers /health and passes one tiny generation to a worker."""
+        import httpx
+
+        from .client import auth_headers
+
+        url = f"http://127.0.0.1:{self.fleet.port}"
+        headers = auth_headers(self.fleet.api_key)
+        try:
+            if httpx.get(url + "/health", timeout=5).status_code != 200:
+                return False
+            body = {"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}}
+            return httpx.post(url + "/generate", json=body, headers=headers, timeout=60).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def ready_facts(self) -> dict[str, Any]:
+        host = "127.0.0.1" if self.fleet.host in ("0.0.0.0", "::") else self.fleet.host
+        base = f"http://{host}:{self.fleet.port}"
+        workers = [json.loads(m.ready_file.read_text()) for m in self.workers if m.ready]
+        return {
+            "ready": True,
+            "base_url": base,
+            "openai_base_url": base + "/v1",
+            "seconds_to_ready": round(self.ready_at or 0, 2),
+            "router_pid": self.router.proc.pid if self.router.proc else None,
+            "api_key_required": bool(self.fleet.api_key),
+            "workers": workers,
+            "remote_workers": list(self.fleet.remote_workers),
+        }
+
+    def _announce(self) -> None:
+        facts = self.ready_facts()
+        if self.ready_file:
+            _write_atomic(Path(self.ready_file), facts)
+        self.say(
+            f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — sglang-router in front of "
+            f"{len(self.fleet.worker_urls)} worker(s): {', '.join(self.fleet.worker_urls)}"
+        )
+
+    def stop(self) -> None:
+        for m in self.members:
+            if m.proc is not None:
+                m.proc.wait()
+                m.signal(signal.SIGKILL, group=True)  # nothing of its group outlives it
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def exit_code(self) -> int:
+        if self.gave_up:
+            return EXIT_NOT_READY
+        if self.failed:
+            code = self.failed[1]
+            return 128 - code if code < 0 else (code or 1)
+        if self.signals and self.ready_at is None:
+            return EXIT_INTERRUPTED
+        return 0
+
+
+def _flag_args(cli_values: dict[str, Any]) -> list[str]:
+    """The typed settings back as flags, for a worker's own qwen-serve (the API key travels in its environment)."""
+    from .settings import FIELDS
+
+    args: list[str] = []
+    for spec in FIELDS:
+        if spec.name not in cli_values or spec.name == "api_key":
+            continue
+        value = cli_values[spec.name]
+        if spec.kind is bool:
+            args.append(spec.cli_flag if value else f"--no-{spec.cli_flag[2:]}")
+        else:
+            args += [spec.cli_flag, str(value)]
+    return args
+
+
+def check_worker_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    from .errors import QwenServeError
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise QwenServeError(
+            f"--worker-url '{url}' is not a server URL",
+            allowed="http://HOST:PORT or https://HOST:PORT of an SGLang server",
+            fix="e.g. --worker-url http://10.0.0.2:30000",
+        )
+    return url.rstrip("/")
+
+
+def build_fleet(
+    prepared,
+    *,
+    replicas: int,
+    worker_urls: tuple[str, ...],
+    policy: str,
+    config_path: str | None,
+    cli_values: dict[str, Any],
+    passthrough: tuple[str, ...],
+    gpu_count: int | None,
+    gpu_spec: str | None,
+    force: bool,
+    sglang_version: str | None,
+    stop_timeout: float,
+    ready_timeout: float,
+    log_dir: Path,
+) -> Fleet:
+    """The workers' qwen-serve commands (each its own SGLang on its own GPUs) and the router's."""
+    from .errors import QwenServeError
+    from .pipeline import prepare
+
+    launch = prepared.launch
+    tp = int(launch["tp_size"] or 1)
+    if gpu_count is not None and replicas * tp > gpu_count and not force:
+        raise QwenServeError(
+            f"--replicas {replicas} with tp_size {tp} needs {replicas * tp} GPUs; {gpu_count} are visible",
+            fix="fewer --replicas, or --force (workers sharing GPUs need a memory share each: not built yet)",
+        )
+    port, host = int(launch["port"]), launch["host"]
+    preset = launch.preset.name if launch.preset else None
+    workers = []
+    for i in range(replicas):
+        worker_port = port + 1 + i
+        local = {**cli_values, "port": worker_port, "host": "127.0.0.1"}
+        argv = [sys.executable, "-m", "qwen_serve", "serve"]
+        argv += ["--config", config_path] if config_path else []
+        argv += ["--preset", preset] if preset else []
+        argv += _flag_args(local)
+        argv += ["--force"] if force else []
+        argv += ["--gpu", re.sub(r"\s*x\s*\d+\s*$", "", gpu_spec) + (f"x{tp}" if tp > 1 else "")] if gpu_spec else []
+        argv += ["--sglang-version", sglang_version] if sglang_version else []
+        argv += ["--stop-timeout", str(stop_timeout), "--ready-timeout", str(ready_timeout), "--quiet"]
+        argv += ["--log-file", str(log_dir / f"worker{i}.sglang.log")]
+        argv += ["--ready-file", str(log_dir / f"worker{i}.ready.json")]
+        argv += ["--", *passthrough] if passthrough else []
+        env = {"CUDA_VISIBLE_DEVICES": worker_gpus(i, tp)}
+        if launch["api_key"]:
+            env["QWEN_SERVE_API_KEY"] = launch["api_key"]
+        command = prepare(config_path, preset, local, passthrough, None, True, sglang_version, {}).command
+        workers.append(Worker(i, worker_port, tuple(argv), env, tuple(command.argv)))
+    remote = tuple(check_worker_url(u) for u in worker_urls)
+    urls = [w.url for w in workers] + list(remote)
+    return Fleet(tuple(workers), tuple(router_argv(urls, host, port, policy)), host, port, remote, launch["api_key"])
+
+
+def describe(fleet: Fleet, mask: str = "***") -> dict[str, Any]:
+    """--dry-run --json of a fleet: every command, the key masked."""
+    return {
+        "router": {"argv": list(fleet.router_argv), "url": f"http://{fleet.host}:{fleet.port}"},
+        "workers": [
+            {
+                "index": w.index,
+                "url": w.url,
+                "env": {k: (mask if k == "QWEN_SERVE_API_KEY" else v) for k, v in w.env.items()},
+                "argv": list(w.argv),
+                "sglang_argv": list(w.sglang_argv),
+            }
+            for w in fleet.workers
+        ],
+        "remote_workers": list(fleet.remote_workers),
+    }

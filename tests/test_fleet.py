@@ -1,0 +1,180 @@
+"""`--replicas N` / `--worker-url`: N qwen-serve workers (each supervising its SGLang) behind SGLang's own
+router, supervised as one. The commands are read by qwen-serve's and sglang-router's own parsers; the live
+tests run the real sglang-router (it runs on a CPU) in front of workers running the stand-in SGLang."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+FAKE = Path(__file__).parent / "fake_sglang"
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-fleet-secret"
+
+
+def free_ports(n: int) -> int:
+    """A port P with P … P+n-1 all free."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n > 65535:
+            continue
+        try:
+            for p in range(base, base + n):
+                with socket.socket() as t:
+                    t.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no run of free ports")
+
+
+def dry(qwen_serve, *args: str) -> dict:
+    result = qwen_serve("--dry-run", "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return result.json()
+
+
+def test_every_worker_runs_qwen_serve_on_its_own_gpus_and_port(qwen_serve):
+    from qwen_serve.pipeline import resolved_settings
+
+    data = dry(qwen_serve, "--preset", "fp8", "--replicas", "2", "--gpu", "H100x4", "--tp-size", "2", "--port", "31000")
+    parent = resolved_settings(["--preset", "fp8", "--tp-size", "2", "--port", "31000"])
+    assert [w["url"] for w in data["workers"]] == ["http://127.0.0.1:31001", "http://127.0.0.1:31002"]
+    assert [w["env"]["CUDA_VISIBLE_DEVICES"] for w in data["workers"]] == ["0,1", "2,3"]  # disjoint GPUs
+    for i, w in enumerate(data["workers"]):
+        assert w["argv"][1:4] == ["-m", "qwen_serve", "serve"]
+        settings = resolved_settings(w["argv"][4 : w["argv"].index("--stop-timeout")])  # its own parser reads it
+        assert settings == {**parent, "host": "127.0.0.1", "port": 31001 + i}
+        assert w["argv"][w["argv"].index("--gpu") + 1] == "H100x2"  # each plans on its own two GPUs
+        assert w["sglang_argv"][w["sglang_argv"].index("--port") + 1] == str(31001 + i)
+
+
+def test_the_router_fronts_every_worker_as_its_own_parser_reads_it(qwen_serve):
+    from sglang_router.launch_router import parse_router_args
+
+    data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--worker-url", "http://10.0.0.9:30000/")
+    argv = data["router"]["argv"]
+    assert argv[1:3] == ["-m", "qwen_serve.sglang.router_entry"]
+    args = parse_router_args(argv[3:])
+    assert args.worker_urls == ["http://127.0.0.1:30001", "http://127.0.0.1:30002", "http://10.0.0.9:30000"]
+    assert (args.policy, args.host, args.port) == ("cache_aware", "0.0.0.0", 30000)
+    only_router = dry(qwen_serve, "--worker-url", "http://10.0.0.9:30000", "--router-policy", "round_robin")
+    assert only_router["workers"] == [] and parse_router_args(only_router["router"]["argv"][3:]).policy == "round_robin"
+
+
+def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
+    data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--api-key", KEY)
+    text = json.dumps(data)
+    assert KEY not in text  # the router reads it from its environment, each worker from QWEN_SERVE_API_KEY
+    assert all(w["env"]["QWEN_SERVE_API_KEY"] == "***" for w in data["workers"])
+    assert "--api-key" not in data["router"]["argv"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("--replicas", "0"), "--replicas '0' is not a count of workers"),
+        (("--replicas", "two"), "--replicas 'two' is not a count of workers"),
+        (("--replicas", "3", "--gpu", "H100x2"), "--replicas 3 with tp_size 1 needs 3 GPUs; 2 are visible"),
+        (("--worker-url", "ftp://x:1"), "--worker-url 'ftp://x:1' is not a server URL"),
+        (("--worker-url", "http://x:1/v1"), "--worker-url 'http://x:1/v1' is not a server URL"),
+        (("--replicas", "2", "--gpu", "H100x2", "--router-policy", "best"), "--router-policy 'best' is not a policy"),
+    ],
+)
+def test_bad_fleet_input_is_one_line(qwen_serve, args, words):
+    result = qwen_serve("--dry-run", *args)
+    assert result.exit_code == 2 and len(result.error_lines) == 1, result.stderr
+    assert words in result.stderr
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, OSError):
+        return False
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    procs = []
+
+    def start(*extra: str, mode: str = "ok"):
+        port = free_ports(3)
+        model = tmp_path / "model"
+        model.mkdir(exist_ok=True)
+        (model / "config.json").write_text("{}")
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(FAKE),
+            "FAKE_SGLANG_MODE": mode,
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        argv = [sys.executable, "-m", "qwen_serve", "--model-path", str(model), "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--force", "--ready-file", str(tmp_path / "ready.json"), *extra]
+        err = open(tmp_path / "stderr.txt", "w")
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        procs.append(proc)
+        return proc, port
+
+    def wait_ready(proc, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (tmp_path / "ready.json").exists():
+                return json.loads((tmp_path / "ready.json").read_text())
+            assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
+            time.sleep(0.2)
+        raise AssertionError("not ready: " + (tmp_path / "stderr.txt").read_text())
+
+    yield start, wait_ready, tmp_path
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_two_workers_behind_the_router_then_one_ctrl_c_stops_everything(fleet):
+    start, wait_ready, tmp = fleet
+    proc, port = start("--replicas", "2", "--api-key", KEY)
+    facts = wait_ready(proc)
+    assert facts["base_url"] == f"http://127.0.0.1:{port}" and facts["api_key_required"]
+    pids = [facts["router_pid"]] + [w["pid"] for w in facts["workers"]]  # router, each worker's SGLang
+    assert len(facts["workers"]) == 2 and all(alive(p) for p in pids)
+    for pid in pids:  # the key reached them, yet stands in no process's command line
+        assert KEY.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    body = {"text": "hi", "sampling_params": {"max_new_tokens": 1}}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    assert httpx.post(f"http://127.0.0.1:{port}/generate", json=body, headers=headers, timeout=30).status_code == 200
+    assert httpx.post(f"http://127.0.0.1:{port}/generate", json=body, timeout=30).status_code == 401
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, (tmp / "stderr.txt").read_text()
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids)
+    assert "SIGINT: stopping the router and every worker" in (tmp / "stderr.txt").read_text()
+
+
+def test_a_worker_that_dies_stops_the_service_and_is_named(fleet):
+    start, wait_ready, tmp = fleet
+    proc, port = start("--replicas", "2")
+    facts = wait_ready(proc)
+    pids = [facts["router_pid"]] + [w["pid"] for w in facts["workers"]]
+    os.kill(facts["workers"][1]["pid"], signal.SIGKILL)  # worker 1's SGLang crashes
+    code = proc.wait(timeout=60)
+    err = (tmp / "stderr.txt").read_text()
+    assert code != 0 and f"worker 1 (port {port + 2}) exited with code" in err, err
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids)
