@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The measured preset table: each preset through qwen-serve next to plain SGLang, one GPU, one call.
+"""The measured preset table (and the replicas table): each row's server in turn on the same GPU(s), one call.
 
 `run` (on the GPU machine) starts each row's server in turn on the same GPU, samples nvidia-smi's
 memory.used every 0.2 s (peak at load = the highest reading before SGLang allocates its KV cache,
@@ -8,13 +8,16 @@ less the reading when it began loading weights), times the start (spawn to the f
 exact lengths) at each concurrency level in this one process, stops it and waits for the GPU to be
 free again. A row is `LABEL=COMMAND`: COMMAND starts with `sglang` (plain `python -m
 sglang.launch_server`) or `qwen-serve`, may begin with `NAME=VALUE` environment words, and gets the
-common flags of every row (--common, passed to SGLang by both). Everything lands in --out: per row
-its server log, bench_serving's JSONL per level and row.json; run.json holds the commands.
+common flags of every row (--common, passed to SGLang by both). The first row is the call's baseline
+(plain SGLang bf16 for the preset table, `replicas:1` for the replicas table). A level is a concurrency
+(random-ids prompts) or `sharedN` (bench_serving's generated-shared-prefix workload at concurrency N,
+where a router's cache-aware routing should matter). Everything lands in --out: per row its server log,
+bench_serving's JSONL per level and row.json; run.json holds the commands.
 
 `summarize` (on the CPU machine) reads those raw files back and writes summary.json:
     {"gpu", "sglang", "commands", "rows": [{"launch", "resolved", "concurrency", "output_tok_s",
      "tpot_p50_ms", "ttft_p50_ms", "weights_gib", "kv_tokens", "peak_load_gib", "ready_s",
-     "ratio_to_bf16", "hbm_bound_share"}]}
+     "baseline", "ratio_to_baseline", "ratio_to_bf16", "hbm_bound_share", "workload"}]}
 
     python3 bench/presets.py run --out $OUT/raw --model .gpu/qwen3-14b --levels 1,8,64 \\
         --row "sglang-bf16=sglang" --row "preset:auto=qwen-serve --preset auto" …
@@ -135,10 +138,29 @@ def probe() -> bool:
         return False
 
 
-def bench_level(model: str, concurrency: int, out_file: Path, seed: int) -> None:
+def level_concurrency(level: str) -> int:
+    """A level is a concurrency (random prompts) or sharedN: bench_serving's generated-shared-prefix workload
+    (SHARED_GROUPS system prompts of SHARED_PREFIX_LEN tokens, each under many questions) at concurrency N,
+    where a router's cache-aware routing should matter."""
+    return int(level.removeprefix("shared"))
+
+
+SHARED_GROUPS, SHARED_PREFIX_LEN, SHARED_QUESTION_LEN = 16, 2048, 128
+
+
+def bench_level(model: str, level: str, out_file: Path, seed: int) -> None:
     from sglang.benchmark import serving
 
+    concurrency = level_concurrency(level)
     n = REQUESTS.get(concurrency, 3 * concurrency)
+    if level.startswith("shared"):
+        dataset = ["--dataset-name", "generated-shared-prefix", "--gsp-num-groups", str(SHARED_GROUPS)]
+        dataset += ["--gsp-prompts-per-group", str(max(1, n // SHARED_GROUPS))]
+        dataset += ["--gsp-system-prompt-len", str(SHARED_PREFIX_LEN), "--gsp-question-len", str(SHARED_QUESTION_LEN)]
+        dataset += ["--gsp-output-len", str(OUTPUT_LEN)]
+    else:
+        dataset = ["--dataset-name", "random-ids", "--random-input-len", str(INPUT_LEN)]
+        dataset += ["--random-output-len", str(OUTPUT_LEN), "--random-range-ratio", "1"]
     cli = [
         "--backend",
         "sglang",
@@ -150,14 +172,7 @@ def bench_level(model: str, concurrency: int, out_file: Path, seed: int) -> None
         model,
         "--tokenizer",
         model,
-        "--dataset-name",
-        "random-ids",
-        "--random-input-len",
-        str(INPUT_LEN),
-        "--random-output-len",
-        str(OUTPUT_LEN),
-        "--random-range-ratio",
-        "1",
+        *dataset,
         "--num-prompts",
         str(n),
         "--max-concurrency",
@@ -263,7 +278,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
         )
         for c in args.levels:
             jsonl = folder / f"bench_c{c}.jsonl"
-            bench_level(args.model, c, jsonl, seed=1000 * index + c)
+            bench_level(args.model, c, jsonl, seed=1000 * index + level_concurrency(c))
             last = json.loads(jsonl.read_text().strip().splitlines()[-1])
             row["levels"][str(c)] = {
                 k: last.get(k)
@@ -406,7 +421,8 @@ def summarize(sources: list[Path]) -> dict:
         run, row_files, _ = read_call(source)
         call = source.name.removesuffix(".tar.gz")
         calls.append({"call": call, "gpu": run["gpu"], "versions": run["versions"], "command": run["command"]})
-        base = row_files[next(label for label in run["rows"] if label.startswith("sglang-bf16"))]
+        baseline = next(iter(run["rows"]))  # the first row of a call: plain SGLang bf16, or replicas:1
+        base = row_files[baseline]
         bandwidth = HBM_GBS.get(run["gpu"].split(",")[0].strip())
         for label, command in run["rows"].items():
             r = row_files.get(label)
@@ -419,7 +435,7 @@ def summarize(sources: list[Path]) -> dict:
                 base_tok_s = (base["levels"].get(c) or {}).get("output_throughput")
                 tpot = level["median_tpot_ms"]
                 share = None
-                if bandwidth and int(c) == 1 and r.get("weights_gib"):
+                if bandwidth and c == "1" and r.get("weights_gib"):
                     bound_ms = (r["weights_gib"] - EMBEDDING_GIB) * GIB / (bandwidth * 1e9) * 1e3
                     share = round(bound_ms / tpot, 3)
                 rows.append(
@@ -427,7 +443,8 @@ def summarize(sources: list[Path]) -> dict:
                         "launch": label,
                         "call": call,
                         "resolved": meaning,
-                        "concurrency": int(c),
+                        "concurrency": level_concurrency(c),
+                        "workload": "shared-prefix" if c.startswith("shared") else "random",
                         "output_tok_s": round(level["output_throughput"], 1),
                         "tpot_p50_ms": round(tpot, 2),
                         "ttft_p50_ms": round(level["median_ttft_ms"], 1),
@@ -437,7 +454,11 @@ def summarize(sources: list[Path]) -> dict:
                         # rows before the load-end window (2026-12-02) sampled into the KV pool's allocation
                         "peak_load_gib": r.get("peak_load_gib") if r.get("peak_window") else None,
                         "ready_s": r.get("ready_s"),
-                        "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
+                        "baseline": baseline,
+                        "ratio_to_baseline": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
+                        "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3)
+                        if base_tok_s and baseline.startswith("sglang-bf16")
+                        else None,
                         "hbm_bound_share": share,
                     }
                 )
@@ -475,7 +496,7 @@ def main() -> int:
     r.add_argument("--out", required=True)
     r.add_argument("--model", required=True)
     r.add_argument("--row", action="append", required=True, metavar="LABEL=COMMAND")
-    r.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",") if x], default=[1, 8, 64])
+    r.add_argument("--levels", type=lambda s: [x for x in s.split(",") if x], default=["1", "8", "64"])
     r.add_argument("--common", default=COMMON)
     r.add_argument("--ready-timeout", type=float, default=400)
     r.add_argument("--deadline", type=float, help="start no row after this many seconds")

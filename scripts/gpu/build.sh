@@ -8,4 +8,6 @@ mkdir -p .gpu
 [ -f .gpu/site.tar.xz ] || bash scripts/gpu/build_bundle.sh .gpu
 [ -f .gpu/launcher-site.tar.xz ] || bash scripts/gpu/build_launcher_site.sh .gpu
 [ -f .gpu/qwen3-14b/tokenizer.json ] || uv run qwen-serve skeleton .gpu/qwen3-14b
+# ROUTER=1: sglang-router too, for --replicas runs (about 17 MB more to carry)
+[ -z "${ROUTER:-}" ] || [ -f .gpu/router.tar.xz ] || bash scripts/gpu/build_router.sh .gpu
 du -sh .gpu

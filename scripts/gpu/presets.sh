@@ -3,13 +3,18 @@
 # for the rows named on the command line (LABEL=COMMAND, see bench/presets.py), always after the
 # plain-SGLang bf16 baseline of the same call. Raw files come back as $OUT/raw.tar.gz.
 #   export OUTDIR=$OUT DEADLINE=420; timeout 590 bash scripts/gpu/presets.sh "preset:auto=qwen-serve --preset auto" …
+# Replicas (two GPUs, kind nvidia-h200-x2), the first row the baseline:
+#   export OUTDIR=$OUT BASELINE= LEVELS=64,128,256,shared128; timeout 590 bash scripts/gpu/presets.sh \
+#     "replicas:1=qwen-serve --preset auto" "replicas:2-gpus=qwen-serve --preset auto --replicas 2"
 set -uo pipefail
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
 source scripts/gpu/env.sh
 mkdir -p /tmp/stub/datasets && echo 'def load_dataset(*a, **k): raise RuntimeError("offline")' > /tmp/stub/datasets/__init__.py
 export PYTHONPATH=/tmp/stub:$PYTHONPATH HUMMING_CACHE_DIR=${HUMMING_CACHE_DIR:-$HOME/.humming/cache}
 echo "humming JIT cache: $HUMMING_CACHE_DIR ($(du -sh "$HUMMING_CACHE_DIR" 2>/dev/null | cut -f1 || echo empty))"
-ROWS=(--row "sglang-bf16=sglang")
+ROWS=()  # the baseline first: plain SGLang bf16, unless BASELINE names another row (or is empty: the first given)
+BASELINE=${BASELINE-sglang-bf16=sglang}
+[ -n "$BASELINE" ] && ROWS+=(--row "$BASELINE")
 for r in "$@"; do ROWS+=(--row "$r"); done
 rm -rf /tmp/presets_raw && mkdir -p /tmp/presets_raw
 python3 bench/presets.py run --out /tmp/presets_raw --model "$PWD/.gpu/qwen3-14b" --levels "${LEVELS:-1,8,64}" \
