@@ -178,3 +178,108 @@ def test_a_worker_that_dies_stops_the_service_and_is_named(fleet):
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(p) for p in pids)
+
+
+@pytest.fixture
+def router_in_front_of_cpu_servers(cpu_server, other_cpu_server, tmp_path):
+    """The real sglang-router (`qwen-serve --worker-url`) in front of the two CPU servers, each behind a shim
+    that makes `transformers serve` look like SGLang to the router: /get_model_info and SGLang's native
+    /generate (the readiness probe's one-token generation, through /v1/completions), and the SGLang-only
+    request fields (ignore_eos, no_stop_trim, …) that transformers serve refuses with 422 'Unexpected fields
+    in the request: {…}' dropped. The OpenAI endpoints qwen-test and qwen-bench use pass through as they come."""
+    import ast
+    import re
+
+    import aiohttp
+    from aiohttp import web
+    from conftest import MODEL_ID
+    from test_bench import aiohttp_app_served
+
+    def shim(upstream: str) -> web.Application:
+        async def model_info(request: web.Request) -> web.Response:
+            return web.json_response({"model_path": MODEL_ID, "served_model_name": MODEL_ID, "is_generation": True})
+
+        async def generate(request: web.Request) -> web.Response:
+            ask = await request.json()
+            body = {"model": MODEL_ID, "prompt": ask.get("text", ""), "max_tokens": 1, "temperature": 0}
+            async with aiohttp.ClientSession() as session:
+                async with session.post(upstream + "/v1/completions", json=body) as r:
+                    done = await r.json()
+            return web.json_response({"text": done["choices"][0]["text"], "meta_info": {"completion_tokens": 1}})
+
+        async def forward(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            async with aiohttp.ClientSession() as session:
+                for _ in range(3):  # drop what it names as unexpected, then send again
+                    async with session.request(
+                        request.method,
+                        upstream + request.path_qs,
+                        data=body,
+                        headers={"Content-Type": "application/json"},
+                    ) as r:
+                        if r.status == 422 and body:
+                            found = re.search(r"Unexpected fields in the request: (\{.*?\})", await r.text())
+                            if found:
+                                payload = json.loads(body)
+                                for key in ast.literal_eval(found.group(1)):
+                                    payload.pop(key, None)
+                                body = json.dumps(payload).encode()
+                                continue
+                        out = web.StreamResponse(
+                            status=r.status, headers={"Content-Type": r.headers.get("Content-Type", "")}
+                        )
+                        await out.prepare(request)
+                        async for chunk in r.content.iter_any():
+                            await out.write(chunk)
+                        await out.write_eof()
+                        return out
+            return web.Response(status=502)
+
+        app = web.Application()
+        for path in ("/get_model_info", "/model_info", "/get_server_info", "/server_info"):
+            app.router.add_get(path, model_info)
+        app.router.add_post("/generate", generate)
+        app.router.add_route("*", "/{tail:.*}", forward)
+        return app
+
+    with aiohttp_app_served(shim(cpu_server[0])) as one, aiohttp_app_served(shim(other_cpu_server[0])) as two:
+        port = free_ports(1)
+        ready = tmp_path / "router.json"
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        argv = [sys.executable, "-m", "qwen_serve", "--worker-url", one, "--worker-url", two, "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--ready-file", str(ready), "--router-policy", "round_robin"]
+        err = open(tmp_path / "stderr.txt", "w")
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 60
+            while not ready.exists():
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr.txt").read_text()
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}", cpu_server[1]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0, (tmp_path / "stderr.txt").read_text()
+
+
+def test_qwen_test_and_qwen_bench_work_through_the_router(router_in_front_of_cpu_servers, tmp_path):
+    from click.testing import CliRunner
+
+    from qwen_serve.cli import bench_group
+    from qwen_serve.cli.qwen_test import qwen_test_command
+
+    url, model_dir = router_in_front_of_cpu_servers
+    checks = CliRunner().invoke(
+        qwen_test_command, ["--base-url", url, "--json", "--only", "health,models,chat,stream,completions"]
+    )
+    assert checks.exit_code == 0, checks.output
+    assert {r["name"]: r["status"] for r in json.loads(checks.stdout)["checks"]} == dict.fromkeys(
+        ("health", "models", "chat", "stream", "completions"), "pass"
+    )
+    out = tmp_path / "bench.json"
+    bench = CliRunner().invoke(
+        bench_group,
+        ["--base-url", url, "--tokenizer", str(model_dir), "--input-len", "8", "--output-len", "2"]
+        + ["--concurrency", "2", "--requests", "4", "--warmup", "0", "--out", str(out)],
+    )
+    assert bench.exit_code == 0, bench.output
+    assert json.loads(out.read_text())["levels"][0]["completed"] == 4
