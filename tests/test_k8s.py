@@ -53,7 +53,7 @@ def test_the_worker_runs_what_dry_run_prints(qwen_serve):
 
 
 def test_the_router_discovers_the_workers_as_its_own_parser_reads_it(qwen_serve):
-    from sglang_router.launch_router import parse_router_args
+    from qwen_serve.sglang.router_entry import parse as parse_router_args  # the router's own parser
 
     docs = manifests(qwen_serve, "--preset", "fp8", "--namespace", "serving", "--router-policy", "power_of_two")
     router = container(docs, "qwen3-14b-router")
