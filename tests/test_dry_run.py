@@ -181,3 +181,20 @@ def test_every_command_has_a_version(qwen_serve):
     assert CliRunner().invoke(bench_group, ["--version"]).output.startswith("qwen-bench, version ")
     assert CliRunner().invoke(qwen_test_command, ["--version"]).output.startswith("qwen-test, version ")
     assert "qwen-bench plot FILES" in CliRunner().invoke(bench_group, ["--help"]).output
+
+
+def test_help_lists_every_command_and_the_defaults(qwen_serve):
+    from click.testing import CliRunner
+
+    from qwen_serve.cli import bench_group
+
+    out = qwen_serve("--help").stdout
+    commands = out.split("Commands:")[1].split("qwen-serve serve (the default command)")[0]
+    names = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert names == ["serve", "plan", "skeleton", "k8s"]
+    assert "(default) Launch SGLang" in commands
+    for shown in ("[default: 30000]", "[default: Qwen/Qwen3-14B]", "[default: qwen3]", "[default: off]"):
+        assert shown in out, shown  # the bundled server_config.yaml's top level, which a preset overrides
+    assert "--replicas N" in out and "Precedence (lowest first)" in out
+    bench = CliRunner().invoke(bench_group, ["--help"]).output
+    assert "plot" in bench.split("Commands:")[1] and "--concurrency" in bench
