@@ -73,6 +73,24 @@ def test_the_router_fronts_every_worker_as_its_own_parser_reads_it(qwen_serve):
     assert only_router["workers"] == [] and parse_router_args(only_router["router"]["argv"][3:]).policy == "round_robin"
 
 
+def test_gpu_share_splits_one_servers_memory_and_the_first_share_must_fit(qwen_serve):
+    data = dry(qwen_serve, "--preset", "fp8", "--replicas", "2", "--gpu-share", "--gpu", "H200")
+    one = dry(qwen_serve, "--preset", "fp8", "--gpu", "H200")  # what one server would take
+    whole = {s["key"]: s for s in one["settings"]}.get("mem_fraction_static", {}).get("value") or one["plan"][
+        "mem_fraction_static"
+    ]
+    fractions = [float(w["argv"][w["argv"].index("--mem-fraction-static") + 1]) for w in data["workers"]]
+    # SGLang sizes its KV pool from the memory free after its weights less total x (1 - fraction): with worker 0
+    # holding its half, worker 1 at the whole fraction gets the same half
+    assert fractions == [round(whole / 2, 4), round(whole, 4)]
+    assert [w["env"]["CUDA_VISIBLE_DEVICES"] for w in data["workers"]] == ["0", "0"]
+    too_many = qwen_serve(
+        "--dry-run", "--preset", "high_performance", "--replicas", "4", "--gpu-share", "--gpu", "RTX 4090"
+    )
+    assert too_many.exit_code == 2 and "--gpu-share: 4 workers on RTX 4090" in too_many.stderr
+    assert "does not fit" in too_many.stderr and len(too_many.error_lines) == 1
+
+
 def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
     data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--api-key", KEY)
     text = json.dumps(data)
@@ -90,6 +108,11 @@ def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
         (("--worker-url", "ftp://x:1"), "--worker-url 'ftp://x:1' is not a server URL"),
         (("--worker-url", "http://x:1/v1"), "--worker-url 'http://x:1/v1' is not a server URL"),
         (("--replicas", "2", "--gpu", "H100x2", "--router-policy", "best"), "--router-policy 'best' is not a policy"),
+        (
+            ("--replicas", "1", "--gpu-share", "--gpu", "H100", "--worker-url", "http://x:1"),
+            "--gpu-share needs --replicas 2",
+        ),
+        (("--replicas", "2", "--gpu-share", "--force"), "--gpu-share splits the memory one server would take"),
     ],
 )
 def test_bad_fleet_input_is_one_line(qwen_serve, args, words):
@@ -289,3 +312,15 @@ def test_qwen_test_and_qwen_bench_work_through_the_router(router_in_front_of_cpu
     )
     assert bench.exit_code == 0, bench.output
     assert json.loads(out.read_text())["levels"][0]["completed"] == 4
+
+
+def test_with_gpu_share_the_workers_start_one_after_another(fleet):
+    start, wait_ready, tmp = fleet
+    proc, port = start("--replicas", "2", "--gpu-share", "--mem-fraction-static", "0.8")
+    facts = wait_ready(proc)
+    err = (tmp / "stderr.txt").read_text()
+    assert f"worker 1 (port {port + 2}): starting, the worker before it ready" in err, err
+    assert err.index("worker 1 (port") < err.index("every worker ready")
+    assert [w["port"] for w in facts["workers"]] == [port + 1, port + 2]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0

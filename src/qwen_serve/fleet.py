@@ -52,6 +52,7 @@ class Fleet:
     port: int
     remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
     api_key: str | None = None
+    in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
 
     @property
     def worker_urls(self) -> list[str]:
@@ -199,7 +200,7 @@ class FleetSupervisor:
             m.ready_file.unlink(missing_ok=True)
         self._previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
         self._t0 = time.monotonic()
-        for m in self.workers:
+        for m in self.workers[: 1 if self.fleet.in_turn else None]:
             m.start()
         self.say(
             f"starting {len(self.workers)} worker(s) on ports {', '.join(str(w.port) for w in self.fleet.workers)}"
@@ -232,7 +233,11 @@ class FleetSupervisor:
                 self._stop_all("a member exited")
                 return True
         elapsed = time.monotonic() - self._t0
-        if self.router.proc is None and all(m.ready for m in self.workers):
+        waiting = [m for m in self.workers if m.proc is None]
+        if waiting and all(m.ready for m in self.workers if m.proc is not None):
+            self.say(f"{waiting[0].name}: starting, the worker before it ready after {elapsed:.0f} s")
+            waiting[0].start()
+        elif self.router.proc is None and all(m.ready for m in self.workers):
             self.say(f"every worker ready after {elapsed:.0f} s; starting sglang-router")
             self.router.start()
         elif self.router.proc is not None and self.ready_at is None and self._router_serves():
@@ -342,9 +347,11 @@ def build_fleet(
     config_path: str | None,
     cli_values: dict[str, Any],
     passthrough: tuple[str, ...],
-    gpu_count: int | None,
+    hardware,  # hardware.Hardware of the GPUs named or detected, or None
     gpu_spec: str | None,
     force: bool,
+    gpu_share: bool = False,
+    memory_fraction: float | None = None,
     sglang_version: str | None,
     stop_timeout: float,
     ready_timeout: float,
@@ -356,17 +363,39 @@ def build_fleet(
 
     launch = prepared.launch
     tp = int(launch["tp_size"] or 1)
-    if gpu_count is not None and replicas * tp > gpu_count and not force:
+    gpu_count = hardware.count if hardware else None
+    if gpu_share and replicas < 2:
+        raise QwenServeError("--gpu-share needs --replicas 2 or more", fix="add --replicas N, or drop --gpu-share")
+    if gpu_share and memory_fraction is None:
+        raise QwenServeError(
+            "--gpu-share splits the memory one server would take (mem_fraction_static), unknown here: no GPU is "
+            "visible or named and no mem_fraction_static is set",
+            fix="name the GPU (--gpu H200) or set --mem-fraction-static",
+        )
+    if not gpu_share and gpu_count is not None and replicas * tp > gpu_count and not force:
         raise QwenServeError(
             f"--replicas {replicas} with tp_size {tp} needs {replicas * tp} GPUs; {gpu_count} are visible",
-            fix="fewer --replicas, or --force (workers sharing GPUs need a memory share each: not built yet)",
+            fix="fewer --replicas, --gpu-share (all on the same GPUs, each with its share of memory), or --force",
         )
+    if gpu_share and hardware is not None and not force:
+        from .plan import plan
+
+        values = {x.name: x.value for x in launch.settings}
+        first = plan({**values, "mem_fraction_static": share_fraction(memory_fraction, replicas, 0)}, hardware.gpu, tp)
+        if not first.fits:
+            raise QwenServeError(
+                f"--gpu-share: {replicas} workers on {hardware.describe()} get mem_fraction_static "
+                f"{memory_fraction} / {replicas} each, and one does not fit: {first.verdict}",
+                fix="fewer --replicas, a smaller preset (e.g. balanced), or --force",
+            )
     port, host = int(launch["port"]), launch["host"]
     preset = launch.preset.name if launch.preset else None
     workers = []
     for i in range(replicas):
         worker_port = port + 1 + i
         local = {**cli_values, "port": worker_port, "host": "127.0.0.1"}
+        if gpu_share:
+            local["mem_fraction_static"] = share_fraction(memory_fraction, replicas, i)
         argv = [sys.executable, "-m", "qwen_serve", "serve"]
         argv += ["--config", config_path] if config_path else []
         argv += ["--preset", preset] if preset else []
@@ -378,14 +407,22 @@ def build_fleet(
         argv += ["--log-file", str(log_dir / f"worker{i}.sglang.log")]
         argv += ["--ready-file", str(log_dir / f"worker{i}.ready.json")]
         argv += ["--", *passthrough] if passthrough else []
-        env = {"CUDA_VISIBLE_DEVICES": worker_gpus(i, tp)}
+        env = {"CUDA_VISIBLE_DEVICES": worker_gpus(0 if gpu_share else i, tp)}
         if launch["api_key"]:
             env["QWEN_SERVE_API_KEY"] = launch["api_key"]
         command = prepare(config_path, preset, local, passthrough, None, True, sglang_version, {}).command
         workers.append(Worker(i, worker_port, tuple(argv), env, tuple(command.argv)))
     remote = tuple(check_worker_url(u) for u in worker_urls)
     urls = [w.url for w in workers] + list(remote)
-    return Fleet(tuple(workers), tuple(router_argv(urls, host, port, policy)), host, port, remote, launch["api_key"])
+    router = tuple(router_argv(urls, host, port, policy))
+    return Fleet(tuple(workers), router, host, port, remote, launch["api_key"], in_turn=gpu_share)
+
+
+def share_fraction(fraction: float, replicas: int, index: int) -> float:
+    """--gpu-share: worker `index`'s --mem-fraction-static. SGLang sizes its KV pool as the memory free after its
+    weights less total x (1 - mem_fraction_static); with `index` workers already holding their share each, a
+    fraction of (index + 1) / replicas of one server's leaves this one the same share as the first."""
+    return round(fraction * (index + 1) / replicas, 4)
 
 
 def describe(fleet: Fleet, mask: str = "***") -> dict[str, Any]:

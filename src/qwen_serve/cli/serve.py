@@ -78,6 +78,12 @@ against SGLang's parser (a flag qwen-serve models, like --port, is refused):
     help="An SGLang server elsewhere to route to as well (repeat); with no local --replicas, only the router runs.",
 )
 @click.option(
+    "--gpu-share",
+    is_flag=True,
+    help="With --replicas: every worker on the same GPU(s), each with 1/N of the memory one server would take, "
+    "started one after another.",
+)
+@click.option(
     "--router-policy",
     default="cache_aware",
     show_default=True,
@@ -102,6 +108,7 @@ def serve(
     api_key_file,
     replicas,
     worker_urls,
+    gpu_share,
     router_policy,
     passthrough,
     **cli_values,
@@ -124,6 +131,7 @@ def serve(
             prepared,
             count,
             worker_urls,
+            gpu_share,
             router_policy,
             config_path,
             cli_values,
@@ -303,6 +311,7 @@ def _serve_fleet(
     prepared,
     count,
     worker_urls,
+    gpu_share,
     policy,
     config_path,
     cli_values,
@@ -339,8 +348,11 @@ def _serve_fleet(
         config_path=config_path,
         cli_values=cli_values,
         passthrough=tuple(passthrough),
-        gpu_count=hw.count if hw else None,
+        hardware=hw,
         gpu_spec=gpu_spec,
+        gpu_share=gpu_share,
+        memory_fraction=prepared.launch["mem_fraction_static"]
+        or (prepared.fit.plan.mem_fraction_static if prepared.fit else None),
         force=force,
         sglang_version=sglang_version,
         stop_timeout=stop_timeout,
