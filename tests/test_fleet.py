@@ -324,3 +324,9 @@ def test_with_gpu_share_the_workers_start_one_after_another(fleet):
     assert [w["port"] for w in facts["workers"]] == [port + 1, port + 2]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
+
+
+def test_check_with_replicas_parses_the_workers_command_and_launches_nothing(qwen_serve):
+    result = qwen_serve("--replicas", "2", "--gpu", "H100x2", "--preset", "fp8", "--check")
+    assert result.exit_code == 0, result.stderr
+    assert "own parser accepts the command" in result.stdout and "starting" not in result.stderr

@@ -127,25 +127,7 @@ def serve(
     )
     count = _replicas(click.get_current_context(), replicas, worker_urls)
     if count is not None:
-        _serve_fleet(
-            prepared,
-            count,
-            worker_urls,
-            gpu_share,
-            router_policy,
-            config_path,
-            cli_values,
-            passthrough,
-            gpu_spec,
-            force,
-            sglang_version,
-            stop_timeout,
-            ready_timeout,
-            ready_file,
-            dry_run,
-            as_json,
-            check,
-        )
+        _serve_fleet(prepared, count, cli_values, **click.get_current_context().params)
         return
     if dry_run:
         _show_dry_run(prepared, as_json)
@@ -309,12 +291,13 @@ def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
 
 def _serve_fleet(
     prepared,
-    count,
+    count: int,
+    cli_values: dict,
+    *,
     worker_urls,
     gpu_share,
-    policy,
+    router_policy,
     config_path,
-    cli_values,
     passthrough,
     gpu_spec,
     force,
@@ -325,6 +308,7 @@ def _serve_fleet(
     dry_run,
     as_json,
     check,
+    **_other_params,
 ) -> None:
     import json
     from pathlib import Path
@@ -334,6 +318,7 @@ def _serve_fleet(
     from ..pipeline import clear_to_launch, hardware_for
     from ..supervise import default_log_path
 
+    policy = router_policy
     if policy not in ROUTER_POLICIES:
         raise QwenServeError(
             f"--router-policy '{policy}' is not a policy of sglang-router", allowed=", ".join(ROUTER_POLICIES)
@@ -363,15 +348,18 @@ def _serve_fleet(
         data = describe(fleet)
         if as_json:
             click.echo(json.dumps(data, indent=2))
-            return
-        for w in data["workers"]:
-            env = " ".join(f"{k}={v}" for k, v in w["env"].items())
-            click.echo(f"# worker {w['index']}: {w['url']}\n{env} {' '.join(w['argv'])}")
-            click.echo(f"#   which launches: {' '.join(w['sglang_argv'])}")
-        for url in data["remote_workers"]:
-            click.echo(f"# remote worker: {url}")
-        click.echo(f"# router ({ROUTER_ENTRY}: sglang-router, key from the environment): {data['router']['url']}")
-        click.echo(" ".join(data["router"]["argv"]))
+        else:
+            for w in data["workers"]:
+                env = " ".join(f"{k}={v}" for k, v in w["env"].items())
+                click.echo(f"# worker {w['index']}: {w['url']}\n{env} {' '.join(w['argv'])}")
+                click.echo(f"#   which launches: {' '.join(w['sglang_argv'])}")
+            for url in data["remote_workers"]:
+                click.echo(f"# remote worker: {url}")
+            click.echo(f"# router ({ROUTER_ENTRY}: sglang-router, key from the environment): {data['router']['url']}")
+            click.echo(" ".join(data["router"]["argv"]))
+    if check:
+        _check(prepared.command)  # what every worker runs, but for its own port and host
+    if dry_run or check:
         return
     if fleet.workers:
         for note in clear_to_launch(prepared, sglang_version, force):
