@@ -127,25 +127,59 @@ class CpuServer:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+class Ahead:
+    """A subprocess whose result a test needs, started ahead of that test (once the CPU servers are up), so that
+    its imports (real SGLang: torch and all) run while other tests wait on processes and servers."""
+
+    def __init__(self, argv: list[str]):
+        self.argv = argv
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.out = tempfile.TemporaryFile("w+")
+        self.err = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(self.argv, stdout=self.out, stderr=self.err, text=True)
+
+    def result(self, timeout: float) -> subprocess.CompletedProcess:
+        if self.proc is None:
+            self.start()
+        code = self.proc.wait(timeout=timeout)
+        self.out.seek(0), self.err.seek(0)
+        return subprocess.CompletedProcess(self.argv, code, self.out.read(), self.err.read())
+
+
 CPU_SERVERS: dict[int, CpuServer] = {}  # seed -> server
 NEEDS = {0: {"cpu_server", "server", "relay"}, 1: {"other_cpu_server"}}
 WANTED: list[int] = []  # seeds the collected tests need, in boot order
+AHEAD = {"entry_module_help": Ahead([sys.executable, "-m", "qwen_serve.sglang.entry", "--help"])}
+AHEAD_WANTED: list[str] = []
 
 
 def pytest_collection_modifyitems(session, config, items):
     names = set().union(*(item.fixturenames for item in items)) if items else set()
     WANTED[:] = [seed for seed, fixtures in NEEDS.items() if names & fixtures]
+    AHEAD_WANTED[:] = [name for name in AHEAD if name in names]
     _boot_next()
 
 
 def _boot_next() -> None:
-    """One server boots at a time: on 2 cores, two booting beside the tests slow everything down."""
+    """One server boots at a time (on 2 cores, two booting beside the tests slow everything down); the
+    subprocesses run ahead once they are up."""
     for seed in WANTED:
         if seed not in CPU_SERVERS:
             CPU_SERVERS[seed] = CpuServer(seed)
             return
         if not CPU_SERVERS[seed].warm:
             return
+    for name in AHEAD_WANTED:
+        if AHEAD[name].proc is None:
+            AHEAD[name].start()
+
+
+@pytest.fixture
+def entry_module_help() -> subprocess.CompletedProcess:
+    """`python -m qwen_serve.sglang.entry --help` with the real SGLang, run ahead."""
+    return AHEAD["entry_module_help"].result(timeout=300)
 
 
 def pytest_unconfigure(config):

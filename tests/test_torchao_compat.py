@@ -5,8 +5,6 @@ int4/fp8 kernels are CUDA-only and are exercised on the H100, not claimed here."
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -121,10 +119,8 @@ def test_install_replaces_the_layered_loader_only_for_layered_loading(monkeypatc
     assert LayeredModelLoader.load_model is layered_load_model
 
 
-def test_entry_module_runs_sglangs_own_parser():
-    out = subprocess.run(
-        [sys.executable, "-m", "qwen_serve.sglang.entry", "--help"], capture_output=True, text=True, timeout=180
-    )
+def test_entry_module_runs_sglangs_own_parser(entry_module_help):
+    out = entry_module_help  # `python -m qwen_serve.sglang.entry --help`, started ahead by conftest
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--torchao-config" in out.stdout and "--model-path" in out.stdout
 
