@@ -23,12 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .supervise import SAME_PRESS_S, STOP_SIGNALS, _die_with_parent, _write_atomic
+from .errors import QwenServeError
+from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, SAME_PRESS_S, STOP_SIGNALS, _die_with_parent, _write_atomic
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
-EXIT_NOT_READY = 124
-EXIT_INTERRUPTED = 130
+ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")  # sglang-router's --policy choices
+
+
+def check_router_policy(policy: str) -> str:
+    if policy not in ROUTER_POLICIES:
+        raise QwenServeError(
+            f"--router-policy '{policy}' is not a policy of sglang-router",
+            allowed=", ".join(ROUTER_POLICIES),
+            fix="--router-policy cache_aware (reuses each worker's prefix cache)",
+        )
+    return policy
 
 
 @dataclass(frozen=True)
@@ -326,8 +336,6 @@ def _flag_args(cli_values: dict[str, Any]) -> list[str]:
 def check_worker_url(url: str) -> str:
     from urllib.parse import urlsplit
 
-    from .errors import QwenServeError
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         raise QwenServeError(
@@ -350,6 +358,7 @@ def build_fleet(
     hardware,  # hardware.Hardware of the GPUs named or detected, or None
     gpu_spec: str | None,
     force: bool,
+    show_sglang: bool = False,  # --dry-run: resolve each worker's SGLang command too (each worker does on launch)
     gpu_share: bool = False,
     memory_fraction: float | None = None,
     sglang_version: str | None,
@@ -358,7 +367,6 @@ def build_fleet(
     log_dir: Path,
 ) -> Fleet:
     """The workers' qwen-serve commands (each its own SGLang on its own GPUs) and the router's."""
-    from .errors import QwenServeError
     from .pipeline import prepare
 
     launch = prepared.launch
@@ -410,11 +418,15 @@ def build_fleet(
         env = {"CUDA_VISIBLE_DEVICES": worker_gpus(0 if gpu_share else i, tp)}
         if launch["api_key"]:
             env["QWEN_SERVE_API_KEY"] = launch["api_key"]
-        command = prepare(config_path, preset, local, passthrough, None, True, sglang_version, {}).command
-        workers.append(Worker(i, worker_port, tuple(argv), env, tuple(command.argv)))
+        sglang_argv = (
+            prepare(config_path, preset, local, passthrough, None, True, sglang_version, {}).command.argv
+            if show_sglang
+            else ()
+        )
+        workers.append(Worker(i, worker_port, tuple(argv), env, tuple(sglang_argv)))
     remote = tuple(check_worker_url(u) for u in worker_urls)
     urls = [w.url for w in workers] + list(remote)
-    router = tuple(router_argv(urls, host, port, policy))
+    router = tuple(router_argv(urls, host, port, check_router_policy(policy)))
     return Fleet(tuple(workers), router, host, port, remote, launch["api_key"], in_turn=gpu_share)
 
 

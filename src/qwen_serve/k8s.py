@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import QwenServeError
+from .fleet import check_router_policy
 
-ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")
 ENTRY_MODULE = "qwen_serve.sglang.entry"
 KEY_ENV = "QWEN_SERVE_API_KEY"  # from the Secret; SGLang and the router get it as $(QWEN_SERVE_API_KEY)
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -50,12 +50,7 @@ def check(d: Deployment) -> None:
             allowed="lowercase letters, digits and '-', at most 63",
             fix="e.g. --namespace default",
         )
-    if d.router_policy not in ROUTER_POLICIES:
-        raise QwenServeError(
-            f"--router-policy '{d.router_policy}' is not a policy of sglang-router",
-            allowed=", ".join(ROUTER_POLICIES),
-            fix="--router-policy cache_aware (reuses each worker's prefix cache)",
-        )
+    check_router_policy(d.router_policy)
 
 
 def default_image(sglang_version: str) -> str:

@@ -314,22 +314,17 @@ def _serve_fleet(
     from pathlib import Path
 
     from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, describe
-    from ..k8s import ROUTER_POLICIES
     from ..pipeline import clear_to_launch, hardware_for
     from ..supervise import default_log_path
 
-    policy = router_policy
-    if policy not in ROUTER_POLICIES:
-        raise QwenServeError(
-            f"--router-policy '{policy}' is not a policy of sglang-router", allowed=", ".join(ROUTER_POLICIES)
-        )
     hw = hardware_for(gpu_spec)
     log_dir = default_log_path(int(prepared.launch["port"])).parent / f"fleet-{prepared.launch['port']}"
     fleet = build_fleet(
         prepared,
         replicas=count,
         worker_urls=tuple(worker_urls),
-        policy=policy,
+        policy=router_policy,
+        show_sglang=dry_run,
         config_path=config_path,
         cli_values=cli_values,
         passthrough=tuple(passthrough),
