@@ -138,6 +138,23 @@ def probe() -> bool:
         return False
 
 
+ROUTER_METRICS = "http://127.0.0.1:29000/metrics"  # qwen-serve --replicas: --router-metrics-port's default
+
+
+def router_metrics() -> str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(ROUTER_METRICS, timeout=10) as r:
+            return r.read().decode()
+    except OSError as e:
+        return f"# unreachable: {e}\n"
+
+
+def worker_logs(folder: Path) -> list[Path]:
+    return sorted(folder.glob("worker*.sglang.log"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+
+
 def level_concurrency(level: str) -> int:
     """A level is a concurrency (random prompts) or sharedN: bench_serving's generated-shared-prefix workload
     (SHARED_GROUPS system prompts of SHARED_PREFIX_LEN tokens, each under many questions) at concurrency N,
@@ -229,7 +246,14 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
         )
     samples: list[tuple[float, float]] = []
     marks: dict[str, float] = {}
-    sglang_log = log_file.with_suffix(".sglang.log") if command.split()[0] != "sglang" else log_file
+    fleet = "--replicas" in shlex.split(command)  # workers' logs beside the router's: worker0.sglang.log, …
+    sglang_log = (
+        folder / "worker0.sglang.log"
+        if fleet
+        else log_file.with_suffix(".sglang.log")
+        if command.split()[0] != "sglang"
+        else log_file
+    )
     last_probe = 0.0
     try:
         while True:
@@ -265,6 +289,10 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
                 if m
                 else None
             )
+        if fleet:  # each worker's own KV pool; kv_tokens is their sum
+            per = [LOG_FACTS["kv_tokens"].search(p.read_text(errors="replace")) for p in worker_logs(folder)]
+            row["kv_tokens_per_worker"] = [int(m.group(1)) if m else None for m in per]
+            row["kv_tokens"] = sum(n or 0 for n in row["kv_tokens_per_worker"])
         before = [u for t, u in samples if t <= marks.get("load_begin", 0)]
         # up to the "Load weight end" line: the KV pool is allocated right after it
         loading = [u for t, u in samples if marks.get("load_begin", 0) <= t <= marks.get("load_end", now)]
@@ -278,7 +306,11 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
         )
         for c in args.levels:
             jsonl = folder / f"bench_c{c}.jsonl"
+            if fleet:  # the router's counters before and after: requests per worker at this level
+                (folder / f"metrics_c{c}.before.txt").write_text(router_metrics())
             bench_level(args.model, c, jsonl, seed=1000 * index + level_concurrency(c))
+            if fleet:
+                (folder / f"metrics_c{c}.after.txt").write_text(router_metrics())
             last = json.loads(jsonl.read_text().strip().splitlines()[-1])
             row["levels"][str(c)] = {
                 k: last.get(k)
@@ -414,6 +446,25 @@ def read_call(source: Path) -> tuple[dict, dict[str, dict], Path]:
     return run, rows, source
 
 
+def fleet_facts(row: dict, level: str) -> dict:
+    """A replicas row's KV pool per worker and, from the router's own metrics, the requests each worker served
+    at this level (the counters after the level less before it)."""
+    folder = row["folder"]
+    before, after = folder / f"metrics_c{level}.before.txt", folder / f"metrics_c{level}.after.txt"
+    if not after.exists():
+        return {}
+    from qwen_serve.fleet import requests_per_worker
+
+    start, end = requests_per_worker(before.read_text()), requests_per_worker(after.read_text())
+    served = {url: n - start.get(url, 0) for url, n in sorted(end.items())}
+    total = sum(served.values())
+    return {
+        "kv_tokens_per_worker": row.get("kv_tokens_per_worker"),
+        "requests_per_worker": served,
+        "busiest_worker_share": round(max(served.values()) / total, 3) if total else None,
+    }
+
+
 def summarize(sources: list[Path]) -> dict:
     """summary.json for one or more device calls; each row's ratio is to the bf16 baseline of its own call."""
     rows, commands, calls = [], {}, []
@@ -460,6 +511,7 @@ def summarize(sources: list[Path]) -> dict:
                         if base_tok_s and baseline.startswith("sglang-bf16")
                         else None,
                         "hbm_bound_share": share,
+                        **fleet_facts(r, c),
                     }
                 )
     first = calls[0]

@@ -69,6 +69,14 @@ def test_the_router_fronts_every_worker_as_its_own_parser_reads_it(qwen_serve):
     args = parse_router_args(argv[3:])
     assert args.worker_urls == ["http://127.0.0.1:30001", "http://127.0.0.1:30002", "http://10.0.0.9:30000"]
     assert (args.policy, args.host, args.port) == ("cache_aware", "0.0.0.0", 30000)
+    assert (args.prometheus_host, args.prometheus_port) == ("0.0.0.0", 29000)  # the router's metrics, on --host
+    local = dry(
+        qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--host", "127.0.0.1", "--router-metrics-port", "9100"
+    )
+    assert (parse_router_args(local["router"]["argv"][3:]).prometheus_host, local["router"]["metrics_port"]) == (
+        "127.0.0.1",
+        9100,
+    )
     only_router = dry(qwen_serve, "--worker-url", "http://10.0.0.9:30000", "--router-policy", "round_robin")
     assert only_router["workers"] == [] and parse_router_args(only_router["router"]["argv"][3:]).policy == "round_robin"
 
@@ -113,6 +121,12 @@ def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
             "--gpu-share needs --replicas 2",
         ),
         (("--replicas", "2", "--gpu-share", "--force"), "--gpu-share splits the memory one server would take"),
+        (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "0"), "--router-metrics-port 0 is not a TCP"),
+        (
+            ("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "30002"),
+            "--router-metrics-port 30002 is the router's or a worker's own port",
+        ),
+        (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "x"), "--router-metrics-port x is not a TCP"),
     ],
 )
 def test_bad_fleet_input_is_one_line(qwen_serve, args, words):
@@ -134,7 +148,7 @@ def fleet(tmp_path):
     procs = []
 
     def start(*extra: str, mode: str = "ok"):
-        port = free_ports(3)
+        port = free_ports(4)  # router, two workers, the router's metrics
         model = tmp_path / "model"
         model.mkdir(exist_ok=True)
         (model / "config.json").write_text("{}")
@@ -146,6 +160,7 @@ def fleet(tmp_path):
         }
         argv = [sys.executable, "-m", "qwen_serve", "--model-path", str(model), "--host", "127.0.0.1"]
         argv += ["--port", str(port), "--force", "--ready-file", str(tmp_path / "ready.json"), *extra]
+        argv += ["--router-metrics-port", str(port + 3)]
         err = open(tmp_path / "stderr.txt", "w")
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
         procs.append(proc)
@@ -272,11 +287,12 @@ def router_in_front_of_cpu_servers(cpu_server, other_cpu_server, tmp_path):
         aiohttp_app_served(shim(*cpu_server)) as one,
         aiohttp_app_served(shim(*other_cpu_server)) as two,
     ):
-        port = free_ports(1)
+        port = free_ports(2)
         ready = tmp_path / "router.json"
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
         argv = [sys.executable, "-m", "qwen_serve", "--worker-url", one, "--worker-url", two, "--host", "127.0.0.1"]
         argv += ["--port", str(port), "--ready-file", str(ready), "--router-policy", "round_robin"]
+        argv += ["--router-metrics-port", str(port + 1)]
         err = open(tmp_path / "stderr.txt", "w")
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
         try:
@@ -284,7 +300,7 @@ def router_in_front_of_cpu_servers(cpu_server, other_cpu_server, tmp_path):
             while not ready.exists():
                 assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr.txt").read_text()
                 time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}", cpu_server[1]
+            yield f"http://127.0.0.1:{port}", cpu_server[1], json.loads(ready.read_text()), (one, two)
         finally:
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) == 0, (tmp_path / "stderr.txt").read_text()
@@ -296,7 +312,7 @@ def test_qwen_test_and_qwen_bench_work_through_the_router(router_in_front_of_cpu
     from qwen_serve.cli import bench_group
     from qwen_serve.cli.qwen_test import qwen_test_command
 
-    url, model_dir = router_in_front_of_cpu_servers
+    url, model_dir, facts, workers = router_in_front_of_cpu_servers
     # the OpenAI endpoints through the router (chat is checked against the servers themselves in test_client:
     # a CPU server's first chat request costs it 17 s of warm-up)
     checks = CliRunner().invoke(qwen_test_command, ["--base-url", url, "--json", "--only", "health,models,completions"])
@@ -312,6 +328,11 @@ def test_qwen_test_and_qwen_bench_work_through_the_router(router_in_front_of_cpu
     )
     assert bench.exit_code == 0, bench.output
     assert json.loads(out.read_text())["levels"][0]["completed"] == 4
+    # the router's own metrics count what each worker served: round_robin gave both a share of the traffic
+    from qwen_serve.fleet import requests_per_worker
+
+    served = requests_per_worker(httpx.get(facts["router_metrics_url"], timeout=10).text)
+    assert set(served) == set(workers) and all(n >= 2 for n in served.values()), served
 
 
 def test_with_gpu_share_the_workers_start_one_after_another(fleet):
@@ -330,3 +351,11 @@ def test_check_with_replicas_parses_the_workers_command_and_launches_nothing(qwe
     result = qwen_serve("--replicas", "2", "--gpu", "H100x2", "--preset", "fp8", "--check")
     assert result.exit_code == 0, result.stderr
     assert "own parser accepts the command" in result.stdout and "starting" not in result.stderr
+
+
+def test_log_file_names_the_routers_log_and_the_workers_logs_go_beside_it(qwen_serve, tmp_path):
+    data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--log-file", str(tmp_path / "run" / "router.log"))
+    for i, w in enumerate(data["workers"]):
+        argv = w["argv"]
+        assert argv[argv.index("--log-file") + 1] == str(tmp_path / "run" / f"worker{i}.sglang.log")
+        assert argv[argv.index("--ready-file") + 1] == str(tmp_path / "run" / f"worker{i}.ready.json")

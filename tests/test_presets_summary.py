@@ -20,8 +20,7 @@ def presets_script():
 def test_the_summary_is_made_from_the_raw_files():
     made = presets_script().summarize(sorted(RUN.glob("call-*.tar.gz")))
     committed = json.loads((RUN / "summary.json").read_text())
-    later = {"baseline", "ratio_to_baseline", "workload"}  # fields summarize gained after this run's summary
-    assert [{k: v for k, v in r.items() if k not in later} for r in made["rows"]] == committed["rows"]
+    assert made["rows"] == committed["rows"]
     assert {r["baseline"] for r in made["rows"] if "baseline" in r} == {"sglang-bf16"}
     ratios = [r for r in made["rows"] if r.get("ratio_to_bf16") is not None]
     assert ratios and all(r["ratio_to_baseline"] == r["ratio_to_bf16"] for r in ratios)
@@ -30,3 +29,22 @@ def test_the_summary_is_made_from_the_raw_files():
 def test_a_level_is_a_concurrency_or_the_shared_prefix_workload():
     presets = presets_script()
     assert [presets.level_concurrency(x) for x in ("1", "64", "shared128")] == [1, 64, 128]
+
+
+def test_a_replicas_row_counts_each_workers_requests_from_the_routers_metrics(tmp_path):
+    """The router's counters (smg_worker_cb_outcomes_total, as sglang-router 0.3.2 prints them) after a level
+    less before it."""
+
+    def metrics(a: int, b: int) -> str:
+        return "".join(
+            f'smg_worker_cb_outcomes_total{{worker="http://127.0.0.1:{port}",outcome="{outcome}"}} {n}\n'
+            for port, n in ((30001, a), (30002, b))
+            for outcome in ("success", "failure")
+        )
+
+    (tmp_path / "metrics_c64.before.txt").write_text(metrics(1, 0))
+    (tmp_path / "metrics_c64.after.txt").write_text(metrics(101, 92))
+    facts = presets_script().fleet_facts({"folder": tmp_path, "kv_tokens_per_worker": [5, 6]}, "64")
+    assert facts["requests_per_worker"] == {"http://127.0.0.1:30001": 100, "http://127.0.0.1:30002": 92}
+    assert facts["busiest_worker_share"] == round(100 / 192, 3) and facts["kv_tokens_per_worker"] == [5, 6]
+    assert presets_script().fleet_facts({"folder": tmp_path}, "128") == {}  # not a replicas row

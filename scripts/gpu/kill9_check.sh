@@ -16,13 +16,20 @@ for _ in $(seq 300); do [ -f /tmp/ready.json ] && break; kill -0 $QPID 2>/dev/nu
 [ -f /tmp/ready.json ] || { say "not ready"; tail -20 "$OUTDIR/qwen_serve.txt" | tee -a "$LOG"; exit 1; }
 SPID=$(python3 -c 'import json; print(json.load(open("/tmp/ready.json"))["pid"])')
 say "ready: SGLang's launch process $SPID; its process group: $(ps -o pid=,comm= -g "$SPID" | tr '\n' ';')"
-say "GPU processes before: $(nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader | tr '\n' ';')"
+say "GPU processes before: $(nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader | tr '\n' ';') memory in use: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
 say "kill -9 qwen-serve (pid $QPID)"
 kill -9 $QPID
+# nvidia-smi inside a container may list no process at all: the memory in use and SGLang's process group
+# (its scheduler included) must both be gone too
 for i in $(seq 20); do
   apps=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader | grep -c .)
-  say "after $((i / 2)).$((i % 2 * 5)) s: $apps GPU processes; left of SGLang's group: $(ps -o pid= -g "$SPID" | tr '\n' ' ')"
-  [ "$apps" = 0 ] && { say "RESULT: no GPU process $((i / 2)).$((i % 2 * 5)) s after kill -9"; exit 0; }
+  used=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+  left=$(ps -o pid= -g "$SPID" | tr '\n' ' ')
+  say "after $((i / 2)).$((i % 2 * 5)) s: $apps GPU processes, $used MiB in use; left of SGLang's group: ${left:-none}"
+  if [ "$apps" = 0 ] && [ "$used" -lt 2048 ] && [ -z "${left// /}" ]; then
+    say "RESULT: no GPU process, $used MiB in use and SGLang's group gone $((i / 2)).$((i % 2 * 5)) s after kill -9"
+    exit 0
+  fi
   sleep 0.5
 done
 say "RESULT: GPU processes still there 10 s after kill -9"; nvidia-smi | tee -a "$LOG"; exit 1

@@ -63,14 +63,18 @@ class Fleet:
     remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
     api_key: str | None = None
     in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
+    metrics_port: int | None = None  # the router's Prometheus /metrics (requests per worker, latencies)
 
     @property
     def worker_urls(self) -> list[str]:
         return [w.url for w in self.workers] + list(self.remote_workers)
 
 
-def router_argv(worker_urls: list[str], host: str, port: int, policy: str, python: str | None = None) -> list[str]:
-    """sglang-router in front of the workers (read by the router's own parser in CI)."""
+def router_argv(
+    worker_urls: list[str], host: str, port: int, policy: str, metrics_port: int, python: str | None = None
+) -> list[str]:
+    """sglang-router in front of the workers (read by the router's own parser in CI); its Prometheus metrics on
+    the service's host (the router's own default is every interface) and `metrics_port`."""
     return [
         python or sys.executable,
         "-m",
@@ -83,6 +87,10 @@ def router_argv(worker_urls: list[str], host: str, port: int, policy: str, pytho
         host,
         "--port",
         str(port),
+        "--prometheus-host",
+        host,
+        "--prometheus-port",
+        str(metrics_port),
     ]
 
 
@@ -137,7 +145,15 @@ class Member:
 class FleetSupervisor:
     """start / tick / stop over the members; the signal handler only records (as supervise.Supervisor)."""
 
-    def __init__(self, fleet: Fleet, log_dir: Path, ready_timeout: float, stop_timeout: float, ready_file=None):
+    def __init__(
+        self,
+        fleet: Fleet,
+        log_dir: Path,
+        ready_timeout: float,
+        stop_timeout: float,
+        ready_file=None,
+        router_log: Path | None = None,
+    ):
         self.fleet = fleet
         self.log_dir = log_dir
         self.ready_timeout = ready_timeout
@@ -162,7 +178,9 @@ class FleetSupervisor:
             for w in fleet.workers
         ]
         router_env = {**env, **({ROUTER_KEY_ENV: fleet.api_key} if fleet.api_key else {})}
-        self.router = Member(f"router (port {fleet.port})", list(fleet.router_argv), router_env, log_dir / "router.log")
+        self.router = Member(
+            f"router (port {fleet.port})", list(fleet.router_argv), router_env, router_log or log_dir / "router.log"
+        )
 
     @property
     def members(self) -> list[Member]:
@@ -284,6 +302,9 @@ class FleetSupervisor:
             "openai_base_url": base + "/v1",
             "seconds_to_ready": round(self.ready_at or 0, 2),
             "router_pid": self.router.proc.pid if self.router.proc else None,
+            "router_metrics_url": f"http://{host}:{self.fleet.metrics_port}/metrics"
+            if self.fleet.metrics_port
+            else None,
             "api_key_required": bool(self.fleet.api_key),
             "workers": workers,
             "remote_workers": list(self.fleet.remote_workers),
@@ -296,6 +317,7 @@ class FleetSupervisor:
         self.say(
             f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — sglang-router in front of "
             f"{len(self.fleet.worker_urls)} worker(s): {', '.join(self.fleet.worker_urls)}"
+            + (f"; router metrics {facts['router_metrics_url']}" if facts["router_metrics_url"] else "")
         )
 
     def stop(self) -> None:
@@ -352,6 +374,7 @@ def build_fleet(
     replicas: int,
     worker_urls: tuple[str, ...],
     policy: str,
+    metrics_port: int | str = 29000,
     config_path: str | None,
     cli_values: dict[str, Any],
     passthrough: tuple[str, ...],
@@ -426,8 +449,39 @@ def build_fleet(
         workers.append(Worker(i, worker_port, tuple(argv), env, tuple(sglang_argv)))
     remote = tuple(check_worker_url(u) for u in worker_urls)
     urls = [w.url for w in workers] + list(remote)
-    router = tuple(router_argv(urls, host, port, check_router_policy(policy)))
-    return Fleet(tuple(workers), router, host, port, remote, launch["api_key"], in_turn=gpu_share)
+    metrics = check_metrics_port(metrics_port, port, len(workers))
+    router = tuple(router_argv(urls, host, port, check_router_policy(policy), metrics))
+    return Fleet(tuple(workers), router, host, port, remote, launch["api_key"], in_turn=gpu_share, metrics_port=metrics)
+
+
+def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
+    """--router-metrics-port: a TCP port that none of the service's own (PORT, PORT+1 … PORT+N) already is."""
+    try:
+        value = int(metrics_port)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= 65535 or value in range(port, port + workers + 1):
+        raise QwenServeError(
+            f"--router-metrics-port {metrics_port} is "
+            + ("the router's or a worker's own port" if value and 1 <= value <= 65535 else "not a TCP port"),
+            allowed=f"1-65535, other than {port}-{port + workers}",
+            fix="--router-metrics-port 29000 (sglang-router's default)",
+        )
+    return value
+
+
+def requests_per_worker(metrics_text: str) -> dict[str, int]:
+    """The requests each worker answered, from the router's Prometheus text (smg_worker_cb_outcomes_total,
+    outcome success: the router's circuit breaker counts every answer it passed on, per worker URL)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    served: dict[str, int] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "smg_worker_cb_outcomes_total" and sample.labels.get("outcome") == "success":
+                url = sample.labels["worker"]
+                served[url] = served.get(url, 0) + int(sample.value)
+    return served
 
 
 def share_fraction(fraction: float, replicas: int, index: int) -> float:
@@ -440,7 +494,11 @@ def share_fraction(fraction: float, replicas: int, index: int) -> float:
 def describe(fleet: Fleet, mask: str = "***") -> dict[str, Any]:
     """--dry-run --json of a fleet: every command, the key masked."""
     return {
-        "router": {"argv": list(fleet.router_argv), "url": f"http://{fleet.host}:{fleet.port}"},
+        "router": {
+            "argv": list(fleet.router_argv),
+            "url": f"http://{fleet.host}:{fleet.port}",
+            "metrics_port": fleet.metrics_port,
+        },
         "workers": [
             {
                 "index": w.index,

@@ -20,6 +20,7 @@ from .errors import QwenServeError
 from .fleet import check_router_policy
 
 ENTRY_MODULE = "qwen_serve.sglang.entry"
+METRICS_PORT = 29000  # the router's Prometheus /metrics (sglang-router's default port)
 KEY_ENV = "QWEN_SERVE_API_KEY"  # from the Secret; SGLang and the router get it as $(QWEN_SERVE_API_KEY)
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
@@ -89,6 +90,10 @@ def router_command(d: Deployment, worker_port: int, port: int, api_key: bool) ->
         "0.0.0.0",
         "--port",
         str(port),
+        "--prometheus-host",
+        "0.0.0.0",
+        "--prometheus-port",
+        str(METRICS_PORT),
         *(["--api-key", f"$({KEY_ENV})"] if api_key else []),
     ]
 
@@ -158,7 +163,7 @@ def manifests(
         "name": "router",
         "image": d.router_image or image,
         "command": router_command(d, port, port, api_key),
-        "ports": [router_port],
+        "ports": [router_port, {"name": "metrics", "containerPort": METRICS_PORT}],
         "env": _key_env(d) if api_key else [],
         "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 30},
@@ -218,7 +223,10 @@ def manifests(
             "metadata": {"name": d.name, **meta, "labels": router_labels(d)},
             "spec": {
                 "selector": router_labels(d),
-                "ports": [{"name": "http", "port": port, "targetPort": "http"}],
+                "ports": [
+                    {"name": "http", "port": port, "targetPort": "http"},
+                    {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
+                ],
             },
         },
     ]

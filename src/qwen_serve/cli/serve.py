@@ -89,6 +89,13 @@ against SGLang's parser (a flag qwen-serve models, like --port, is refused):
     show_default=True,
     help="sglang-router's policy with --replicas/--worker-url: cache_aware, round_robin, power_of_two, random.",
 )
+@click.option(
+    "--router-metrics-port",
+    default="29000",
+    show_default=True,
+    metavar="PORT",
+    help="With --replicas/--worker-url: the router's Prometheus /metrics on --host (requests per worker).",
+)
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
 def serve(
     config_path,
@@ -110,6 +117,7 @@ def serve(
     worker_urls,
     gpu_share,
     router_policy,
+    router_metrics_port,
     passthrough,
     **cli_values,
 ):
@@ -297,7 +305,9 @@ def _serve_fleet(
     worker_urls,
     gpu_share,
     router_policy,
+    router_metrics_port,
     config_path,
+    log_file,
     passthrough,
     gpu_spec,
     force,
@@ -318,12 +328,18 @@ def _serve_fleet(
     from ..supervise import default_log_path
 
     hw = hardware_for(gpu_spec)
-    log_dir = default_log_path(int(prepared.launch["port"])).parent / f"fleet-{prepared.launch['port']}"
+    # --log-file names the router's log, the workers' logs beside it; else a folder for the port
+    log_dir = (
+        Path(log_file).parent
+        if log_file
+        else default_log_path(int(prepared.launch["port"])).parent / f"fleet-{prepared.launch['port']}"
+    )
     fleet = build_fleet(
         prepared,
         replicas=count,
         worker_urls=tuple(worker_urls),
         policy=router_policy,
+        metrics_port=router_metrics_port,
         show_sglang=dry_run,
         config_path=config_path,
         cli_values=cli_values,
@@ -366,5 +382,12 @@ def _serve_fleet(
             "--replicas and --worker-url run sglang-router, which is not installed",
             fix="pip install 'qwen-serve[router]' (sglang-router)",
         )
-    supervisor = FleetSupervisor(fleet, log_dir, ready_timeout, stop_timeout, Path(ready_file) if ready_file else None)
+    supervisor = FleetSupervisor(
+        fleet,
+        log_dir,
+        ready_timeout,
+        stop_timeout,
+        Path(ready_file) if ready_file else None,
+        router_log=Path(log_file) if log_file else None,
+    )
     sys.exit(supervisor.run())
