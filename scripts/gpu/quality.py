@@ -102,14 +102,18 @@ def main() -> int:
     ap.add_argument("--fraction", type=float, default=0.88, help="mem_fraction_static of all servers together")
     ap.add_argument("--ready-timeout", type=float, default=300)
     ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--deadline", type=float, help="start no server after this many seconds")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # `timeout`: stop the servers, write what was done
-    rows = []
+    rows, t0 = [], time.monotonic()
     try:
         for i, spec in enumerate(args.row):
             label, _, preset = spec.partition("=")
+            if args.deadline and time.monotonic() - t0 > args.deadline:
+                print(f"== {label}: skipped, past --deadline {args.deadline:.0f} s", flush=True)
+                break
             rows.append(start(label, preset or label, i, args, out))
             if "error" in rows[-1]:
                 break
