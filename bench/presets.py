@@ -199,7 +199,7 @@ def bench_level(model: str, level: str, out_file: Path, seed: int) -> None:
         "--seed",
         str(seed),
         "--disable-tqdm",
-        "--tokenize-prompt",
+        *([] if level.startswith("shared") else ["--tokenize-prompt"]),  # its shared-prefix data is text
         "--output-file",
         str(out_file),
     ]
@@ -471,7 +471,15 @@ def summarize(sources: list[Path]) -> dict:
     for source in sources:
         run, row_files, _ = read_call(source)
         call = source.name.removesuffix(".tar.gz")
-        calls.append({"call": call, "gpu": run["gpu"], "versions": run["versions"], "command": run["command"]})
+        calls.append(
+            {
+                "call": call,
+                "gpu": run["gpu"],
+                "versions": run["versions"],
+                "common_flags": run.get("common", COMMON),
+                "command": run["command"],
+            }
+        )
         baseline = next(iter(run["rows"]))  # the first row of a call: plain SGLang bf16, or replicas:1
         base = row_files[baseline]
         bandwidth = HBM_GBS.get(run["gpu"].split(",")[0].strip())
@@ -503,7 +511,10 @@ def summarize(sources: list[Path]) -> dict:
                         "kv_tokens": r.get("kv_tokens"),
                         "kv_dtype": r.get("kv_dtype"),
                         # rows before the load-end window (2026-12-02) sampled into the KV pool's allocation
-                        "peak_load_gib": r.get("peak_load_gib") if r.get("peak_window") else None,
+                        # and a window the sampler saw no reading in (0.0) is no peak either
+                        "peak_load_gib": r.get("peak_load_gib")
+                        if r.get("peak_window") and r["peak_load_gib"] > 0.05
+                        else None,
                         "ready_s": r.get("ready_s"),
                         "baseline": baseline,
                         "ratio_to_baseline": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
@@ -519,7 +530,7 @@ def summarize(sources: list[Path]) -> dict:
         "gpu": first["gpu"],
         "sglang": first["versions"].get("sglang"),
         "versions": first["versions"],
-        "common_flags": COMMON,
+        "common_flags": first["common_flags"],  # each call's own in calls[]
         "bench": {
             "tool": "sglang.benchmark.serving --backend sglang --dataset-name "
             "random-ids --tokenize-prompt --random-range-ratio 1",

@@ -372,33 +372,45 @@ def _what_it_ran(resolved: str) -> str:
     )
     for flag, word in (
         ("--quantization ", ""),
-        (" --kv-cache-dtype auto", ""),
+        ("--kv-cache-dtype auto", ""),
         ("--kv-cache-dtype ", "KV "),
         ("--context-length ", "context "),
         ("--max-running-requests ", "running ≤ "),
         ("--chunked-prefill-size ", "prefill chunk "),
     ):
         text = text.replace(flag, word)
-    return text
+    return " ".join(text.split()) or "bf16"
 
 
 def _preset_line(launch: str, call: str, levels: dict[int, dict]) -> str:
     one, eight, many = levels[1], levels[8], levels[64]
+    wide = levels.get(128)
     share = f"{one['hbm_bound_share']:.0%}" if one.get("hbm_bound_share") else "—"
+    c128 = f"{wide['output_tok_s']:.0f} ({wide['ratio_to_bf16']:.2f}×)" if wide else "—"
     return (
         f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
         f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | {one['tpot_p50_ms']:.2f} | {share} | "
         f"{eight['output_tok_s']:.0f} ({eight['ratio_to_bf16']:.2f}×) | "
-        f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | "
+        f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | {c128} | "
         f"{one['ready_s']:.0f} | {call.removeprefix('call-')} |"
     )
 
 
 _PRESET_HEADER = (
     "| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | TPOT p50 ms | "
-    "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | ready s | call |\n"
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | c=128 out tok/s | ready s | call |\n"
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 )
+
+
+def _calls_flags(data: dict) -> str:
+    """Which common flags each device call gave every row (calls differ only in the CUDA-graph batch sizes)."""
+    by_flags: dict[str, list[str]] = {}
+    for c in data["calls"]:
+        by_flags.setdefault(c["common_flags"], []).append(c["call"].removeprefix("call-"))
+    return "; ".join(
+        f"{'calls' if len(calls) > 1 else 'call'} {', '.join(calls)}: `{flags}`" for flags, calls in by_flags.items()
+    )
 
 
 def presets_h200() -> str:
@@ -413,14 +425,15 @@ def presets_h200() -> str:
         - {launch for launch, _ in by_launch}
     )
     rel = PRESETS_RUN.relative_to(ROOT)
+    requests = data["bench"]["requests"]
     lines += [
         "",
         f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, humming-kernels "
-        f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row "
-        f"`{data['common_flags']}`; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
-        f"{data['bench']['output_len']} out, {data['bench']['requests']['1']} / {data['bench']['requests']['8']} / "
-        f"{data['bench']['requests']['64']} requests at concurrency 1 / 8 / 64. Ratios are to the "
-        f"`sglang-bf16` row of the same call (`{rel}/summary.json`).",
+        f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row of "
+        f"{_calls_flags(data)}; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
+        f"{data['bench']['output_len']} out, {' / '.join(str(requests[k]) for k in ('1', '8', '64', '128'))} "
+        f"requests at concurrency 1 / 8 / 64 / 128 (128 only in call d, whose CUDA graphs reach batch 128). "
+        f"Ratios are to the `sglang-bf16` row of the same call (`{rel}/summary.json`).",
     ]
     if missing:
         lines.append(f"Not measured (device time ran out): {', '.join(f'`{m}`' for m in missing)}.")
@@ -437,8 +450,69 @@ def knobs_h200() -> str:
     return "\n".join(lines)
 
 
+REPLICAS_RUN = RESULTS / "h200" / "replicas" / "2026-12-02"
+
+
+def replicas_h200() -> str:
+    """One replica against two sharing the GPU behind sglang-router, same call, the router's own request counts."""
+    data = json.loads((REPLICAS_RUN / "summary.json").read_text(encoding="utf-8"))
+    lines = [
+        "| launch | workload | concurrency | out tok/s (× 1 replica) | TPOT p50 ms | TTFT p50 ms | KV tokens "
+        "(per worker) | requests per worker (router) | ready s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for r in data["rows"]:
+        if "error" in r:
+            lines.append(f"| `{r['launch']}` | — | — | not measured: {r['error']} | | | | | |")
+            continue
+        per = r.get("kv_tokens_per_worker")
+        kv = f"{r['kv_tokens']:,}" + (f" ({' + '.join(f'{n:,}' for n in per)})" if per else "")
+        served = " / ".join(str(n) for n in (r.get("requests_per_worker") or {}).values()) or "—"
+        lines.append(
+            f"| `{r['launch']}` | {r['workload']} | {r['concurrency']} | {r['output_tok_s']:.0f} "
+            f"(**{r['ratio_to_baseline']:.2f}×**) | {r['tpot_p50_ms']:.2f} | {r['ttft_p50_ms']:.0f} | {kv} | "
+            f"{served} | {r['ready_s']:.0f} |"
+        )
+    call = data["calls"][0]
+    rel = REPLICAS_RUN.relative_to(ROOT)
+    lines += [
+        "",
+        f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, sglang-router 0.3.2, `--preset auto` (fp8) on "
+        f"the Qwen3-14B skeleton, every row `{call['common_flags']}` plus `--cuda-graph-max-bs 128`; random: "
+        f"512 in / 256 out; shared-prefix: bench_serving's generated-shared-prefix, 16 system prompts of 2,048 "
+        f"tokens, 128-token questions, 256 out. Requests per worker: the router's "
+        f"`smg_worker_cb_outcomes_total` (success) after a level less before it (`{rel}/summary.json`).",
+    ]
+    return "\n".join(lines)
+
+
+QUALITY_RUN = RESULTS / "h200" / "quality" / "2026-12-02"
+
+
+def quality_h200() -> str:
+    """Each preset from the same random bf16 safetensors: its peak at load and `qwen-test --compare` against bf16."""
+    data = json.loads((QUALITY_RUN / "quality.json").read_text(encoding="utf-8"))
+    lines = [
+        "| preset | weights GiB | peak at load GiB (measured) | load s | KV dtype | token agreement | "
+        "mean KL (nats, top-5) | positions |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for r in data["rows"]:
+        peak = f"{r['peak_load_gib']:.2f}" if r.get("peak_load_gib") else "missed (see below)"
+        c = r.get("compare") or {}
+        agree = f"{c['token_agreement']:.1%}" if "token_agreement" in c else "reference"
+        kl = f"{c['mean_kl']:.3f}" if c.get("mean_kl") is not None else "—"
+        lines.append(
+            f"| `{r['preset']}` | {r['weights_gib']:.2f} | {peak} | {r['load_s']} | {r['kv_dtype'].removeprefix('torch.')} "
+            f"| {agree} | {kl} | {c.get('kl_positions', '—')} |"
+        )
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "presets-h200": presets_h200,
+    "replicas-h200": replicas_h200,
+    "quality-h200": quality_h200,
     "hardware-plan": hardware_plan,
     "torchao-h100": torchao_h100,
     "loading-h100": loading_h100,
@@ -460,6 +534,7 @@ PAGES = (
     "docs/qwen-test.md",
     "docs/benchmarks.md",
     "docs/development.md",
+    "docs/scale-out.md",
 )
 SECTIONS = {**SECTIONS, "knobs-h200": knobs_h200}
 

@@ -48,3 +48,32 @@ def test_a_replicas_row_counts_each_workers_requests_from_the_routers_metrics(tm
     assert facts["requests_per_worker"] == {"http://127.0.0.1:30001": 100, "http://127.0.0.1:30002": 92}
     assert facts["busiest_worker_share"] == round(100 / 192, 3) and facts["kv_tokens_per_worker"] == [5, 6]
     assert presets_script().fleet_facts({"folder": tmp_path}, "128") == {}  # not a replicas row
+
+
+def test_the_replicas_summary_is_made_from_the_raw_files_and_counts_every_request():
+    run = ROOT / "bench/results/h200/replicas/2026-12-02"
+    made = presets_script().summarize([run / "call-a.tar.gz"])
+    assert made["rows"] == json.loads((run / "summary.json").read_text())["rows"]
+    two = [r for r in made["rows"] if r["launch"] == "replicas:2"]
+    assert {(r["workload"], r["concurrency"]) for r in two} == {("random", 64), ("random", 128), ("shared-prefix", 64)}
+    for r in two:  # the router's counters: every request of the level (and bench_serving's 2 warm-ups) answered
+        requests = presets_script().REQUESTS[r["concurrency"]]
+        assert sum(r["requests_per_worker"].values()) == requests + 2, r
+        assert len(r["kv_tokens_per_worker"]) == 2 and r["kv_tokens"] == sum(r["kv_tokens_per_worker"])
+
+
+def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
+    """scripts/gpu/quality.py on an H200: each preset loaded the same random bf16 safetensors; the plan's
+    weights against SGLang's log, and its peak at load against the measured one where it was caught."""
+    from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.pipeline import resolved_settings
+    from qwen_serve.plan import plan
+
+    measured = json.loads((ROOT / "bench/results/h200/quality/2026-12-02/quality.json").read_text())["rows"]
+    assert {r["preset"] for r in measured} >= {"high_performance", "balanced", "fp8"}
+    for r in measured:
+        settings = resolved_settings(["--preset", r["preset"], "--mem-fraction-static", str(r["mem_fraction_static"])])
+        p = plan(settings, parse_gpu_spec("H200").gpu, 1, cuda_graph=False)
+        assert abs(p.weights_gib / r["weights_gib"] - 1) < 0.10, (r["preset"], p.weights_gib, r["weights_gib"])
+        if r["preset"] == "balanced":  # quantized as it loads: never the bf16 model
+            assert abs(p.peak_load_gib / r["peak_load_gib"] - 1) < 0.10 and r["peak_load_gib"] < 0.5 * 27.53

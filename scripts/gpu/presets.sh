@@ -17,7 +17,7 @@ BASELINE=${BASELINE-sglang-bf16=sglang}
 [ -n "$BASELINE" ] && ROWS+=(--row "$BASELINE")
 for r in "$@"; do ROWS+=(--row "$r"); done
 rm -rf /tmp/presets_raw && mkdir -p /tmp/presets_raw
-python3 bench/presets.py run --out /tmp/presets_raw --model "$PWD/.gpu/qwen3-14b" --levels "${LEVELS:-1,8,64}" \
+python3 bench/presets.py run --out /tmp/presets_raw --model "$PWD/.gpu/qwen3-14b" --levels "${LEVELS:-1,8,64}" ${COMMON:+--common "$COMMON"} \
   ${DEADLINE:+--deadline $DEADLINE} "${ROWS[@]}" 2>&1 | tee /tmp/presets_raw/stdout.txt
 rc=${PIPESTATUS[0]}
 tar -C /tmp -czf "$OUTDIR/raw.tar.gz" presets_raw
