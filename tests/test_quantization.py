@@ -207,6 +207,7 @@ def test_plan_of_each_preset_is_within_10_percent_of_the_sglang_log(label, prese
 def test_every_measured_preset_row_is_tested():
     assert {label for label, _, _ in measured_preset_rows()} >= {
         "preset:auto",
+        "preset:high_performance",
         "preset:balanced",
         "preset:memory_optimized",
         "preset:ultra_low_memory",
@@ -226,7 +227,7 @@ def test_presets_measured_text_matches_the_summary():
             if name == "fp8":
                 assert row["resolved"].startswith("preset fp8:")
             checked += 1
-    assert checked == 8
+    assert checked == 11
 
 
 def test_dry_run_says_what_a_preset_measured(qwen_serve):
