@@ -259,13 +259,13 @@ def test_a_signal_during_the_ready_banner_cannot_deadlock(tmp_path, capsys):
 
     def interrupted_while_printing():
         with sup.display._lock:  # what the main thread holds while it prints a line
-            sup._on_signal(signal.SIGTERM, None)  # a handler runs in the thread it interrupts
+            sup.signals.handler(signal.SIGTERM, None)  # a handler runs in the thread it interrupts
 
     worker = threading.Thread(target=interrupted_while_printing, daemon=True)
     worker.start()
     worker.join(timeout=5)
     assert not worker.is_alive(), "the signal handler waited for the display's lock"
-    assert sup.child.poll() is None and sup.signals == [signal.SIGTERM]  # a flag, no action yet
+    assert sup.child.poll() is None and sup.signals.presses == [signal.SIGTERM]  # a flag, no action yet
     assert "stopping SGLang" not in capsys.readouterr().err
     sup._act_on_signals()  # the main loop's next turn
     sup._act_on_signals()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
-from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, SAME_PRESS_S, STOP_SIGNALS, _die_with_parent, _write_atomic
+from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, StopPresses, _die_with_parent, _write_atomic
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
@@ -159,9 +159,7 @@ class FleetSupervisor:
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.ready_file = ready_file
-        self.signals: list[int] = []
-        self._first_signal_at: float | None = None
-        self._acted = 0
+        self.signals = StopPresses()  # as supervise.Supervisor: recorded by the handler, acted on in tick
         self.stop_deadline: float | None = None
         self.ready_at: float | None = None
         self.failed: tuple[str, int] | None = None  # (member, exit code) that ended on its own
@@ -188,14 +186,6 @@ class FleetSupervisor:
 
     def say(self, text: str) -> None:
         print(f"qwen-serve: {text}", file=sys.stderr, flush=True)
-
-    def _on_signal(self, signum, _frame) -> None:
-        now = time.monotonic()
-        if self._first_signal_at is not None and now - self._first_signal_at < SAME_PRESS_S:
-            return  # a copy of the same press (process group + uv's forward)
-        if self._first_signal_at is None:
-            self._first_signal_at = now
-        self.signals.append(signum)
 
     def _stop_all(self, why: str) -> None:
         if self.stop_deadline is None:
@@ -226,7 +216,7 @@ class FleetSupervisor:
     def start(self) -> None:
         for m in self.workers:
             m.ready_file.unlink(missing_ok=True)
-        self._previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        self.signals.install()
         self._t0 = time.monotonic()
         for m in self.workers[: 1 if self.fleet.in_turn else None]:
             m.start()
@@ -239,13 +229,12 @@ class FleetSupervisor:
             self.router.start()
 
     def tick(self) -> bool:
-        for signum in self.signals[self._acted :]:
-            if self._acted == 0:
-                self._stop_all(signal.Signals(signum).name)
+        for name, first in self.signals.take():
+            if first:
+                self._stop_all(name)
             else:
-                self.say(f"{signal.Signals(signum).name} again: SIGKILL to the router and every worker")
+                self.say(f"{name} again: SIGKILL to the router and every worker")
                 self._kill_all()
-            self._acted += 1
         if all(m.exited is not None for m in self.members if m.proc is not None):
             return False
         if self.stop_deadline is not None:
@@ -325,8 +314,7 @@ class FleetSupervisor:
             if m.proc is not None:
                 m.proc.wait()
                 m.signal(signal.SIGKILL, group=True)  # nothing of its group outlives it
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
+        self.signals.restore()
 
     def exit_code(self) -> int:
         if self.gave_up:

@@ -236,6 +236,45 @@ class Display:
             self._status = None
 
 
+class StopPresses:
+    """The stop signals (STOP_SIGNALS) as the user pressed them. Copies of one press that arrive within
+    SAME_PRESS_S (the terminal's process group and the one `uv run` forwards) count once. The handler
+    only records (uvicorn's shape): it runs between two bytecodes of the main thread, which may be printing
+    under the display's lock at that moment (the ready banner), so a print or a wait there could deadlock;
+    the main loop takes the new presses (`take`) and acts on them."""
+
+    def __init__(self) -> None:
+        self.presses: list[int] = []
+        self._first_at: float | None = None
+        self._taken = 0
+        self._previous: dict[int, Any] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.presses)
+
+    def handler(self, signum, _frame) -> None:
+        now = time.monotonic()
+        if self._first_at is not None and now - self._first_at < SAME_PRESS_S:
+            return  # a copy of the first press, not a second Ctrl-C
+        if self._first_at is None:
+            self._first_at = now
+        self.presses.append(signum)
+
+    def take(self) -> list[tuple[str, bool]]:
+        """The presses not acted on yet: (signal name, whether it is the first press of all)."""
+        new = [(signal.Signals(n).name, self._taken + k == 0) for k, n in enumerate(self.presses[self._taken :])]
+        self._taken = len(self.presses)
+        return new
+
+    def install(self) -> None:
+        self._previous = {s: signal.signal(s, self.handler) for s in STOP_SIGNALS}
+
+    def restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+
 class Supervisor:
     def __init__(
         self, argv: Sequence[str], facts: ServerFacts, options: SuperviseOptions, display: Display | None = None
@@ -246,10 +285,8 @@ class Supervisor:
         self.display = display or Display(options.quiet)
         self.watcher = LogWatcher(labels=dict(options.phase_labels))
         self.child: subprocess.Popen | None = None
-        self.signals: list[int] = []  # appended by the signal handler
-        self._first_signal_at: float | None = None
+        self.signals = StopPresses()  # recorded by its handler, acted on by the main loop
         self.impostors: set[int] = set()  # pids of another server found listening on our port
-        self._signals_acted = 0  # how many of them the main loop has acted on
         self.stop_deadline: float | None = None
         self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
         self.ready = False
@@ -291,22 +328,10 @@ class Supervisor:
         self.display.child_line(line)
 
     # --- signals ----------------------------------------------------------------------------
-    def _on_signal(self, signum, _frame) -> None:
-        """Flags only (uvicorn's shape): the main loop acts on them (_act_on_signals). A handler runs
-        between two bytecodes of the main thread, which may be printing under the display's lock at
-        that moment (the ready banner): a print or a wait here could deadlock."""
-        now = time.monotonic()
-        if self._first_signal_at is not None and now - self._first_signal_at < SAME_PRESS_S:
-            return  # a copy of the first (process group + uv's forward), not a second Ctrl-C
-        if self._first_signal_at is None:
-            self._first_signal_at = now
-        self.signals.append(signum)
-
     def _act_on_signals(self) -> None:
         """The first stop signal: SGLang's graceful stop; any later one (a second Ctrl-C): SIGKILL."""
-        for signum in self.signals[self._signals_acted :]:
-            name = signal.Signals(signum).name
-            if self._signals_acted == 0:
+        for name, first in self.signals.take():
+            if first:
                 self.display.stop()
                 self.display.note(
                     f"{name}: stopping SGLang (it finishes running requests); SIGKILL in "
@@ -317,7 +342,6 @@ class Supervisor:
             else:
                 self.display.note(f"{name} again: SIGKILL to the SGLang process group", err=True)
                 self._kill_group(signal.SIGKILL)
-            self._signals_acted += 1
 
     def _begin_stop(self) -> None:
         """SIGTERM to SGLang's launch process (it drains running requests), SIGKILL at the stop timeout."""
@@ -391,7 +415,7 @@ class Supervisor:
         env = dict(opts.env if opts.env is not None else os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         self._t0 = time.monotonic()
-        self._previous_handlers = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        self.signals.install()
         remove_stale_record(self.facts.port)
         self._log = open(opts.log_file, "ab")
         self.child = subprocess.Popen(
@@ -455,8 +479,7 @@ class Supervisor:
         self._kill_group(signal.SIGKILL)  # nothing of the group outlives the leader
         self._pump_thread.join(timeout=10)
         self._log.close()
-        for s, handler in self._previous_handlers.items():
-            signal.signal(s, handler)
+        self.signals.restore()
         if self.record_written:
             server_record_path(self.facts.port).unlink(missing_ok=True)
         return code
