@@ -147,8 +147,8 @@ def alive(pid: int) -> bool:
 def fleet(tmp_path):
     procs = []
 
-    def start(*extra: str, mode: str = "ok"):
-        port = free_ports(4)  # router, two workers, the router's metrics
+    def start(*extra: str, mode: str = "ok", port: int | None = None):
+        port = port or free_ports(4)  # router, two workers, the router's metrics
         model = tmp_path / "model"
         model.mkdir(exist_ok=True)
         (model / "config.json").write_text("{}")
@@ -359,3 +359,21 @@ def test_log_file_names_the_routers_log_and_the_workers_logs_go_beside_it(qwen_s
         argv = w["argv"]
         assert argv[argv.index("--log-file") + 1] == str(tmp_path / "run" / f"worker{i}.sglang.log")
         assert argv[argv.index("--ready-file") + 1] == str(tmp_path / "run" / f"worker{i}.ready.json")
+
+
+@pytest.mark.parametrize(
+    "offset, words",
+    [(3, "--router-metrics-port {p} on host 127.0.0.1 is already in use"), (2, "worker 1's port (--port + 2) {p}")],
+)
+def test_a_taken_router_metrics_or_worker_port_is_one_line_before_anything_starts(fleet, offset, words):
+    start, _, tmp = fleet
+    with socket.socket() as taken:
+        port = free_ports(4)
+        taken.bind(("127.0.0.1", port + offset))
+        taken.listen()
+        proc, _ = start("--replicas", "2", port=port)
+        code = proc.wait(timeout=60)
+    err = (tmp / "stderr.txt").read_text()
+    lines = [x for x in err.splitlines() if "error:" in x]
+    assert code == 2 and len(lines) == 1 and words.format(p=port + offset) in lines[0], err
+    assert "starting 2 worker(s)" not in err and not list(tmp.glob("cache/qwen-serve/logs/fleet-*/worker*.out"))

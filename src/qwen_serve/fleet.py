@@ -458,6 +458,19 @@ def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
     return value
 
 
+def check_fleet_ports(fleet: Fleet) -> None:
+    """Before anything starts: the router's port and its metrics port on --host, and each local worker's
+    port on 127.0.0.1, free now (a taken one would end the service minutes later, or let an impostor
+    answer the readiness probe)."""
+    from .preflight import check_port_free
+
+    check_port_free(fleet.host, fleet.port, "--port (the router's)")
+    if fleet.metrics_port:
+        check_port_free(fleet.host, fleet.metrics_port, "--router-metrics-port")
+    for w in fleet.workers:
+        check_port_free("127.0.0.1", w.port, f"worker {w.index}'s port (--port + {w.index + 1})")
+
+
 def requests_per_worker(metrics_text: str) -> dict[str, int]:
     """The requests each worker answered, from the router's Prometheus text (smg_worker_cb_outcomes_total,
     outcome success: the router's circuit breaker counts every answer it passed on, per worker URL)."""

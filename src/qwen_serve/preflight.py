@@ -101,12 +101,20 @@ def check_port(launch: LaunchSettings) -> None:
             allowed="0.0.0.0 (every interface), 127.0.0.1, ::, or an address of one of this machine's interfaces",
             fix="pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0",
         )
-    problem = port_problem(host.value, port.value)
+    check_port_free(host.value, port.value, f"port: {port.value} ({port.origin})", named=True)
+
+
+def check_port_free(host: str, port: int, what: str, named: bool = False) -> None:
+    """One line, exit 2, when `host:port` cannot be bound now. `what` names the setting (with `named`,
+    it already holds the value)."""
+    problem = port_problem(host, port)
     if problem:
         raise QwenServeError(
-            f"port: {port.value} ({port.origin}) on host {host.value} is {problem}",
+            f"{what if named else f'{what} {port}'} on host {host} is {problem}",
             allowed="a free TCP port, 1-65535",
-            fix=f"pass --port {port.value + 1} (or stop whatever listens on {port.value})",
+            fix=f"pass --port {port + 1} (or stop whatever listens on {port})"
+            if named
+            else f"choose another port (or stop whatever listens on {port})",
         )
 
 

@@ -323,7 +323,7 @@ def _serve_fleet(
     import json
     from pathlib import Path
 
-    from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, describe
+    from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, check_fleet_ports, describe
     from ..pipeline import clear_to_launch, hardware_for
     from ..supervise import default_log_path
 
@@ -375,6 +375,7 @@ def _serve_fleet(
     if fleet.workers:
         for note in clear_to_launch(prepared, sglang_version, force):
             click.echo(f"qwen-serve: {note}", err=True)
+    check_fleet_ports(fleet)
     import importlib.util
 
     if importlib.util.find_spec("sglang_router") is None:
