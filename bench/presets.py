@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """The measured preset table (and the replicas table): each row's server in turn on the same GPU(s), one call.
 
-`run` (on the GPU machine) starts each row's server in turn on the same GPU, samples nvidia-smi's
-memory.used every 0.2 s (peak at load = the highest reading before SGLang allocates its KV cache,
-less the reading when it began loading weights), times the start (spawn to the first answered
+`run` (on the GPU machine) starts each row's server in turn on the same GPU, reads nvidia-smi's
+memory.used every 50 ms (peak at load: MemoryReadings.load_peak_gib), times the start (spawn to the first answered
 /generate), measures it with SGLang's own `sglang.benchmark.serving` (backend sglang, random-ids,
 exact lengths) at each concurrency level in this one process, stops it and waits for the GPU to be
 free again. A row is `LABEL=COMMAND`: COMMAND starts with `sglang` (plain `python -m
@@ -67,6 +66,47 @@ def memory_used_mib() -> float | None:
         return float(out[0]) if out else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
+
+
+class MemoryReadings:
+    """nvidia-smi's memory.used of GPU 0 every 50 ms in the background (its own loop, `-lms`), each reading
+    stamped on arrival: a load of a few seconds gets dozens of readings, where one nvidia-smi call per turn of
+    a polling loop got a few or none (FP8's 3.5 s load on the H200, 2026-12-02)."""
+
+    def __init__(self, interval_ms: int = 50, command: str = "nvidia-smi"):
+        import threading
+
+        self.t0 = time.monotonic()
+        self.readings: list[tuple[float, float]] = []
+        query = [command, "-i", "0", "--query-gpu=memory.used", "--format=csv,noheader,nounits"]
+        try:
+            self.proc = subprocess.Popen(
+                [*query, "-lms", str(interval_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            )
+        except OSError:
+            self.proc = None
+            return
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError, IndexError):
+                self.readings.append((time.monotonic() - self.t0, float(line.split()[0])))
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+    def load_peak_gib(self, begin: float | None, end: float | None) -> float | None:
+        """The peak while loading weights, from the times (on this clock) the log's "Load weight begin" and
+        "end" lines were seen: the highest reading from 1 s before `begin` (it is seen a polling turn late)
+        to `end` (the KV pool is allocated right after it), less the lowest in the second before `begin`."""
+        if begin is None or end is None:
+            return None
+        before = [u for t, u in self.readings if begin - 1 <= t <= begin]
+        loading = [u for t, u in self.readings if begin - 1 <= t <= end]
+        return round((max(loading) - min(before)) / 1024, 2) if before and loading else None
 
 
 def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[list[str], dict[str, str]]:
@@ -244,7 +284,8 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             env={**os.environ, **env},
             start_new_session=True,
         )
-    samples: list[tuple[float, float]] = []
+    readings = MemoryReadings()
+    readings.t0 = t0
     marks: dict[str, float] = {}
     fleet = "--replicas" in shlex.split(command)  # workers' logs beside the router's: worker0.sglang.log, …
     sglang_log = (
@@ -258,9 +299,6 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     try:
         while True:
             now = time.monotonic() - t0
-            used = memory_used_mib()
-            if used is not None:
-                samples.append((now, used))
             text = sglang_log.read_text(errors="replace") if sglang_log.exists() else ""
             for mark, pattern in (
                 ("load_begin", "Load weight begin"),
@@ -293,12 +331,11 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             per = [LOG_FACTS["kv_tokens"].search(p.read_text(errors="replace")) for p in worker_logs(folder)]
             row["kv_tokens_per_worker"] = [int(m.group(1)) if m else None for m in per]
             row["kv_tokens"] = sum(n or 0 for n in row["kv_tokens_per_worker"])
-        before = [u for t, u in samples if t <= marks.get("load_begin", 0)]
-        # up to the "Load weight end" line: the KV pool is allocated right after it
-        loading = [u for t, u in samples if marks.get("load_begin", 0) <= t <= marks.get("load_end", now)]
-        if before and loading:
-            row["peak_load_gib"] = round((max(loading) - before[-1]) / 1024, 2)
-            row["peak_window"] = "load weight begin-end"
+        readings.stop()
+        peak = readings.load_peak_gib(marks.get("load_begin"), marks.get("load_end"))
+        if peak is not None:
+            row["peak_load_gib"] = peak
+            row["peak_window"] = "50 ms readings, 1 s before load weight begin to end"
         print(
             f"   ready in {row['ready_s']} s; weights {row['weights_gib']} GiB, KV {row['kv_tokens']} tokens, "
             f"peak at load {row.get('peak_load_gib')} GiB",
@@ -329,6 +366,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
                 flush=True,
             )
     finally:
+        readings.stop()
         stop(proc)
         row["stopped_s"] = round(time.monotonic() - t0, 1)
         (folder / "row.json").write_text(json.dumps(row, indent=2) + "\n")

@@ -95,3 +95,76 @@ def test_fp8_loads_the_whole_bf16_model_first_as_the_plan_says():
     planned = plan(resolved_settings(["--preset", "fp8"]), parse_gpu_spec("H200").gpu, 1).peak_load_gib
     assert 0.3 < context < 1.5 and abs(peak - 27.53) < 0.3  # the bf16 weights, then quantized to 15.78 GiB
     assert planned >= peak and planned / peak - 1 < 0.10
+
+
+def test_memory_readings_catch_a_short_load_and_take_its_peak(tmp_path):
+    """nvidia-smi's own 50 ms loop read in the background (a stand-in nvidia-smi here): a load of well under
+    a second still gets its readings, and the peak is the highest in the load's window less the lowest
+    in the second before it."""
+    import time
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/usr/bin/env python3\n"
+        "import sys, time\n"
+        "assert '-lms' in sys.argv\n"
+        "for mib in [700] * 20 + [9000, 20000, 28000, 16000] + [16500] * 100:\n"
+        "    print(mib, flush=True); time.sleep(0.05)\n"
+    )
+    fake.chmod(0o755)
+    readings = presets_script().MemoryReadings(command=str(fake))
+    time.sleep(1.4)  # 20 idle readings (1 s), then the load (0.2 s), then the weights' plateau
+    readings.stop()
+    times = [t for t, mib in readings.readings if mib > 700]
+    begin, end = times[0] + 0.1, times[3] + 0.1  # the log lines seen a little after the fact
+    assert len(readings.readings) >= 20
+    assert readings.load_peak_gib(begin, end) == round((28000 - 700) / 1024, 2)
+    assert readings.load_peak_gib(None, end) is None
+
+
+def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sglang(tmp_path, monkeypatch):
+    """`bench/presets.py run` end to end on the CPU: the stand-in SGLang (tests/fake_sglang) as plain SGLang
+    and behind qwen-serve, a stand-in nvidia-smi, no bench levels; then `summarize` of what it wrote."""
+    import argparse
+    import os
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text(
+        "#!/usr/bin/env python3\nimport sys, time\n"
+        "if '-lms' not in sys.argv:\n    print(0); sys.exit()\n"
+        "while True:\n    print(700, flush=True); time.sleep(0.05)\n"
+    )
+    smi.chmod(0o755)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    monkeypatch.setenv("PATH", f"{smi.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT / 'tests' / 'fake_sglang'}{os.pathsep}{ROOT / 'src'}")
+    monkeypatch.setenv("FAKE_SGLANG_MODE", "ok")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    presets = presets_script()
+    monkeypatch.setattr(presets, "PORT", port)
+    monkeypatch.setattr(sys, "argv", ["presets.py", "run"])
+    args = argparse.Namespace(
+        out=str(tmp_path / "raw"),
+        model=str(model),
+        row=["sglang-bf16=sglang", "preset:fp8=qwen-serve --preset fp8 --force"],
+        levels=[],
+        common="--load-format dummy",
+        ready_timeout=60,
+        deadline=None,
+    )
+    assert presets.cmd_run(args) == 0
+    rows = {r["launch"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "raw").glob("*/row.json"))}
+    assert set(rows) == {"sglang-bf16", "preset:fp8"}
+    summary = presets.summarize([tmp_path / "raw"])  # no levels: nothing to tabulate, but the call is read
+    assert summary["calls"][0]["common_flags"] == "--load-format dummy" and summary["rows"] == []
+    for r in rows.values():  # the stand-in's log facts, read as SGLang's
+        assert r["ready_s"] > 0 and r["weights_gib"] == 27.53 and r["kv_tokens"] > 0 and "error" not in r
+    assert "--quantization fp8" in presets.resolved(rows["preset:fp8"], tmp_path / "raw" / "preset_fp8")

@@ -13,8 +13,8 @@ random weights, not task accuracy.
 The servers run side by side on one GPU, started one after another (the n-th with mem_fraction_static
 FRACTION x n / N, as qwen-serve --gpu-share does: SGLang sizes its KV pool from the memory free at its start),
 with CUDA graphs off (their start is minutes shorter and the comparison is about numbers, not speed). Peak at
-load = the highest nvidia-smi memory.used reading between a server's "Load weight begin" and "Load weight end"
-less the reading at "begin" (the servers before it sit idle meanwhile).
+load: nvidia-smi memory.used every 50 ms, presets.MemoryReadings.load_peak_gib between a server's "Load weight
+begin" and "Load weight end" (the servers before it sit idle meanwhile).
 
     python3 scripts/gpu/quality.py --checkpoint /tmp/qwen3-14b-random --out $OUT/quality \\
         --row reference=high_performance --row fp8 --row balanced --row memory_optimized
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from presets import LOG_FACTS, memory_used_mib  # noqa: E402
+from presets import LOG_FACTS, MemoryReadings  # noqa: E402
 
 BASE_PORT = 30100
 
@@ -53,25 +53,23 @@ def start(label: str, preset: str, index: int, args, out: Path) -> dict:
     proc = subprocess.Popen(
         argv, stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    samples, marks = [], {}
+    readings, marks = MemoryReadings(), {}
+    readings.t0 = t0
     while not (folder / "ready.json").exists():
         now = time.monotonic() - t0
-        used = memory_used_mib()
-        if used is not None:
-            samples.append((now, used))
         log = folder / "sglang.log"
         text = log.read_text(errors="replace") if log.exists() else ""
         for mark, pattern in (("begin", "Load weight begin"), ("end", "Load weight end")):
             if mark not in marks and pattern in text:
                 marks[mark] = now
         if proc.poll() is not None or now > args.ready_timeout + 10:
+            readings.stop()
             print((folder / "server.log").read_text(errors="replace")[-3000:], flush=True)
             return {"label": label, "preset": preset, "proc": proc, "error": f"not ready (exit {proc.poll()})"}
         time.sleep(0.1)
     text = (folder / "sglang.log").read_text(errors="replace")
     facts = {k: (m.group(1) if (m := p.search(text)) else None) for k, p in LOG_FACTS.items()}
-    before = [u for t, u in samples if t <= marks.get("begin", 0)]
-    loading = [u for t, u in samples if marks.get("begin", 0) <= t <= marks.get("end", float("inf"))]
+    readings.stop()
     row = {
         "label": label,
         "preset": preset,
@@ -82,7 +80,7 @@ def start(label: str, preset: str, index: int, args, out: Path) -> dict:
         "weights_gib": float(facts["weights_gib"]) if facts["weights_gib"] else None,
         "kv_tokens": int(facts["kv_tokens"]) if facts["kv_tokens"] else None,
         "kv_dtype": facts["kv_dtype"],
-        "peak_load_gib": round((max(loading) - before[-1]) / 1024, 2) if before and loading else None,
+        "peak_load_gib": readings.load_peak_gib(marks.get("begin"), marks.get("end")),
         "ready": {k: v for k, v in json.loads((folder / "ready.json").read_text()).items() if k != "sglang"},
         "proc": proc,
     }
