@@ -127,6 +127,9 @@ def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
             "--router-metrics-port 30002 is the router's or a worker's own port",
         ),
         (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "x"), "--router-metrics-port x is not a TCP"),
+        (("--gpu", "H100", "--gpu-share"), "--gpu-share is for several workers behind sglang-router"),
+        (("--gpu", "H100", "--router-policy", "round_robin"), "--router-policy is for several workers"),
+        (("--gpu", "H100", "--replicas", "1", "--router-metrics-port", "9100"), "--router-metrics-port is for several"),
     ],
 )
 def test_bad_fleet_input_is_one_line(qwen_serve, args, words):

@@ -294,7 +294,20 @@ def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
     count = int(replicas)
     if worker_urls and ctx.get_parameter_source("replicas") is not ParameterSource.COMMANDLINE:
         count = 0  # --worker-url alone: the router in front of servers elsewhere
-    return count if count != 1 or worker_urls else None
+    if count == 1 and not worker_urls:  # one SGLang, no router: the router's flags would do nothing
+        for name, flag in (
+            ("gpu_share", "--gpu-share"),
+            ("router_policy", "--router-policy"),
+            ("router_metrics_port", "--router-metrics-port"),
+        ):
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                raise QwenServeError(
+                    f"{flag} is for several workers behind sglang-router, and --replicas is 1 with no --worker-url",
+                    allowed=f"{flag} with --replicas 2 or more, or with --worker-url",
+                    fix=f"add --replicas 2, or drop {flag}",
+                )
+        return None
+    return count
 
 
 def _serve_fleet(
