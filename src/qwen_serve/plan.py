@@ -37,6 +37,12 @@ LOAD_TRANSIENT_GIB = 0.04
 # Layer by layer (qwen_serve/sglang/layered_load.py, int4wo-128 with real weight files) the peak was 12.34 GiB:
 # the quantized weights + one bf16 layer + 2.26 GiB of scratch, 1.12 x the whole-model figure.
 QUANTIZE_SCRATCH_X = {"int4": 6.1, "int8": 3.4, "fp8": 8.4}
+# Measured on the H200 (SGLang 0.5.17, humming-kernels 0.1.10; bench/results/h200/presets/2026-12-02 and
+# quality/2026-12-02), humming int4 group 128: SGLang reports 9.51 GiB of weights in every run where the packed
+# int4 weights and bf16 scales come to 9.26 — memory the allocator keeps after quantizing each bf16 tensor as it
+# arrives — and loading real files the GPU peaked at 9.96 GiB (a lower bound): the packed weights + 0.70.
+HUMMING_HELD_GIB = 0.25
+HUMMING_PEAK_GIB = 0.70
 LAYERED_SCRATCH_FACTOR = 1.12
 QUANTIZE_STRANDED_GIB = {"int4": 1.45, "int8": 0.53, "fp8": 0.75}
 
@@ -146,8 +152,11 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
     elif scheme.startswith("humming:"):
         # online: HummingLinearMethod's weight loader quantizes each bf16 tensor as it arrives, so
         # the bf16 model never sits on the GPU whole: the quantized weights + the largest bf16 linear
+        # (or the measured 0.70 GiB above the packed weights, when that is more); SGLang then reports the
+        # packed weights + what its allocator still holds
         biggest = max(linear_bytes(o, i, "bf16") for o, i in model.sglang_linear_shapes())
-        peak, note = per_gpu + biggest / tp_size, "quantized as it loads"
+        peak, note = per_gpu + max(biggest / tp_size, HUMMING_PEAK_GIB * GIB), "quantized as it loads"
+        per_gpu += HUMMING_HELD_GIB * GIB
     elif scheme == "fp8-online":
         # SGLang's --quantization fp8 loads bf16 weights, then Fp8LinearMethod.process_weights_after_loading
         # quantizes them: bf16 weights + the largest quantized linear (measured 27.56 GiB on an H100 and 27.53 on an H200 from real files, planned 27.65)
