@@ -114,7 +114,9 @@ def test_memory_readings_catch_a_short_load_and_take_its_peak(tmp_path):
     )
     fake.chmod(0o755)
     readings = presets_script().MemoryReadings(command=str(fake))
-    time.sleep(1.4)  # 20 idle readings (1 s), then the load (0.2 s), then the weights' plateau
+    deadline = time.monotonic() + 30  # 20 idle readings (1 s), the load (0.2 s), then the weights' plateau
+    while not any(mib == 16500 for _, mib in readings.readings) and time.monotonic() < deadline:
+        time.sleep(0.05)
     readings.stop()
     times = [t for t, mib in readings.readings if mib > 700]
     begin, end = times[0] + 0.1, times[3] + 0.1  # the log lines seen a little after the fact
