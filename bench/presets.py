@@ -73,10 +73,10 @@ class MemoryReadings:
     stamped on arrival: a load of a few seconds gets dozens of readings, where one nvidia-smi call per turn of
     a polling loop got a few or none (FP8's 3.5 s load on the H200, 2026-12-02)."""
 
-    def __init__(self, interval_ms: int = 50, command: str = "nvidia-smi"):
+    def __init__(self, t0: float | None = None, interval_ms: int = 50, command: str = "nvidia-smi"):
         import threading
 
-        self.t0 = time.monotonic()
+        self.t0 = time.monotonic() if t0 is None else t0  # readings are stamped in seconds after t0
         self.readings: list[tuple[float, float]] = []
         query = [command, "-i", "0", "--query-gpu=memory.used", "--format=csv,noheader,nounits"]
         try:
@@ -107,6 +107,26 @@ class MemoryReadings:
         before = [u for t, u in self.readings if begin - 1 <= t <= begin]
         loading = [u for t, u in self.readings if begin - 1 <= t <= end]
         return round((max(loading) - min(before)) / 1024, 2) if before and loading else None
+
+
+LOAD_MARKS = {"load_begin": "Load weight begin", "load_end": "Load weight end", "kv": "KV Cache is allocated"}
+
+
+def note_marks(log_text: str, marks: dict[str, float], now: float) -> None:
+    """When (seconds on the caller's clock) each of SGLang's load lines was first seen in its log."""
+    for mark, pattern in LOAD_MARKS.items():
+        if mark not in marks and pattern in log_text:
+            marks[mark] = now
+
+
+def start_peak_gib(mib: list[float]) -> tuple[float, float]:
+    """scripts/gpu/peak_at_load.sh's readings of a whole start (MiB, from an idle GPU, KV pool and CUDA graphs
+    kept tiny): the highest above the CUDA context, and the context (the last reading before the first over
+    2 GiB above idle), in GiB."""
+    idle = mib[0]
+    jump = next(i for i, m in enumerate(mib) if m - idle > 2048)
+    context = mib[jump - 1] - idle
+    return (max(mib) - idle - context) / 1024, context / 1024
 
 
 def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[list[str], dict[str, str]]:
@@ -284,8 +304,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             env={**os.environ, **env},
             start_new_session=True,
         )
-    readings = MemoryReadings()
-    readings.t0 = t0
+    readings = MemoryReadings(t0)
     marks: dict[str, float] = {}
     fleet = "--replicas" in shlex.split(command)  # workers' logs beside the router's: worker0.sglang.log, …
     sglang_log = (
@@ -300,13 +319,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
         while True:
             now = time.monotonic() - t0
             text = sglang_log.read_text(errors="replace") if sglang_log.exists() else ""
-            for mark, pattern in (
-                ("load_begin", "Load weight begin"),
-                ("load_end", "Load weight end"),
-                ("kv", "KV Cache is allocated"),
-            ):
-                if mark not in marks and pattern in text:
-                    marks[mark] = now
+            note_marks(text, marks, now)
             if proc.poll() is not None:
                 row["error"] = f"exited {proc.returncode} before ready"
                 print(text[-3000:], flush=True)

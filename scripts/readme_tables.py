@@ -489,14 +489,12 @@ def replicas_h200() -> str:
 QUALITY_RUN = RESULTS / "h200" / "quality" / "2026-12-02"
 
 
-def _smi_peak(csv: Path) -> tuple[float, float]:
-    """scripts/gpu/peak_at_load.sh's nvidia-smi readings (MiB, every 50 ms from an idle GPU): the highest
-    above the CUDA context, and the context (the last reading before the first over 2 GiB), in GiB."""
-    mib = [float(x) for x in csv.read_text().split() if x.replace(".", "").isdigit()]
-    idle = mib[0]
-    jump = next(i for i, m in enumerate(mib) if m - idle > 2048)
-    context = mib[jump - 1] - idle
-    return (max(mib) - idle - context) / 1024, context / 1024
+def _start_peak(csv: Path) -> tuple[float, float]:
+    """bench/presets.py's start_peak_gib of a peak_at_load.sh nvidia-smi CSV."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from presets import start_peak_gib
+
+    return start_peak_gib([float(x) for x in csv.read_text().split() if x.replace(".", "").isdigit()])
 
 
 def quality_h200() -> str:
@@ -511,7 +509,7 @@ def quality_h200() -> str:
         peak = f"{r['peak_load_gib']:.2f}" if r.get("peak_load_gib") else "missed (see below)"
         whole = QUALITY_RUN / f"peak-{r['preset']}" / f"peak_{r['preset']}.smi.csv"
         if whole.exists():  # its own start (scripts/gpu/peak_at_load.sh)
-            top, context = _smi_peak(whole)
+            top, context = _start_peak(whole)
             peak += f"; whole start: {top:.2f} above its {context:.2f} GiB CUDA context"
         c = r.get("compare") or {}
         agree = f"{c['token_agreement']:.1%}" if "token_agreement" in c else "reference"

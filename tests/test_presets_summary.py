@@ -83,16 +83,12 @@ def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
 def test_fp8_loads_the_whole_bf16_model_first_as_the_plan_says():
     """scripts/gpu/peak_at_load.sh fp8 on an H200 (real files, 4,096-token KV pool, no CUDA graphs): the
     highest nvidia-smi reading above the CUDA context is the bf16 model, and the plan is not under it."""
-    import importlib.util
-
     from qwen_serve.hardware import parse_gpu_spec
     from qwen_serve.pipeline import resolved_settings
     from qwen_serve.plan import plan
 
-    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "scripts" / "readme_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
-    peak, context = tables._smi_peak(ROOT / "bench/results/h200/quality/2026-12-02/peak-fp8/peak_fp8.smi.csv")
+    csv = ROOT / "bench/results/h200/quality/2026-12-02/peak-fp8/peak_fp8.smi.csv"
+    peak, context = presets_script().start_peak_gib([float(x) for x in csv.read_text().split()])
     planned = plan(resolved_settings(["--preset", "fp8"]), parse_gpu_spec("H200").gpu, 1).peak_load_gib
     assert 0.3 < context < 1.5 and abs(peak - 27.53) < 0.3  # the bf16 weights, then quantized to 15.78 GiB
     assert planned >= peak and planned / peak - 1 < 0.10

@@ -31,10 +31,12 @@ for preset in "$@"; do
   kill -TERM $QPID 2>/dev/null; wait $QPID 2>/dev/null; sleep 1; kill $SMI 2>/dev/null
   python3 - "$OUTDIR/peak_$preset.smi.csv" "$OUTDIR/peak_$preset.sglang.log" "$preset" <<'EOF' | tee -a "$LOG"
 import re, sys
+sys.path.insert(0, "bench")
+from presets import start_peak_gib  # the same reading of the CSV as the docs' table
 mib = [float(x) for x in open(sys.argv[1]).read().split() if x.replace(".", "").isdigit()]
-log = open(sys.argv[2], errors="replace").read()
-w = re.search(r"Load weight end\..*?mem usage=([\d.]+) GB", log)
-print(f"RESULT {sys.argv[3]}: peak over the start {(max(mib) - mib[0]) / 1024:.2f} GiB above the idle GPU "
-      f"({len(mib)} readings every 50 ms); weights after load {w.group(1) if w else '?'} GiB (SGLang's log)")
+w = re.search(r"Load weight end\..*?mem usage=([\d.]+) GB", open(sys.argv[2], errors="replace").read())
+peak, context = start_peak_gib(mib)
+print(f"RESULT {sys.argv[3]}: peak {peak:.2f} GiB above its {context:.2f} GiB CUDA context ({len(mib)} readings "
+      f"every 50 ms); weights after load {w.group(1) if w else '?'} GiB (SGLang's log)")
 EOF
 done

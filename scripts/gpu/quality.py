@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from presets import LOG_FACTS, MemoryReadings  # noqa: E402
+from presets import LOG_FACTS, MemoryReadings, note_marks  # noqa: E402
 
 BASE_PORT = 30100
 
@@ -53,15 +53,12 @@ def start(label: str, preset: str, index: int, args, out: Path) -> dict:
     proc = subprocess.Popen(
         argv, stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    readings, marks = MemoryReadings(), {}
-    readings.t0 = t0
+    readings, marks = MemoryReadings(t0), {}
     while not (folder / "ready.json").exists():
         now = time.monotonic() - t0
         log = folder / "sglang.log"
         text = log.read_text(errors="replace") if log.exists() else ""
-        for mark, pattern in (("begin", "Load weight begin"), ("end", "Load weight end")):
-            if mark not in marks and pattern in text:
-                marks[mark] = now
+        note_marks(text, marks, now)
         if proc.poll() is not None or now > args.ready_timeout + 10:
             readings.stop()
             print((folder / "server.log").read_text(errors="replace")[-3000:], flush=True)
@@ -76,11 +73,13 @@ def start(label: str, preset: str, index: int, args, out: Path) -> dict:
         "port": port,
         "mem_fraction_static": fraction,
         "ready_s": round(time.monotonic() - t0, 1),
-        "load_s": round(marks["end"] - marks["begin"], 1) if {"begin", "end"} <= marks.keys() else None,
+        "load_s": round(marks["load_end"] - marks["load_begin"], 1)
+        if {"load_begin", "load_end"} <= marks.keys()
+        else None,
         "weights_gib": float(facts["weights_gib"]) if facts["weights_gib"] else None,
         "kv_tokens": int(facts["kv_tokens"]) if facts["kv_tokens"] else None,
         "kv_dtype": facts["kv_dtype"],
-        "peak_load_gib": readings.load_peak_gib(marks.get("begin"), marks.get("end")),
+        "peak_load_gib": readings.load_peak_gib(marks.get("load_begin"), marks.get("load_end")),
         "ready": {k: v for k, v in json.loads((folder / "ready.json").read_text()).items() if k != "sglang"},
         "proc": proc,
     }
