@@ -380,3 +380,16 @@ def test_a_taken_router_metrics_or_worker_port_is_one_line_before_anything_start
     lines = [x for x in err.splitlines() if "error:" in x]
     assert code == 2 and len(lines) == 1 and words.format(p=port + offset) in lines[0], err
     assert "starting 2 worker(s)" not in err and not list(tmp.glob("cache/qwen-serve/logs/fleet-*/worker*.out"))
+
+
+def test_with_worker_urls_alone_the_routers_taken_port_is_one_line(fleet):
+    start, _, tmp = fleet
+    with socket.socket() as taken:
+        port = free_ports(4)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        proc, _ = start("--worker-url", "http://127.0.0.1:9", port=port)
+        code = proc.wait(timeout=60)
+    err = (tmp / "stderr.txt").read_text()
+    lines = [x for x in err.splitlines() if "error:" in x]
+    assert code == 2 and len(lines) == 1 and f"port: {port} (cli) on host 127.0.0.1 is already in use" in lines[0], err

@@ -459,12 +459,11 @@ def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
 
 
 def check_fleet_ports(fleet: Fleet) -> None:
-    """Before anything starts: the router's port and its metrics port on --host, and each local worker's
-    port on 127.0.0.1, free now (a taken one would end the service minutes later, or let an impostor
-    answer the readiness probe)."""
+    """Before anything starts, besides --host/--port (the router's; preflight.check_port, once): its metrics
+    port on --host and each local worker's port on 127.0.0.1 free now (a taken one would end the service
+    minutes later, or let an impostor answer the readiness probe)."""
     from .preflight import check_port_free
 
-    check_port_free(fleet.host, fleet.port, "--port (the router's)")
     if fleet.metrics_port:
         check_port_free(fleet.host, fleet.metrics_port, "--router-metrics-port")
     for w in fleet.workers:

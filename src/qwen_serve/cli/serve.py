@@ -338,6 +338,7 @@ def _serve_fleet(
 
     from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, check_fleet_ports, describe
     from ..pipeline import clear_to_launch, hardware_for
+    from ..preflight import check_port
     from ..supervise import default_log_path
 
     hw = hardware_for(gpu_spec)
@@ -385,9 +386,11 @@ def _serve_fleet(
         _check(prepared.command)  # what every worker runs, but for its own port and host
     if dry_run or check:
         return
-    if fleet.workers:
+    if fleet.workers:  # the workers' whole gate, the router's host and port among it
         for note in clear_to_launch(prepared, sglang_version, force):
             click.echo(f"qwen-serve: {note}", err=True)
+    else:  # only the router: its host and port
+        check_port(prepared.launch)
     check_fleet_ports(fleet)
     import importlib.util
 
