@@ -198,14 +198,14 @@ def probe() -> bool:
         return False
 
 
-ROUTER_METRICS = "http://127.0.0.1:29000/metrics"  # qwen-serve --replicas: --router-metrics-port's default
-
-
 def router_metrics() -> str:
+    """The router's Prometheus text (qwen-serve --replicas, --router-metrics-port at its default)."""
     import urllib.request
 
+    from qwen_serve.settings import ROUTER_METRICS_PORT
+
     try:
-        with urllib.request.urlopen(ROUTER_METRICS, timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ROUTER_METRICS_PORT}/metrics", timeout=10) as r:
             return r.read().decode()
     except OSError as e:
         return f"# unreachable: {e}\n"

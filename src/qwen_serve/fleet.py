@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
+from .settings import ROUTER_METRICS_PORT
 from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, StopPresses, _die_with_parent, _write_atomic
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
@@ -362,7 +363,7 @@ def build_fleet(
     replicas: int,
     worker_urls: tuple[str, ...],
     policy: str,
-    metrics_port: int | str = 29000,
+    metrics_port: int | str = ROUTER_METRICS_PORT,
     config_path: str | None,
     cli_values: dict[str, Any],
     passthrough: tuple[str, ...],
@@ -453,7 +454,7 @@ def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
             f"--router-metrics-port {metrics_port} is "
             + ("the router's or a worker's own port" if value and 1 <= value <= 65535 else "not a TCP port"),
             allowed=f"1-65535, other than {port}-{port + workers}",
-            fix="--router-metrics-port 29000 (sglang-router's default)",
+            fix=f"--router-metrics-port {ROUTER_METRICS_PORT} (sglang-router's default)",
         )
     return value
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from .errors import QwenServeError
 from .fleet import check_router_policy
+from .settings import ROUTER_METRICS_PORT
 
 ENTRY_MODULE = "qwen_serve.sglang.entry"
-METRICS_PORT = 29000  # the router's Prometheus /metrics (sglang-router's default port)
+METRICS_PORT = ROUTER_METRICS_PORT  # the router's Prometheus /metrics
 KEY_ENV = "QWEN_SERVE_API_KEY"  # from the Secret; SGLang and the router get it as $(QWEN_SERVE_API_KEY)
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 

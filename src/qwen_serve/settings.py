@@ -36,6 +36,7 @@ HUMMING_INPUT_DTYPES = ("float8e4m3", "int8")
 HUMMING_DEFAULT_GROUP = 128  # what humming_group_size: null means
 # Qwen3-14B has 8 KV heads; SGLang splits them evenly over tensor-parallel ranks.
 TP_SIZES = (1, 2, 4, 8)
+ROUTER_METRICS_PORT = 29000  # sglang-router's own Prometheus port: --router-metrics-port's default and k8s's
 
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..errors import QwenServeError
+from ..settings import ROUTER_METRICS_PORT
 from .common import CONTEXT, Command, setting_options, typed_settings
 
 PRECEDENCE = """\b
@@ -91,7 +92,7 @@ against SGLang's parser (a flag qwen-serve models, like --port, is refused):
 )
 @click.option(
     "--router-metrics-port",
-    default="29000",
+    default=str(ROUTER_METRICS_PORT),
     show_default=True,
     metavar="PORT",
     help="With --replicas/--worker-url: the router's Prometheus /metrics on --host (requests per worker).",
