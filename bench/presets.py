@@ -287,6 +287,12 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def left(args) -> float:
+    """Seconds left of the whole run's --stop-at (infinite without one). A device call's outer `timeout` kills
+    everything, raw files' tarball included; --stop-at ends the row in progress first and keeps its log."""
+    return float("inf") if not args.stop_at else args.stop_at - (time.monotonic() - args.run_t0)
+
+
 def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     folder = out / re.sub(r"[^A-Za-z0-9_.-]", "_", label)
     folder.mkdir(parents=True, exist_ok=True)
@@ -327,6 +333,10 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             if now > args.ready_timeout:
                 row["error"] = f"not ready after {args.ready_timeout:.0f} s"
                 return row
+            if left(args) <= 0:  # the call's time is up: stop here and keep what this row's log says
+                row["error"] = f"cut by --stop-at {args.stop_at:.0f} s, not ready after {now:.0f} s"
+                print(f"   {row['error']}; its log ends:\n{text[-2000:]}", flush=True)
+                return row
             if "kv" in marks and now - last_probe > 1:
                 last_probe = now
                 if probe():
@@ -355,6 +365,10 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             flush=True,
         )
         for c in args.levels:
+            if left(args) <= 0:
+                row["error"] = f"cut by --stop-at {args.stop_at:.0f} s before level {c}"
+                print(f"   {row['error']}", flush=True)
+                break
             jsonl = folder / f"bench_c{c}.jsonl"
             if fleet:  # the router's counters before and after: requests per worker at this level
                 (folder / f"metrics_c{c}.before.txt").write_text(router_metrics())
@@ -419,6 +433,7 @@ def cmd_run(args) -> int:
         + "\n"
     )
     t0, results = time.monotonic(), []
+    args.run_t0 = t0
     for i, (label, command) in enumerate(rows, 1):
         if args.deadline and time.monotonic() - t0 > args.deadline:  # a row started now would be cut off
             print(f"== {label}: skipped, past --deadline {args.deadline:.0f} s", flush=True)
@@ -516,12 +531,19 @@ def fleet_facts(row: dict, level: str) -> dict:
     }
 
 
+def unfinished(label: str, stdout: str) -> str:
+    """Why a row of a call has no row.json: skipped at --deadline (its stdout says so), or the call ended first."""
+    m = re.search(rf"^== {re.escape(label)}: skipped, past (--deadline \d+ s)", stdout, re.M)
+    return f"not started: past {m.group(1)}" if m else "no row.json: the call ended before this row did"
+
+
 def summarize(sources: list[Path]) -> dict:
     """summary.json for one or more device calls; each row's ratio is to the bf16 baseline of its own call."""
     rows, commands, calls = [], {}, []
     for source in sources:
-        run, row_files, _ = read_call(source)
+        run, row_files, folder = read_call(source)
         call = source.name.removesuffix(".tar.gz")
+        stdout = (folder / "stdout.txt").read_text(errors="replace") if (folder / "stdout.txt").exists() else ""
         calls.append(
             {
                 "call": call,
@@ -538,7 +560,9 @@ def summarize(sources: list[Path]) -> dict:
             r = row_files.get(label)
             commands.setdefault(label, command)
             if r is None or "error" in r:
-                rows.append({"launch": label, "call": call, "error": (r or {}).get("error", "no row.json")})
+                rows.append(
+                    {"launch": label, "call": call, "error": (r or {}).get("error") or unfinished(label, stdout)}
+                )
                 continue
             meaning = resolved(r, r["folder"])
             for c, level in r["levels"].items():
@@ -614,6 +638,7 @@ def main() -> int:
     r.add_argument("--common", default=COMMON)
     r.add_argument("--ready-timeout", type=float, default=400)
     r.add_argument("--deadline", type=float, help="start no row after this many seconds")
+    r.add_argument("--stop-at", type=float, help="end the row in progress after this many seconds (raw files kept)")
     s = sub.add_parser("summarize", help="raw files -> summary.json")
     s.add_argument("raw", nargs="+", help="each device call's raw.tar.gz (or its unpacked folder)")
     s.add_argument("--out", required=True)

@@ -382,15 +382,20 @@ def _what_it_ran(resolved: str) -> str:
     return " ".join(text.split()) or "bf16"
 
 
+def _level_cell(level: dict | None) -> str:
+    """A level's out tok/s and its ratio to bf16, or — where the call did not run that level."""
+    return f"{level['output_tok_s']:.0f} ({level['ratio_to_bf16']:.2f}×)" if level else "—"
+
+
 def _preset_line(launch: str, call: str, levels: dict[int, dict]) -> str:
-    one, eight, many = levels[1], levels[8], levels[64]
+    one, eight, many = levels[1], levels.get(8), levels[64]
     wide = levels.get(128)
     share = f"{one['hbm_bound_share']:.0%}" if one.get("hbm_bound_share") else "—"
-    c128 = f"{wide['output_tok_s']:.0f} ({wide['ratio_to_bf16']:.2f}×)" if wide else "—"
+    c128 = _level_cell(wide)
     return (
         f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
         f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | {one['tpot_p50_ms']:.2f} | {share} | "
-        f"{eight['output_tok_s']:.0f} ({eight['ratio_to_bf16']:.2f}×) | "
+        f"{_level_cell(eight)} | "
         f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | {c128} | "
         f"{one['ready_s']:.0f} | {call.removeprefix('call-')} |"
     )
@@ -413,6 +418,17 @@ def _calls_flags(data: dict) -> str:
     )
 
 
+def _calls_with(data: dict, concurrency: int) -> str:
+    calls = sorted({r["call"].removeprefix("call-") for r in data["rows"] if r.get("concurrency") == concurrency})
+    return ("calls " if len(calls) > 1 else "call ") + ", ".join(calls)
+
+
+def _calls_without(data: dict, concurrency: int) -> str:
+    ran = {r["call"] for r in data["rows"] if r.get("concurrency") == concurrency}
+    calls = sorted({c["call"].removeprefix("call-") for c in data["calls"]} - {c.removeprefix("call-") for c in ran})
+    return ("calls " if len(calls) > 1 else "call ") + ", ".join(calls)
+
+
 def presets_h200() -> str:
     """Every preset and the bf16 baseline, each ratio to the plain-SGLang bf16 of the same device call."""
     data, by_launch = _preset_rows()
@@ -432,7 +448,8 @@ def presets_h200() -> str:
         f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row of "
         f"{_calls_flags(data)}; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
         f"{data['bench']['output_len']} out, {' / '.join(str(requests[k]) for k in ('1', '8', '64', '128'))} "
-        f"requests at concurrency 1 / 8 / 64 / 128 (128 only in call d, whose CUDA graphs reach batch 128). "
+        f"requests at concurrency 1 / 8 / 64 / 128 (128 only in {_calls_with(data, 128)}; 8 not in "
+        f"{_calls_without(data, 8)}). "
         f"Ratios are to the `sglang-bf16` row of the same call (`{rel}/summary.json`).",
     ]
     if missing:
@@ -442,11 +459,17 @@ def presets_h200() -> str:
 
 def knobs_h200() -> str:
     """Knobs tried on top of the FP8 preset, each next to its call's baseline."""
-    _, by_launch = _preset_rows()
+    data, by_launch = _preset_rows()
     lines = [_PRESET_HEADER]
     for (launch, call), levels in by_launch.items():
         if launch.startswith("knob:") or (launch.startswith("sglang-") and launch != "sglang-bf16"):
             lines.append(_preset_line(launch, call, levels))
+    missing: dict[str, list[str]] = {}
+    for r in data["rows"]:
+        if "error" in r and r["launch"].startswith("knob:") and not any(k[0] == r["launch"] for k in by_launch):
+            missing.setdefault(r["launch"], []).append(f"call {r['call'].removeprefix('call-')}: {r['error']}")
+    if missing:
+        lines += ["", "Not measured: " + "; ".join(f"`{k}` ({', '.join(v)})" for k, v in missing.items()) + "."]
     return "\n".join(lines)
 
 

@@ -158,6 +158,7 @@ def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sgl
         common="--load-format dummy",
         ready_timeout=60,
         deadline=None,
+        stop_at=None,
     )
     assert presets.cmd_run(args) == 0
     rows = {r["launch"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "raw").glob("*/row.json"))}
@@ -167,3 +168,44 @@ def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sgl
     for r in rows.values():  # the stand-in's log facts, read as SGLang's
         assert r["ready_s"] > 0 and r["weights_gib"] == 27.53 and r["kv_tokens"] > 0 and "error" not in r
     assert "--quantization fp8" in presets.resolved(rows["preset:fp8"], tmp_path / "raw" / "preset_fp8")
+
+
+def test_stop_at_ends_a_row_that_is_not_ready_and_keeps_its_raw_files(tmp_path, monkeypatch):
+    """A device call's outer timeout kills the tarball step too (a whole call's files were lost so): --stop-at
+    ends the row in progress first, says why in its row.json, stops its server and lets the run finish."""
+    import argparse
+    import os
+    import socket
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT / 'tests' / 'fake_sglang'}{os.pathsep}{ROOT / 'src'}")
+    monkeypatch.setenv("FAKE_SGLANG_MODE", "never_ready")
+    presets = presets_script()
+    monkeypatch.setattr(presets, "PORT", port)
+    monkeypatch.setattr(presets, "memory_used_mib", lambda: None)  # no GPU here
+    monkeypatch.setattr(sys, "argv", ["presets.py", "run"])
+    args = argparse.Namespace(
+        out=str(tmp_path / "raw"),
+        model=str(model),
+        row=["sglang-bf16=sglang", "preset:fp8=qwen-serve --preset fp8 --force"],
+        levels=["1"],
+        common="--load-format dummy",
+        ready_timeout=60,
+        deadline=None,
+        stop_at=3,
+    )
+    t0 = time.monotonic()
+    assert presets.cmd_run(args) == 1
+    assert time.monotonic() - t0 < 45  # not the 60 s ready timeout
+    first = json.loads((tmp_path / "raw" / "sglang-bf16" / "row.json").read_text())
+    assert first["error"].startswith("cut by --stop-at 3 s, not ready after") and "ready_s" not in first
+    assert (tmp_path / "raw" / "sglang-bf16" / "server.log").exists()
+    second = json.loads((tmp_path / "raw" / "preset_fp8" / "row.json").read_text())
+    assert second["error"].startswith("cut by --stop-at 3 s")  # no time left: ended at once

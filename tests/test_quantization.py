@@ -227,7 +227,7 @@ def test_presets_measured_text_matches_the_summary():
             if name == "fp8":
                 assert row["resolved"].startswith("preset fp8:")
             checked += 1
-    assert checked == 11
+    assert checked == 12
 
 
 def test_dry_run_says_what_a_preset_measured(qwen_serve):

@@ -2,7 +2,9 @@
 # On the GPU machine (device tool, carry: [".gpu"]): the measured preset table, bench/presets.py run,
 # for the rows named on the command line (LABEL=COMMAND, see bench/presets.py), always after the
 # plain-SGLang bf16 baseline of the same call. Raw files come back as $OUT/raw.tar.gz.
-#   export OUTDIR=$OUT DEADLINE=420; timeout 590 bash scripts/gpu/presets.sh "preset:auto=qwen-serve --preset auto" …
+#   export OUTDIR=$OUT DEADLINE=420 STOP_AT=560; timeout 590 bash scripts/gpu/presets.sh "preset:auto=qwen-serve --preset auto" …
+# DEADLINE: start no row after it; STOP_AT: end the row in progress then, so that the tarball is still written
+# (an outer timeout kills it with everything else).
 # Replicas (two GPUs, kind nvidia-h200-x2), the first row the baseline:
 #   export OUTDIR=$OUT BASELINE= LEVELS=64,128,256,shared128; timeout 590 bash scripts/gpu/presets.sh \
 #     "replicas:1=qwen-serve --preset auto" "replicas:2-gpus=qwen-serve --preset auto --replicas 2"
@@ -18,7 +20,7 @@ BASELINE=${BASELINE-sglang-bf16=sglang}
 for r in "$@"; do ROWS+=(--row "$r"); done
 rm -rf /tmp/presets_raw && mkdir -p /tmp/presets_raw
 python3 bench/presets.py run --out /tmp/presets_raw --model "$PWD/.gpu/qwen3-14b" --levels "${LEVELS:-1,8,64}" ${COMMON:+--common "$COMMON"} \
-  ${DEADLINE:+--deadline $DEADLINE} "${ROWS[@]}" 2>&1 | tee /tmp/presets_raw/stdout.txt
+  ${DEADLINE:+--deadline $DEADLINE} ${STOP_AT:+--stop-at $STOP_AT} "${ROWS[@]}" 2>&1 | tee /tmp/presets_raw/stdout.txt
 rc=${PIPESTATUS[0]}
 tar -C /tmp -czf "$OUTDIR/raw.tar.gz" presets_raw
 exit $rc
