@@ -24,6 +24,8 @@ def test_the_summary_is_made_from_the_raw_files():
     assert {r["baseline"] for r in made["rows"] if "baseline" in r} == {"sglang-bf16"}
     ratios = [r for r in made["rows"] if r.get("ratio_to_bf16") is not None]
     assert ratios and all(r["ratio_to_baseline"] == r["ratio_to_bf16"] for r in ratios)
+    skipped = {(r["call"], r["launch"]): r["error"] for r in made["rows"] if "error" in r}  # from each stdout
+    assert skipped[("call-e", "knob:auto+fp8-marlin")] == "not started: past --deadline 390 s"
 
 
 def test_a_level_is_a_concurrency_or_the_shared_prefix_workload():
@@ -121,9 +123,9 @@ def test_memory_readings_catch_a_short_load_and_take_its_peak(tmp_path):
     assert readings.load_peak_gib(None, end) is None
 
 
-def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sglang(tmp_path, monkeypatch):
-    """`bench/presets.py run` end to end on the CPU: the stand-in SGLang (tests/fake_sglang) as plain SGLang
-    and behind qwen-serve, a stand-in nvidia-smi, no bench levels; then `summarize` of what it wrote."""
+def stand_in_run(tmp_path, monkeypatch, mode: str, **options):
+    """`bench/presets.py run`'s module and arguments on the CPU: the stand-in SGLang (tests/fake_sglang, in
+    FAKE_SGLANG_MODE `mode`) as plain SGLang and behind qwen-serve, a stand-in nvidia-smi, a free port."""
     import argparse
     import os
     import socket
@@ -145,7 +147,7 @@ def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sgl
     (model / "config.json").write_text("{}")
     monkeypatch.setenv("PATH", f"{smi.parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PYTHONPATH", f"{ROOT / 'tests' / 'fake_sglang'}{os.pathsep}{ROOT / 'src'}")
-    monkeypatch.setenv("FAKE_SGLANG_MODE", "ok")
+    monkeypatch.setenv("FAKE_SGLANG_MODE", mode)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     presets = presets_script()
     monkeypatch.setattr(presets, "PORT", port)
@@ -154,12 +156,17 @@ def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sgl
         out=str(tmp_path / "raw"),
         model=str(model),
         row=["sglang-bf16=sglang", "preset:fp8=qwen-serve --preset fp8 --force"],
-        levels=[],
         common="--load-format dummy",
         ready_timeout=60,
         deadline=None,
-        stop_at=None,
+        **{"levels": [], "stop_at": None, **options},
     )
+    return presets, args
+
+
+def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sglang(tmp_path, monkeypatch):
+    """`bench/presets.py run` end to end on the CPU, no bench levels; then `summarize` of what it wrote."""
+    presets, args = stand_in_run(tmp_path, monkeypatch, "ok")
     assert presets.cmd_run(args) == 0
     rows = {r["launch"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "raw").glob("*/row.json"))}
     assert set(rows) == {"sglang-bf16", "preset:fp8"}
@@ -173,34 +180,9 @@ def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sgl
 def test_stop_at_ends_a_row_that_is_not_ready_and_keeps_its_raw_files(tmp_path, monkeypatch):
     """A device call's outer timeout kills the tarball step too (a whole call's files were lost so): --stop-at
     ends the row in progress first, says why in its row.json, stops its server and lets the run finish."""
-    import argparse
-    import os
-    import socket
-    import sys
     import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    monkeypatch.setenv("PYTHONPATH", f"{ROOT / 'tests' / 'fake_sglang'}{os.pathsep}{ROOT / 'src'}")
-    monkeypatch.setenv("FAKE_SGLANG_MODE", "never_ready")
-    presets = presets_script()
-    monkeypatch.setattr(presets, "PORT", port)
-    monkeypatch.setattr(presets, "memory_used_mib", lambda: None)  # no GPU here
-    monkeypatch.setattr(sys, "argv", ["presets.py", "run"])
-    args = argparse.Namespace(
-        out=str(tmp_path / "raw"),
-        model=str(model),
-        row=["sglang-bf16=sglang", "preset:fp8=qwen-serve --preset fp8 --force"],
-        levels=["1"],
-        common="--load-format dummy",
-        ready_timeout=60,
-        deadline=None,
-        stop_at=3,
-    )
+    presets, args = stand_in_run(tmp_path, monkeypatch, "never_ready", levels=["1"], stop_at=3)
     t0 = time.monotonic()
     assert presets.cmd_run(args) == 1
     assert time.monotonic() - t0 < 45  # not the 60 s ready timeout
@@ -209,3 +191,5 @@ def test_stop_at_ends_a_row_that_is_not_ready_and_keeps_its_raw_files(tmp_path, 
     assert (tmp_path / "raw" / "sglang-bf16" / "server.log").exists()
     second = json.loads((tmp_path / "raw" / "preset_fp8" / "row.json").read_text())
     assert second["error"].startswith("cut by --stop-at 3 s")  # no time left: ended at once
+    summary = presets.summarize([tmp_path / "raw"])  # both rows say why they have no figures
+    assert [r["error"][:16] for r in summary["rows"]] == ["cut by --stop-at"] * 2
