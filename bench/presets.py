@@ -365,9 +365,9 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
             flush=True,
         )
         for c in args.levels:
-            if left(args) <= 0:
-                row["error"] = f"cut by --stop-at {args.stop_at:.0f} s before level {c}"
-                print(f"   {row['error']}", flush=True)
+            if left(args) <= 0:  # the levels measured so far stay in the row (an error would drop them)
+                row["cut"] = f"cut by --stop-at {args.stop_at:.0f} s before level {c}"
+                print(f"   {row['cut']}", flush=True)
                 break
             jsonl = folder / f"bench_c{c}.jsonl"
             if fleet:  # the router's counters before and after: requests per worker at this level
@@ -447,7 +447,7 @@ def cmd_run(args) -> int:
             f"peak {r.get('peak_load_gib')}  out tok/s {c}  {r.get('error', '')}",
             flush=True,
         )
-    return 0 if all("error" not in r for r in results) else 1
+    return 0 if all("error" not in r and "cut" not in r for r in results) else 1
 
 
 def _version(metadata, name: str) -> str | None:
@@ -600,6 +600,8 @@ def summarize(sources: list[Path]) -> dict:
                         **fleet_facts(r, c),
                     }
                 )
+            if "cut" in r:  # the levels it did not reach
+                rows.append({"launch": label, "call": call, "error": r["cut"]})
     first = calls[0]
     return {
         "gpu": first["gpu"],

@@ -360,7 +360,8 @@ def _preset_rows():
     for row in data["rows"]:
         if "error" not in row:
             by_launch.setdefault((row["launch"], row["call"]), {})[row["concurrency"]] = row
-    return data, by_launch
+    # a table line needs concurrency 1 and 64 (a row cut before them is named under "Not measured")
+    return data, {k: levels for k, levels in by_launch.items() if 1 in levels and 64 in levels}
 
 
 def _what_it_ran(resolved: str) -> str:
@@ -412,21 +413,27 @@ def _calls_flags(data: dict) -> str:
     """Which common flags each device call gave every row (calls differ only in the CUDA-graph batch sizes)."""
     by_flags: dict[str, list[str]] = {}
     for c in data["calls"]:
-        by_flags.setdefault(c["common_flags"], []).append(c["call"].removeprefix("call-"))
-    return "; ".join(
-        f"{'calls' if len(calls) > 1 else 'call'} {', '.join(calls)}: `{flags}`" for flags, calls in by_flags.items()
-    )
+        by_flags.setdefault(c["common_flags"], []).append(c["call"])
+    return "; ".join(f"{_calls(calls)}: `{flags}`" for flags, calls in by_flags.items())
 
 
-def _calls_with(data: dict, concurrency: int) -> str:
-    calls = sorted({r["call"].removeprefix("call-") for r in data["rows"] if r.get("concurrency") == concurrency})
-    return ("calls " if len(calls) > 1 else "call ") + ", ".join(calls)
+def _calls(calls) -> str:
+    """Device calls by their letters: "call e", "calls d, e"."""
+    letters = sorted({c.removeprefix("call-") for c in calls})
+    return ("calls " if len(letters) > 1 else "call ") + ", ".join(letters)
 
 
-def _calls_without(data: dict, concurrency: int) -> str:
-    ran = {r["call"] for r in data["rows"] if r.get("concurrency") == concurrency}
-    calls = sorted({c["call"].removeprefix("call-") for c in data["calls"]} - {c.removeprefix("call-") for c in ran})
-    return ("calls " if len(calls) > 1 else "call ") + ", ".join(calls)
+def _calls_at(data: dict, concurrency: int) -> set[str]:
+    return {r["call"] for r in data["rows"] if r.get("concurrency") == concurrency}
+
+
+def _not_measured(data: dict, by_launch: dict, prefix: str) -> list[str]:
+    """The rows of this kind that no call measured, each with every call's reason."""
+    why: dict[str, list[str]] = {}
+    for r in data["rows"]:
+        if "error" in r and r["launch"].startswith(prefix) and not any(k[0] == r["launch"] for k in by_launch):
+            why.setdefault(r["launch"], []).append(f"{_calls([r['call']])}: {r['error']}")
+    return ["", "Not measured: " + "; ".join(f"`{k}` ({', '.join(v)})" for k, v in why.items()) + "."] if why else []
 
 
 def presets_h200() -> str:
@@ -436,10 +443,6 @@ def presets_h200() -> str:
     for (launch, call), levels in by_launch.items():
         if launch.startswith("preset:") or launch == "sglang-bf16":
             lines.append(_preset_line(launch, call, levels))
-    missing = sorted(
-        {r["launch"] for r in data["rows"] if "error" in r and r["launch"].startswith("preset:")}
-        - {launch for launch, _ in by_launch}
-    )
     rel = PRESETS_RUN.relative_to(ROOT)
     requests = data["bench"]["requests"]
     lines += [
@@ -448,13 +451,11 @@ def presets_h200() -> str:
         f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row of "
         f"{_calls_flags(data)}; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
         f"{data['bench']['output_len']} out, {' / '.join(str(requests[k]) for k in ('1', '8', '64', '128'))} "
-        f"requests at concurrency 1 / 8 / 64 / 128 (128 only in {_calls_with(data, 128)}; 8 not in "
-        f"{_calls_without(data, 8)}). "
+        f"requests at concurrency 1 / 8 / 64 / 128 (128 only in {_calls(_calls_at(data, 128))}; 8 not in "
+        f"{_calls({c['call'] for c in data['calls']} - _calls_at(data, 8))}). "
         f"Ratios are to the `sglang-bf16` row of the same call (`{rel}/summary.json`).",
     ]
-    if missing:
-        lines.append(f"Not measured (device time ran out): {', '.join(f'`{m}`' for m in missing)}.")
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured(data, by_launch, "preset:"))
 
 
 def knobs_h200() -> str:
@@ -464,13 +465,7 @@ def knobs_h200() -> str:
     for (launch, call), levels in by_launch.items():
         if launch.startswith("knob:") or (launch.startswith("sglang-") and launch != "sglang-bf16"):
             lines.append(_preset_line(launch, call, levels))
-    missing: dict[str, list[str]] = {}
-    for r in data["rows"]:
-        if "error" in r and r["launch"].startswith("knob:") and not any(k[0] == r["launch"] for k in by_launch):
-            missing.setdefault(r["launch"], []).append(f"call {r['call'].removeprefix('call-')}: {r['error']}")
-    if missing:
-        lines += ["", "Not measured: " + "; ".join(f"`{k}` ({', '.join(v)})" for k, v in missing.items()) + "."]
-    return "\n".join(lines)
+    return "\n".join(lines + _not_measured(data, by_launch, "knob:"))
 
 
 REPLICAS_RUN = RESULTS / "h200" / "replicas" / "2026-12-02"

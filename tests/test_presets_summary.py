@@ -193,3 +193,31 @@ def test_stop_at_ends_a_row_that_is_not_ready_and_keeps_its_raw_files(tmp_path, 
     assert second["error"].startswith("cut by --stop-at 3 s")  # no time left: ended at once
     summary = presets.summarize([tmp_path / "raw"])  # both rows say why they have no figures
     assert [r["error"][:16] for r in summary["rows"]] == ["cut by --stop-at"] * 2
+
+
+def test_stop_at_after_ready_keeps_the_row_and_what_it_measured(tmp_path, monkeypatch):
+    """Time up between levels: the row keeps its start-up facts and every level it ran (marked `cut`, not
+    an error that would drop them), no further level is started, and summarize names the cut."""
+    presets, args = stand_in_run(tmp_path, monkeypatch, "ok", levels=["1"], stop_at=600)
+    probe = presets.probe
+
+    def ready_then_time_up():  # the call's time runs out the moment the first server is ready
+        ok = probe()
+        if ok:
+            args.stop_at = 1e-3
+        return ok
+
+    def no_level(*a, **k):
+        raise AssertionError("a level started after --stop-at")
+
+    monkeypatch.setattr(presets, "probe", ready_then_time_up)
+    monkeypatch.setattr(presets, "bench_level", no_level)
+    assert presets.cmd_run(args) == 1
+    first = json.loads((tmp_path / "raw" / "sglang-bf16" / "row.json").read_text())
+    assert first["ready_s"] > 0 and first["weights_gib"] == 27.53 and "error" not in first
+    assert first["cut"] == "cut by --stop-at 0 s before level 1" and first["levels"] == {}
+    summary = presets.summarize([tmp_path / "raw"])
+    assert {(r["launch"], r["error"][:16]) for r in summary["rows"]} == {
+        ("sglang-bf16", "cut by --stop-at"),
+        ("preset:fp8", "cut by --stop-at"),
+    }
