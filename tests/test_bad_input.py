@@ -252,6 +252,48 @@ def test_a_flag_qwen_serve_models_is_refused_after_the_separator(qwen_serve, aft
 
 
 @pytest.mark.parametrize(
+    "after, fix",
+    [
+        (("--enable-torch-compile",), "--enable-torch-compile"),  # a switch: its fix takes no value
+        (("--chunked-prefill-size", "16384"), "--chunked-prefill-size 16384"),  # the value the user gave
+        (("--chunked-prefill-size=16384",), "--chunked-prefill-size 16384"),
+    ],
+)
+def test_the_fix_for_a_modelled_flag_after_the_separator_is_what_to_type(qwen_serve, after, fix):
+    line = assert_one_clear_line(qwen_serve("--dry-run", "--", *after), f"{after[0].split('=')[0]} after `--`")
+    assert line.endswith(f"fix: pass it to qwen-serve before `--`: {fix}"), line
+
+
+@pytest.mark.parametrize(
+    "command, name", [(("--dry-run",), "qwen-serve"), (("k8s", "--preset", "fp8"), "qwen-serve k8s")]
+)
+@pytest.mark.parametrize(
+    "words, fragments",
+    [
+        (
+            ("--enable-torch-compile", "true"),
+            ("'true' before `--`", "--enable-torch-compile is a switch", "fix: write --enable-torch-compile alone"),
+        ),
+        (("--no-enable-torch-compile", "false"), ("'false' before `--`", "fix: write --no-enable-torch-compile alone")),
+        (
+            ("stray", "--port", "30007"),
+            ("'stray' before `--`", "fix: remove it, or put SGLang flags after `--`: -- stray"),
+        ),
+    ],
+)
+def test_a_bare_word_before_the_separator_is_refused_not_passed_to_sglang(qwen_serve, command, name, words, fragments):
+    """`--enable-torch-compile true` once sent `true` to SGLang, whose parser then refused the launch."""
+    line = assert_one_clear_line(qwen_serve(*command, *words), *fragments)
+    assert f"not an option of {name}:" in line or f"not an option of {name};" in line
+
+
+def test_words_after_the_separator_still_pass_through(qwen_serve):
+    result = qwen_serve("--dry-run", "--enable-torch-compile", "--", "--torch-compile-max-bs", "8")
+    assert result.exit_code == 0, result.stderr
+    assert "--enable-torch-compile" in result.stdout and "--torch-compile-max-bs 8" in result.stdout
+
+
+@pytest.mark.parametrize(
     "after, words",
     [
         (("--schedule-policy", "lmp"), "did you mean 'lpm'"),

@@ -99,6 +99,13 @@ class Field:
     def example(self) -> str:
         return _EXAMPLES.get(self.name) or {str: "VALUE", int: "8192", float: "0.5", bool: "true"}[self.kind]
 
+    def cli_usage(self, value: Any = None) -> str:
+        """How to give this setting on qwen-serve's command line: a switch takes no value."""
+        if self.kind is bool:
+            off = value is False or str(value).strip().lower() in ("false", "0", "no", "off")
+            return f"--no-{self.cli_flag[2:]}" if off else self.cli_flag
+        return f"{self.cli_flag} {self.example if value is None else value}"
+
     def _parse_text(self, text: str, where: str) -> Any:
         try:
             if self.kind is int:
@@ -115,7 +122,7 @@ class Field:
             raise QwenServeError(
                 f"{self.name}: {text!r} ({where}) is not {self.type_word()}",
                 allowed=self.bound.allowed if self.bound else None,
-                fix=f"pass {self.cli_flag} {self.example}",
+                fix=f"pass {self.cli_usage()}",
             ) from None
 
 

@@ -26,7 +26,33 @@ class NamesProgram:
 
 
 class Command(NamesProgram, click.Command):
-    pass
+    """A command whose SGLang flags come after `--` (its `passthrough` argument): a bare word before `--`
+    is refused, not passed to SGLang — it is most often a value given to a switch (`--enable-x true`)."""
+
+    def parse_args(self, ctx, args):
+        words = list(args)  # click's parser consumes the list it is given
+        rest = super().parse_args(ctx, args)
+        passthrough = ctx.params.get("passthrough") or ()
+        after = len(words) - words.index("--") - 1 if "--" in words else 0
+        stray = passthrough[: len(passthrough) - after]
+        if stray:
+            at = words.index(stray[0])
+            before = words[at - 1] if at > 0 else None
+            switch = next(
+                (f for f in FIELDS if f.kind is bool and before in (f.cli_flag, f"--no-{f.cli_flag[2:]}")), None
+            )
+            name = ctx.command_path.removesuffix(" serve")
+            error = QwenServeError(
+                f"{stray[0]!r} before `--` is not an option of {name}"
+                + (f": {before} is a switch and takes no value" if switch else ""),
+                allowed=f"{name}'s options before `--`, SGLang's own flags after it",
+                fix=f"write {switch.cli_usage(stray[0])} alone (--{switch.cli_flag[2:]} on, --no-{switch.cli_flag[2:]} off)"
+                if switch
+                else f"remove it, or put SGLang flags after `--`: -- {' '.join(stray)}",
+            )
+            error.prog = ctx.find_root().info_name
+            raise error
+        return rest
 
 
 class LazyGroup(NamesProgram, click.Group):
