@@ -409,11 +409,12 @@ _PRESET_HEADER = (
 )
 
 
-def _calls_flags(data: dict) -> str:
-    """Which common flags each device call gave every row (calls differ only in the CUDA-graph batch sizes)."""
+def _calls_flags(data: dict, calls: set[str]) -> str:
+    """Which common flags each of these device calls gave every row (calls differ only in the CUDA-graph batch sizes)."""
     by_flags: dict[str, list[str]] = {}
     for c in data["calls"]:
-        by_flags.setdefault(c["common_flags"], []).append(c["call"])
+        if c["call"] in calls:
+            by_flags.setdefault(c["common_flags"], []).append(c["call"])
     return "; ".join(f"{_calls(calls)}: `{flags}`" for flags, calls in by_flags.items())
 
 
@@ -436,36 +437,60 @@ def _not_measured(data: dict, by_launch: dict, prefix: str) -> list[str]:
     return ["", "Not measured: " + "; ".join(f"`{k}` ({', '.join(v)})" for k, v in why.items()) + "."] if why else []
 
 
-def presets_h200() -> str:
-    """Every preset and the bf16 baseline, each ratio to the plain-SGLang bf16 of the same device call."""
+def _table(prefix: str, *, others: bool = False) -> str:
+    """The rows whose launch starts with PREFIX (and, with OTHERS, plain-SGLang rows other than bf16), each
+    call's bf16 baseline beside them, and what those calls ran; a call with none of them is left out."""
     data, by_launch = _preset_rows()
+    kept = [
+        k
+        for k in by_launch
+        if k[0].startswith(prefix) or (others and k[0].startswith("sglang-") and k[0] != "sglang-bf16")
+    ]
+    calls = {call for _, call in kept}
     lines = [_PRESET_HEADER]
-    for (launch, call), levels in by_launch.items():
-        if launch.startswith("preset:") or launch == "sglang-bf16":
-            lines.append(_preset_line(launch, call, levels))
+    for key in by_launch:
+        if key in kept or (key[0] == "sglang-bf16" and key[1] in calls):
+            lines.append(_preset_line(*key, by_launch[key]))
     rel = PRESETS_RUN.relative_to(ROOT)
     requests = data["bench"]["requests"]
+    levels = [n for n in (1, 8, 64, 128) if calls & _calls_at(data, n)]  # those some call of the table ran
+    missing = [f"{n} not in {_calls(calls - _calls_at(data, n))}" for n in levels if calls - _calls_at(data, n)]
     lines += [
         "",
         f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, humming-kernels "
         f"{data['versions'].get('humming-kernels')}, Qwen3-14B shapes with `--load-format dummy`; every row of "
-        f"{_calls_flags(data)}; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
-        f"{data['bench']['output_len']} out, {' / '.join(str(requests[k]) for k in ('1', '8', '64', '128'))} "
-        f"requests at concurrency 1 / 8 / 64 / 128 (128 only in {_calls(_calls_at(data, 128))}; 8 not in "
-        f"{_calls({c['call'] for c in data['calls']} - _calls_at(data, 8))}). "
-        f"Ratios are to the `sglang-bf16` row of the same call (`{rel}/summary.json`).",
+        f"{_calls_flags(data, calls)}; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
+        f"{data['bench']['output_len']} out, {' / '.join(str(requests[str(n)]) for n in levels)} requests at "
+        f"concurrency {' / '.join(map(str, levels))}"
+        + (f" ({'; '.join(missing)})" if missing else "")
+        + f". Ratios are to the `sglang-bf16` row of the same call (`{rel}/summary.json`).",
     ]
-    return "\n".join(lines + _not_measured(data, by_launch, "preset:"))
+    return "\n".join(lines + _not_measured(data, by_launch, prefix))
+
+
+def presets_h200() -> str:
+    """Every preset and the bf16 baseline, each ratio to the plain-SGLang bf16 of the same device call."""
+    return _table("preset:")
 
 
 def knobs_h200() -> str:
-    """Knobs tried on top of the FP8 preset, each next to its call's baseline."""
+    """Knobs tried on top of the FP8 preset (and plain SGLang's own FP8), each next to its call's baseline."""
+    return _table("knob:", others=True)
+
+
+def baseline_h200() -> str:
+    """How far the bf16 baseline itself moves from call to call: the noise under every ratio."""
     data, by_launch = _preset_rows()
-    lines = [_PRESET_HEADER]
-    for (launch, call), levels in by_launch.items():
-        if launch.startswith("knob:") or (launch.startswith("sglang-") and launch != "sglang-bf16"):
-            lines.append(_preset_line(launch, call, levels))
-    return "\n".join(lines + _not_measured(data, by_launch, "knob:"))
+    runs = {call: levels for (launch, call), levels in by_launch.items() if launch == "sglang-bf16"}
+    parts = []
+    for level in (1, 64):
+        tok = [levels[level]["output_tok_s"] for levels in runs.values()]
+        parts.append(f"{min(tok):,.1f}-{max(tok):,.1f} tok/s at concurrency {level} ({max(tok) / min(tok) - 1:.1%})")
+    return (
+        f"The plain-SGLang bf16 baseline of {_calls(runs)} ({len(runs)} device calls) spans "
+        + " and ".join(parts)
+        + ": ratios within about ±0.02 of each other are the same figure."
+    )
 
 
 REPLICAS_RUN = RESULTS / "h200" / "replicas" / "2026-12-02"
@@ -507,6 +532,15 @@ def replicas_h200() -> str:
 QUALITY_RUN = RESULTS / "h200" / "quality" / "2026-12-02"
 
 
+def quality_rows() -> list[tuple[Path, dict]]:
+    """Every row of every scripts/gpu/quality.py call of that day (each call its own checkpoint and reference)."""
+    return [
+        (path, r)
+        for path in sorted(QUALITY_RUN.glob("**/quality.json"), key=lambda p: (len(p.parts), p))  # the first call first
+        for r in json.loads(path.read_text(encoding="utf-8"))["rows"]
+    ]
+
+
 def _start_peak(csv: Path) -> tuple[float, float]:
     """bench/presets.py's start_peak_gib of a peak_at_load.sh nvidia-smi CSV."""
     sys.path.insert(0, str(ROOT / "bench"))
@@ -517,13 +551,12 @@ def _start_peak(csv: Path) -> tuple[float, float]:
 
 def quality_h200() -> str:
     """Each preset from the same random bf16 safetensors: its peak at load and `qwen-test --compare` against bf16."""
-    data = json.loads((QUALITY_RUN / "quality.json").read_text(encoding="utf-8"))
     lines = [
         "| preset | weights GiB | peak at load GiB (measured) | load s | KV dtype | token agreement | "
-        "mean KL (nats, top-5) | positions |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+        "mean KL (nats, top-5) | positions | from |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |",
     ]
-    for r in data["rows"]:
+    for path, r in quality_rows():
         peak = f"{r['peak_load_gib']:.2f}" if r.get("peak_load_gib") else "missed (see below)"
         whole = QUALITY_RUN / f"peak-{r['preset']}" / f"peak_{r['preset']}.smi.csv"
         if whole.exists():  # its own start (scripts/gpu/peak_at_load.sh)
@@ -534,15 +567,17 @@ def quality_h200() -> str:
         kl = f"{c['mean_kl']:.3f}" if c.get("mean_kl") is not None else "—"
         lines.append(
             f"| `{r['preset']}` | {r['weights_gib']:.2f} | {peak} | {r['load_s']} | {r['kv_dtype'].removeprefix('torch.')} "
-            f"| {agree} | {kl} | {c.get('kl_positions', '—')} |"
+            f"| {agree} | {kl} | {c.get('kl_positions', '—')} | `{path.relative_to(QUALITY_RUN).as_posix()}` |"
         )
     return "\n".join(lines)
 
 
 SECTIONS = {
     "presets-h200": presets_h200,
+    "knobs-h200": knobs_h200,
     "replicas-h200": replicas_h200,
     "quality-h200": quality_h200,
+    "baseline-h200": baseline_h200,
     "hardware-plan": hardware_plan,
     "torchao-h100": torchao_h100,
     "loading-h100": loading_h100,
@@ -566,7 +601,6 @@ PAGES = (
     "docs/development.md",
     "docs/scale-out.md",
 )
-SECTIONS = {**SECTIONS, "knobs-h200": knobs_h200}
 
 
 def render(text: str) -> tuple[str, set[str]]:
