@@ -257,6 +257,7 @@ def test_a_flag_qwen_serve_models_is_refused_after_the_separator(qwen_serve, aft
         (("--enable-torch-compile",), "--enable-torch-compile"),  # a switch: its fix takes no value
         (("--chunked-prefill-size", "16384"), "--chunked-prefill-size 16384"),  # the value the user gave
         (("--chunked-prefill-size=16384",), "--chunked-prefill-size 16384"),
+        (("--port", "--enable-metrics"), "--port 30000"),  # no value given: the example, not the next flag
     ],
 )
 def test_the_fix_for_a_modelled_flag_after_the_separator_is_what_to_type(qwen_serve, after, fix):

@@ -255,19 +255,12 @@ def check_passthrough(tokens: tuple[str, ...], flagset, target) -> None:
         option, inline = (token.split("=", 1) + [None])[:2]
         if option in MODELED:
             field = MODELED[option]
-            given = (
-                None
-                if field.secret
-                else inline
-                if inline is not None
-                else tokens[i]
-                if i < len(tokens) and field.kind is not bool
-                else None
-            )
+            following = tokens[i] if i < len(tokens) and not tokens[i].startswith("--") else None
+            given = inline if inline is not None else following if field.kind is not bool else None
             raise QwenServeError(
                 f"{option} after `--`: qwen-serve sets {option} itself from its setting '{field.name}'",
                 allowed="flags qwen-serve does not model after `--` (python -m sglang.launch_server --help)",
-                fix=f"pass it to qwen-serve before `--`: {field.cli_usage(given)}"
+                fix=f"pass it to qwen-serve before `--`: {field.cli_usage(None if field.secret else given)}"
                 + (" (or QWEN_SERVE_API_KEY / --api-key-file)" if field.secret else ""),
             )
         if not flagset.has(option) or not flagset.takes_value(option):
