@@ -432,14 +432,18 @@ def cmd_run(args) -> int:
         )
         + "\n"
     )
-    t0, results = time.monotonic(), []
+    t0, results, quickest = time.monotonic(), [], None
     args.run_t0 = t0
     for i, (label, command) in enumerate(rows, 1):
-        if args.deadline and time.monotonic() - t0 > args.deadline:  # a row started now would be cut off
-            print(f"== {label}: skipped, past --deadline {args.deadline:.0f} s", flush=True)
+        why = too_late(time.monotonic() - t0, quickest, args.deadline, args.stop_at)
+        if why:
+            print(f"== {label}: skipped, {why}", flush=True)
             results.append({"launch": label, "command": command, "levels": {}, "error": "skipped (device time)"})
             continue
+        started = time.monotonic()
         results.append(run_row(label, command, args, out, i))
+        if "error" not in results[-1] and "cut" not in results[-1]:
+            quickest = min(quickest or float("inf"), time.monotonic() - started)
     for r in results:
         c = {k: v.get("output_throughput") for k, v in r["levels"].items()}
         print(
@@ -448,6 +452,18 @@ def cmd_run(args) -> int:
             flush=True,
         )
     return 0 if all("error" not in r and "cut" not in r for r in results) else 1
+
+
+def too_late(elapsed: float, quickest: float | None, deadline: float | None, stop_at: float | None) -> str | None:
+    """Why a row is not started now, if it is not: past --deadline, or less time left before --stop-at than
+    the quickest whole row of this call took (it would be cut before its levels; a slower row still may be)."""
+    if deadline and elapsed > deadline:
+        return f"past --deadline {deadline:.0f} s"
+    if stop_at and quickest is not None and stop_at - elapsed < quickest:
+        return (
+            f"{stop_at - elapsed:.0f} s left before --stop-at {stop_at:.0f} s, the quickest row took {quickest:.0f} s"
+        )
+    return None
 
 
 def _version(metadata, name: str) -> str | None:
@@ -532,9 +548,9 @@ def fleet_facts(row: dict, level: str) -> dict:
 
 
 def unfinished(label: str, stdout: str) -> str:
-    """Why a row of a call has no row.json: skipped at --deadline (its stdout says so), or the call ended first."""
-    m = re.search(rf"^== {re.escape(label)}: skipped, past (--deadline \d+ s)", stdout, re.M)
-    return f"not started: past {m.group(1)}" if m else "no row.json: the call ended before this row did"
+    """Why a row of a call has no row.json: skipped for time (its stdout says why), or the call ended first."""
+    m = re.search(rf"^== {re.escape(label)}: skipped, (.+)$", stdout, re.M)
+    return f"not started: {m.group(1)}" if m else "no row.json: the call ended before this row did"
 
 
 def summarize(sources: list[Path]) -> dict:
@@ -640,6 +656,7 @@ def main() -> int:
     r.add_argument("--common", default=COMMON)
     r.add_argument("--ready-timeout", type=float, default=400)
     r.add_argument("--deadline", type=float, help="start no row after this many seconds")
+    # with --stop-at, a row also waits for no time it cannot use: see too_late()
     r.add_argument("--stop-at", type=float, help="end the row in progress after this many seconds (raw files kept)")
     s = sub.add_parser("summarize", help="raw files -> summary.json")
     s.add_argument("raw", nargs="+", help="each device call's raw.tar.gz (or its unpacked folder)")

@@ -229,3 +229,17 @@ def test_stop_at_after_ready_keeps_the_row_and_what_it_measured(tmp_path, monkey
         ("sglang-bf16", "cut by --stop-at"),
         ("preset:fp8", "cut by --stop-at"),
     }
+
+
+def test_a_row_is_not_started_without_the_time_its_quickest_sibling_needed():
+    """Call j's case: --deadline 125 s and a warm baseline of 128 s left 172 s before --stop-at 300 unused.
+    With --stop-at, a row starts when the time left is at least what the quickest whole row took."""
+    presets = presets_script()
+    assert presets.too_late(128, 128, 125, 300) == "past --deadline 125 s"  # a deadline stays a hard limit
+    assert presets.too_late(128, 128, None, 300) is None  # 172 s left, 128 needed: start it
+    assert presets.too_late(0, None, None, 300) is None  # the first row (the baseline) always starts
+    why = presets.too_late(200, 128, None, 300)
+    assert why == "100 s left before --stop-at 300 s, the quickest row took 128 s"
+    stdout = f"== knob:x: skipped, {why}\n"
+    assert presets.unfinished("knob:x", stdout) == f"not started: {why}"
+    assert presets.unfinished("knob:y", stdout) == "no row.json: the call ended before this row did"

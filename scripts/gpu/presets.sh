@@ -2,9 +2,10 @@
 # On the GPU machine (device tool, carry: [".gpu"]): the measured preset table, bench/presets.py run,
 # for the rows named on the command line (LABEL=COMMAND, see bench/presets.py), always after the
 # plain-SGLang bf16 baseline of the same call. Raw files come back as $OUT/raw.tar.gz.
-#   export OUTDIR=$OUT DEADLINE=420 STOP_AT=560; timeout 590 bash scripts/gpu/presets.sh "preset:auto=qwen-serve --preset auto" …
-# DEADLINE: start no row after it; STOP_AT: end the row in progress then, so that the tarball is still written
-# (an outer timeout kills it with everything else).
+#   export OUTDIR=$OUT STOP_AT=565; timeout 590 bash scripts/gpu/presets.sh "preset:auto=qwen-serve --preset auto" …
+# STOP_AT: end the row in progress then, so that the tarball is still written (an outer timeout kills it
+# with everything else); with it a row starts only if the time left is at least what the call's quickest
+# whole row took. DEADLINE (optional): start no row after it at all.
 # Replicas (two GPUs, kind nvidia-h200-x2), the first row the baseline:
 #   export OUTDIR=$OUT BASELINE= LEVELS=64,128,256,shared128; timeout 590 bash scripts/gpu/presets.sh \
 #     "replicas:1=qwen-serve --preset auto" "replicas:2-gpus=qwen-serve --preset auto --replicas 2"
