@@ -293,6 +293,28 @@ def left(args) -> float:
     return float("inf") if not args.stop_at else args.stop_at - (time.monotonic() - args.run_t0)
 
 
+def sglang_log_of(folder: Path, command: str) -> Path:
+    """Where a row's SGLang log is: plain SGLang's own output, qwen-serve's --log-file beside its own
+    output, or (replicas) the first worker's log beside the router's."""
+    words = shlex.split(command)
+    while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+        words.pop(0)
+    if "--replicas" in words:
+        return folder / "worker0.sglang.log"
+    return folder / ("server.log" if words[:1] == ["sglang"] else "server.sglang.log")
+
+
+def decode_rate(log_text: str, running: int) -> float | None:
+    """SGLang's own decode-only rate with RUNNING requests in the batch: the median 'gen throughput' of its
+    'Decode batch' log lines at that batch size (prefill and queueing left out), None if it logged none."""
+    rates = sorted(
+        float(m.group(2))
+        for m in re.finditer(r"Decode batch, #running-req: (\d+),.*?gen throughput \(token/s\): ([\d.]+)", log_text)
+        if int(m.group(1)) == running
+    )
+    return rates[len(rates) // 2] if rates else None
+
+
 def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     folder = out / re.sub(r"[^A-Za-z0-9_.-]", "_", label)
     folder.mkdir(parents=True, exist_ok=True)
@@ -313,13 +335,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     readings = MemoryReadings(t0)
     marks: dict[str, float] = {}
     fleet = "--replicas" in shlex.split(command)  # workers' logs beside the router's: worker0.sglang.log, …
-    sglang_log = (
-        folder / "worker0.sglang.log"
-        if fleet
-        else log_file.with_suffix(".sglang.log")
-        if command.split()[0] != "sglang"
-        else log_file
-    )
+    sglang_log = sglang_log_of(folder, command)
     last_probe = 0.0
     try:
         while True:
@@ -547,6 +563,17 @@ def fleet_facts(row: dict, level: str) -> dict:
     }
 
 
+def decode_facts(log_text: str, base_text: str, level: str) -> dict:
+    """At a concurrency level of 8 or more: SGLang's decode-only rate with that many requests running, and
+    its ratio to the bf16 baseline's — how much of a row's gain is its decode step, prefill left out."""
+    if not level.isdigit() or int(level) < 8:
+        return {}
+    rate, base = decode_rate(log_text, int(level)), decode_rate(base_text, int(level))
+    if rate is None:
+        return {}
+    return {"decode_tok_s_p50": round(rate, 1), "decode_ratio_to_bf16": round(rate / base, 3) if base else None}
+
+
 def unfinished(label: str, stdout: str) -> str:
     """Why a row of a call has no row.json: skipped for time (its stdout says why), or the call ended first."""
     m = re.search(rf"^== {re.escape(label)}: skipped, (.+)$", stdout, re.M)
@@ -581,6 +608,10 @@ def summarize(sources: list[Path]) -> dict:
                 )
                 continue
             meaning = resolved(r, r["folder"])
+            log = sglang_log_of(r["folder"], command)
+            log_text = log.read_text(errors="replace") if log.exists() else ""
+            base_log = sglang_log_of(base["folder"], run["rows"][baseline])
+            base_text = base_log.read_text(errors="replace") if base_log.exists() else ""
             for c, level in r["levels"].items():
                 base_tok_s = (base["levels"].get(c) or {}).get("output_throughput")
                 tpot = level["median_tpot_ms"]
@@ -613,6 +644,7 @@ def summarize(sources: list[Path]) -> dict:
                         if base_tok_s and baseline.startswith("sglang-bf16")
                         else None,
                         "hbm_bound_share": share,
+                        **(decode_facts(log_text, base_text, c) if baseline.startswith("sglang-bf16") else {}),
                         **fleet_facts(r, c),
                     }
                 )

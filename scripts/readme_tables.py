@@ -493,6 +493,29 @@ def baseline_h200() -> str:
     )
 
 
+def decode_h200() -> str:
+    """Each row's whole-run gain at concurrency 64 (and 128) beside its decode step's alone: SGLang's own
+    'Decode batch' rate with that many requests running, prefill left out."""
+    data, by_launch = _preset_rows()
+    lines = [
+        "| launch | call | c=64 out tok/s × bf16 | decode-only at 64 × bf16 (tok/s) | c=128 × bf16 | decode-only at 128 × bf16 |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for (launch, call), levels in by_launch.items():
+        if launch == "sglang-bf16" or "decode_ratio_to_bf16" not in levels[64]:
+            continue
+        cells = []
+        for n in (64, 128):
+            r = levels.get(n)
+            cells += (
+                [f"{r['ratio_to_bf16']:.2f}×", f"**{r['decode_ratio_to_bf16']:.2f}×** ({r['decode_tok_s_p50']:,.0f})"]
+                if r and r.get("decode_ratio_to_bf16")
+                else ["—", "—"]
+            )
+        lines.append(f"| `{launch}` | {call.removeprefix('call-')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 REPLICAS_RUN = RESULTS / "h200" / "replicas" / "2026-12-02"
 
 
@@ -578,6 +601,7 @@ SECTIONS = {
     "replicas-h200": replicas_h200,
     "quality-h200": quality_h200,
     "baseline-h200": baseline_h200,
+    "decode-h200": decode_h200,
     "hardware-plan": hardware_plan,
     "torchao-h100": torchao_h100,
     "loading-h100": loading_h100,

@@ -243,3 +243,46 @@ def test_a_row_is_not_started_without_the_time_its_quickest_sibling_needed():
     stdout = f"== knob:x: skipped, {why}\n"
     assert presets.unfinished("knob:x", stdout) == f"not started: {why}"
     assert presets.unfinished("knob:y", stdout) == "no row.json: the call ended before this row did"
+
+
+def test_the_decode_step_is_read_from_sglangs_own_log_at_the_levels_batch_size(tmp_path):
+    presets = presets_script()
+    line = "[t] Decode batch, #running-req: {n}, #token: 9, token usage: 0.01, cuda graph: True, gen throughput (token/s): {r}, #queue-req: 0\n"
+    log = "".join(line.format(n=n, r=r) for n, r in ((64, 100.0), (64, 300.0), (63, 1.0), (64, 200.0), (1, 9.0)))
+    assert presets.decode_rate(log, 64) == 200.0 and presets.decode_rate(log, 1) == 9.0
+    assert presets.decode_rate(log, 128) is None
+    assert presets.decode_facts(log, log.replace("200.0", "100.0"), "64") == {
+        "decode_tok_s_p50": 200.0,
+        "decode_ratio_to_bf16": 2.0,
+    }
+    assert presets.decode_facts(log, log, "1") == {}  # batch 1 is TPOT's, in its own columns
+    where = {
+        c: presets.sglang_log_of(tmp_path, c).name
+        for c in (
+            "sglang --quantization fp8",
+            "X=1 sglang",
+            "qwen-serve --preset auto",
+            "X=1 qwen-serve",
+            "qwen-serve --replicas 2",
+        )
+    }
+    assert list(where.values()) == [
+        "server.log",
+        "server.log",
+        "server.sglang.log",
+        "server.sglang.log",
+        "worker0.sglang.log",
+    ]
+
+
+def test_fp8s_decode_step_at_64_is_the_same_ratio_in_every_call_whatever_the_knob():
+    """What docs/presets.md concludes from the decode column: the knobs moved prefill and queueing only."""
+    committed = json.loads((RUN / "summary.json").read_text())["rows"]
+    fp8 = [
+        r["decode_ratio_to_bf16"]
+        for r in committed
+        if r.get("concurrency") == 64
+        and r.get("resolved", "").startswith("preset fp8: --quantization fp8 --kv-cache-dtype fp8_e4m3")
+        and "flashinfer" not in r["resolved"]
+    ]
+    assert len(fp8) >= 6 and max(fp8) - min(fp8) <= 0.02, fp8
