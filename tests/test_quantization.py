@@ -246,3 +246,23 @@ def test_a_typed_quantization_takes_the_presets_humming_settings_along(qwen_serv
     data = qwen_serve("--dry-run", "--json", "--preset", "balanced", "--quantization", "fp8", "--gpu", "H200").json()
     assert data["env"] == [] and "--quantization fp8" in data["command"]
     assert any("its humming_* settings are not used" in n for n in data["notes"])
+
+
+@pytest.mark.parametrize(
+    "preset, cli, named",
+    [
+        ("balanced", {}, ["humming JIT-compiles"]),
+        ("fp8", {"enable_torch_compile": True}, ["torch.compile compiles the model", "/tmp/torchinductor_$USER"]),
+        ("balanced", {"enable_torch_compile": True}, ["humming JIT-compiles", "torch.compile compiles"]),
+        ("fp8", {}, []),
+    ],
+)
+def test_what_a_first_launch_compiles_is_named_in_the_cuda_graph_phase(preset, cli, named):
+    """The progress line during SGLang's CUDA-graph capture says what is compiling, not only that it waits."""
+    from qwen_serve.pipeline import prepare
+
+    labels = dict(prepare(None, preset, cli, (), "H200").command.phase_labels)
+    if not named:
+        assert labels == {}  # the generic label of sglang.log.PHASES stays
+    for words in named:
+        assert words in labels["cuda_graphs"], labels

@@ -226,16 +226,25 @@ def build_command(launch: LaunchSettings, target: SGLangTarget, python: str | No
         target=target,
         secret_values=frozenset(secrets),
         env=env,
-        phase_labels=(
-            (
-                "cuda_graphs",
-                "capturing CUDA graphs; humming JIT-compiles its kernels with NVRTC on a first "
-                "launch (about 2 minutes; cached in $HUMMING_CACHE_DIR or ~/.humming/cache)",
-            ),
-        )
-        if launch["quantization"] == "humming"
-        else (),
+        phase_labels=compile_phases(launch),
     )
+
+
+def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
+    """What a first launch compiles while SGLang captures its CUDA graphs, so that the progress line names
+    it instead of looking like a hang."""
+    what = []
+    if launch["quantization"] == "humming":
+        what.append(
+            "humming JIT-compiles its kernels with NVRTC on a first launch (about 2 minutes; cached in "
+            "$HUMMING_CACHE_DIR or ~/.humming/cache)"
+        )
+    if launch["enable_torch_compile"]:
+        what.append(
+            "torch.compile compiles the model for each batch size up to --torch-compile-max-bs on a first "
+            "launch (cached in $TORCHINDUCTOR_CACHE_DIR, default /tmp/torchinductor_$USER)"
+        )
+    return (("cuda_graphs", "capturing CUDA graphs; " + "; ".join(what)),) if what else ()
 
 
 # SGLang flags qwen-serve sets itself, from its own settings (it plans, probes and masks with them)
