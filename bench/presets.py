@@ -129,13 +129,24 @@ def start_peak_gib(mib: list[float]) -> tuple[float, float]:
     return (max(mib) - idle - context) / 1024, context / 1024
 
 
-def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[list[str], dict[str, str]]:
-    """The process to start for a row's COMMAND, and the environment words it began with."""
+def _read(path: Path) -> str:
+    """A log's text so far, or "" before it exists."""
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def split_env(command: str) -> tuple[dict[str, str], list[str]]:
+    """A row's COMMAND as the environment words it begins with (NAME=value) and the words after them."""
     words = shlex.split(command)
     env = {}
     while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
         name, value = words.pop(0).split("=", 1)
         env[name] = value
+    return env, words
+
+
+def row_argv(command: str, model: str, common: str, log_file: Path) -> tuple[list[str], dict[str, str]]:
+    """The process to start for a row's COMMAND, and the environment words it began with."""
+    env, words = split_env(command)
     tool, rest = words[0], words[1:]
     serve = ["--host", "127.0.0.1", "--port", str(PORT)]
     if tool == "sglang":
@@ -296,9 +307,7 @@ def left(args) -> float:
 def sglang_log_of(folder: Path, command: str) -> Path:
     """Where a row's SGLang log is: plain SGLang's own output, qwen-serve's --log-file beside its own
     output, or (replicas) the first worker's log beside the router's."""
-    words = shlex.split(command)
-    while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
-        words.pop(0)
+    words = split_env(command)[1]
     if "--replicas" in words:
         return folder / "worker0.sglang.log"
     return folder / ("server.log" if words[:1] == ["sglang"] else "server.sglang.log")
@@ -340,7 +349,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     try:
         while True:
             now = time.monotonic() - t0
-            text = sglang_log.read_text(errors="replace") if sglang_log.exists() else ""
+            text = _read(sglang_log)
             note_marks(text, marks, now)
             if proc.poll() is not None:
                 row["error"] = f"exited {proc.returncode} before ready"
@@ -586,7 +595,7 @@ def summarize(sources: list[Path]) -> dict:
     for source in sources:
         run, row_files, folder = read_call(source)
         call = source.name.removesuffix(".tar.gz")
-        stdout = (folder / "stdout.txt").read_text(errors="replace") if (folder / "stdout.txt").exists() else ""
+        stdout = _read(folder / "stdout.txt")
         calls.append(
             {
                 "call": call,
@@ -598,6 +607,7 @@ def summarize(sources: list[Path]) -> dict:
         )
         baseline = next(iter(run["rows"]))  # the first row of a call: plain SGLang bf16, or replicas:1
         base = row_files[baseline]
+        base_text = _read(sglang_log_of(base["folder"], run["rows"][baseline]))
         bandwidth = HBM_GBS.get(run["gpu"].split(",")[0].strip())
         for label, command in run["rows"].items():
             r = row_files.get(label)
@@ -608,10 +618,7 @@ def summarize(sources: list[Path]) -> dict:
                 )
                 continue
             meaning = resolved(r, r["folder"])
-            log = sglang_log_of(r["folder"], command)
-            log_text = log.read_text(errors="replace") if log.exists() else ""
-            base_log = sglang_log_of(base["folder"], run["rows"][baseline])
-            base_text = base_log.read_text(errors="replace") if base_log.exists() else ""
+            log_text = _read(sglang_log_of(r["folder"], command))
             for c, level in r["levels"].items():
                 base_tok_s = (base["levels"].get(c) or {}).get("output_throughput")
                 tpot = level["median_tpot_ms"]

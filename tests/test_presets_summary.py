@@ -82,10 +82,8 @@ def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
         settings = resolved_settings(["--preset", r["preset"], "--mem-fraction-static", str(r["mem_fraction_static"])])
         p = plan(settings, parse_gpu_spec("H200").gpu, 1, cuda_graph=False)
         assert abs(p.weights_gib / r["weights_gib"] - 1) < 0.10, (r["preset"], p.weights_gib, r["weights_gib"])
-        if r["preset"] in (
-            "balanced",
-            "memory_optimized",
-        ):  # quantized as it loads: never the bf16 model; the plan is not under it
+        # humming quantizes as it loads: never the bf16 model; the plan is not under it
+        if r["preset"] in ("balanced", "memory_optimized"):
             assert abs(p.peak_load_gib / r["peak_load_gib"] - 1) < 0.10 and r["peak_load_gib"] < 0.5 * 27.53
             assert p.peak_load_gib >= r["peak_load_gib"] and abs(p.weights_gib - r["weights_gib"]) <= 0.02
 

@@ -175,29 +175,19 @@ def test_humming_is_quantized_as_it_loads_so_balanced_fits_24gb_without_layered_
     assert p.fits and p.peak_note == "quantized as it loads" and p.peak_load_gib < 11
 
 
-def typed_settings(command: str) -> dict[str, str] | None:
-    """The settings a row's `qwen-serve …` command typed before `--` (--preset aside), or None where it
-    typed something that is not a setting."""
-    from qwen_serve.settings import FIELDS
+def replayed_settings(command: str, preset: str) -> dict:
+    """The settings a row's `[NAME=value …] qwen-serve …` command resolved to, read by the serve command's
+    own parser (`resolved_settings`), with the preset `--preset auto` chose on the GPU in its place."""
+    from qwen_serve.pipeline import resolved_settings
 
-    flags = {f.cli_flag: f.name for f in FIELDS}
     words = shlex.split(command)
     words = words[words.index("qwen-serve") + 1 :]
-    words = words[: words.index("--")] if "--" in words else words
-    typed, i = {}, 0
-    while i < len(words):
-        if words[i] == "--preset":
-            i += 2
-        elif words[i] in flags and i + 1 < len(words) and not words[i + 1].startswith("--"):
-            typed[flags[words[i]]], i = words[i + 1], i + 2
-        else:
-            return None
-    return typed
+    return resolved_settings([preset if w == "auto" and words[i - 1] == "--preset" else w for i, w in enumerate(words)])
 
 
 def measured_preset_rows():
-    """(label, preset, settings typed, SGLang log) of every preset row of the H200 preset runs, and of each
-    knob row whose change qwen-serve models (a setting typed before `--`, such as --chunked-prefill-size)."""
+    """(label, preset, settings, SGLang log) of every preset and knob row of the H200 preset runs that
+    qwen-serve launched and that came up (a knob row's settings are its preset's and what it typed)."""
     for tarball in sorted(PRESETS_RUN.glob("call-*.tar.gz")):
         with tarfile.open(tarball) as tar:
             names = tar.getnames()
@@ -209,20 +199,18 @@ def measured_preset_rows():
                 row = json.loads(tar.extractfile(folder + "/row.json").read())
                 chosen = re.search(r"preset auto -> (\w+)", qwen_log)
                 preset = chosen.group(1) if chosen else row["launch"].split(":")[1]
-                typed = typed_settings(row["command"])
-                wanted = row["launch"].startswith("preset:") or (row["launch"].startswith("knob:") and typed)
-                if wanted and typed is not None and "error" not in row:
-                    yield row["launch"], preset, typed, tar.extractfile(name).read().decode(errors="replace")
+                if row["launch"].startswith(("preset:", "knob:")) and "error" not in row:
+                    settings = replayed_settings(row["command"], preset)
+                    yield row["launch"], preset, settings, tar.extractfile(name).read().decode(errors="replace")
 
 
 @pytest.mark.parametrize(
-    "label, preset, typed, log",
+    "label, preset, settings, log",
     list(measured_preset_rows()),
     ids=lambda x: x if isinstance(x, str) and len(x) < 30 else "",
 )
-def test_plan_of_each_preset_is_within_10_percent_of_the_sglang_log(label, preset, typed, log):
-    launch = resolve(load_config(None), preset, typed)
-    p = plan({s.name: s.value for s in launch.settings}, H200)
+def test_plan_of_each_preset_is_within_10_percent_of_the_sglang_log(label, preset, settings, log):
+    p = plan(settings, H200)
     weights = float(re.search(r"Load weight end\..*?mem usage=([\d.]+) GB", log).group(1))
     kv_tokens = int(re.search(r"KV Cache is allocated\..*?#tokens: (\d+)", log).group(1))
     assert p.weights_gib == pytest.approx(weights, rel=0.10)
@@ -297,13 +285,12 @@ def test_what_a_first_launch_compiles_is_named_in_the_cuda_graph_phase(preset, c
 def test_the_plan_follows_a_larger_prefill_chunk_as_sglang_did():
     """Call h's --chunked-prefill-size 16384: SGLang reserved more for activations and kept 11 % fewer KV
     tokens than the preset's 8,192; the plan says the same within 1 %, and without the setting it would not."""
-    ((_, preset, typed, log),) = [r for r in measured_preset_rows() if r[0] == "knob:auto+prefill-chunk-16k"]
+    from qwen_serve.pipeline import resolved_settings
+
+    ((_, preset, settings, log),) = [r for r in measured_preset_rows() if r[0] == "knob:auto+prefill-chunk-16k"]
     kv_tokens = int(re.search(r"KV Cache is allocated\..*?#tokens: (\d+)", log).group(1))
+    preset_alone = resolved_settings(["--preset", preset])
 
-    def planned(settings):
-        launch = resolve(load_config(None), preset, settings)
-        return plan({s.name: s.value for s in launch.settings}, H200).kv_tokens
-
-    assert typed == {"chunked_prefill_size": "16384"}
-    assert planned(typed) == pytest.approx(kv_tokens, rel=0.01)
-    assert planned({}) > 1.10 * kv_tokens
+    assert {k: v for k, v in settings.items() if preset_alone[k] != v} == {"chunked_prefill_size": 16384}
+    assert plan(settings, H200).kv_tokens == pytest.approx(kv_tokens, rel=0.01)
+    assert plan(preset_alone, H200).kv_tokens > 1.10 * kv_tokens

@@ -67,6 +67,11 @@ class Field:
     def cli_flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def cli_no_flag(self) -> str:
+        """A switch's off spelling (click's `--x/--no-x`)."""
+        return "--no-" + self.cli_flag[2:]
+
     def type_word(self) -> str:
         return _TYPE_WORDS[self.kind]
 
@@ -103,7 +108,7 @@ class Field:
         """How to give this setting on qwen-serve's command line: a switch takes no value."""
         if self.kind is bool:
             off = value is False or str(value).strip().lower() in ("false", "0", "no", "off")
-            return f"--no-{self.cli_flag[2:]}" if off else self.cli_flag
+            return self.cli_no_flag if off else self.cli_flag
         return f"{self.cli_flag} {self.example if value is None else value}"
 
     def _parse_text(self, text: str, where: str) -> Any:

@@ -38,15 +38,13 @@ class Command(NamesProgram, click.Command):
         if stray:
             at = words.index(stray[0])
             before = words[at - 1] if at > 0 else None
-            switch = next(
-                (f for f in FIELDS if f.kind is bool and before in (f.cli_flag, f"--no-{f.cli_flag[2:]}")), None
-            )
+            switch = next((f for f in FIELDS if f.kind is bool and before in (f.cli_flag, f.cli_no_flag)), None)
             name = ctx.command_path.removesuffix(" serve")
             error = QwenServeError(
                 f"{stray[0]!r} before `--` is not an option of {name}"
                 + (f": {before} is a switch and takes no value" if switch else ""),
                 allowed=f"{name}'s options before `--`, SGLang's own flags after it",
-                fix=f"write {switch.cli_usage(stray[0])} alone (--{switch.cli_flag[2:]} on, --no-{switch.cli_flag[2:]} off)"
+                fix=f"write {switch.cli_usage(stray[0])} alone ({switch.cli_flag} on, {switch.cli_no_flag} off)"
                 if switch
                 else f"remove it, or put SGLang flags after `--`: -- {' '.join(stray)}",
             )
@@ -108,7 +106,7 @@ def setting_options(func):
         else:
             shown = str(spec.default)
         if spec.kind is bool:
-            decl = f"{spec.cli_flag}/--no-{spec.cli_flag[2:]}"
+            decl = f"{spec.cli_flag}/{spec.cli_no_flag}"
             func = click.option(decl, spec.name, default=spec.default, help=f"{spec.help}  [default: {shown}]")(func)
         else:
             metavar = {int: "INT", float: "FLOAT"}.get(spec.kind, "TEXT")
