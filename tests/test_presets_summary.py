@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "bench/results/h200/presets/2026-12-02"
 
 
-def presets_script():
-    spec = importlib.util.spec_from_file_location("presets", ROOT / "bench" / "presets.py")
+def script(path: str):
+    """A repository script (not a package module) loaded by its path."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def presets_script():
+    return script("bench/presets.py")
 
 
 def test_the_summary_is_made_from_the_raw_files():
@@ -73,10 +77,7 @@ def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
     from qwen_serve.pipeline import resolved_settings
     from qwen_serve.plan import plan
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from readme_tables import quality_rows
-
-    measured = [r for _, r in quality_rows()]  # every quality.py call of the day
+    measured = [r for _, r in script("scripts/readme_tables.py").quality_rows()]  # every quality.py call of the day
     assert {r["preset"] for r in measured} >= {"high_performance", "balanced", "fp8", "memory_optimized"}
     for r in measured:
         settings = resolved_settings(["--preset", r["preset"], "--mem-fraction-static", str(r["mem_fraction_static"])])
