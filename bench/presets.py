@@ -343,7 +343,7 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
         )
     readings = MemoryReadings(t0)
     marks: dict[str, float] = {}
-    fleet = "--replicas" in shlex.split(command)  # workers' logs beside the router's: worker0.sglang.log, …
+    fleet = "--replicas" in split_env(command)[1]  # workers' logs beside the router's: worker0.sglang.log, …
     sglang_log = sglang_log_of(folder, command)
     last_probe = 0.0
     try:

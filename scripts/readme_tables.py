@@ -415,7 +415,7 @@ def _calls_flags(data: dict, calls: set[str]) -> str:
     for c in data["calls"]:
         if c["call"] in calls:
             by_flags.setdefault(c["common_flags"], []).append(c["call"])
-    return "; ".join(f"{_calls(calls)}: `{flags}`" for flags, calls in by_flags.items())
+    return "; ".join(f"{_calls(names)}: `{flags}`" for flags, names in by_flags.items())
 
 
 def _calls(calls) -> str:

@@ -276,6 +276,10 @@ def test_the_fix_for_a_modelled_flag_after_the_separator_is_what_to_type(qwen_se
             ("'true' before `--`", "--enable-torch-compile is a switch", "fix: write --enable-torch-compile alone"),
         ),
         (("--no-enable-torch-compile", "false"), ("'false' before `--`", "fix: write --no-enable-torch-compile alone")),
+        (  # the same word earlier as another option's value: the switch is still found
+            ("--served-model-name", "true", "--enable-torch-compile", "true"),
+            ("'true' before `--`", "--enable-torch-compile is a switch", "fix: write --enable-torch-compile alone"),
+        ),
         (
             ("stray", "--port", "30007"),
             ("'stray' before `--`", "fix: remove it, or put SGLang flags after `--`: -- stray"),

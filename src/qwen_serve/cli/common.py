@@ -36,9 +36,11 @@ class Command(NamesProgram, click.Command):
         after = len(words) - words.index("--") - 1 if "--" in words else 0
         stray = passthrough[: len(passthrough) - after]
         if stray:
-            at = words.index(stray[0])
-            before = words[at - 1] if at > 0 else None
-            switch = next((f for f in FIELDS if f.kind is bool and before in (f.cli_flag, f.cli_no_flag)), None)
+            # a switch just before the stray word means it was given a value (look at every place the word
+            # stands: the same word may also be another option's value)
+            switches = {w: f for f in FIELDS if f.kind is bool for w in (f.cli_flag, f.cli_no_flag)}
+            before = next((w for w, nxt in zip(words, words[1:]) if nxt == stray[0] and w in switches), None)
+            switch = switches.get(before)
             name = ctx.command_path.removesuffix(" serve")
             error = QwenServeError(
                 f"{stray[0]!r} before `--` is not an option of {name}"
