@@ -38,9 +38,13 @@ import time
 from pathlib import Path
 
 PORT = 30000
-# Every row, plain SGLang and qwen-serve alike: FA3 is not in the GPU bundle (triton attention),
-# flashinfer's sampling JIT is skipped, and decode graphs up to batch 64 keep a start near 80-170 s.
-COMMON = "--attention-backend triton --sampling-backend pytorch --cuda-graph-max-bs 64 --load-format dummy"
+# Every row, plain SGLang and qwen-serve alike: the attention backend SGLang picks itself (FA3 on Hopper, as in a
+# plain install; calls before 2026-12-03 named triton here, FA3 not being in the GPU bundle then), flashinfer's
+# sampling JIT skipped, and decode graphs up to batch 64 keep a start near 80-170 s.
+COMMON = "--sampling-backend pytorch --cuda-graph-max-bs 64 --load-format dummy"
+# rows labelled cold:NAME start on empty JIT caches (a fresh machine or cache folder): their time to ready is the
+# point, and a call of them alone has no bf16 baseline
+COLD = "cold:"
 # bench_serving's requests per level: enough rounds that a level's throughput is not one batch's
 REQUESTS = {1: 8, 8: 32, 64: 192, 128: 384}
 INPUT_LEN, OUTPUT_LEN = 512, 256
@@ -52,6 +56,9 @@ LOG_FACTS = {
     "weights_gib": re.compile(r"Load weight end\..*?mem usage=([\d.]+) GB"),
     "kv_tokens": re.compile(r"KV Cache is allocated\..*?#tokens: (\d+)"),
     "kv_dtype": re.compile(r"KV Cache is allocated\. dtype: ([\w.]+)"),
+    # what SGLang itself chose: the attention backend (its server_args line) and the quantization method
+    "attention_backend": re.compile(r"attention_backend='(\w+)'"),
+    "quantization": re.compile(r"\bquantization='(\w+)'"),
 }
 
 
@@ -425,6 +432,14 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     return row
 
 
+def fa3_present() -> bool:
+    """Whether sgl_kernel's FA3 library (flash_ops) is installed: without it SGLang cannot run its Hopper default."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sgl_kernel")
+    return bool(spec and spec.origin and (Path(spec.origin).parent / "flash_ops.abi3.so").is_file())
+
+
 def cmd_run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -438,7 +453,11 @@ def cmd_run(args) -> int:
         gpu = "no nvidia-smi"
     from importlib import metadata
 
-    versions = {p: _version(metadata, p) for p in ("sglang", "humming-kernels", "torch", "flashinfer-python")}
+    versions = {
+        p: _version(metadata, p)
+        for p in ("sglang", "sglang-kernel", "sgl-deep-gemm", "humming-kernels", "torch", "flashinfer-python")
+    }
+    versions["fa3"] = fa3_present()
     rows = [r.split("=", 1) for r in args.row]
     (out / "run.json").write_text(
         json.dumps(
@@ -606,8 +625,11 @@ def summarize(sources: list[Path]) -> dict:
             }
         )
         baseline = next(iter(run["rows"]))  # the first row of a call: plain SGLang bf16, or replicas:1
-        base = row_files[baseline]
-        base_text = _read(sglang_log_of(base["folder"], run["rows"][baseline]))
+        if baseline.startswith(COLD):  # a call of cold starts only: times to ready, no baseline to compare with
+            baseline = None
+        base = row_files[baseline] if baseline else {"levels": {}}
+        base_text = _read(sglang_log_of(base["folder"], run["rows"][baseline])) if baseline else ""
+        common_attention = re.search(r"--attention-backend (\w+)", run.get("common", COMMON))
         bandwidth = HBM_GBS.get(run["gpu"].split(",")[0].strip())
         for label, command in run["rows"].items():
             r = row_files.get(label)
@@ -617,8 +639,11 @@ def summarize(sources: list[Path]) -> dict:
                     {"launch": label, "call": call, "error": (r or {}).get("error") or unfinished(label, stdout)}
                 )
                 continue
-            meaning = resolved(r, r["folder"])
             log_text = _read(sglang_log_of(r["folder"], command))
+            meaning = resolved(r, r["folder"])
+            stored = re.search(r"Load weight end\..*?type=\w+, quant=(\w+), (?:bits|fmt)=(\w+)", log_text)
+            if stored:  # a pre-quantized checkpoint: SGLang's load line says what it stores (no flag does)
+                meaning = f"checkpoint {stored.group(1)} {stored.group(2)}; {meaning}"
             for c, level in r["levels"].items():
                 base_tok_s = (base["levels"].get(c) or {}).get("output_throughput")
                 tpot = level["median_tpot_ms"]
@@ -645,13 +670,21 @@ def summarize(sources: list[Path]) -> dict:
                         if r.get("peak_window") and r["peak_load_gib"] > 0.05
                         else None,
                         "ready_s": r.get("ready_s"),
+                        # what SGLang ran (its own server_args line; calls before it was recorded: the common flag)
+                        "attention_backend": r.get("attention_backend")
+                        or (common_attention.group(1) if common_attention else None),
+                        **({"jit_cache": "cold"} if label.startswith(COLD) else {}),
                         "baseline": baseline,
                         "ratio_to_baseline": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
                         "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3)
                         if base_tok_s and baseline.startswith("sglang-bf16")
                         else None,
                         "hbm_bound_share": share,
-                        **(decode_facts(log_text, base_text, c) if baseline.startswith("sglang-bf16") else {}),
+                        **(
+                            decode_facts(log_text, base_text, c)
+                            if baseline and baseline.startswith("sglang-bf16")
+                            else {}
+                        ),
                         **fleet_facts(r, c),
                     }
                 )

@@ -371,6 +371,7 @@ def _what_it_ran(resolved: str) -> str:
         r"humming \1 g\2",
         resolved,
     )
+    text = re.sub(r"SGLANG_DG_CACHE_DIR=\S+ ?", "", text)  # where a call kept DeepGEMM's cache: no meaning
     for flag, word in (
         ("--quantization ", ""),
         ("--kv-cache-dtype auto", ""),
@@ -380,7 +381,7 @@ def _what_it_ran(resolved: str) -> str:
         ("--chunked-prefill-size ", "prefill chunk "),
     ):
         text = text.replace(flag, word)
-    return " ".join(text.split()) or "bf16"
+    return " ".join(text.split()).rstrip(";") or "bf16"
 
 
 def _level_cell(level: dict | None) -> str:
@@ -516,6 +517,64 @@ def decode_h200() -> str:
     return "\n".join(lines)
 
 
+FA3_RUN = RESULTS / "h200" / "presets" / "2026-12-03"
+
+
+def presets_h200_fa3() -> str:
+    """The presets and Qwen's checkpoint layouts as a real Hopper install runs them (FA3 attention, DeepGEMM), each
+    against the plain-SGLang bf16 row of its own call; then the cold starts, and what was not measured."""
+    data = json.loads((FA3_RUN / "summary.json").read_text(encoding="utf-8"))
+    by_launch: dict[tuple[str, str], dict[int, dict]] = {}
+    for row in data["rows"]:
+        if "error" not in row:
+            by_launch.setdefault((row["launch"], row["call"]), {})[row["concurrency"]] = row
+    lines = [
+        "| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | c=64 out tok/s (× bf16) | "
+        "TPOT p50 ms at 64 | decode step at 64 × bf16 | attention | ready s | call |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+    ]
+    cold = []
+    for (launch, call), levels in by_launch.items():
+        one, many = levels.get(1), levels.get(64)
+        if one and one.get("jit_cache") == "cold":
+            cold.append(
+                f"`{launch}` ready in {one['ready_s']:.0f} s ({one['attention_backend']} attention, {_calls([call])})"
+            )
+            continue
+        if not (one and many):
+            continue
+        decode = f"{many['decode_ratio_to_bf16']:.2f}×" if many.get("decode_ratio_to_bf16") else "—"
+        lines.append(
+            f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
+            f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | "
+            f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | {decode} | "
+            f"{one['attention_backend']} | {one['ready_s']:.0f} | {call.removeprefix('call-')} |"
+        )
+    measured = {launch for launch, _ in by_launch}
+    missing: dict[str, list[str]] = {}
+    for r in data["rows"]:
+        if "error" in r and r["launch"] not in measured:
+            missing.setdefault(r["launch"], []).append(f"{_calls([r['call']])}: {r['error']}")
+    requests = data["bench"]["requests"]
+    rel = FA3_RUN.relative_to(ROOT)
+    lines += [
+        "",
+        f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, sglang-kernel {data['versions'].get('sglang-kernel')} "
+        f"with FA3, sgl-deep-gemm {data['versions'].get('sgl-deep-gemm')}, Qwen3-14B shapes with `--load-format dummy` "
+        f"(the checkpoint rows: the skeleton with that checkpoint's own quantization_config); every row of "
+        f"{_calls_flags(data, {c['call'] for c in data['calls'] if c['call'] != 'call-1'})}, the attention backend "
+        f"SGLang picked itself; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
+        f"{data['bench']['output_len']} out, {requests['1']} / {requests['64']} requests at concurrency 1 / 64. "
+        f"Ratios are to the `sglang-bf16` row of the same call; `ready s` is that call's start, JIT caches as the "
+        f"call found them (`{rel}/summary.json`, its README says what each call had compiled before).",
+    ]
+    if cold:
+        lines += ["", "Cold starts (empty JIT caches): " + "; ".join(cold) + "."]
+    if missing:
+        lines += ["", "Not measured: " + "; ".join(f"`{k}` ({', '.join(v)})" for k, v in missing.items()) + "."]
+    return "\n".join(lines)
+
+
 REPLICAS_RUN = RESULTS / "h200" / "replicas" / "2026-12-02"
 
 
@@ -596,6 +655,7 @@ def quality_h200() -> str:
 
 
 SECTIONS = {
+    "presets-h200-fa3": presets_h200_fa3,
     "presets-h200": presets_h200,
     "knobs-h200": knobs_h200,
     "replicas-h200": replicas_h200,

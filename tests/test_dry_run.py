@@ -156,7 +156,12 @@ def test_api_key_from_the_environment_has_its_origin_and_is_masked(qwen_serve, m
     settings = {s["key"]: s for s in data["settings"]}
     assert settings["api_key"] == {"key": "api_key", "value": "****", "origin": "env QWEN_SERVE_API_KEY"}
     assert "sk-env-secret" not in json.dumps(data) and "--api-key" not in data["argv"]
-    assert {"name": "QWEN_SERVE_SGLANG_API_KEY", "value": "****", "origin": "env QWEN_SERVE_API_KEY"} in data["env"]
+    assert {
+        "name": "QWEN_SERVE_SGLANG_API_KEY",
+        "value": "****",
+        "origin": "env QWEN_SERVE_API_KEY",
+        "default": False,
+    } in data["env"]
     assert data["argv"][2] == "qwen_serve.sglang.entry"
     typed = qwen_serve("--dry-run", "--json", "--api-key", "sk-typed").json()
     assert {s["key"]: s for s in typed["settings"]}["api_key"]["origin"] == "cli"

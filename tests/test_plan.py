@@ -246,10 +246,11 @@ def test_plan_against_every_torchao_run_on_the_h100():
 @pytest.mark.parametrize(
     "gpu, chosen",
     [
-        ("H100", "fp8"),
+        ("H100", "fp8_checkpoint"),
         ("A100 40GB", "balanced"),
         ("A100-80GB", "high_performance"),
-        ("H100x2", "fp8"),
+        ("H100x2", "fp8_checkpoint"),
+        ("L40S", "fp8"),
         ("RTX 4090", "balanced"),
     ],
 )

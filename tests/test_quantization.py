@@ -29,10 +29,10 @@ def test_balanced_sets_humming_environment_with_origins(qwen_serve):
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert "--quantization humming" in data["command"] and data["command"].startswith(f"{HUMMING_ENV}=")
-    [env] = data["env"]
+    [env] = [e for e in data["env"] if not e["default"]]  # the JIT cache folders aside
     assert env["name"] == HUMMING_ENV and json.loads(env["value"]) == {"dtype": "int4", "group_size": 128}
     assert env["origin"] == "preset balanced"
-    assert any("NVRTC" in note and ".humming/cache" in note for note in data["notes"])
+    assert any("NVRTC" in note and "HUMMING_CACHE_DIR" in note for note in data["notes"])
 
 
 def test_cli_humming_flags_override_the_preset(qwen_serve):
@@ -116,8 +116,8 @@ def test_fp8_preset_has_an_fp8_kv_cache_and_halves_kv_bytes():
 @pytest.mark.parametrize(
     "gpu, expected",
     [
-        ("H200", "fp8"),
-        ("L40S", "fp8"),
+        ("H200", "fp8_checkpoint"),  # Hopper: Qwen's block-FP8 checkpoint through DeepGEMM
+        ("L40S", "fp8"),  # Ada: no DeepGEMM, SGLang's per-channel FP8 of the bf16 weights
         ("A100-80GB", "high_performance"),
         ("RTX 4090", "balanced"),
         ("A100 40GB", "balanced"),
@@ -131,9 +131,10 @@ def test_auto_picks_by_gpu_class_and_fit(gpu, expected):
 
 
 def test_auto_order_per_class_is_validated(qwen_serve, write_yaml):
-    path = write_yaml("auto_order: {hopper: [a]}\npresets:\n  a: {}\n")
+    path = write_yaml("auto_order: {ampere: [a]}\npresets:\n  a: {}\n")
     result = qwen_serve("--dry-run", "--config", path, "--preset", "auto", "--gpu", "H200")
-    assert result.exit_code == 2 and "unknown GPU class 'hopper'" in result.stderr and "fp8, default" in result.stderr
+    assert result.exit_code == 2 and "unknown GPU class 'ampere'" in result.stderr
+    assert "hopper, fp8, default" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -234,6 +235,8 @@ def test_presets_measured_text_matches_the_summary():
     config = load_config(None)
     checked = 0
     for name, preset in config.presets.items():
+        if "FA3 attention" in preset.measured:  # measured 2026-12-03: tests/lab/test_fa3_presets.py holds those
+            continue
         for ratio, level in re.findall(r"(\d+\.\d+)x at (?:concurrency )?(\d+)", preset.measured):
             label = "preset:auto" if name == "fp8" else f"preset:{name}"
             row = next(r for r in summary["rows"] if r["launch"] == label and r.get("concurrency") == int(level))
@@ -241,7 +244,7 @@ def test_presets_measured_text_matches_the_summary():
             if name == "fp8":
                 assert row["resolved"].startswith("preset fp8:")
             checked += 1
-    assert checked == 12
+    assert checked == 9
 
 
 def test_dry_run_says_what_a_preset_measured(qwen_serve):
@@ -258,7 +261,7 @@ def test_plan_shows_the_auto_ranking_and_choice(qwen_serve):
 
 def test_a_typed_quantization_takes_the_presets_humming_settings_along(qwen_serve):
     data = qwen_serve("--dry-run", "--json", "--preset", "balanced", "--quantization", "fp8", "--gpu", "H200").json()
-    assert data["env"] == [] and "--quantization fp8" in data["command"]
+    assert [e for e in data["env"] if not e["default"]] == [] and "--quantization fp8" in data["command"]
     assert any("its humming_* settings are not used" in n for n in data["notes"])
 
 

@@ -90,6 +90,8 @@ def test_bundled_files_define_the_seed_presets():
         "memory_optimized",
         "ultra_low_memory",
         "fp8",
+        "fp8_checkpoint",
+        "awq",
         "balanced_torchao",
         "memory_optimized_torchao",
         "ultra_low_memory_torchao",

@@ -139,6 +139,7 @@ def test_skeleton_command(qwen_serve, tmp_path):
     result = qwen_serve("skeleton", str(tmp_path / "m"))
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        ".qwen-serve-skeleton",  # what lets a later skeleton write here again, and nothing else
         "config.json",
         "generation_config.json",
         "tokenizer.json",
@@ -168,3 +169,41 @@ def test_sglang_example_script_loads_with_real_sglang(monkeypatch, capsys):
     out = capsys.readouterr().out
     for example in ("multi_turn", "chain_of_thought", "structured", "batch"):
         assert example in out
+
+
+def test_checkpoint_skeleton_carries_that_checkpoints_quantization_config(qwen_serve, tmp_path):
+    from qwen_serve.model import OFFICIAL_CHECKPOINTS
+
+    for hub_id in OFFICIAL_CHECKPOINTS:
+        out = tmp_path / hub_id.split("/")[-1]
+        result = qwen_serve("skeleton", str(out), "--checkpoint", hub_id)
+        assert result.exit_code == 0, result.stderr
+        config = json.loads((out / "config.json").read_text())
+        assert config["quantization_config"] == OFFICIAL_CHECKPOINTS[hub_id]
+        assert {k: v for k, v in config.items() if k != "quantization_config"} == QWEN3_14B_CONFIG
+    bad = qwen_serve("skeleton", str(tmp_path / "x"), "--checkpoint", "Qwen/Qwen3-14B-INT3")
+    assert bad.exit_code == 2 and "Qwen/Qwen3-14B-FP8" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_skeleton_never_writes_over_a_directory_it_did_not_write(qwen_serve, tmp_path):
+    model = tmp_path / "real-model"
+    model.mkdir()
+    (model / "config.json").write_text('{"real": true}')
+    (model / "tokenizer.json").write_text("{}")
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    result = qwen_serve("skeleton", str(model))
+    assert result.exit_code == 2 and len(result.error_lines) == 1 and "did not write" in result.stderr
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before  # nothing changed, nothing added
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    assert qwen_serve("skeleton", str(a_file)).exit_code == 2 and a_file.read_text() == "mine"
+    empty = qwen_serve("skeleton", "")
+    assert empty.exit_code == 2 and "''" in empty.stderr
+
+
+def test_skeleton_may_rewrite_its_own_earlier_skeleton(qwen_serve, tmp_path):
+    out = tmp_path / "sk"
+    assert qwen_serve("skeleton", str(out)).exit_code == 0
+    again = qwen_serve("skeleton", str(out), "--checkpoint", "Qwen/Qwen3-14B-FP8")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads((out / "config.json").read_text())["quantization_config"]["quant_method"] == "fp8"

@@ -43,6 +43,8 @@ class ConfigFile:
 
     def auto_order_for(self, gpu) -> tuple[str, ...]:
         """The order --preset auto tries on this GPU (hardware.GPU)."""
+        if gpu.compute_capability[0] == 9 and "hopper" in self.auto_order:
+            return self.auto_order["hopper"]
         if gpu.fp8 and "fp8" in self.auto_order:
             return self.auto_order["fp8"]
         return self.auto_order.get("default", tuple(self.presets))
@@ -166,9 +168,10 @@ def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFi
     )
 
 
-# The GPU classes an auto_order mapping may name: "fp8" = FP8 tensor cores (compute capability >= 8.9:
-# Ada, Hopper, Blackwell), "default" = every other GPU (and the fallback of a class not listed).
-AUTO_CLASSES = ("fp8", "default")
+# The GPU classes an auto_order mapping may name, most specific first: "hopper" = compute capability 9.x (DeepGEMM's
+# block-FP8 GEMMs run there; elsewhere SGLang falls back to Triton for them), "fp8" = FP8 tensor cores (compute
+# capability >= 8.9: Ada, Hopper, Blackwell), "default" = every other GPU (and the fallback of a class not listed).
+AUTO_CLASSES = ("hopper", "fp8", "default")
 
 
 def _auto_order(raw: Any, presets: dict, at) -> dict[str, tuple[str, ...]]:
@@ -182,7 +185,7 @@ def _auto_order(raw: Any, presets: dict, at) -> dict[str, tuple[str, ...]]:
         if str(gpu_class) not in AUTO_CLASSES:
             raise QwenServeError(
                 f"{where}: unknown GPU class '{gpu_class}' in auto_order",
-                allowed=", ".join(AUTO_CLASSES) + " (fp8: compute capability >= 8.9)",
+                allowed=", ".join(AUTO_CLASSES) + " (hopper: compute capability 9.x; fp8: >= 8.9)",
                 fix="write auto_order: {fp8: [...], default: [...]}, or one list for every GPU",
             )
         unknown = [n for n in order if str(n) not in presets] if isinstance(order, list) else order

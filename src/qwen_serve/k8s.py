@@ -107,6 +107,10 @@ def router_labels(d: Deployment) -> dict[str, str]:
     return {"app.kubernetes.io/name": d.name, "app.kubernetes.io/component": "router"}
 
 
+# where a worker's SGLang keeps its JIT caches (sglang.argv.JIT_CACHES): a volume of its own, beside the weights
+JIT_CACHE_MOUNT = "/root/.cache/qwen-serve/jit"
+
+
 def _key_env(d: Deployment) -> list[dict[str, Any]]:
     ref = {"name": f"{d.name}-api-key", "key": "api-key"}
     return [{"name": KEY_ENV, "valueFrom": {"secretKeyRef": ref}}]
@@ -148,6 +152,7 @@ def manifests(
         "volumeMounts": [
             {"name": "dshm", "mountPath": "/dev/shm"},
             {"name": "hf-cache", "mountPath": "/root/.cache/huggingface"},
+            {"name": "jit-cache", "mountPath": JIT_CACHE_MOUNT},
         ],
         # ready = what qwen-serve's readiness means: one token generated (SGLang's /health_generate)
         "startupProbe": {**generate, "periodSeconds": 10, "failureThreshold": math.ceil(ready_timeout / 10)},
@@ -200,6 +205,7 @@ def manifests(
                         "volumes": [
                             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": d.shm}},
                             {"name": "hf-cache", "emptyDir": {}},
+                            {"name": "jit-cache", "emptyDir": {}},
                         ],
                     },
                 },

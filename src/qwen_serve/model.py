@@ -104,6 +104,26 @@ class ModelFacts:
         return 2 * self.layers * self.kv_heads * self.head_dim * element
 
 
+# Qwen's own pre-quantized Qwen3-14B checkpoints: the quantization_config each config.json carries (what
+# `qwen-serve skeleton --checkpoint` writes, so that a dummy-weight server runs that checkpoint's kernels).
+OFFICIAL_CHECKPOINTS: dict[str, dict[str, Any]] = {
+    "Qwen/Qwen3-14B-FP8": {  # block-wise FP8: one fp32 scale per 128x128 weight block, activations per token-group
+        "quant_method": "fp8",
+        "fmt": "e4m3",
+        "activation_scheme": "dynamic",
+        "weight_block_size": [128, 128],
+    },
+    "Qwen/Qwen3-14B-AWQ": {  # int4, group 128, with zero points (AutoAWQ's GEMM layout; SGLang: awq_marlin)
+        "quant_method": "awq",
+        "bits": 4,
+        "group_size": 128,
+        "zero_point": True,
+        "version": "gemm",
+        "modules_to_not_convert": None,
+    },
+}
+
+
 def qwen3_14b() -> ModelFacts:
     return ModelFacts.from_config(QWEN3_14B_CONFIG, "built-in Qwen3-14B config")
 

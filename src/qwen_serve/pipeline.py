@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .checkpoint import settle as settle_checkpoint
 from .config import ConfigFile, load_config
 from .errors import QwenServeError
 from .resolve import LaunchSettings, resolve
@@ -33,6 +34,7 @@ class Prepared:
     launch: LaunchSettings
     command: SGLangCommand
     fit: Fit | None  # None: no GPU known (no driver and no --gpu), or --force
+    notes: tuple[str, ...] = ()  # what the pipeline decided that the user should read (the checkpoint's choices)
 
 
 def prepare(
@@ -54,12 +56,13 @@ def prepare(
     if auto:
         preset, auto_line = auto_preset(config, cli_values, hw, passthrough)
     launch = resolve(config, preset, cli_values, passthrough, environ)
+    launch, notes = settle_checkpoint(launch)
     target = target_for(sglang_version)
     check_other_presets(config, preset, target)
     fit = None
     if hw is not None and not force:
         launch, fit = _fit(launch, config, hw, auto_line, cli_values)
-    return Prepared(config, launch, build_command(launch, target), fit)
+    return Prepared(config, launch, build_command(launch, target), fit, notes)
 
 
 def check_other_presets(config: ConfigFile, selected: str | None, target) -> None:
@@ -96,6 +99,7 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
         )
     fit = prepared.fit
     notes = [fit.auto] if fit is not None and fit.auto else []
+    notes += prepared.notes
     preflight(prepared.launch)
     if fit is None and not force:  # no GPU named and none detected: SGLang would import for 20 s, then crash
         from .hardware import detect_with_reason
@@ -148,7 +152,10 @@ def preset_plans(
 
     plans = []
     for name in names:
-        launch = resolve(config, name, cli_values, passthrough)
+        try:
+            launch, _ = settle_checkpoint(resolve(config, name, cli_values, passthrough))
+        except QwenServeError:
+            continue  # the flags typed contradict this preset's checkpoint: it cannot launch with them
         plans.append(plan_as_launched(_values(launch), hw.gpu, hw.count, name=name, cuda_graph=cuda_graph(launch)))
     return plans
 
@@ -160,7 +167,10 @@ def auto_preset(
     from .plan import choose_preset
 
     where = f"{hw.count} x {hw.gpu.name}" if hw.count > 1 else hw.gpu.name
-    plans = preset_plans(config, config.auto_order_for(hw.gpu), cli_values, hw, passthrough)
+    order = config.auto_order_for(hw.gpu)
+    if cli_values.get("model_path"):  # a preset that exists to serve a checkpoint of its own is no choice then
+        order = tuple(n for n in order if "model_path" not in config.presets[n].values)
+    plans = preset_plans(config, list(order), cli_values, hw, passthrough)
     return choose_preset(plans, where, config.label)
 
 
@@ -214,5 +224,7 @@ def resolved_settings(argv: list[str]) -> dict[str, Any]:
 def manifest_command(prepared: Prepared):
     """The launch and SGLang command for a manifest: the API key left out (a Secret supplies it), rebuilt
     for the same SGLang release."""
+    from .k8s import JIT_CACHE_MOUNT
+
     launch = prepared.launch.with_setting("api_key", None, "k8s: the Secret")
-    return launch, build_command(launch, prepared.command.target)
+    return launch, build_command(launch, prepared.command.target, jit_folder=JIT_CACHE_MOUNT)

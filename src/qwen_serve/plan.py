@@ -43,6 +43,13 @@ QUANTIZE_SCRATCH_X = {"int4": 6.1, "int8": 3.4, "fp8": 8.4}
 # arrives — and loading real files the GPU peaked at 9.96 GiB (a lower bound): the packed weights + 0.70.
 HUMMING_HELD_GIB = 0.25
 HUMMING_PEAK_GIB = 0.70
+# Measured on the H200 (SGLang 0.5.17, FA3, bench/results/h200/presets/2026-12-03, dummy weights of each checkpoint's
+# layout): SGLang reports more than the stored bytes once its kernels have re-laid them — awq_marlin repacks AWQ's
+# int4 and zero points, DeepGEMM takes block-FP8's scales in its own layout — 0.16 GiB (AWQ, 9.47 reported) and
+# 0.11 GiB (block FP8, 15.34); and the GPU peaked that much above the reported weights while loading (50 ms
+# readings; lower bounds): 0.19 and 0.63 GiB.
+CHECKPOINT_HELD_GIB = {"int4-checkpoint": 0.16, "fp8-checkpoint": 0.11}
+CHECKPOINT_PEAK_GIB = {"int4-checkpoint": 0.19, "fp8-checkpoint": 0.63}
 LAYERED_SCRATCH_FACTOR = 1.12
 QUANTIZE_STRANDED_GIB = {"int4": 1.45, "int8": 0.53, "fp8": 0.75}
 
@@ -112,7 +119,9 @@ def linear_bytes(out_features: int, in_features: int, scheme: str) -> float:
         return n + out_features * 2  # bf16 scale per output channel
     if scheme in ("torchao:fp8wo", "torchao:fp8dq-per_row"):
         return n + out_features * 4  # fp32 scale per row
-    if scheme in ("torchao:fp8dq-per_tensor", "fp8-online", "fp8-checkpoint"):
+    if scheme == "fp8-checkpoint":  # Qwen/Qwen3-14B-FP8: one fp32 scale per 128x128 block
+        return n + math.ceil(out_features / 128) * math.ceil(in_features / 128) * 4
+    if scheme in ("torchao:fp8dq-per_tensor", "fp8-online"):
         return n + 4
     if scheme.startswith("humming:"):  # packed int4/int8 + one bf16 scale per group (no zero point)
         dtype, group = scheme.split(":")[1].split("-g")
@@ -162,6 +171,9 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
         # quantizes them: bf16 weights + the largest quantized linear (measured 27.56 GiB on an H100 and 27.53 on an H200 from real files, planned 27.65)
         biggest = max(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())
         peak, note = bf16_per_gpu + biggest / tp_size, "whole bf16 model first, then quantized"
+    elif scheme in CHECKPOINT_HELD_GIB:
+        per_gpu += CHECKPOINT_HELD_GIB[scheme] * GIB
+        peak, note = per_gpu + CHECKPOINT_PEAK_GIB[scheme] * GIB, "loads as stored, then re-laid for its kernels"
     else:
         peak, note = per_gpu, "weights load as stored"
     return Weights(scheme, total, per_gpu, peak + LOAD_TRANSIENT_GIB * GIB, note)

@@ -16,7 +16,9 @@ def _rendered(table, console) -> str:
     return capture.get().rstrip()
 
 
-def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> dict[str, Any]:
+def dry_run_data(
+    launch: LaunchSettings, command: SGLangCommand, fit=None, notes: tuple[str, ...] = ()
+) -> dict[str, Any]:
     target = command.target
     return {
         "plan": None
@@ -36,22 +38,37 @@ def dry_run_data(launch: LaunchSettings, command: SGLangCommand, fit=None) -> di
         "precedence": list(PRECEDENCE),
         "settings": [{"key": s.name, "value": s.shown, "origin": s.origin} for s in launch.settings]
         + [{"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin} for a in launch.sglang_args],
-        "env": [{"name": e.name, "value": e.shown, "origin": e.origin} for e in command.env],
+        "env": [{"name": e.name, "value": e.shown, "origin": e.origin, "default": e.default} for e in command.env],
         "passthrough": list(launch.passthrough),
-        "notes": list(command.notes),
+        "checkpoint": checkpoint_line(launch, fit),
+        "notes": [*notes, *command.notes],
     }
 
 
-def dry_run_json(launch: LaunchSettings, command: SGLangCommand, fit=None) -> str:
-    return json.dumps(dry_run_data(launch, command, fit), indent=2, ensure_ascii=False)
+def checkpoint_line(launch: LaunchSettings, fit=None) -> str:
+    """Which checkpoint is served, what it stores, and (a hub id not in the cache) what will be downloaded."""
+    from .checkpoint import read_checkpoint
+    from .preflight import hf_cache_dir, looks_local
+
+    setting = launch.get("model_path")
+    checkpoint = read_checkpoint(setting.value)
+    line = f"checkpoint: {setting.value} ({setting.origin}) — {checkpoint.describe()}, {checkpoint.source}"
+    if not looks_local(setting.value) and not checkpoint.source.startswith(f"from {hf_cache_dir()}"):
+        size = f"about {fit.plan.weights_gib:.1f} GiB of weights" if fit is not None else "its weights"
+        line += f"; not in the Hugging Face cache: {size} will be downloaded before the first start"
+    return line
 
 
-def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None) -> None:
+def dry_run_json(launch: LaunchSettings, command: SGLangCommand, fit=None, notes: tuple[str, ...] = ()) -> str:
+    return json.dumps(dry_run_data(launch, command, fit, notes), indent=2, ensure_ascii=False)
+
+
+def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None, notes: tuple[str, ...] = ()) -> None:
     """Plain command line first (copy-pastable, never wrapped), then a rich table."""
     from rich.console import Console
     from rich.table import Table
 
-    data = dry_run_data(launch, command, fit)
+    data = dry_run_data(launch, command, fit, notes)
     echo(data["command"])
     console = Console(width=120, soft_wrap=False)
     title = f"{data['config']}" + (f" · preset {data['preset']}" if data["preset"] else "")
@@ -64,8 +81,13 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         style = "dim" if row["origin"] == "default" else None
         table.add_row(row["key"], shown, row["origin"], style=style)
     echo("\n" + _rendered(table, console))
+    jit = [v for v in data["env"] if v["default"] and v["origin"].startswith("qwen-serve's JIT cache")]
     for var in data["env"]:
-        echo(f"env: {var['name']}={var['value']}  ({var['origin']})")
+        if var not in jit:
+            echo(f"env: {var['name']}={var['value']}  ({var['origin']})")
+    if jit:
+        folder = jit[0]["origin"].split("(", 1)[1].rstrip(")")
+        echo(f"env: JIT caches under {folder}: {', '.join(v['name'] for v in jit)} (a variable you set wins)")
     if data["preset_description"]:
         echo(f"preset {data['preset']}: {data['preset_description']}")
     if data["preset_measured"]:
@@ -77,6 +99,7 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         + f"; flags checked against the {sglang['flag_snapshot']} snapshot)"
     )
     echo("precedence: " + " < ".join(PRECEDENCE))
+    echo(data["checkpoint"])
     for note in data["notes"]:
         echo(f"note: {note}")
     if fit is None:

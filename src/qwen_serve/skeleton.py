@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import QwenServeError
-from .model import QWEN3_14B_CONFIG
+from .model import OFFICIAL_CHECKPOINTS, QWEN3_14B_CONFIG
 
 # Qwen2 pre-tokenizer split regex (as in the real tokenizer.json).
 PRETOKENIZE_REGEX = (
@@ -324,10 +324,63 @@ def tiny_weights(config: dict, seed: int = 0) -> dict:
     }
 
 
-def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | None = None, seed: int = 0) -> Path:
-    out = Path(out)
+# Written into every skeleton: a directory holding it was written by qwen-serve and may be written again.
+MARKER = ".qwen-serve-skeleton"
+
+
+def checked_out_dir(out: str | Path) -> Path:
+    """The directory a skeleton may be written to: a new or empty one, or an earlier skeleton (its marker file);
+    never the current directory by accident, a file, or a directory of someone else's files (a real model)."""
+    text = str(out)
+    if not text.strip():
+        raise QwenServeError(
+            "skeleton: the output directory is empty ('')", allowed="a new or empty directory", fix="name one: DIR"
+        )
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise QwenServeError(
+            f"skeleton: {text} is a file, not a directory",
+            allowed="a new or empty directory, or an earlier skeleton",
+            fix="name a new directory",
+        )
+    if path.is_dir() and any(path.iterdir()) and not (path / MARKER).is_file():
+        raise QwenServeError(
+            f"skeleton: {text} already holds files that qwen-serve did not write (e.g. "
+            f"{sorted(p.name for p in path.iterdir())[0]}); nothing was changed",
+            allowed="a new or empty directory, or an earlier skeleton",
+            fix="name a new directory",
+        )
+    return path
+
+
+def write_skeleton(
+    out: str | Path,
+    *,
+    tiny: bool = False,
+    ranks: str | Path | None = None,
+    seed: int = 0,
+    checkpoint: str | None = None,
+) -> Path:
+    """`checkpoint`: one of OFFICIAL_CHECKPOINTS, whose quantization_config the config.json then carries."""
+    if checkpoint is not None and checkpoint not in OFFICIAL_CHECKPOINTS:
+        raise QwenServeError(
+            f"skeleton: unknown checkpoint {checkpoint!r} (--checkpoint)",
+            allowed=", ".join(OFFICIAL_CHECKPOINTS),
+            fix="pick one of those, or leave --checkpoint out for the bf16 Qwen/Qwen3-14B",
+        )
+    if checkpoint is not None and tiny:
+        raise QwenServeError(
+            "skeleton: --checkpoint and --tiny together",
+            allowed="one of them",
+            fix="--tiny writes bf16 random weights; drop --checkpoint",
+        )
+    out = checked_out_dir(out)
+    ranks_data = find_ranks(ranks)  # read before anything is written: a missing file changes nothing
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(f"written by qwen-serve skeleton ({checkpoint or 'Qwen/Qwen3-14B'})\n")
     config = dict(QWEN3_14B_CONFIG, **(TINY_OVERRIDES if tiny else {}))
+    if checkpoint is not None:
+        config["quantization_config"] = dict(OFFICIAL_CHECKPOINTS[checkpoint])
 
     def dump(name: str, obj: dict, **kw) -> None:
         (out / name).write_text(json.dumps(obj, ensure_ascii=False, **kw), encoding="utf-8")
@@ -335,7 +388,7 @@ def write_skeleton(out: str | Path, *, tiny: bool = False, ranks: str | Path | N
     dump("config.json", config, indent=2)
     dump("generation_config.json", GENERATION_CONFIG, indent=2)
     dump("tokenizer_config.json", tokenizer_config(), indent=2)
-    dump("tokenizer.json", tokenizer_json(parse_ranks(find_ranks(ranks))))
+    dump("tokenizer.json", tokenizer_json(parse_ranks(ranks_data)))
     if tiny:
         from safetensors.numpy import save_file
 

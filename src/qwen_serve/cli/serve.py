@@ -187,9 +187,9 @@ def _show_dry_run(prepared, as_json: bool) -> None:
     from ..report import dry_run_json, print_dry_run
 
     if as_json:
-        click.echo(dry_run_json(prepared.launch, prepared.command, prepared.fit))
+        click.echo(dry_run_json(prepared.launch, prepared.command, prepared.fit, prepared.notes))
     else:
-        print_dry_run(prepared.launch, prepared.command, click.echo, prepared.fit)
+        print_dry_run(prepared.launch, prepared.command, click.echo, prepared.fit, prepared.notes)
 
 
 def _launch(
@@ -228,7 +228,7 @@ def _launch(
         ready_file=Path(ready_file) if ready_file else None,
         secrets=(launch["api_key"],) if launch["api_key"] else (),
         after_ready=_post_ready_checks(launch) if run_tests else None,
-        env={**os.environ, **command.environ} if command.env else None,
+        env=command.child_env(dict(os.environ)) if command.env else None,
         phase_labels=dict(command.phase_labels),
     )
     if launch.get("api_key").origin == "cli" and not api_key_from_file:

@@ -11,14 +11,23 @@ from .common import CONTEXT, Command
 @click.argument("out_dir", metavar="DIR")
 @click.option("--tiny", is_flag=True, help="A small Qwen3 with random weights (safetensors) that runs on a CPU.")
 @click.option("--ranks", metavar="FILE", help="qwen.tiktoken or a dashscope wheel (default: the installed dashscope).")
-def skeleton(out_dir, tiny, ranks):
+@click.option(
+    "--checkpoint",
+    metavar="HUB_ID",
+    help="Write the quantization_config of one of Qwen's pre-quantized checkpoints (Qwen/Qwen3-14B-FP8, "
+    "Qwen/Qwen3-14B-AWQ): a dummy-weight server then runs that checkpoint's kernels.",
+)
+def skeleton(out_dir, tiny, ranks, checkpoint):
     """Write a Qwen3-14B model directory offline: real config.json, real Qwen tokenizer.
 
     Serve it with SGLang's --load-format dummy (random weights of the real shapes):
     qwen-serve --preset high_performance --model-path DIR --load-format dummy
+
+    DIR must be new, empty, or an earlier skeleton: a directory of other files (a real model) is never written.
     """
     from ..skeleton import write_skeleton
 
-    path = write_skeleton(out_dir, tiny=tiny, ranks=ranks)
-    files = ", ".join(sorted(p.name for p in path.iterdir()))
-    click.echo(f"wrote {'tiny Qwen3' if tiny else 'Qwen3-14B skeleton'} to {path}: {files}")
+    path = write_skeleton(out_dir, tiny=tiny, ranks=ranks, checkpoint=checkpoint)
+    files = ", ".join(sorted(p.name for p in path.iterdir() if not p.name.startswith(".")))
+    what = "tiny Qwen3" if tiny else f"{checkpoint or 'Qwen/Qwen3-14B'} skeleton"
+    click.echo(f"wrote {what} to {path}: {files}")

@@ -30,6 +30,59 @@ class EnvVar:
     value: str
     origin: str
     secret: bool = False
+    default: bool = False  # only where the user's own environment does not set it (the JIT cache folders)
+
+    @property
+    def shown(self) -> str:
+        return MASK if self.secret else self.value
+
+
+# The JIT compilers on SGLang's serving path and the variable that places each one's cache: qwen-serve keeps them
+# all under one folder it names (`jit_cache_dir`), so that a machine, a volume or a pod keeps what the first start
+# compiled (DeepGEMM's block-FP8 GEMMs, awq_marlin, humming, flashinfer, Triton, torch.compile).
+JIT_CACHES = (
+    ("SGLANG_DG_CACHE_DIR", "deep_gemm"),
+    ("TVM_FFI_CACHE_DIR", "tvm-ffi"),  # SGLang's own JIT kernels: awq_marlin and the other Marlin GEMMs
+    ("HUMMING_CACHE_DIR", "humming"),
+    ("FLASHINFER_WORKSPACE_BASE", "flashinfer"),
+    ("TRITON_CACHE_DIR", "triton"),
+    ("TORCHINDUCTOR_CACHE_DIR", "torchinductor"),
+)
+# DeepGEMM compiles the block-FP8 GEMMs for the shapes a server meets (measured on the H200: ready in 252 s with an
+# empty cache, 73 s with a kept one, docs/presets.md); SGLang's default compiles every shape at start instead.
+DEEP_GEMM_PRECOMPILE = "SGLANG_JIT_DEEPGEMM_PRECOMPILE"
+
+
+def jit_cache_dir() -> str:
+    """Where the JIT caches of the SGLang that qwen-serve starts live: $QWEN_SERVE_JIT_CACHE, else qwen-serve's own
+    cache folder ($XDG_CACHE_HOME or ~/.cache)/qwen-serve/jit."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("QWEN_SERVE_JIT_CACHE"):
+        return os.environ["QWEN_SERVE_JIT_CACHE"]
+    return str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve" / "jit")
+
+
+def jit_env(launch: LaunchSettings, folder: str) -> tuple[EnvVar, ...]:
+    """The JIT cache folders (each a default the user's environment may override), and DeepGEMM's lazy compile for a
+    block-FP8 checkpoint."""
+    from ..checkpoint import read_checkpoint
+
+    env = [
+        EnvVar(name, f"{folder}/{sub}", f"qwen-serve's JIT cache ({folder})", default=True) for name, sub in JIT_CACHES
+    ]
+    checkpoint = read_checkpoint(launch["model_path"])
+    if checkpoint.method == "fp8" and (checkpoint.quantization_config or {}).get("weight_block_size"):
+        env.append(
+            EnvVar(
+                DEEP_GEMM_PRECOMPILE,
+                "0",
+                "qwen-serve: DeepGEMM compiles each shape on first use, cached (block-FP8 checkpoint)",
+                default=True,
+            )
+        )
+    return tuple(env)
 
     @property
     def shown(self) -> str:
@@ -50,8 +103,16 @@ class SGLangCommand:
 
     @property
     def environ(self) -> dict[str, str]:
-        """The variables to add to the child's environment."""
+        """The variables qwen-serve sets for SGLang (defaults included: a manifest or a dry run shows them all)."""
         return {e.name: e.value for e in self.env}
+
+    def child_env(self, base: dict[str, str]) -> dict[str, str]:
+        """SGLang's environment: `base` (the user's) with qwen-serve's variables; a default yields to `base`."""
+        return {
+            **{e.name: e.value for e in self.env if e.default},
+            **base,
+            **{e.name: e.value for e in self.env if not e.default},
+        }
 
     @property
     def sglang_argv(self) -> tuple[str, ...]:
@@ -63,10 +124,15 @@ class SGLangCommand:
 
     def shell(self) -> str:
         # NAME='value' (quoting the whole word would make it a command name, not an assignment)
-        return " ".join([*(f"{e.name}={shlex.quote(e.shown)}" for e in self.env), shlex.join(self.shown_argv())])
+        # the variables that make the command what it is; the JIT cache folders are listed apart (--dry-run's env:)
+        words = [f"{e.name}={shlex.quote(e.shown)}" for e in self.env if not e.default]
+        return " ".join([*words, shlex.join(self.shown_argv())])
 
 
-def build_command(launch: LaunchSettings, target: SGLangTarget, python: str | None = None) -> SGLangCommand:
+def build_command(
+    launch: LaunchSettings, target: SGLangTarget, python: str | None = None, jit_folder: str | None = None
+) -> SGLangCommand:
+    """`jit_folder`: where SGLang's JIT caches go (default: jit_cache_dir(); a manifest names the pod's)."""
     flagset = target.flagset
     argv: list[str] = [python or sys.executable, "-m", SGLANG_MODULE]
     expected: dict[str, Any] = {}
@@ -139,7 +205,7 @@ def build_command(launch: LaunchSettings, target: SGLangTarget, python: str | No
         if spec.secret:
             secrets.add(_text(value))
 
-    env = humming_env(launch, notes) + tuple(secret_env)
+    env = humming_env(launch, notes) + tuple(secret_env) + jit_env(launch, jit_folder or jit_cache_dir())
     if secret_env:
         argv[2] = ENTRY_MODULE
         notes.append(
@@ -233,11 +299,23 @@ def build_command(launch: LaunchSettings, target: SGLangTarget, python: str | No
 def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
     """What a first launch compiles while SGLang captures its CUDA graphs, so that the progress line names
     it instead of looking like a hang."""
+    from ..checkpoint import read_checkpoint
+
     what = []
+    method = read_checkpoint(launch["model_path"]).method
+    if method == "fp8":
+        what.append(
+            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch (cached in $SGLANG_DG_CACHE_DIR)"
+        )
+    if method in ("awq", "gptq"):
+        what.append(
+            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch (several minutes on the H200; cached in "
+            "$TVM_FFI_CACHE_DIR)"
+        )
     if launch["quantization"] == "humming":
         what.append(
             "humming JIT-compiles its kernels with NVRTC on a first launch (about 2 minutes; cached in "
-            "$HUMMING_CACHE_DIR or ~/.humming/cache)"
+            "$HUMMING_CACHE_DIR)"
         )
     if launch["enable_torch_compile"]:
         what.append(
@@ -388,7 +466,7 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     )
     notes.append(
         f"quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), {how}; they JIT-compile "
-        "with NVRTC on the first launch (about 2 minutes), cached in $HUMMING_CACHE_DIR or ~/.humming/cache"
+        "with NVRTC on the first launch (about 2 minutes), cached in $HUMMING_CACHE_DIR (qwen-serve's JIT cache)"
     )
     return tuple(env)
 

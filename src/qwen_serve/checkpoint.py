@@ -1,0 +1,122 @@
+"""Stage 2b — what the checkpoint decides: a pre-quantized checkpoint (Qwen/Qwen3-14B-FP8, -AWQ, a local AWQ/GPTQ/FP8
+directory) carries its own quantization_config, and SGLang serves it with that checkpoint's kernels. A preset's own
+weight quantization (fp8, humming int4, torchao) then contradicts it: the checkpoint wins, said in one line; a
+contradiction the user typed is refused in one line. A preset may also name the checkpoint it serves (its
+model_path); a --model-path the user gives wins over it, said in one line.
+
+This stage takes resolve's LaunchSettings and returns new ones (each change a named origin), plus its notes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import QwenServeError
+from .model import OFFICIAL_CHECKPOINTS
+from .resolve import LaunchSettings
+
+# --quantization values that serve a checkpoint of each quant_method as stored: its own kernels, a faster kernel for
+# the same format (awq_marlin), or humming's kernels, which read AWQ/GPTQ weights as they are
+COMPATIBLE = {
+    "awq": {"awq", "awq_marlin", "humming"},
+    "gptq": {"gptq", "gptq_marlin", "humming"},
+    "fp8": {"fp8"},
+    "compressed-tensors": {"compressed-tensors"},
+}
+# settings that quantize bf16 weights as they load: meaningless on weights stored quantized
+ONLINE_QUANTIZATION = ("torchao_config", "humming_weight_dtype", "humming_group_size")
+USER_ORIGINS = ("cli", "env ")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model_path: str
+    quantization_config: dict[str, Any] | None
+    source: str  # where its quantization_config was read, in words: "from PATH", "from Qwen's published config.json"
+
+    @property
+    def method(self) -> str | None:
+        q = self.quantization_config
+        return str(q.get("quant_method")).lower() if q else None
+
+    def describe(self) -> str:
+        """One phrase: what is stored, e.g. 'block-wise FP8 (128x128 scales)', 'AWQ int4, group 128', 'bf16'."""
+        q = self.quantization_config
+        if not q:
+            return "no quantization_config (bf16 weights)"
+        if self.method == "fp8":
+            block = q.get("weight_block_size")
+            return f"block-wise FP8 ({block[0]}x{block[1]} scales)" if block else "FP8 (per-tensor scales)"
+        if self.method in ("awq", "gptq"):
+            return f"{self.method.upper()} int{q.get('bits', 4)}, group {q.get('group_size', 128)}"
+        return f"{self.method} checkpoint"
+
+
+def read_checkpoint(model_path: str) -> Checkpoint:
+    """The checkpoint's quantization_config: from its local config.json (a directory, or the Hugging Face cache's
+    snapshot of a hub id), else from Qwen's published config of an official checkpoint, else none known."""
+    from .preflight import hf_cache_dir, looks_local
+
+    candidates = [Path(model_path).expanduser() / "config.json"]
+    if not looks_local(model_path):
+        snapshots = hf_cache_dir() / ("models--" + model_path.replace("/", "--")) / "snapshots"
+        candidates += sorted(snapshots.glob("*/config.json"))
+    for config in candidates:
+        try:
+            data = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        quant = data.get("quantization_config") if isinstance(data, dict) else None
+        valid = isinstance(quant, dict) and quant.get("quant_method")
+        return Checkpoint(model_path, quant if valid else None, f"from {config}")
+    if model_path in OFFICIAL_CHECKPOINTS:
+        return Checkpoint(model_path, OFFICIAL_CHECKPOINTS[model_path], "from Qwen's published config.json")
+    return Checkpoint(model_path, None, "no config.json found: assumed")
+
+
+def settle(launch: LaunchSettings) -> tuple[LaunchSettings, tuple[str, ...]]:
+    """The launch with the checkpoint's decisions applied, and what was decided, one line each."""
+    notes = []
+    model = launch.get("model_path")
+    preset = launch.preset
+    named = preset.values.get("model_path") if preset else None
+    if named and named != model.value and model.origin.startswith(USER_ORIGINS):
+        notes.append(
+            f"your --model-path {model.value} replaces preset {preset.name}'s checkpoint {named}; "
+            "its quantization_config decides the kernels"
+        )
+    checkpoint = read_checkpoint(model.value)
+    method = checkpoint.method
+    if method is None:
+        return launch, tuple(notes)
+    compatible = COMPATIBLE.get(method, {method})
+    quantization = launch.get("quantization")
+    conflicts = [launch.get(name) for name in ONLINE_QUANTIZATION if launch[name] is not None]
+    if quantization.value is not None and quantization.value not in compatible:
+        conflicts.insert(0, quantization)
+        if launch["humming_input_dtype"] is not None:  # goes with the humming quantization it came with
+            conflicts.append(launch.get("humming_input_dtype"))
+    typed = next((c for c in conflicts if c.origin.startswith(USER_ORIGINS)), None)
+    if typed is not None:
+        flag = "--" + typed.name.replace("_", "-")
+        raise QwenServeError(
+            f"{typed.name}: {typed.value!r} ({flag}, {typed.origin}) on {model.value}, a checkpoint already "
+            f"quantized ({checkpoint.describe()}, {checkpoint.source})",
+            allowed=f"no quantization of bf16 weights on it; --quantization {' / '.join(sorted(compatible))} to pick "
+            "the kernels that read it",
+            fix=f"drop {flag}: the checkpoint's own quantization serves it; or point --model-path at the bf16 "
+            "Qwen/Qwen3-14B to quantize at load",
+        )
+    dropped = []
+    for setting in conflicts:
+        launch = launch.with_setting(setting.name, None, f"checkpoint {model.value} (its own quantization: {method})")
+        dropped.append(f"{setting.name} {setting.value} ({setting.origin})")
+    if dropped:
+        notes.append(
+            f"{model.value} is already quantized ({checkpoint.describe()}): its own quantization serves it, "
+            f"so {', '.join(dropped)} {'is' if len(dropped) == 1 else 'are'} dropped"
+        )
+    return launch, tuple(notes)

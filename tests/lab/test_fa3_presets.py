@@ -1,0 +1,92 @@
+"""The lab's claims about the 2026-12-03 H200 calls (FA3 attention, DeepGEMM) hold to their raw files: the YAML's
+`measured` words, the choice of --preset auto, and the memory plan for the new checkpoint layouts."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "bench/results/h200/presets/2026-12-03"
+
+
+def rows() -> dict[tuple[str, int], dict]:
+    data = json.loads((RUN / "summary.json").read_text())
+    return {(r["launch"], r["concurrency"]): r for r in data["rows"] if "error" not in r}
+
+
+def test_every_measured_row_ran_fa3_with_deep_gemm_bundled():
+    data = json.loads((RUN / "summary.json").read_text())
+    for call in data["calls"]:
+        if call["call"] != "call-1":  # call 1: before FA3 had arrived, triton named
+            assert call["versions"]["fa3"] is True and "--attention-backend" not in call["common_flags"]
+        assert call["versions"]["sgl-deep-gemm"] == "0.1.5.post1"
+    assert {r["attention_backend"] for k, r in rows().items() if r["call"] != "call-1"} == {"fa3"}
+
+
+@pytest.mark.parametrize(
+    "preset, launch", [("fp8", "preset:fp8"), ("fp8_checkpoint", "preset:fp8_checkpoint"), ("awq", "preset:awq")]
+)
+def test_the_presets_measured_words_are_the_summarys_figures(preset, launch):
+    measured = yaml.safe_load((ROOT / "server_config.yaml").read_text())["presets"][preset]["measured"]
+    r = rows()
+    one, many = r[(launch, 1)]["ratio_to_bf16"], r[(launch, 64)]["ratio_to_bf16"]
+    assert f"{one:.2f}x at concurrency 1" in measured and f"{many:.2f}x at 64" in measured
+
+
+def test_auto_order_puts_first_what_served_most_under_load():
+    order = yaml.safe_load((ROOT / "server_config.yaml").read_text())["auto_order"]["fp8"]
+    r = rows()
+    fp8_family = [p for p in order if (f"preset:{p}", 64) in r and p.startswith("fp8")]
+    assert fp8_family == sorted(fp8_family, key=lambda p: -r[(f"preset:{p}", 64)]["ratio_to_bf16"])
+
+
+def _log(call: str, row: str) -> str:
+    with tarfile.open(RUN / f"{call}.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(f"{row}/server.sglang.log"))
+        return tar.extractfile(member).read().decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    "hub_id, call, row, kv",
+    [
+        ("Qwen/Qwen3-14B-FP8", "call-2", "preset_fp8_checkpoint", "fp8_e4m3"),
+        ("Qwen/Qwen3-14B-AWQ", "call-3", "preset_awq", None),
+    ],
+)
+def test_the_plan_of_each_checkpoint_layout_is_within_one_percent_of_sglangs_log(tmp_path, hub_id, call, row, kv):
+    from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.model import OFFICIAL_CHECKPOINTS, QWEN3_14B_CONFIG
+    from qwen_serve.plan import plan
+
+    folder = tmp_path / "layout"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps(dict(QWEN3_14B_CONFIG, quantization_config=OFFICIAL_CHECKPOINTS[hub_id]))
+    )
+    log = _log(call, row)
+    weight_gb = float(re.search(r"Load weight end\..*?mem usage=([\d.]+) GB", log).group(1))
+    kv_tokens = int(re.search(r"KV Cache is allocated\..*?#tokens: (\d+)", log).group(1))
+    p = plan({"model_path": str(folder), "kv_cache_dtype": kv}, parse_gpu_spec("H200").gpu, 1)
+    # the present accuracy of the plan against SGLang's log (tests/test_plan.py): 1 %
+    assert p.weights_gib == pytest.approx(weight_gb, rel=0.01)
+    assert p.kv_tokens == pytest.approx(kv_tokens, rel=0.01)
+    peak = rows()[(row.replace("preset_", "preset:"), 1)]["peak_load_gib"]
+    assert p.peak_load_gib >= peak  # never under what the GPU was seen to hold while loading
+
+
+def test_the_summary_is_made_from_the_raw_files():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("presets", ROOT / "bench/presets.py")
+    presets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(presets)
+    made = presets.summarize(sorted(RUN.glob("call-*.tar.gz")))
+    assert made["rows"] == json.loads((RUN / "summary.json").read_text())["rows"]
+    cold = [r for r in made["rows"] if r["launch"].startswith("cold:") and "error" not in r]
+    assert cold and all(r["baseline"] is None and r["ratio_to_bf16"] is None for r in cold)
