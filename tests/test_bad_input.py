@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import free_port
 
@@ -154,7 +156,9 @@ def test_unknown_sglang_arg_in_yaml_suggests(qwen_serve, write_yaml):
 
 def test_sglang_arg_that_duplicates_a_setting(qwen_serve, write_yaml):
     path = write_yaml("sglang_args:\n  port: 1234\n")
-    assert_one_clear_line(qwen_serve("--config", path, "--dry-run"), "duplicates the setting 'port'", "port: 1234")
+    assert_one_clear_line(
+        qwen_serve("--config", path, "--dry-run"), "qwen-serve sets from its setting 'port'", "port: 1234"
+    )
 
 
 def test_unknown_flag_after_double_dash(qwen_serve):
@@ -404,3 +408,146 @@ def test_every_bad_input_is_one_line_and_under_200_mb(tmp_path):
         assert len(run["stderr"]) == 1 and run["stderr"][0].startswith("qwen-serve: error: "), (args, run)
         assert "fix:" in run["stderr"][0], (args, run)
         assert run["peak_mib"] < 200, (args, run)
+
+
+def test_every_spelling_sglangs_parser_accepts_for_a_modelled_flag_is_refused(qwen_serve, write_yaml):
+    """Aliases (--model, --tensor-parallel-size) and abbreviations argparse accepts (--model-pa): each would launch
+    another model or tp size than the one planned and reported. Derived from the installed SGLang's parser snapshot."""
+    from qwen_serve.settings import FIELDS
+    from qwen_serve.sglang.capabilities import target_for
+
+    flagset = target_for(None).flagset
+    spellings = []
+    for field in FIELDS:
+        if field.sglang_flag and flagset.has(field.sglang_flag):
+            spellings += [(s, field) for s in flagset.spellings(flagset.dest(field.sglang_flag))]
+    assert ("--model", next(f for f in FIELDS if f.name == "model_path")) in spellings
+    assert any(s == "--tensor-parallel-size" for s, _ in spellings)
+    for spelling, field in spellings + [("--model-pa", None), ("--mem-frac", None)]:
+        value = [] if field is not None and field.kind is bool else ["1"]
+        result = qwen_serve("--dry-run", "--gpu", "H200", "--", spelling, *value)
+        assert result.exit_code == 2 and len(result.error_lines) == 1, (spelling, result.stdout)
+        assert "qwen-serve sets" in result.error_lines[0] and "fix:" in result.error_lines[0]
+    path = write_yaml("sglang_args:\n  model: /elsewhere\n")
+    result = qwen_serve("--dry-run", "--gpu", "H200", "--config", path)
+    assert result.exit_code == 2 and "model_path" in result.stderr and "/elsewhere" not in result.stdout
+    assert qwen_serve("--dry-run", "--gpu", "H200", "--", "--enable-metrics").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "prog, args, words",
+    [
+        ("qwen-serve", ["--dry-run", "--ready-timeout", "nan"], "not a finite number"),
+        ("qwen-serve", ["--dry-run", "--stop-timeout", "inf"], "0<=x<=604800"),
+        ("qwen-serve", ["--dry-run", "--replicas", "1000000"], "from 1 to 64"),
+        ("qwen-serve", ["--dry-run", "--port", "9" * 300], "port"),
+        ("qwen-test", ["--timeout", "nan"], "not a finite number"),
+        ("qwen-test", ["--wait", "nan"], "not a finite number"),
+        ("qwen-test", ["--port", "9" * 40], "1<=x<=65535"),
+        ("qwen-bench", ["--time-limit", "nan"], "not a finite number"),
+    ],
+)
+def test_nan_infinity_and_huge_numbers_are_one_line_and_exit_2(prog, args, words):
+    """nan passes click's float ranges (every comparison with it is false), inf passes an open one: each is a wait
+    that never ends; a port of 300 digits was an OverflowError traceback."""
+    import subprocess
+    import sys
+
+    entry = {"qwen-serve": "main", "qwen-test": "test_main", "qwen-bench": "bench_main"}[prog]
+    code = f"import sys; from qwen_serve.cli import {entry}; sys.argv = [{prog!r}, *sys.argv[1:]]; {entry}()"
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    lines = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith(("Usage:", "Try "))]
+    assert r.returncode == 2 and len(lines) == 1 and words in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_api_keys_are_checked_before_launch_and_read_bounded(qwen_serve, tmp_path, monkeypatch):
+    """A key with a line break waited out the whole ready timeout, a non-ASCII key crashed after SGLang loaded, a FIFO
+    key file hung and /dev/zero read 1.8 GB: each is one line now, and the key itself is never echoed."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "unicode").write_text("ключ-ключ-ключ\n")
+    for args, words in (
+        (("--api-key", "ab\ncdefghijk"), "printable ASCII"),
+        (("--api-key", "abc"), "8 to 512"),
+        (("--api-key-file", str(tmp_path / "unicode")), "from --api-key-file"),
+        (("--api-key-file", str(tmp_path / "fifo")), "not a regular file"),
+        (("--api-key-file", "/dev/zero"), "not a regular file"),
+    ):
+        result = qwen_serve("--dry-run", "--gpu", "H200", *args)
+        assert result.exit_code == 2 and len(result.error_lines) == 1 and words in result.stderr, (args, result.stderr)
+        assert "cdefghijk" not in result.stderr and "ключ" not in result.stderr
+    monkeypatch.setenv("QWEN_SERVE_API_KEY", "two words")
+    result = qwen_serve("--dry-run", "--gpu", "H200")
+    assert result.exit_code == 2 and "QWEN_SERVE_API_KEY" in result.stderr and "two words" not in result.stderr
+
+
+def test_a_key_file_others_can_read_is_warned_about(qwen_serve, tmp_path):
+    key = tmp_path / "key"
+    key.write_text("sk-0123456789abcdef\n")
+    key.chmod(0o644)
+    result = qwen_serve("--dry-run", "--gpu", "H200", "--api-key-file", str(key))
+    assert result.exit_code == 0 and "can be read by other users" in result.stderr and "chmod 600" in result.stderr
+    key.chmod(0o600)
+    assert "can be read" not in qwen_serve("--dry-run", "--gpu", "H200", "--api-key-file", str(key)).stderr
+
+
+def test_the_log_masks_the_key_where_it_stands_whole():
+    from qwen_serve.supervise import MASK, secret_pattern
+
+    key = "sk-0123456789"
+    out = secret_pattern(key).sub(MASK, f"api_key='{key}' Bearer {key}\nx{key}y".encode())
+    assert out == b"api_key='****' Bearer ****\nx" + key.encode() + b"y"
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"architectures": ["LlamaForCausalLM"]}, "is not Qwen3"),
+        ({"num_attention_heads": 0}, "num_attention_heads is 0"),
+        ({"hidden_size": "5120"}, "hidden_size is '5120'"),
+        ({"num_hidden_layers": None}, "num_hidden_layers is None"),
+        ({"head_dim": True}, "head_dim is True"),
+    ],
+)
+def test_the_model_directorys_config_json_is_checked_before_it_is_planned(qwen_serve, tmp_path, change, words):
+    """A Llama config launched with Qwen's parser and plan; zero or string fields gave ZeroDivisionError/TypeError."""
+    from qwen_serve.model import QWEN3_14B_CONFIG
+
+    (tmp_path / "config.json").write_text(json.dumps({**QWEN3_14B_CONFIG, **change}))
+    result = qwen_serve("--dry-run", "--gpu", "H200", "--model-path", str(tmp_path))
+    assert result.exit_code == 2 and len(result.error_lines) == 1, result.stdout
+    assert "config.json" in result.error_lines[0] and words in result.error_lines[0]
+
+
+def test_nan_in_config_json_is_named_not_planned_as_zero_kv_tokens(qwen_serve, tmp_path):
+    from qwen_serve.model import QWEN3_14B_CONFIG
+
+    text = json.dumps(QWEN3_14B_CONFIG).replace('"hidden_size": 5120', '"hidden_size": NaN')
+    (tmp_path / "config.json").write_text(text)
+    result = qwen_serve("--dry-run", "--gpu", "H200", "--model-path", str(tmp_path))
+    assert result.exit_code == 2 and "hidden_size is nan" in result.stderr and "KV" not in result.stderr
+
+
+def test_one_setting_in_two_spellings_is_a_duplicate_key(qwen_serve, write_yaml):
+    path = write_yaml("tp_size: 1\ntp-size: 2\n")
+    result = qwen_serve("--dry-run", "--config", path)
+    assert result.exit_code == 2 and len(result.error_lines) == 1
+    assert "key 'tp-size' is given twice" in result.stderr and "as 'tp_size'" in result.stderr
+
+
+def test_yaml_merge_keys_work_and_the_mappings_own_keys_override(qwen_serve, write_yaml):
+    path = write_yaml(
+        "presets:\n  mine: &m\n    kv_cache_dtype: fp8_e4m3\n    tp_size: 1\n  other:\n    <<: *m\n    tp_size: 2\n"
+    )
+    data = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "other", "--gpu", "H200x2").json()
+    settings = {s["key"]: s["value"] for s in data["settings"]}
+    assert settings["kv_cache_dtype"] == "fp8_e4m3" and settings["tp_size"] == 2
+
+
+def test_a_context_longer_than_the_models_is_refused_not_planned(qwen_serve):
+    result = qwen_serve("--dry-run", "--gpu", "H200", "--context-length", "131072")
+    assert result.exit_code == 2 and len(result.error_lines) == 1
+    assert "131,072" in result.stderr and "40,960" in result.stderr and "fix:" in result.stderr
+    assert qwen_serve("--dry-run", "--gpu", "H200", "--context-length", "40960").exit_code == 0

@@ -188,11 +188,10 @@ def aiohttp_app_served(app):
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def unlisted_server():
-    """An OpenAI-style completions server with no /v1/models (not every compatible server has it):
-    four streamed chunks, then the usage chunk when asked for, as SGLang sends them."""
-
+def completions_app(chunks: int, whole: bool):
+    """An OpenAI-style completions server with no /v1/models (not every compatible server has it): CHUNKS streamed
+    chunks, then (WHOLE) a finish_reason, the usage chunk when asked for and [DONE], as SGLang sends them — or
+    (not WHOLE) the stream just closed after them: a server that died or a proxy that gave up mid-answer."""
     from aiohttp import web
 
     chunk = {"id": "c", "object": "text_completion", "model": "m", "choices": [{"index": 0, "text": " tok"}]}
@@ -201,18 +200,27 @@ def unlisted_server():
         body = await request.json()
         out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await out.prepare(request)
-        for _ in range(4):
-            await out.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        if (body.get("stream_options") or {}).get("include_usage"):
+        for i in range(chunks):
+            end = "length" if whole and i == chunks - 1 else None
+            await out.write(
+                f"data: {json.dumps({**chunk, 'choices': [{**chunk['choices'][0], 'finish_reason': end}]})}\n\n".encode()
+            )
+        if whole and (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
             await out.write(f"data: {json.dumps({**chunk, 'choices': [], 'usage': usage})}\n\n".encode())
-        await out.write(b"data: [DONE]\n\n")
+        if whole:
+            await out.write(b"data: [DONE]\n\n")
         await out.write_eof()
         return out
 
     app = web.Application()
     app.router.add_post("/v1/completions", completions)
-    with aiohttp_app_served(app) as url:
+    return app
+
+
+@pytest.fixture
+def unlisted_server():
+    with aiohttp_app_served(completions_app(4, whole=True)) as url:
         yield url
 
 
@@ -804,8 +812,8 @@ def test_output_tokens_are_the_servers_usage_count():
         bodies.append(body)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for text in ("two tokens", " six more tokens in one chunk"):  # 8 tokens in 2 chunks
-            await response.write(f'data: {{"choices": [{{"text": "{text}"}}]}}\n\n'.encode())
+        for text, end in (("two tokens", "null"), (" six more tokens in one chunk", '"length"')):  # 8 tokens, 2 chunks
+            await response.write(f'data: {{"choices": [{{"text": "{text}", "finish_reason": {end}}}]}}\n\n'.encode())
         if (body.get("stream_options") or {}).get("include_usage"):
             await response.write(b'data: {"choices": [], "usage": {"completion_tokens": 8, "prompt_tokens": 5}}\n\n')
         await response.write(b"data: [DONE]\n\n")
@@ -865,3 +873,23 @@ def test_a_missing_bench_extra_is_one_line(monkeypatch, tmp_path):
         result = CliRunner().invoke(bench_group, args)
         assert result.exit_code == 2, result.output
         assert "pip install 'qwen-serve[bench]'" in result.stderr
+
+
+@pytest.fixture
+def cutting_server():
+    with aiohttp_app_served(completions_app(2, whole=False)) as url:
+        yield url
+
+
+def test_a_cut_stream_is_an_errored_request_not_a_completed_one(cutting_server, tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(4)))
+    out = tmp_path / "r.json"
+    result = qwen_bench(
+        "--base-url", cutting_server, "--model", "m", "--prompts", str(prompts), "--output-len", "4",
+        "--concurrency", "1", "--requests", "2", "--warmup", "0", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output  # errors: exit 1
+    level = json.loads(out.read_text())["levels"][0]
+    assert level["completed"] == 0 and level["errors"] == 2
+    assert "stream cut" in json.dumps(level)

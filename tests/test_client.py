@@ -95,3 +95,36 @@ def test_wait_gives_up_with_exit_2():
 def test_unknown_check_name_exits_2():
     result = qwen_test("--only", "helth")
     assert result.exit_code == 2 and "unknown check 'helth'" in result.stderr and "health" in result.stderr
+
+
+def test_a_cut_stream_fails_the_stream_check(tmp_path):
+    """A real HTTP server on 127.0.0.1 whose chat stream stops after two text chunks (no finish_reason, no [DONE]):
+    the stream check fails and says so; before, two chunks passed it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from aiohttp import web
+    from test_bench import aiohttp_app_served
+
+    async def models(request):
+        return web.json_response({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def chat(request):
+        out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await out.prepare(request)
+        for word in ("Hello", " there"):
+            delta = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                     "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}  # fmt: skip
+            await out.write(f"data: {json.dumps(delta)}\n\n".encode())
+        await out.write_eof()
+        return out
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/chat/completions", chat)
+    with aiohttp_app_served(app) as url:
+        result = qwen_test("--base-url", url, "--only", "stream", "--json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    row = rows(result)["stream"]
+    assert row["status"] == "fail" and "without a finish_reason" in row["detail"]

@@ -200,7 +200,7 @@ def test_a_launch_that_cannot_fit_is_refused_before_anything_starts(qwen_serve, 
 def test_a_broken_model_config_is_one_clear_line(qwen_serve, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 1}))
     result = qwen_serve("--gpu", "H100", "--model-path", str(tmp_path), "--dry-run")
-    assert result.exit_code == 2 and "is not a usable model config" in result.stderr
+    assert result.exit_code == 2 and "config.json: num_hidden_layers is None" in result.stderr
 
 
 def test_plan_against_every_configuration_measured_on_the_h100():
@@ -278,6 +278,12 @@ def test_preset_auto_needs_a_gpu(qwen_serve, monkeypatch):
     monkeypatch.setattr(hardware, "detect", lambda: None)
     result = qwen_serve("--preset", "auto", "--dry-run")
     assert result.exit_code == 2 and "--preset auto needs the GPU" in result.stderr
+    # the fix it gives must work here (it once launched SGLang on no GPU, a traceback 45 s later): it plans
+    fix = result.stderr.split("fix: ", 1)[1].split(":", 1)[1].split(" (or", 1)[0].strip()
+    import shlex
+
+    followed = qwen_serve(*shlex.split(fix)[2:] if fix.startswith("qwen-serve") else shlex.split(fix))
+    assert followed.exit_code == 0 and "preset auto ->" in followed.stdout, (fix, followed.stderr)
 
 
 def test_auto_order_must_name_presets(qwen_serve, write_yaml):
@@ -338,7 +344,7 @@ def test_detect_keeps_only_the_gpus_cuda_will_show(monkeypatch):
 def test_presets_that_fit_are_planned_as_each_would_launch(qwen_serve, write_yaml):
     """The hint of a launch that does not fit plans every other preset resolved on its own: the
     current preset's values must not leak into them (they did: mem_fraction_static here)."""
-    path = write_yaml("presets:\n  tight: {mem_fraction_static: 0.1}\n  roomy: {}\n")
+    path = write_yaml("inherit_bundled: false\npresets:\n  tight: {mem_fraction_static: 0.1}\n  roomy: {}\n")
     data = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "tight", "--gpu", "H100").json()
     assert data["plan"]["fits"] is False
     summary = qwen_serve("--dry-run", "--config", path, "--preset", "tight", "--gpu", "H100").stdout

@@ -27,9 +27,9 @@ def test_precedence_is_written_once_in_order():
 
 def test_the_api_key_from_the_environment_sits_between_preset_and_cli():
     config = parse_config("api_key: from-file\npresets:\n  p: {api_key: from-preset}\n", label="k.yaml")
-    env = {"QWEN_SERVE_API_KEY": "from-env"}
+    env = {"QWEN_SERVE_API_KEY": "from-env-key"}
     assert resolve(config, "p", {}, (), env).get("api_key").origin == "env QWEN_SERVE_API_KEY"
-    assert resolve(config, "p", {"api_key": "typed"}, (), env).get("api_key").value == "typed"
+    assert resolve(config, "p", {"api_key": "typed-key"}, (), env).get("api_key").value == "typed-key"
     assert resolve(config, "p", {}, (), {}).get("api_key").value == "from-preset"
 
 
@@ -120,3 +120,35 @@ def test_a_users_config_layers_over_the_bundled_defaults(qwen_serve, write_yaml)
         "server_config.yaml (bundled):"
     )
     assert "--constrained-json-disable-any-whitespace" in data["command"]
+
+
+def test_your_config_file_layers_on_the_bundled_presets(qwen_serve, write_yaml):
+    """`--config my.yaml --preset balanced` with a one-line my.yaml: the bundled presets stay, your keys win, and
+    --dry-run says which file each value came from."""
+    path = write_yaml("port: 31000\npresets:\n  mine: {kv_cache_dtype: fp8_e4m3}\n")
+    data = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "balanced", "--gpu", "H200").json()
+    settings = {s["key"]: s for s in data["settings"]}
+    assert settings["port"]["value"] == 31000 and settings["port"]["origin"] == "cfg.yaml:port"
+    assert settings["quantization"] == {
+        "key": "quantization",
+        "value": "humming",
+        "origin": "preset balanced (bundled server_config.yaml)",
+    }
+    assert settings["dtype"]["origin"] == "server_config.yaml (bundled):dtype"
+    mine = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "mine", "--gpu", "H200").json()
+    assert {s["key"]: s for s in mine["settings"]}["kv_cache_dtype"]["origin"] == "preset mine"
+    auto = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "auto", "--gpu", "H200").json()
+    assert auto["preset"] == "fp8_checkpoint"  # the bundled auto_order, since the file writes none
+
+
+def test_your_preset_of_a_bundled_name_wins_and_inherit_bundled_false_stands_alone(qwen_serve, write_yaml):
+    path = write_yaml("presets:\n  balanced: {kv_cache_dtype: fp8_e4m3}\n")
+    data = qwen_serve("--dry-run", "--json", "--config", path, "--preset", "balanced", "--gpu", "H200").json()
+    settings = {s["key"]: s for s in data["settings"]}
+    assert settings["quantization"]["value"] is None and settings["kv_cache_dtype"]["origin"] == "preset balanced"
+    alone = write_yaml("inherit_bundled: false\nport: 31000\n", name="alone.yaml")
+    result = qwen_serve("--dry-run", "--config", alone, "--preset", "balanced")
+    assert result.exit_code == 2 and "unknown preset 'balanced'" in result.stderr
+    bad = write_yaml("inherit_bundled: maybe\n", name="bad.yaml")
+    result = qwen_serve("--dry-run", "--config", bad)
+    assert result.exit_code == 2 and "inherit_bundled is 'maybe'" in result.stderr

@@ -29,7 +29,7 @@ CLI_OVERRIDES = [
     {"enable_flashinfer": True},
     {"enable_torch_compile": True, "kv_cache_dtype": "fp8_e4m3"},
     {"quantization": "fp8", "torchao_config": None},
-    {"api_key": "sk-test", "served_model_name": "qwen3-14b", "context_length": "16384"},
+    {"api_key": "sk-test-0123", "served_model_name": "qwen3-14b", "context_length": "16384"},
     {"attention_backend": "triton", "sampling_backend": "pytorch", "load_format": "dummy"},
 ]
 
@@ -68,6 +68,7 @@ def test_balanced_means_humming_and_balanced_torchao_int4wo_128():
     assert ns.model_path == "Qwen/Qwen3-14B"
     assert ns.port == 30000 and ns.host == "0.0.0.0" and ns.tp_size == 1
     assert ns.reasoning_parser == "qwen3"
+    assert ns.tool_call_parser == "qwen25"  # Qwen's own SGLang line: an agent's tools come back as tool_calls
 
 
 def test_fp8_hopper_example_means_native_fp8_with_fp8_kv():

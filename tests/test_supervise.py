@@ -134,13 +134,16 @@ def test_ready_file_banner_log_and_clean_stop(serve):
     assert facts["sglang"]["kv_tokens"] == 246525 and facts["sglang"]["weight_gb"] == 27.53
     assert facts["sglang"]["max_running_requests"] == 3081 and facts["api_key_required"] is True
     assert 0 < facts["seconds_to_ready"] < 60 and facts["log_file"] == str(s.log_file)
+    ready_text = s.ready_file.read_text()
     s.proc.send_signal(signal.SIGTERM)
     assert s.finish() == 0  # the stand-in exits 0 on SIGTERM; qwen-serve passes it through
+    assert not s.ready_file.exists()  # SGLang is gone: nothing may read "ready" any more
     out, err, log = s.out(), s.err(), s.log_file.read_text()
+    assert log.startswith("# qwen-serve log")  # what lets a later run append to it
     assert "ready in" in out and f"http://127.0.0.1:{s.port}/v1" in out and "curl " in out
     assert "KV cache      246,525 tokens (37.62 GB)" in out and "weights 27.53 GB" in out
     assert "Load weight begin" in log and "api_key='****'" in log
-    for text in (out, err, log, s.ready_file.read_text()):
+    for text in (out, err, log, ready_text):
         assert KEY not in text
     assert "$QWEN_SERVE_API_KEY" in out
 
@@ -224,7 +227,9 @@ def test_crash_on_a_taken_port_is_diagnosed(serve):
 
 def test_a_stale_ready_file_is_removed_before_sglang_starts(serve, tmp_path):
     # an earlier server's ready file would tell a polling script this one is ready (it happened on the H100)
-    (tmp_path / "ready.json").write_text('{"url": "http://127.0.0.1:1", "stale": true}')
+    (tmp_path / "ready.json").write_text(
+        '{"written_by": "qwen-serve", "ready": true, "base_url": "http://127.0.0.1:1"}'
+    )
     s = serve("--quiet", "--ready-timeout", "2", mode="never_ready")
     assert s.ready_file == tmp_path / "ready.json"
     assert s.finish(timeout=30) == 124
@@ -528,9 +533,10 @@ def test_the_api_key_is_in_no_process_command_line(serve, tmp_path, how):
     assert (
         httpx.post(url, json={"text": "hi"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=5).status_code == 200
     )
+    ready_text = s.ready_file.read_text()
     s.proc.send_signal(signal.SIGTERM)
     assert s.finish() == 0
-    for text in (s.out(), s.err(), s.log_file.read_text(), s.ready_file.read_text()):
+    for text in (s.out(), s.err(), s.log_file.read_text(), ready_text):
         assert KEY not in text
 
 

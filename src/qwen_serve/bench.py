@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 
-from .client import auth_headers
+from .client import auth_headers, bounded_client
+from .outputs import IMAGE_MARK
 
 
 @dataclass
@@ -155,6 +156,9 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
     first = None
     chunks = 0
     usage_tokens = prompt_tokens = None
+    # a stream is whole once a finish_reason arrived (the model's end); [DONE] follows on SGLang, vLLM and OpenAI but
+    # not on every server (transformers serve never sends it), so its absence alone is no cut
+    finished = False
     try:
         async with session.post(url, json=body, headers=headers) as r:
             if r.status != 200:
@@ -171,6 +175,7 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
                     usage_tokens = event["usage"].get("completion_tokens")
                     prompt_tokens = event["usage"].get("prompt_tokens")
                 for choice in event.get("choices") or []:
+                    finished = finished or bool(choice.get("finish_reason"))
                     if choice.get("text"):
                         chunks += 1
                         if first is None:
@@ -181,6 +186,8 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
     tokens = usage_tokens if usage_tokens is not None else chunks
     if first is None:
         return RequestResult(False, e2e=e2e, error="no text streamed", sent=start)
+    if not finished:  # the server closed the stream before its end: an error, not a completion
+        return RequestResult(False, e2e=e2e, error="stream cut: ended without a finish_reason", sent=start)
     return RequestResult(True, first, e2e, tokens, prompt_tokens=prompt_tokens, sent=start)
 
 
@@ -282,7 +289,8 @@ def served_model(url: str, api_key: str | None, model: str | None) -> str:
 
     headers = auth_headers(api_key)
     try:
-        r = httpx.get(url + "/v1/models", headers=headers, timeout=10)
+        with bounded_client(10) as http:
+            r = http.get(url + "/v1/models", headers=headers)
     except httpx.HTTPError as exc:
         raise QwenServeError(
             f"cannot reach the server at {url} ({type(exc).__name__}: {exc})",
@@ -373,7 +381,9 @@ def flush_cache(url: str, api_key: str | None) -> None:
     once the cache is empty, or 400 while requests are still running."""
     headers = auth_headers(api_key)
     for _ in range(20):
-        if httpx.post(url + "/flush_cache", headers=headers, timeout=30).status_code == 200:
+        with bounded_client(30) as http:
+            flushed = http.post(url + "/flush_cache", headers=headers).status_code == 200
+        if flushed:
             return
         time.sleep(0.5)
     print(
@@ -501,9 +511,10 @@ def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
     headers = auth_headers(api_key)
     facts: dict[str, Any] = {"sglang": False}
     try:
-        r = httpx.get(base_url + "/get_server_info", headers=headers, timeout=10)
-        if r.status_code == 200:
-            info = r.json()
+        with bounded_client(10) as http:
+            r = http.get(base_url + "/get_server_info", headers=headers)
+        info = r.json() if r.status_code == 200 else None
+        if isinstance(info, dict):  # not SGLang's answer (non-JSON, a list): no SGLang facts, no traceback
             facts = {
                 "sglang": True,
                 **{
@@ -522,7 +533,7 @@ def server_facts(base_url: str, api_key: str | None) -> dict[str, Any]:
                     )
                 },
             }
-    except httpx.HTTPError:
+    except (httpx.HTTPError, ValueError):
         pass
     record = _local_record(base_url)
     if record:  # launched by qwen-serve on this machine: the preset and GPU behind the numbers
@@ -725,4 +736,4 @@ def plot(files, png: str, pool: bool = False) -> None:
         ax.legend(fontsize=8)
     fig.suptitle("throughput vs latency (point labels: concurrency)")
     fig.tight_layout()
-    fig.savefig(png, dpi=120)
+    fig.savefig(png, dpi=120, metadata={"Software": IMAGE_MARK})  # says who wrote it: a later plot may replace it

@@ -179,11 +179,16 @@ def check_stream(ctx: Context) -> str:
         max_tokens=ctx.options.max_tokens,
         stream=True,
     )
+    finish = None
     for chunk in stream:
         if chunk.choices:
             delta = chunk.choices[0].delta
+            finish = chunk.choices[0].finish_reason or finish
             if (delta.content or "") + (_reasoning(delta) or ""):
                 arrivals.append(time.perf_counter() - start)
+    # the openai client ends the loop quietly at [DONE] or when the server just closes: only a finish_reason says
+    # the stream was whole
+    _ok(finish is not None, f"the stream ended after {len(arrivals)} text chunk(s) without a finish_reason: cut short")
     _ok(len(arrivals) >= 2, f"{len(arrivals)} chunk(s) carried text; expected several")
     spread = arrivals[-1] - arrivals[0]
     _ok(spread > 0, "all chunks arrived at once: not streamed incrementally")
@@ -335,13 +340,62 @@ CHECKS: dict[str, Callable[[Context], str]] = {
 }
 
 
+MAX_ANSWER_BYTES = 16 << 20  # a check's whole answer: chat answers are kilobytes, a model list a few
+
+
+class _Bounded(httpx.SyncByteStream):
+    """A response body read within a total deadline and a size cap: httpx's timeouts are per read, so a server that
+    trickles a byte at a time never times out, and an endless body grows until memory runs out."""
+
+    def __init__(self, inner, path: str, deadline: float, seconds: float, max_bytes: int):
+        self.inner, self.path, self.deadline, self.seconds, self.max_bytes = inner, path, deadline, seconds, max_bytes
+
+    def __iter__(self):
+        seen = 0
+        for chunk in self.inner:
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                raise httpx.ReadError(f"{self.path}: the answer passed {self.max_bytes:,} bytes (the limit)")
+            if time.monotonic() > self.deadline:
+                raise httpx.ReadTimeout(f"{self.path}: no complete answer within {self.seconds:g} s (the limit)")
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class BoundedTransport(httpx.HTTPTransport):
+    """Every request through it: its whole answer within `seconds` of sending and at most `max_bytes`."""
+
+    def __init__(self, seconds: float, max_bytes: int = MAX_ANSWER_BYTES, **kwargs):
+        super().__init__(**kwargs)
+        self.seconds, self.max_bytes = seconds, max_bytes
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.seconds
+        response = super().handle_request(request)
+        stream = _Bounded(response.stream, request.url.path, deadline, self.seconds, self.max_bytes)
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
+        )
+
+
+def bounded_client(seconds: float, **kwargs) -> httpx.Client:
+    """An httpx client whose every request has a total deadline and a size cap (BoundedTransport)."""
+    limits = kwargs.pop("limits", None)
+    transport = BoundedTransport(seconds, **({"limits": limits} if limits else {}))
+    return httpx.Client(timeout=seconds, transport=transport, **kwargs)
+
+
 def wait_until_up(base_url: str, seconds: float) -> None:
     """Poll /health until it answers 200 (any HTTP answer counts as reachable)."""
     deadline = time.monotonic() + seconds
     last = "no attempt"
     while True:
         try:
-            if httpx.get(base_url + "/health", timeout=5).status_code == 200:
+            with bounded_client(5) as http:
+                healthy = http.get(base_url + "/health").status_code == 200
+            if healthy:
                 return
             last = "not healthy yet"
         except httpx.HTTPError as exc:
@@ -357,11 +411,14 @@ def run_checks(
     from openai import OpenAI
 
     # no keep-alive: a server that answers a malformed request with 500 may drop the connection
-    http = httpx.Client(
-        base_url=options.base_url, timeout=options.timeout, limits=httpx.Limits(max_keepalive_connections=0)
-    )
+    # --timeout is each request's whole time, streams included, and no answer may grow past MAX_ANSWER_BYTES
+    http = bounded_client(options.timeout, base_url=options.base_url, limits=httpx.Limits(max_keepalive_connections=0))
     client = OpenAI(
-        base_url=options.base_url + "/v1", api_key=options.api_key or "EMPTY", timeout=options.timeout, max_retries=0
+        base_url=options.base_url + "/v1",
+        api_key=options.api_key or "EMPTY",
+        timeout=options.timeout,
+        max_retries=0,
+        http_client=bounded_client(options.timeout),
     )
     ctx = Context(options=options, http=http, openai=client, model=options.model or "default")
     try:
@@ -385,7 +442,8 @@ def run_checks(
             except Failed as exc:
                 status, detail = FAIL, str(exc)
             except Exception as exc:  # noqa: BLE001 - any client error is this check's failure
-                status, detail = FAIL, f"{type(exc).__name__}: {exc}"[:300]
+                cause = exc.__cause__ if isinstance(exc.__cause__, httpx.HTTPError) else exc  # openai wraps httpx's
+                status, detail = FAIL, f"{type(cause).__name__}: {cause}"[:300]
             result = CheckResult(name, status, round(time.perf_counter() - start, 3), detail)
             results.append(result)
             on_result(result)

@@ -10,13 +10,21 @@ from typing import Any
 import yaml
 
 from .errors import QwenServeError, did_you_mean
-from .settings import AUTO_ORDER_KEY, DESCRIPTION_KEY, FIELDS_BY_NAME, MEASURED_KEY, PRESETS_KEY, SGLANG_ARGS_KEY
+from .settings import (
+    AUTO_ORDER_KEY,
+    DESCRIPTION_KEY,
+    FIELDS_BY_NAME,
+    INHERIT_KEY,
+    MEASURED_KEY,
+    PRESETS_KEY,
+    SGLANG_ARGS_KEY,
+)
 
 BUNDLED_CONFIG = "server_config.yaml"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_NODES = 20_000  # YAML nodes once aliases are expanded (the bundled file has a few hundred)
 BUNDLED_EXAMPLES = "config_examples.yaml"
-_TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY, AUTO_ORDER_KEY)
+_TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY, AUTO_ORDER_KEY, INHERIT_KEY)
 _PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY, MEASURED_KEY)
 
 
@@ -27,6 +35,7 @@ class Preset:
     values: dict[str, Any]  # validated settings, only the keys the preset sets
     sglang_args: dict[str, Any]
     measured: str = ""  # what its measurement found, in words
+    source: str = ""  # the file it comes from, where that is not the file given (a bundled preset under yours)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class ConfigFile:
     base: ConfigFile | None = None
     # --preset auto: per GPU class ("fp8", "default"), the presets to try, best first
     auto_order: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    auto_order_given: bool = False  # the file wrote one (else, under a user's file, the bundled one applies)
+    inherit_bundled: bool = True  # a user's file: layered on the bundled server_config.yaml and its presets
 
     def auto_order_for(self, gpu) -> tuple[str, ...]:
         """The order --preset auto tries on this GPU (hardware.GPU)."""
@@ -90,16 +101,27 @@ def load_config(path: str | Path | None) -> ConfigFile:
             f"config file '{file}' ({where}) cannot be read: {exc.__class__.__name__}: {exc}",
             fix="check the file's permissions and that it is UTF-8 text",
         ) from None
-    config = parse_config(text, label=label, path=file)
-    if path is not None and file.resolve() != bundled_path().resolve():
-        from dataclasses import replace
+    if path is None or file.resolve() == bundled_path().resolve():
+        return parse_config(text, label=label, path=file)
+    from dataclasses import replace
 
-        bundled = load_config(None)
-        config = replace(config, base=replace(bundled, label=f"{BUNDLED_CONFIG} (bundled)", presets={}))
-    return config
+    bundled = load_config(None)
+    config = parse_config(text, label=label, path=file, known_presets=tuple(bundled.presets))
+    if not config.inherit_bundled:
+        return parse_config(text, label=label, path=file)  # this file alone, its auto_order checked against it
+    # your file on top of the bundled one: its defaults below yours, its presets beside yours (yours win)
+    source = f"bundled {BUNDLED_CONFIG}"
+    inherited = {n: replace(p, source=source) for n, p in bundled.presets.items() if n not in config.presets}
+    return replace(
+        config,
+        base=replace(bundled, label=f"{BUNDLED_CONFIG} (bundled)", presets={}),
+        presets={**inherited, **config.presets},
+        auto_order=config.auto_order if config.auto_order_given else bundled.auto_order,
+    )
 
 
-def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFile:
+def parse_config(text: str, *, label: str, path: Path | None = None, known_presets: tuple[str, ...] = ()) -> ConfigFile:
+    """`known_presets`: presets of the file this one is layered on, which its auto_order may name too."""
     try:
         loader = _Loader(text)
         loader.name = label
@@ -157,7 +179,14 @@ def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFi
             sglang_args=values.get(SGLANG_ARGS_KEY, {}),
             measured=str(body.get(MEASURED_KEY) or ""),
         )
-    auto_order = _auto_order(data.get(AUTO_ORDER_KEY), presets, at)
+    inherit = data.get(INHERIT_KEY, True)
+    if not isinstance(inherit, bool):
+        raise QwenServeError(
+            f"{at(INHERIT_KEY)}: {INHERIT_KEY} is {inherit!r}",
+            allowed="true (layer this file on the bundled server_config.yaml and its presets) or false (this file alone)",
+            fix=f"write `{INHERIT_KEY}: false` or leave it out",
+        )
+    auto_order = _auto_order(data.get(AUTO_ORDER_KEY), {**dict.fromkeys(known_presets), **presets}, at)
     return ConfigFile(
         label=label,
         path=path,
@@ -165,6 +194,8 @@ def parse_config(text: str, *, label: str, path: Path | None = None) -> ConfigFi
         sglang_args=base.get(SGLANG_ARGS_KEY, {}),
         presets=presets,
         auto_order=auto_order,
+        auto_order_given=AUTO_ORDER_KEY in data,
+        inherit_bundled=inherit,
     )
 
 
@@ -201,20 +232,27 @@ def _auto_order(raw: Any, presets: dict, at) -> dict[str, tuple[str, ...]]:
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently) — in either
+    spelling, since `tp_size` and `tp-size` are one setting — and taking YAML merge keys (`<<: *defaults`), whose
+    keys a mapping's own may override as YAML means."""
 
     def construct_mapping(self, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
+        own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # `<<` entries become the mapping's own, before the keys written in it
+        seen: dict[Any, tuple[int, Any]] = {}
+        for key_node in own:
             key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
             try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
+                first, spelled = seen.setdefault(key.replace("-", "_") if isinstance(key, str) else key, (line, key))
             except TypeError:
                 continue  # an unhashable key: the constructor reports it
-            if first != key_node.start_mark.line + 1:
+            if first != line:
+                as_written = f" as '{spelled}'" if spelled != key else ""
                 raise QwenServeError(
-                    f"{self.name}:{key_node.start_mark.line + 1}: key '{key}' is given twice in one mapping "
-                    f"(first at line {first})",
+                    f"{self.name}:{line}: key '{key}' is given twice in one mapping (first at line {first}"
+                    f"{as_written})",
                     fix="keep one of them (YAML would silently take the last)",
                 )
         return super().construct_mapping(node, deep=deep)
@@ -260,7 +298,7 @@ def _settings(mapping: dict, allowed: tuple[str, ...], at, *, prefix: tuple, lab
                 allowed=", ".join(allowed),
                 fix="correct the key, or pass other SGLang flags under `sglang_args:`",
             )
-        if key in (PRESETS_KEY, DESCRIPTION_KEY, AUTO_ORDER_KEY, MEASURED_KEY):
+        if key in (PRESETS_KEY, DESCRIPTION_KEY, AUTO_ORDER_KEY, MEASURED_KEY, INHERIT_KEY):
             if key == DESCRIPTION_KEY and value is not None and not isinstance(value, str):
                 raise QwenServeError(
                     f"{here}: description is {_kind(value)}, expected a string",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
+from .outputs import WRITTEN_BY
 from .settings import ROUTER_METRICS_PORT
 from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, StopPresses, _die_with_parent, _write_atomic
 
@@ -287,6 +288,7 @@ class FleetSupervisor:
         base = f"http://{host}:{self.fleet.port}"
         workers = [json.loads(m.ready_file.read_text()) for m in self.workers if m.ready]
         return {
+            WRITTEN_BY: "qwen-serve",
             "ready": True,
             "base_url": base,
             "openai_base_url": base + "/v1",
@@ -316,6 +318,8 @@ class FleetSupervisor:
                 m.proc.wait()
                 m.signal(signal.SIGKILL, group=True)  # nothing of its group outlives it
         self.signals.restore()
+        if self.ready_file:  # the fleet is gone: its ready file must not say "ready"
+            Path(self.ready_file).unlink(missing_ok=True)
 
     def exit_code(self) -> int:
         if self.gave_up:

@@ -142,12 +142,49 @@ QWEN3_8B_CONFIG = {
 }
 
 
+SHAPE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
+OPTIONAL_SHAPE_FIELDS = ("num_key_value_heads", "head_dim", "max_position_embeddings")
+ARCHITECTURE = "Qwen3ForCausalLM"
+
+
+def check_config(data: Any, path: str) -> None:
+    """A model directory's config.json is a Qwen3 decoder with positive integer shapes: another architecture would be
+    planned and launched as Qwen3 (its reasoning parser, its plan), and a zero, a string or NaN would crash the plan."""
+    if not isinstance(data, dict):
+        raise QwenServeError(f"{path} is not a JSON object", fix="point --model-path at the model's own directory")
+    arch = data.get("architectures")
+    if arch is not None and ARCHITECTURE not in (arch if isinstance(arch, list) else [arch]):
+        raise QwenServeError(
+            f"{path}: architectures {arch!r} is not Qwen3 (qwen-serve plans and launches Qwen3 only)",
+            allowed=f"a {ARCHITECTURE} model: Qwen3-14B or one of its quantized checkpoints",
+            fix="point --model-path at a Qwen3 model directory (or pass --force to skip the plan)",
+        )
+    for name in SHAPE_FIELDS + OPTIONAL_SHAPE_FIELDS:
+        value = data.get(name)
+        if value is None and name in OPTIONAL_SHAPE_FIELDS:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise QwenServeError(
+                f"{path}: {name} is {value!r}",
+                allowed="a positive integer",
+                fix="use the model's own config.json (or pass --force to skip the plan)",
+            )
+
+
 def model_facts(model_path: str) -> ModelFacts:
     """From the local config.json; else the built-in shapes of a known hub id; else Qwen3-14B's, said so."""
     config = Path(model_path).expanduser() / "config.json"
     if config.is_file():
         try:
-            return ModelFacts.from_config(json.loads(config.read_text(encoding="utf-8")), str(config))
+            data = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise QwenServeError(
+                f"model_path: {config} is not readable JSON ({type(exc).__name__}: {exc})",
+                fix="point --model-path at the model's own directory (or pass --force to skip the plan)",
+            ) from None
+        check_config(data, str(config))
+        try:
+            return ModelFacts.from_config(data, str(config))
         except (ValueError, KeyError, TypeError) as exc:
             raise QwenServeError(
                 f"model_path: {config} is not a usable model config ({type(exc).__name__}: {exc})",

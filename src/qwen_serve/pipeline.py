@@ -57,12 +57,32 @@ def prepare(
         preset, auto_line = auto_preset(config, cli_values, hw, passthrough)
     launch = resolve(config, preset, cli_values, passthrough, environ)
     launch, notes = settle_checkpoint(launch)
+    check_context_length(launch)
     target = target_for(sglang_version)
     check_other_presets(config, preset, target)
     fit = None
     if hw is not None and not force:
         launch, fit = _fit(launch, config, hw, auto_line, cli_values)
     return Prepared(config, launch, build_command(launch, target), fit, notes)
+
+
+def check_context_length(launch: LaunchSettings) -> None:
+    """A context longer than the model's own is refused here, not planned as if it fit and then refused by SGLang
+    after it imported (unless the user's own rope scaling override comes after `--`)."""
+    from .model import model_facts
+
+    setting = launch.get("context_length")
+    if setting.value is None or any(t.startswith("--json-model-override-args") for t in launch.passthrough):
+        return
+    facts = model_facts(launch["model_path"])
+    if setting.value > facts.max_context:
+        raise QwenServeError(
+            f"context_length: {setting.value:,} ({setting.origin}) is longer than the model's {facts.max_context:,} "
+            f"tokens (max_position_embeddings, {facts.source})",
+            allowed=f"1 to {facts.max_context:,}",
+            fix=f"use --context-length {facts.max_context} or less (longer needs YaRN rope scaling: "
+            "-- --json-model-override-args with Qwen's rope_scaling)",
+        )
 
 
 def check_other_presets(config: ConfigFile, selected: str | None, target) -> None:
@@ -128,7 +148,9 @@ def hardware_for(gpu_spec: str | None, required: str | None = None):
     if hw is None and required:
         raise QwenServeError(
             f"{required} needs the GPU: none is visible here (no NVIDIA driver or device)",
-            fix=f"name it, e.g. {required} --gpu 'RTX 4090'",
+            # a fix that launches would start SGLang on no GPU: only the plan can run here
+            fix=f"run it on the GPU machine, or plan for one here: {required} --gpu 'RTX 4090' --dry-run "
+            "(or `qwen-serve plan --gpu NAME`)",
         )
     return hw
 

@@ -76,13 +76,19 @@ def resolve(
 ) -> LaunchSettings:
     """`environ`: the process environment to read ENV_SETTINGS from (None: none read)."""
     preset = select_preset(config, preset_name)
-    env_values = {name: (environ or {})[var] for name, var in ENV_SETTINGS.items() if (environ or {}).get(var)}
+    # a preset of the file given is "preset NAME"; one inherited from the bundled file under yours says so
+    preset_origin = f"preset {preset.name}" + (f" ({preset.source})" if preset.source else "") if preset else ""
+    env_values = {
+        name: FIELDS_BY_NAME[name].coerce(environ[var], where=f"from {var}", from_text=True)
+        for name, var in ENV_SETTINGS.items()
+        if (environ or {}).get(var)
+    }
     base = config.base
     layers: list[tuple[Mapping[str, Any], Any]] = [
         ({f.name: f.default for f in FIELDS}, lambda name: "default"),
         (base.values if base else {}, lambda name: f"{base.label}:{name}"),
         (config.values, lambda name: f"{config.label}:{name}"),
-        (preset.values if preset else {}, lambda name: f"preset {preset.name}"),
+        (preset.values if preset else {}, lambda name: preset_origin),
         (env_values, lambda name: f"env {ENV_SETTINGS[name]}"),
         (_typed_cli(cli_values), lambda name: "cli"),
     ]
@@ -97,7 +103,7 @@ def resolve(
         args[flag] = SGLangArg(flag, value, f"{config.label}:sglang_args.{flag}")
     if preset:
         for flag, value in preset.sglang_args.items():
-            args[flag] = SGLangArg(flag, value, f"preset {preset.name}")
+            args[flag] = SGLangArg(flag, value, preset_origin)
     return LaunchSettings(
         settings=tuple(chosen[f.name] for f in FIELDS),
         sglang_args=tuple(args.values()),

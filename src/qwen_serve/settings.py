@@ -93,8 +93,9 @@ class Field:
         if self.kind is float:
             value = float(value)
         if self.bound is not None and not self.bound.ok(value):
+            shown = f"a value of {len(value)} characters" if self.secret else repr(value)  # a secret is never echoed
             raise QwenServeError(
-                f"{self.name}: {value!r} ({where}) is not allowed",
+                f"{self.name}: {shown} ({where}) is not allowed",
                 allowed=self.bound.allowed,
                 fix=self.bound.fix,
             )
@@ -192,6 +193,13 @@ HUMMING_INPUT = Bound(
     "pick one of those, e.g. --humming-input-dtype float8e4m3, or leave it unset",
 )
 NONEMPTY = Bound(lambda v: bool(v.strip()), "a non-empty string", "remove the key or give it a value")
+# an HTTP bearer token (it travels in the Authorization header: printable ASCII, no space or line break) long
+# enough that masking it in logs hides it rather than every occurrence of a common letter
+API_KEY = Bound(
+    lambda v: 8 <= len(v) <= 512 and all(33 <= ord(c) <= 126 for c in v),
+    "8 to 512 printable ASCII characters, no spaces or line breaks (it travels in an HTTP header)",
+    "use a longer random token, e.g. `openssl rand -hex 24`",
+)
 
 
 def _f(name, kind, default, help, bound=None, flag=True, secret=False, env=None) -> Field:
@@ -208,7 +216,7 @@ FIELDS: tuple[Field, ...] = (
     _f("served_model_name", str, None, "Model id reported by /v1/models.", NONEMPTY),
     _f("host", str, "0.0.0.0", "Interface to listen on.", NONEMPTY),
     _f("port", int, 30000, "HTTP port.", PORT),
-    _f("api_key", str, None, "Require this bearer token on every request.", NONEMPTY, secret=True),
+    _f("api_key", str, None, "Require this bearer token on every request.", API_KEY, secret=True),
     _f("torchao_config", str, None, "torchao quantization (sglang <= 0.5.17).", TORCHAO),
     _f("quantization", str, None, "SGLang quantization method, e.g. fp8, humming, awq_marlin."),
     _f(
@@ -248,6 +256,7 @@ FIELDS: tuple[Field, ...] = (
     _f("load_format", str, None, "auto, safetensors, layered, dummy, ..."),
     _f("dtype", str, "auto", "Weight/activation dtype."),
     _f("reasoning_parser", str, "qwen3", "Reasoning parser: qwen3 splits <think> into reasoning_content."),
+    _f("tool_call_parser", str, "qwen25", "Tool-call parser: qwen25 turns <tool_call> blocks into tool_calls."),
 )
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -257,3 +266,5 @@ PRESETS_KEY = "presets"
 DESCRIPTION_KEY = "description"
 MEASURED_KEY = "measured"  # a preset's measured result, in words (docs/presets.md has the table)
 AUTO_ORDER_KEY = "auto_order"
+# in a --config file of the user's: false = this file alone (no bundled defaults, no bundled presets)
+INHERIT_KEY = "inherit_bundled"

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .outputs import LOG_MARKER, WRITTEN_BY
 from .sglang.log import LogWatcher, diagnose
 
 EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
@@ -181,6 +182,14 @@ def read_server_record(port: int) -> dict[str, Any] | None:
     return facts
 
 
+def secret_pattern(secret: str):
+    """Where a secret stands whole in a log: not inside a longer token (masking it there would show where the key's
+    characters stand, and a short key would mask half the log)."""
+    import re
+
+    return re.compile(rb"(?<![\w.~+/=-])" + re.escape(secret.encode()) + rb"(?![\w.~+/=-])")
+
+
 def _write_atomic(path: Path, facts: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
@@ -294,12 +303,12 @@ class Supervisor:
         self._last_probe = 0.0
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
         self.record_written = False  # server_record_path(port), removed again when SGLang exits
-        self._secrets = [s.encode() for s in options.secrets if s]
+        self._secrets = [secret_pattern(s) for s in options.secrets if s]
 
     # --- output ---------------------------------------------------------------------------
     def _redact(self, data: bytes) -> bytes:
         for secret in self._secrets:
-            data = data.replace(secret, MASK)
+            data = secret.sub(MASK, data)
         return data
 
     def _pump(self, stream, log) -> None:
@@ -418,6 +427,8 @@ class Supervisor:
         self.signals.install()
         remove_stale_record(self.facts.port)
         self._log = open(opts.log_file, "ab")
+        if self._log.tell() == 0:  # says who wrote it: a later run may append to it (outputs.check_outputs)
+            self._log.write(f"{LOG_MARKER}: SGLang's output, from {datetime.now():%Y-%m-%d %H:%M:%S}\n".encode())
         self.child = subprocess.Popen(
             self.argv,
             stdout=subprocess.PIPE,
@@ -482,6 +493,8 @@ class Supervisor:
         self.signals.restore()
         if self.record_written:
             server_record_path(self.facts.port).unlink(missing_ok=True)
+        if self.options.ready_file:  # SGLang is gone: a ready file left behind would say "ready" to whoever reads it
+            self.options.ready_file.unlink(missing_ok=True)
         return code
 
     def _finish(self, exit_code: int, ready_at: float | None) -> Outcome:
@@ -522,6 +535,7 @@ class Supervisor:
     def ready_facts(self, seconds: float) -> dict[str, Any]:
         f = self.facts
         return {
+            WRITTEN_BY: "qwen-serve",
             "ready": True,
             "base_url": f.local_url,
             "openai_base_url": f.local_url + "/v1",

@@ -12,6 +12,26 @@ from ..errors import QwenServeError
 from ..settings import FIELDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+MAX_SECONDS = 7 * 24 * 3600  # the longest wait any option may ask for: a week
+
+
+class Finite(click.FloatRange):
+    """A float range that is finite at both ends: click's FloatRange lets `nan` through (every comparison with nan
+    is false), and `inf` where no maximum is set — a wait that never ends."""
+
+    def __init__(self, min: float | None = None, max: float = MAX_SECONDS):
+        super().__init__(min, max)
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super(click.FloatRange, self).convert(value, param, ctx)  # the float, before the range check
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; allowed: {self._describe_range()}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PORT_RANGE = click.IntRange(1, 65535)
 
 
 class NamesProgram:

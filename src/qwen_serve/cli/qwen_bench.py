@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import CONTEXT, Command, server_url
+from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
 
 
 @click.command(
@@ -14,7 +14,7 @@ from .common import CONTEXT, Command, server_url
     epilog="Also: qwen-bench plot FILES -o PNG (throughput against TPOT and TTFT; see its --help).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=30000, show_default=True, type=int)
+@click.option("--port", default=30000, show_default=True, type=PORT_RANGE)
 @click.option("--base-url", metavar="URL", help="Server URL instead of --host/--port.")
 @click.option("--api-key", metavar="KEY")
 @click.option("--model", metavar="NAME", help="Model id (default: the first /v1/models reports).")
@@ -41,13 +41,11 @@ from .common import CONTEXT, Command, server_url
     type=click.IntRange(1),
     help="Without --requests: max(16, ROUNDS x concurrency) requests per level. A round's requests are sent together; TTFT from fewer than 10 rounds varies from run to run.",
 )
-@click.option(
-    "--time-limit", default=300.0, show_default=True, type=click.FloatRange(1), help="Seconds per level at most."
-)
+@click.option("--time-limit", default=300.0, show_default=True, type=Finite(1), help="Seconds per level at most.")
 @click.option(
     "--warmup", default=2, show_default=True, type=click.IntRange(0), help="Requests before each level, not counted."
 )
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option(
     "--prompts",
     "prompts_path",
@@ -90,8 +88,13 @@ def bench_run(
     from rich.progress import Progress
 
     from .. import bench
+    from ..outputs import WRITTEN_BY, Input, Output, check_outputs
     from ..report import print_bench
 
+    # before any request: the results file must not be an input (the prompts, the tokenizer) or a file of yours
+    check_outputs(
+        [Output("--out", out_path, "json")], [Input("--prompts", prompts_path), Input("--tokenizer", tokenizer)]
+    )
     url = server_url(base_url, host, port)
     bench.needs_extra("aiohttp")
     sweep = bench.Sweep(
@@ -125,7 +128,7 @@ def bench_run(
     )
     if out_path:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        Path(out_path).write_text(json.dumps({WRITTEN_BY: "qwen-bench", **data}, indent=2) + "\n", encoding="utf-8")
     print_bench(data, click.echo)
     for line in bench.input_length_warnings(results) + bench.few_rounds_notes(results) + bench.interval_notes(results):
         click.echo(line, err=True)
@@ -146,6 +149,8 @@ def bench_plot(files, png, pool):
     """Throughput vs TPOT and vs TTFT, one line per results file, or per tool with --pool (qwen-bench
     JSON, or the JSONL that `python -m sglang.bench_serving --output-file` writes)."""
     from .. import bench
+    from ..outputs import Input, Output, check_outputs
 
+    check_outputs([Output("-o/--output", png, "image")], [Input("FILES", f) for f in files])
     bench.plot(files, png, pool=pool)
     click.echo(f"wrote {png}")

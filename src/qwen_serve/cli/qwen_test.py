@@ -8,13 +8,13 @@ import sys
 import click
 
 from ..errors import QwenServeError
-from .common import CONTEXT, Command, server_url
+from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
 
 
 @click.command("qwen-test", cls=Command, context_settings=CONTEXT)
 @click.version_option(package_name="qwen-serve", prog_name="qwen-test")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Server host.")
-@click.option("--port", default=30000, show_default=True, type=int, help="Server port.")
+@click.option("--port", default=30000, show_default=True, type=PORT_RANGE, help="Server port.")
 @click.option("--base-url", metavar="URL", help="Server URL (instead of --host/--port), e.g. http://gpu:30000.")
 @click.option("--api-key", metavar="KEY", help="Bearer token; also checks that requests without it are refused.")
 @click.option(
@@ -30,11 +30,11 @@ from .common import CONTEXT, Command, server_url
     type=click.IntRange(1, 1024),
     help="Parallel requests in the burst check.",
 )
-@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request.")
+@click.option("--timeout", default=120.0, show_default=True, type=Finite(0.1), help="Seconds per request.")
 @click.option(
     "--wait",
     default=0.0,
-    type=click.FloatRange(0),
+    type=Finite(0),
     metavar="SECONDS",
     help="First wait this long for /health to answer 200.",
 )
@@ -77,7 +77,7 @@ from .common import CONTEXT, Command, server_url
 )
 @click.option(
     "--min-agreement",
-    type=click.FloatRange(0, 1),
+    type=Finite(0, 1),
     metavar="SHARE",
     help="With --compare: exit 1 when token agreement is below this (e.g. 0.9).",
 )

@@ -8,7 +8,10 @@ import click
 
 from ..errors import QwenServeError
 from ..settings import ROUTER_METRICS_PORT
-from .common import CONTEXT, Command, setting_options, typed_settings
+from .common import CONTEXT, Command, Finite, setting_options, typed_settings
+
+KEY_FILE_MAX_BYTES = 4096
+MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
 
 PRECEDENCE = """\b
 Precedence (lowest first): the bundled server_config.yaml's top level (the
@@ -34,7 +37,7 @@ against SGLang's parser (a flag qwen-serve models, like --port, is refused):
 @click.option("--quiet", is_flag=True, help="Show progress and the banner, not SGLang's own log lines.")
 @click.option(
     "--ready-timeout",
-    type=click.FloatRange(1),
+    type=Finite(1),
     default=1200,
     show_default=True,
     metavar="SECONDS",
@@ -42,7 +45,7 @@ against SGLang's parser (a flag qwen-serve models, like --port, is refused):
 )
 @click.option(
     "--stop-timeout",
-    type=click.FloatRange(0),
+    type=Finite(0),
     default=30,
     show_default=True,
     metavar="SECONDS",
@@ -134,6 +137,7 @@ def serve(
     prepared = prepare(
         config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version, dict(os.environ)
     )
+    _check_outputs(prepared, ready_file, log_file, config_path, api_key_file)
     count = _replicas(click.get_current_context(), replicas, worker_urls)
     if count is not None:
         _serve_fleet(prepared, count, cli_values, **click.get_current_context().params)
@@ -163,15 +167,51 @@ def serve(
     )
 
 
+def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) -> None:
+    """Before anything runs: no output path may overwrite an input of this run or a file the user has."""
+    from ..outputs import Input, Output, check_outputs
+    from ..preflight import looks_local
+
+    model = prepared.launch["model_path"]
+    check_outputs(
+        [Output("--ready-file", ready_file, "json"), Output("--log-file", log_file, "log")],
+        [
+            Input("--config", config_path),
+            Input("--api-key-file", api_key_file),
+            Input("--model-path", model if looks_local(model) else None),
+        ],
+    )
+
+
 def _read_key_file(path: str, typed: str | None) -> str:
-    from pathlib import Path
 
     if typed:
         raise QwenServeError(
             "--api-key and --api-key-file both given", fix="keep one (the file keeps the key out of argv)"
         )
+    import os
+    import stat
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # a regular file, read bounded: a FIFO would block for ever and /dev/zero never end
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise QwenServeError(
+                    f"--api-key-file: '{path}' is not a regular file (a directory, device, pipe or socket)",
+                    fix="pass a text file whose first line is the key",
+                )
+            data = os.read(fd, KEY_FILE_MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(data) > KEY_FILE_MAX_BYTES:
+            raise QwenServeError(
+                f"--api-key-file: '{path}' is {info.st_size:,} bytes",
+                allowed=f"a key file of at most {KEY_FILE_MAX_BYTES:,} bytes",
+                fix="pass the file that holds only the key",
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise QwenServeError(
             f"--api-key-file: '{path}' cannot be read ({exc.__class__.__name__})",
@@ -180,6 +220,15 @@ def _read_key_file(path: str, typed: str | None) -> str:
     key = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not key:
         raise QwenServeError(f"--api-key-file: '{path}' is empty", fix="write the key on its first line")
+    from ..settings import FIELDS_BY_NAME
+
+    FIELDS_BY_NAME["api_key"].coerce(key, where=f"from --api-key-file {path}", from_text=True)
+    if info.st_mode & 0o077:  # ssh's rule for private keys
+        click.echo(
+            f"qwen-serve: warning: --api-key-file '{path}' can be read by other users (mode "
+            f"{stat.S_IMODE(info.st_mode):o}); chmod 600 {path}",
+            err=True,
+        )
     return key
 
 
@@ -287,10 +336,11 @@ def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
     """Local workers behind a router, or None for one SGLang with no router."""
     from click.core import ParameterSource
 
-    if not replicas.isdigit() or (int(replicas) < 1 and not worker_urls):
+    if not replicas.isdigit() or (int(replicas) < 1 and not worker_urls) or int(replicas) > MAX_REPLICAS:
         raise QwenServeError(
-            f"--replicas '{replicas}' is not a count of workers",
-            allowed="an integer >= 1 (0 with --worker-url: only the router)",
+            f"--replicas '{replicas[:20]}' is not a count of workers",
+            allowed=f"an integer from 1 to {MAX_REPLICAS} (0 with --worker-url: only the router)",
+            fix="one worker per GPU (or per --gpu-share of one): e.g. --replicas 8 on an 8-GPU machine",
         )
     count = int(replicas)
     if worker_urls and ctx.get_parameter_source("replicas") is not ParameterSource.COMMANDLINE:

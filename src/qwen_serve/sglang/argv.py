@@ -248,14 +248,15 @@ def build_command(
                 "layer at a time from the safetensors files, so the whole bf16 model is never on the GPU"
             )
 
-    modeled = {f.sglang_flag for f in FIELDS if f.sglang_flag}
     for arg in launch.sglang_args:
         option = "--" + arg.flag
-        if option in modeled:
-            key = option[2:].replace("-", "_")
+        field = modeled_field(option, flagset)
+        if field is not None:
             raise QwenServeError(
-                f"sglang_args.{arg.flag} ({arg.origin}) duplicates the setting '{key}'",
-                fix=f"write `{key}: {_text(arg.value)}` instead of under sglang_args",
+                f"sglang_args.{arg.flag} ({arg.origin}) is SGLang's {flagset.parsed_as(option) or option}, which "
+                f"qwen-serve sets from its setting '{field.name}'",
+                allowed="flags qwen-serve does not model under sglang_args",
+                fix=f"write `{field.name}: {_text(arg.value)}` instead of under sglang_args",
             )
         if not flagset.has(option):
             hint = did_you_mean(option, flagset.flags)
@@ -327,6 +328,21 @@ def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
 
 # SGLang flags qwen-serve sets itself, from its own settings (it plans, probes and masks with them)
 MODELED = {f.sglang_flag: f for f in FIELDS if f.sglang_flag}
+
+
+def modeled_field(option: str, flagset) -> Any:
+    """The qwen-serve setting behind `option` if SGLang's parser would take it for a flag qwen-serve sets itself —
+    under any spelling the parser accepts: an alias (--model for --model-path, --tensor-parallel-size for
+    --tp-size) or an abbreviation (--model-pa) — else None. Derived from the parser snapshot, not a hand list."""
+    if option in MODELED:
+        return MODELED[option]
+    parsed = flagset.parsed_as(option)
+    if parsed is None:
+        return None
+    dest = flagset.dest(parsed)
+    return next((f for flag, f in MODELED.items() if flagset.has(flag) and flagset.dest(flag) == dest), None)
+
+
 _TYPES = {"int": int, "float": float}
 
 
@@ -340,12 +356,14 @@ def check_passthrough(tokens: tuple[str, ...], flagset, target) -> None:
         if not token.startswith("--"):
             continue
         option, inline = (token.split("=", 1) + [None])[:2]
-        if option in MODELED:
-            field = MODELED[option]
+        field = modeled_field(option, flagset)
+        if field is not None:
             following = tokens[i] if i < len(tokens) and not tokens[i].startswith("--") else None
             given = inline if inline is not None else following if field.kind is not bool else None
+            spelled = "" if option == field.sglang_flag else f" (SGLang reads it as {field.sglang_flag})"
             raise QwenServeError(
-                f"{option} after `--`: qwen-serve sets {option} itself from its setting '{field.name}'",
+                f"{option} after `--`{spelled}: qwen-serve sets {field.sglang_flag} itself from its setting "
+                f"'{field.name}'",
                 allowed="flags qwen-serve does not model after `--` (python -m sglang.launch_server --help)",
                 fix=f"pass it to qwen-serve before `--`: {field.cli_usage(None if field.secret else given)}"
                 + (" (or QWEN_SERVE_API_KEY / --api-key-file)" if field.secret else ""),

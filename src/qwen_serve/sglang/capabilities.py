@@ -82,6 +82,20 @@ class FlagSet:
     def dest(self, option: str) -> str:
         return self.flags[option]["dest"]
 
+    def parsed_as(self, option: str) -> str | None:
+        """The option string SGLang's argparse parser takes `option` for: itself, or the one option it abbreviates
+        (argparse's allow_abbrev, on in SGLang's parser); None if unknown or ambiguous."""
+        if option in self.flags:
+            return option
+        if not option.startswith("--") or len(option) < 3:
+            return None
+        matches = {self.flags[o]["dest"]: o for o in self.flags if o.startswith(option)}
+        return next(iter(matches.values())) if len(matches) == 1 else None
+
+    def spellings(self, dest: str) -> list[str]:
+        """Every option string of the parser that sets `dest` (e.g. --model and --model-path)."""
+        return sorted(o for o, entry in self.flags.items() if entry["dest"] == dest)
+
 
 @dataclass(frozen=True)
 class SGLangTarget:

@@ -1,0 +1,82 @@
+"""No output path destroys what the user has: --ready-file, --log-file, qwen-bench --out and plot -o are checked
+before anything starts — an input of the same run, another output, a directory, a device, an existing file qwen-serve
+did not write, an unwritable place — one line, exit 2, and every file the user had is byte for byte the same."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qwen_serve.model import QWEN3_14B_CONFIG
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A user's working folder: a config, a key file, a model directory, notes."""
+    (tmp_path / "my.yaml").write_text("port: 30001\n")
+    (tmp_path / "key").write_text("sk-0123456789abc\n")
+    (tmp_path / "key").chmod(0o600)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))
+    (tmp_path / "notes.txt").write_text("mine\n")
+    return tmp_path
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--config", "{d}/my.yaml", "--ready-file", "{d}/my.yaml"], "is --config, an input of this run"),
+        (["--api-key-file", "{d}/key", "--log-file", "{d}/key"], "is --api-key-file, an input of this run"),
+        (["--model-path", "{d}/model", "--ready-file", "{d}/model/config.json"], "is --model-path"),
+        (["--ready-file", "{d}/out.json", "--log-file", "{d}/out.json"], "two outputs of this run in one file"),
+        (["--log-file", "{d}/notes.txt"], "already exists and qwen-serve did not write it"),
+        (["--ready-file", "{d}/notes.txt"], "already exists and qwen-serve did not write it"),
+        (["--log-file", "{d}"], "is a directory"),
+        (["--log-file", "/dev/null"], "not a regular file"),
+        (["--ready-file", ""], "the path is empty"),
+        (["--ready-file", "{d}/notes.txt/ready.json"], "Not a directory"),
+    ],
+)
+def test_an_output_path_that_would_destroy_a_file_is_refused_before_anything(qwen_serve, files, args, words):
+    before = snapshot(files)
+    result = qwen_serve("--gpu", "H200", *[a.format(d=files) for a in args])  # no --dry-run: it would launch
+    assert result.exit_code == 2, result.stdout
+    assert len(result.error_lines) == 1 and words in result.error_lines[0]
+    assert "fix:" in result.error_lines[0]
+    assert snapshot(files) == before
+
+
+def test_files_qwen_serve_wrote_may_be_written_again(qwen_serve, files):
+    ready, log = files / "ready.json", files / "sglang.log"
+    ready.write_text(json.dumps({"written_by": "qwen-serve", "ready": True}))
+    log.write_text("# qwen-serve log: SGLang's output, from 2026-12-03 10:00:00\nold lines\n")
+    result = qwen_serve("--dry-run", "--gpu", "H200", "--ready-file", str(ready), "--log-file", str(log))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_qwen_bench_results_and_plots_never_overwrite_their_inputs(tmp_path):
+    import subprocess
+    import sys
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "hi"}\n')
+    mine = tmp_path / "chart.png"
+    mine.write_bytes(b"\x89PNG\r\n\x1a\n a chart of my own")
+    before = snapshot(tmp_path)
+    for argv, words in (
+        (["qwen_serve.cli:bench_main", "run", "--prompts", str(prompts), "--out", str(prompts)], "is --prompts"),
+        (["qwen_serve.cli:bench_main", "plot", str(prompts), "-o", str(prompts)], "is FILES"),
+        (["qwen_serve.cli:bench_main", "plot", str(prompts), "-o", str(mine)], "did not write it"),
+    ):
+        module, func = argv[0].split(":")
+        code = f"import sys; from {module} import {func}; sys.argv = ['qwen-bench', *sys.argv[1:]]; {func}()"
+        r = subprocess.run([sys.executable, "-c", code, *argv[1:]], capture_output=True, text=True, timeout=60)
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and words in lines[0], r.stderr
+    assert snapshot(tmp_path) == before
