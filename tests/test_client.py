@@ -6,6 +6,9 @@ What this server cannot do is skipped with the reason, never faked:
 - thinking_split: a random-weight model never closes a <think> block, and transformers serve
   does not force reasoning (qwen-test reports skip);
 - structured: transformers serve ignores `response_format` (qwen-test fails it: shown below);
+- tools: transformers serve does not constrain a named `tool_choice`, and a random-weight model writes no tool call
+  (qwen-test fails it: shown below; SGLang constrains it — checked against real servers' answers in
+  test_tool_calls_must_parse_and_match_the_tools_schema);
 - bad_request: transformers serve answers a schema-invalid body with HTTP 500 (shown below);
 - auth: transformers serve has no API keys (shown below).
 """
@@ -19,7 +22,7 @@ from conftest import free_port
 
 from qwen_serve.cli.qwen_test import qwen_test_command
 
-UNSUPPORTED_HERE = "structured,bad_request"
+UNSUPPORTED_HERE = "structured,bad_request,tools"
 
 
 def qwen_test(*args: str):
@@ -66,6 +69,7 @@ def test_unsupported_features_fail_loudly(server):
     got = rows(result)
     assert got["structured"]["status"] == "fail" and "not JSON" in got["structured"]["detail"]
     assert got["bad_request"]["status"] == "fail" and "HTTP 500 (expected 400 or 422)" in got["bad_request"]["detail"]
+    assert got["tools"]["status"] == "fail" and "no tool_calls" in got["tools"]["detail"]
 
 
 def test_api_key_not_enforced_is_a_failure(server):
@@ -128,3 +132,61 @@ def test_a_cut_stream_fails_the_stream_check(tmp_path):
     assert result.exit_code == 1, result.stdout + result.stderr
     row = rows(result)["stream"]
     assert row["status"] == "fail" and "without a finish_reason" in row["detail"]
+
+
+def tools_server(answer: dict):
+    """A real chat server on 127.0.0.1 that answers every chat request with ANSWER as its message."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from aiohttp import web
+    from test_bench import aiohttp_app_served
+
+    async def models(request):
+        return web.json_response({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def chat(request):
+        body = await request.json()
+        assert body["tool_choice"]["function"]["name"] == "get_weather" and body["tools"][0]["function"]["name"]
+        return web.json_response(
+            {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", **answer}, "finish_reason": "tool_calls"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/chat/completions", chat)
+    return aiohttp_app_served(app)
+
+
+def call(arguments: str) -> dict:
+    return {
+        "content": None,
+        "tool_calls": [{"id": "t", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}],
+    }
+
+
+def test_tool_calls_must_parse_and_match_the_tools_schema():
+    """The tools check: a named tool_choice must come back as tool_calls with JSON arguments valid for the schema;
+    tool calls left as text (no tool-call parser on the server) fail it."""
+    for answer, status, words in (
+        (call('{"city": "Hangzhou"}'), "pass", "get_weather"),
+        (call('{"town": "Hangzhou"}'), "fail", "'city' is a required property"),
+        (call("city=Hangzhou"), "fail", "not JSON"),
+        (
+            {"content": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "x"}}\n</tool_call>'},
+            "fail",
+            "no tool_calls",
+        ),
+    ):
+        with tools_server(answer) as url:
+            result = qwen_test("--base-url", url, "--only", "tools", "--json")
+        row = rows(result)["tools"]
+        assert row["status"] == status and words in row["detail"], row

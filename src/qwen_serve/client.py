@@ -255,6 +255,51 @@ def check_structured(ctx: Context) -> str:
     return f"valid JSON matching the schema: {text[:60]}"
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def check_tools(ctx: Context) -> str:
+    """An agent's request: `tools` and a named `tool_choice` must come back as `tool_calls` whose arguments parse as
+    JSON and match the tool's schema (SGLang constrains a named call, so this holds with random weights too), with no
+    raw <tool_call> text left in the content (the tool-call parser is on: qwen-serve's tool_call_parser)."""
+    import jsonschema
+
+    r = ctx.openai.chat.completions.create(
+        model=ctx.model,
+        max_tokens=128,
+        messages=[{"role": "user", "content": "What is the weather in Hangzhou?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+    )
+    message = r.choices[0].message
+    calls = message.tool_calls or []
+    _ok(calls, f"no tool_calls; content {(message.content or '')[:60]!r} (is the server's tool-call parser on?)")
+    call = calls[0].function
+    _ok(call.name == "get_weather", f"called {call.name!r}, expected 'get_weather'")
+    try:
+        arguments = json.loads(call.arguments)
+    except json.JSONDecodeError as exc:
+        raise Failed(f"arguments are not JSON ({exc.msg}): {call.arguments[:60]!r}") from None
+    try:
+        jsonschema.validate(arguments, WEATHER_TOOL["function"]["parameters"])
+    except jsonschema.ValidationError as exc:
+        raise Failed(f"arguments do not match the tool's schema: {exc.message}") from None
+    _ok("<tool_call>" not in (message.content or ""), "raw <tool_call> text left in the content")
+    return f"tool_calls: get_weather({call.arguments[:60]})"
+
+
 def check_max_tokens(ctx: Context) -> str:
     r = ctx.openai.chat.completions.create(
         model=ctx.model,
@@ -333,6 +378,7 @@ CHECKS: dict[str, Callable[[Context], str]] = {
     "thinking_split": check_thinking_split,
     "thinking_off": check_thinking_off,
     "structured": check_structured,
+    "tools": check_tools,
     "max_tokens": check_max_tokens,
     "concurrency": check_concurrency,
     "bad_request": check_bad_request,
