@@ -391,6 +391,7 @@ def test_no_gpu_is_refused_before_anything_is_imported(qwen_serve, tmp_path, mon
         "--force",
     )
     assert "CUDA_VISIBLE_DEVICES" in line
+    assert "--dry-run" in line and "qwen-test --base-url URL" in line  # what does work without a GPU
 
 
 def test_every_bad_input_is_one_line_and_under_200_mb(tmp_path):

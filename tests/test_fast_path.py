@@ -54,13 +54,3 @@ def test_help_lists_every_seed_flag():
         "--check",
     ):
         assert flag in out, flag
-
-
-def test_readme_tables_are_generated_from_results():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, str(root / "scripts" / "readme_tables.py"), "--check"], capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stdout + out.stderr

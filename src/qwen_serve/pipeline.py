@@ -129,8 +129,9 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
             raise QwenServeError(
                 f"no NVIDIA GPU to launch SGLang on: {found}",
                 allowed="a machine where nvidia-smi lists a GPU that CUDA_VISIBLE_DEVICES leaves visible",
-                fix="run it there (check nvidia-smi and CUDA_VISIBLE_DEVICES), use --dry-run or `qwen-serve plan "
-                "--gpu NAME` to plan here, or pass --force to launch anyway",
+                fix="run it there (check nvidia-smi and CUDA_VISIBLE_DEVICES); here, --dry-run or `qwen-serve plan "
+                "--gpu NAME` plan for a GPU and `qwen-test --base-url URL` checks any running server "
+                "(--force launches anyway)",
             )
     if fit is not None and not fit.plan.fits:
         raise QwenServeError(fit.line, fix=fit.fix)

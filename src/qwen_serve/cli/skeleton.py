@@ -9,7 +9,11 @@ from .common import CONTEXT, Command
 
 @click.command("skeleton", cls=Command, context_settings=CONTEXT)
 @click.argument("out_dir", metavar="DIR")
-@click.option("--tiny", is_flag=True, help="A small Qwen3 with random weights (safetensors) that runs on a CPU.")
+@click.option(
+    "--tiny",
+    is_flag=True,
+    help="A small Qwen3 with random weights (safetensors), for tests on a CPU server such as transformers serve.",
+)
 @click.option("--ranks", metavar="FILE", help="qwen.tiktoken or a dashscope wheel (default: the installed dashscope).")
 @click.option(
     "--checkpoint",
