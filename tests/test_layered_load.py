@@ -4,7 +4,7 @@ What is real here: the unit split, reading each unit's tensors by name from seve
 shards, materializing meta parameters while keeping their attributes, quantizing (torchao int8wo
 through our fix) one unit at a time, and the refusal of buffers that cannot be rebuilt. What is not:
 SGLang's own model class and its `load_weights` (a stand-in below calls `param.weight_loader` the
-way SGLang's does); the SGLang side runs on the H100 (bench/results/h100/torchao/).
+way SGLang's does); the SGLang side is the lab's GPU runs (docs/seed.md).
 """
 
 from __future__ import annotations

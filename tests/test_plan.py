@@ -46,7 +46,7 @@ def test_int4wo_128_weights_by_hand():
     # SGLang 0.5.17 loads the whole bf16 model before torchao quantizes it
     assert w.peak_load_bytes > weights(qwen3_14b(), "bf16").total_bytes
     layered = weights(qwen3_14b(), "torchao:int4wo-128", layered=True)
-    assert layered.peak_load_bytes < 12.5 * GIB  # measured 12.34 GiB (bench/results/h100/torchao/2026-11-25-d)
+    assert layered.peak_load_bytes < 12.5 * GIB  # measured 12.34 GiB on the H100 (docs/seed.md)
 
 
 def test_kv_bytes_per_token_bf16_and_fp8():
