@@ -9,13 +9,8 @@ This stage takes resolve's LaunchSettings and returns new ones (each change a na
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 from .errors import QwenServeError
-from .model import OFFICIAL_CHECKPOINTS
+from .model import read_checkpoint
 from .resolve import LaunchSettings
 
 # --quantization values that serve a checkpoint of each quant_method as stored: its own kernels, a faster kernel for
@@ -29,52 +24,6 @@ COMPATIBLE = {
 # settings that quantize bf16 weights as they load: meaningless on weights stored quantized
 ONLINE_QUANTIZATION = ("torchao_config", "humming_weight_dtype", "humming_group_size")
 USER_ORIGINS = ("cli", "env ")
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    model_path: str
-    quantization_config: dict[str, Any] | None
-    source: str  # where its quantization_config was read, in words: "from PATH", "from Qwen's published config.json"
-
-    @property
-    def method(self) -> str | None:
-        q = self.quantization_config
-        return str(q.get("quant_method")).lower() if q else None
-
-    def describe(self) -> str:
-        """One phrase: what is stored, e.g. 'block-wise FP8 (128x128 scales)', 'AWQ int4, group 128', 'bf16'."""
-        q = self.quantization_config
-        if not q:
-            return "no quantization_config (bf16 weights)"
-        if self.method == "fp8":
-            block = q.get("weight_block_size")
-            return f"block-wise FP8 ({block[0]}x{block[1]} scales)" if block else "FP8 (per-tensor scales)"
-        if self.method in ("awq", "gptq"):
-            return f"{self.method.upper()} int{q.get('bits', 4)}, group {q.get('group_size', 128)}"
-        return f"{self.method} checkpoint"
-
-
-def read_checkpoint(model_path: str) -> Checkpoint:
-    """The checkpoint's quantization_config: from its local config.json (a directory, or the Hugging Face cache's
-    snapshot of a hub id), else from Qwen's published config of an official checkpoint, else none known."""
-    from .preflight import hf_cache_dir, looks_local
-
-    candidates = [Path(model_path).expanduser() / "config.json"]
-    if not looks_local(model_path):
-        snapshots = hf_cache_dir() / ("models--" + model_path.replace("/", "--")) / "snapshots"
-        candidates += sorted(snapshots.glob("*/config.json"))
-    for config in candidates:
-        try:
-            data = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        quant = data.get("quantization_config") if isinstance(data, dict) else None
-        valid = isinstance(quant, dict) and quant.get("quant_method")
-        return Checkpoint(model_path, quant if valid else None, f"from {config}")
-    if model_path in OFFICIAL_CHECKPOINTS:
-        return Checkpoint(model_path, OFFICIAL_CHECKPOINTS[model_path], "from Qwen's published config.json")
-    return Checkpoint(model_path, None, "no config.json found: assumed")
 
 
 def settle(launch: LaunchSettings) -> tuple[LaunchSettings, tuple[str, ...]]:

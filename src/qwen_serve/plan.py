@@ -85,7 +85,7 @@ def weight_scheme(
     humming_weight_dtype: str | None = None,
     humming_group_size: int | None = None,
 ) -> str:
-    from .model import checkpoint_quantization, checkpoint_scheme
+    from .model import checkpoint_scheme, read_checkpoint
 
     if torchao_config:
         return f"torchao:{torchao_config}"
@@ -94,7 +94,7 @@ def weight_scheme(
 
         group = HUMMING_DEFAULT_GROUP if humming_group_size is None else humming_group_size
         return f"humming:{humming_weight_dtype}-g{group}"
-    from_config = checkpoint_scheme(checkpoint_quantization(model_path))
+    from_config = checkpoint_scheme(read_checkpoint(model_path).quantization_config)
     if from_config:  # the checkpoint's own quantization_config (config.json) says what is stored
         return from_config
     name = model_path.lower()

@@ -47,7 +47,7 @@ def dry_run_data(
 
 def checkpoint_line(launch: LaunchSettings, fit=None) -> str:
     """Which checkpoint is served, what it stores, and (a hub id not in the cache) what will be downloaded."""
-    from .checkpoint import read_checkpoint
+    from .model import read_checkpoint
     from .preflight import hf_cache_dir, looks_local
 
     setting = launch.get("model_path")

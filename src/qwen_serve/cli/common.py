@@ -25,10 +25,10 @@ class Finite(click.FloatRange):
     def convert(self, value, param, ctx):
         import math
 
-        number = super(click.FloatRange, self).convert(value, param, ctx)  # the float, before the range check
+        number = super().convert(value, param, ctx)  # nan passes the range check: every comparison is false
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number; allowed: {self._describe_range()}", param, ctx)
-        return super().convert(value, param, ctx)
+        return number
 
 
 PORT_RANGE = click.IntRange(1, 65535)

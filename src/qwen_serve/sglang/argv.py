@@ -67,7 +67,7 @@ def jit_cache_dir() -> str:
 def jit_env(launch: LaunchSettings, folder: str) -> tuple[EnvVar, ...]:
     """The JIT cache folders (each a default the user's environment may override), and DeepGEMM's lazy compile for a
     block-FP8 checkpoint."""
-    from ..checkpoint import read_checkpoint
+    from ..model import read_checkpoint
 
     env = [
         EnvVar(name, f"{folder}/{sub}", f"qwen-serve's JIT cache ({folder})", default=True) for name, sub in JIT_CACHES
@@ -300,7 +300,7 @@ def build_command(
 def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
     """What a first launch compiles while SGLang captures its CUDA graphs, so that the progress line names
     it instead of looking like a hang."""
-    from ..checkpoint import read_checkpoint
+    from ..model import read_checkpoint
 
     what = []
     method = read_checkpoint(launch["model_path"]).method
@@ -444,9 +444,9 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     weight, group = launch.get("humming_weight_dtype"), launch.get("humming_group_size")
     weight_field = FIELDS_BY_NAME["humming_weight_dtype"]
     if weight.value is None:
-        from ..model import checkpoint_quantization
+        from ..model import read_checkpoint
 
-        if checkpoint_quantization(launch["model_path"]) is None:
+        if read_checkpoint(launch["model_path"]).quantization_config is None:
             raise QwenServeError(
                 f"quantization: 'humming' ({quantization.origin}) on a bf16 checkpoint needs humming_weight_dtype "
                 "(SGLang's online quantization is configured by it)",
