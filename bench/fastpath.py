@@ -26,69 +26,10 @@ QWEN = [sys.executable, "-m", "qwen_serve", "--dry-run", "--preset", "balanced"]
 SGLANG = [sys.executable, "-m", "sglang.launch_server", "--help"]
 
 
-# the real command, reporting its own peak memory to a file on exit: VmHWM, the high-water mark of this
-# process image (ru_maxrss would carry over the RSS of the process that forked it, pytest's say)
-PEAK_WRAPPER = """
-import atexit, os, re, runpy, sys
-def peak():
-    status = open("/proc/self/status").read()
-    open(os.environ["PEAK_FILE"], "w").write(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
-atexit.register(peak)
-sys.argv = ["qwen-serve", *sys.argv[1:]]
-runpy.run_module("qwen_serve", run_name="__main__")
-"""
-
-
-def bad_inputs(tmp: Path) -> list[tuple[str, ...]]:
-    """Bad inputs of every class, as a user would type them (files written under tmp)."""
-    bomb = tmp / "bomb.yaml"
-    bomb.write_text(
-        'a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x"]\n'
-        + "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 8) + "]\n" for i in range(1, 9))
-    )
-    (tmp / "big.yaml").write_text("# x\n" * 600_000)
-    (tmp / "dup.yaml").write_text("port: 1\nport: 2\n")
-    return [
-        ("--config", "/dev/zero"),
-        ("--config", str(bomb)),
-        ("--config", str(tmp / "big.yaml")),
-        ("--config", str(tmp / "dup.yaml")),
-        ("--config", str(tmp / "missing.yaml")),
-        ("--preset", "balnced"),
-        ("--port", "70000"),
-        ("--tp-size", "3"),
-        ("--mem-fraction-static", "1.5"),
-        ("--gpu", "H100x0"),
-        ("--gpu", "0GiB,sm90"),
-        ("--humming-group-size", "100"),
-        ("--kv-cache-dtype", "int8"),
-        ("--", "--port", "1"),
-        ("--", "--schedule-policy", "nope"),
-        ("--api-key-file", str(tmp / "none")),
-        ("--chunked-prefill-size", "0"),
-        ("--preset", "balanced_torchao", "--quantization", "fp8"),
-    ]
-
-
-def run_bad_input(args: tuple[str, ...], tmp: Path) -> dict:
-    """`qwen-serve --dry-run ARGS` in a process of its own: exit code, stderr lines, seconds, peak MiB."""
-    peak = tmp / "peak"
-    start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-c", PEAK_WRAPPER, "--dry-run", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PEAK_FILE": str(peak)},
-    )
-    seconds = time.perf_counter() - start
-    return {
-        "args": list(args),
-        "exit": out.returncode,
-        "seconds": round(seconds, 3),
-        "peak_mib": round(int(peak.read_text()) / 1024, 1),  # Linux reports KiB
-        "stderr": [line for line in out.stderr.splitlines() if line.strip()],
-    }
+# the bad-input corpus is the product's (tests/bad_input_corpus.py, held to one line and exit 2 by its tests);
+# this lab script only times it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bad_input_corpus import bad_inputs, run_bad_input  # noqa: E402
 
 
 def measure_bad_inputs(out: Path) -> int:

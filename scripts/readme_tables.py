@@ -557,13 +557,15 @@ def presets_h200_fa3() -> str:
             missing.setdefault(r["launch"], []).append(f"{_calls([r['call']])}: {r['error']}")
     requests = data["bench"]["requests"]
     rel = FA3_RUN.relative_to(ROOT)
+    named = {c["call"] for c in data["calls"] if "--attention-backend" in c["common_flags"]}
+    picked = {c["call"] for c in data["calls"]} - named
     lines += [
         "",
         f"One {data['gpu'].split(',')[0]}, sglang {data['sglang']}, sglang-kernel {data['versions'].get('sglang-kernel')} "
         f"with FA3, sgl-deep-gemm {data['versions'].get('sgl-deep-gemm')}, Qwen3-14B shapes with `--load-format dummy` "
         f"(the checkpoint rows: the skeleton with that checkpoint's own quantization_config); every row of "
-        f"{_calls_flags(data, {c['call'] for c in data['calls'] if c['call'] != 'call-1'})}, the attention backend "
-        f"SGLang picked itself; `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
+        f"{_calls_flags(data, picked)}, the attention backend SGLang picked itself (the cold rows of "
+        f"{_calls(named)} named triton: FA3 had not arrived); `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
         f"{data['bench']['output_len']} out, {requests['1']} / {requests['64']} requests at concurrency 1 / 64. "
         f"Ratios are to the `sglang-bf16` row of the same call; `ready s` is that call's start, JIT caches as the "
         f"call found them (`{rel}/summary.json`, its README says what each call had compiled before).",

@@ -148,7 +148,7 @@ def tools_server(answer: dict):
 
     async def chat(request):
         body = await request.json()
-        assert body["tool_choice"]["function"]["name"] == "get_weather" and body["tools"][0]["function"]["name"]
+        assert body["tool_choice"]["function"]["name"] == "get_weather" and body["tools"][0]["function"]["strict"]
         return web.json_response(
             {
                 "id": "c",
@@ -190,3 +190,29 @@ def test_tool_calls_must_parse_and_match_the_tools_schema():
             result = qwen_test("--base-url", url, "--only", "tools", "--json")
         row = rows(result)["tools"]
         assert row["status"] == status and words in row["detail"], row
+
+
+def test_sglangs_own_parser_constrains_the_tools_checks_arguments_to_the_schema():
+    """What makes the tools check hold with random weights: SGLang 0.5.17's real FunctionCallParser, with
+    qwen-serve's tool_call_parser (qwen25), turns the check's named, strict call into a structural tag that forces
+    one <tool_call> and carries the tool's schema; without strict the schema is left out (any JSON passes)."""
+    import copy
+
+    from sglang.srt.entrypoints.openai.protocol import Tool, ToolChoice
+    from sglang.srt.function_call.function_call_parser import FunctionCallParser
+
+    from qwen_serve.client import WEATHER_TOOL
+    from qwen_serve.config import load_config
+
+    parser_name = load_config(None).values["tool_call_parser"]
+    named = ToolChoice(type="function", function={"name": "get_weather"})
+
+    def constraint(tool: dict):
+        kind, tag = FunctionCallParser([Tool(**tool)], parser_name).get_structure_constraint(named)
+        return kind, json.dumps(tag.model_dump() if hasattr(tag, "model_dump") else tag)
+
+    kind, tag = constraint(WEATHER_TOOL)
+    assert kind == "structural_tag" and "<tool_call>" in tag and '"enum": ["celsius", "fahrenheit"]' in tag
+    loose = copy.deepcopy(WEATHER_TOOL)
+    del loose["function"]["strict"]
+    assert "celsius" not in constraint(loose)[1]

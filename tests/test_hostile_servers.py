@@ -101,3 +101,22 @@ def test_malformed_answers_are_no_traceback(hostile):
     assert server_facts(url, None)["sglang"] is False  # /get_server_info answered HTML
     r, _ = run("test_main", "--base-url", url, "--only", "models", "--json")
     assert "Traceback" not in r.stderr and r.returncode in (0, 1)
+
+
+def test_a_model_id_that_is_no_string_is_one_line_for_qwen_bench_and_a_failed_check_for_qwen_test(hostile):
+    url = hostile("garbage")  # /v1/models: [{"id": 7}]
+    r, _ = run("bench_main", "run", "--base-url", url, "--concurrency", "1", "--requests", "2", "--input-len", "8")
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "names its model 7, which is no model id" in lines[0], r.stderr
+    r, _ = run("test_main", "--base-url", url, "--only", "models", "--json")
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "not strings" in r.stdout
+
+
+@pytest.mark.parametrize("entry, args", [("test_main", ()), ("bench_main", ("run",))])
+@pytest.mark.parametrize("key", ["ключ-0123456", "sk with space", "sk-line\nbreak"])
+def test_a_key_that_cannot_travel_in_a_header_is_one_line(hostile, entry, args, key):
+    url = hostile("garbage")
+    r, seconds = run(entry, *args, "--base-url", url, "--api-key", key)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "no HTTP bearer token" in lines[0], r.stderr
+    assert "fix:" in lines[0] and seconds < 10

@@ -15,7 +15,8 @@ def manifests(qwen_serve, *args: str) -> dict[str, dict]:
 
 
 def container(docs: dict, name: str) -> dict:
-    return docs[f"Deployment/{name}"]["spec"]["template"]["spec"]["containers"][0]
+    kind = "StatefulSet" if name.endswith("-worker") else "Deployment"
+    return docs[f"{kind}/{name}"]["spec"]["template"]["spec"]["containers"][0]
 
 
 @pytest.mark.parametrize("preset", ["fp8", "balanced", "high_performance"])
@@ -25,15 +26,16 @@ def test_manifests_pass_kubernetes_own_schemas(qwen_serve, preset):
     docs = manifests(qwen_serve, "--preset", preset, "--replicas", "2", "--api-key", "sk-secret")
     assert sorted(docs) == [
         "Deployment/qwen3-14b-router",
-        "Deployment/qwen3-14b-worker",
         "Role/qwen3-14b-router",
         "RoleBinding/qwen3-14b-router",
         "Service/qwen3-14b",
+        "Service/qwen3-14b-workers",
         "ServiceAccount/qwen3-14b-router",
+        "StatefulSet/qwen3-14b-worker",
     ]
     for doc in docs.values():
         kubernetes_validate.validate(doc, "1.31", strict=True)  # raises on any unknown or mistyped field
-    assert docs["Deployment/qwen3-14b-worker"]["spec"]["replicas"] == 2
+    assert docs["StatefulSet/qwen3-14b-worker"]["spec"]["replicas"] == 2
 
 
 def test_the_worker_runs_what_dry_run_prints(qwen_serve):
@@ -59,7 +61,7 @@ def test_the_router_discovers_the_workers_as_its_own_parser_reads_it(qwen_serve)
     router = container(docs, "qwen3-14b-router")
     assert router["command"][:3] == ["python3", "-m", "sglang_router.launch_router"]
     args = parse_router_args(router["command"][3:])
-    worker_labels = docs["Deployment/qwen3-14b-worker"]["spec"]["selector"]["matchLabels"]
+    worker_labels = docs["StatefulSet/qwen3-14b-worker"]["spec"]["selector"]["matchLabels"]
     assert args.service_discovery and args.selector == worker_labels
     assert (args.service_discovery_namespace, args.service_discovery_port, args.policy) == (
         "serving",
@@ -107,3 +109,18 @@ def test_bad_k8s_input_is_one_line(qwen_serve, args, words):
     assert result.exit_code == 2, result.stdout
     assert len(result.error_lines) == 1 and words in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+def test_weights_and_jit_caches_outlive_a_pod(qwen_serve):
+    """Each worker's Hugging Face cache and JIT caches are persistent volumes of its own (a StatefulSet's claims),
+    mounted where SGLang and qwen-serve look: a restarted pod neither downloads nor compiles again."""
+    from qwen_serve.k8s import JIT_CACHE_MOUNT
+
+    docs = manifests(qwen_serve, "--preset", "fp8", "--replicas", "2")
+    worker = docs["StatefulSet/qwen3-14b-worker"]["spec"]
+    claims = {c["metadata"]["name"] for c in worker["volumeClaimTemplates"]}
+    mounts = {m["name"]: m["mountPath"] for m in container(docs, "qwen3-14b-worker")["volumeMounts"]}
+    assert claims == {"hf-cache", "jit-cache"}
+    assert mounts["hf-cache"] == "/root/.cache/huggingface" and mounts["jit-cache"] == JIT_CACHE_MOUNT
+    assert not any("emptyDir" in v and v["name"] in claims for v in worker["template"]["spec"]["volumes"])
+    assert docs["Service/qwen3-14b-workers"]["spec"]["clusterIP"] == "None"

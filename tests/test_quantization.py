@@ -5,6 +5,7 @@ measured H200 runs is the lab's: tests/lab/test_preset_logs.py)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -171,8 +172,13 @@ def test_humming_is_quantized_as_it_loads_so_balanced_fits_24gb_without_layered_
 
 
 def test_dry_run_says_what_a_preset_measured(qwen_serve):
+    import yaml
+
+    measured = yaml.safe_load((Path(__file__).parents[1] / "server_config.yaml").read_text())["presets"]["balanced"][
+        "measured"
+    ]
     out = qwen_serve("--dry-run", "--preset", "balanced", "--gpu", "H200").stdout
-    assert "measured: H200, output tok/s against plain bf16 SGLang in the same run: 1.75x" in out
+    assert f"measured: {measured}" in out
 
 
 def test_plan_shows_the_auto_ranking_and_choice(qwen_serve):

@@ -305,6 +305,11 @@ def served_model(url: str, api_key: str | None, model: str | None) -> str:
             f"{url}/v1/models answered HTTP {r.status_code} with no model list, so the model to ask for is unknown",
             fix="pass --model NAME",
         ) from None
+    if ids and not isinstance(ids[0], str):
+        raise QwenServeError(
+            f"{url}/v1/models names its model {ids[0]!r}, which is no model id (a string)",
+            fix="pass --model NAME",
+        )
     return ids[0] if ids else "default"
 
 

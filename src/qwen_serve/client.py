@@ -103,6 +103,7 @@ def check_health(ctx: Context) -> str:
 def check_models(ctx: Context) -> str:
     ids = [m.id for m in ctx.openai.models.list().data]
     _ok(bool(ids), "the server lists no models")
+    _ok(all(isinstance(i, str) for i in ids), f"model ids that are not strings: {ids[:3]!r}")
     if ctx.options.model:
         _ok(
             ctx.options.model in ids or any(i.startswith(ctx.options.model) for i in ids),
@@ -260,6 +261,10 @@ WEATHER_TOOL = {
     "function": {
         "name": "get_weather",
         "description": "Current weather in a city.",
+        # strict: the arguments are constrained to the schema. SGLang (0.5.17's FunctionCallParser, as OpenAI's
+        # protocol has it) constrains a named call's format always, its arguments only when strict: without it a
+        # random-weight server answered get_weather(-0.0) on the H200 (bench/results/h200/long_context/2026-12-03)
+        "strict": True,
         "parameters": {
             "type": "object",
             "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
@@ -271,7 +276,7 @@ WEATHER_TOOL = {
 
 def check_tools(ctx: Context) -> str:
     """An agent's request: `tools` and a named `tool_choice` must come back as `tool_calls` whose arguments parse as
-    JSON and match the tool's schema (SGLang constrains a named call, so this holds with random weights too), with no
+    JSON and match the tool's schema (SGLang constrains a named, strict call, so this holds with random weights too), with no
     raw <tool_call> text left in the content (the tool-call parser is on: qwen-serve's tool_call_parser)."""
     import jsonschema
 
@@ -474,7 +479,7 @@ def run_checks(
     if not options.model:  # pick the served model even when the `models` row is not selected
         try:
             ids = [m.id for m in client.models.list().data]
-            ctx.model = ids[0] if ids else ctx.model
+            ctx.model = ids[0] if ids and isinstance(ids[0], str) else ctx.model
         except Exception:  # noqa: BLE001 - the `models` check reports this properly
             pass
     results = []

@@ -5,22 +5,23 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-import click
+EXIT_USAGE = 2  # bad input or an impossible request: nothing was started
+EXIT_FAULT = 1  # the world failed (the hub, the network): the same command may work again
 
-EXIT_USAGE = 2
 
-
-class QwenServeError(click.ClickException):
+class QwenServeError(Exception):
     """Bad input or an impossible request: one line naming what, the key, the value, what is allowed and
-    the fix. Click prints it as `PROG: error: LINE` and exits 2, and nothing is launched."""
+    the fix, and nothing launched. A plain exception of the library: the CLI alone (cli.common) prints it as
+    `PROG: error: LINE` and exits with its exit_code (EXIT_USAGE; EXIT_FAULT where the world failed)."""
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, what: str, *, allowed: str | None = None, fix: str | None = None):
+    def __init__(self, what: str, *, allowed: str | None = None, fix: str | None = None, exit_code: int | None = None):
         self.what = what
         self.allowed = allowed
         self.fix = fix
-        self.prog: str | None = None  # set by the command it came through (cli.common.NamesProgram)
+        if exit_code is not None:
+            self.exit_code = exit_code
         super().__init__(self.line)
 
     @property
@@ -31,9 +32,6 @@ class QwenServeError(click.ClickException):
         if self.fix:
             parts.append(f"fix: {self.fix}")
         return "; ".join(parts)
-
-    def show(self, file=None) -> None:
-        click.echo(f"{self.prog or 'qwen-serve'}: error: {self.line}", err=True, file=file)
 
     def __str__(self) -> str:
         return self.line

@@ -14,6 +14,8 @@ import yaml
 
 from .errors import QwenServeError, did_you_mean
 
+MAX_GPU_MIB = 16 * 2**20  # 16 TiB: a bound for a described GPU (a number of hundreds of digits is no card)
+
 
 @dataclass(frozen=True)
 class GPU:
@@ -85,10 +87,11 @@ def parse_gpu_spec(spec: str) -> Hardware:
     if custom:
         size, unit, major, minor = custom.groups()
         mib = float(size) * 1024 if unit.lower() in ("gib", "g") else float(size) * 1e9 / 2**20
-        if mib < 1024:
+        if not 1024 <= mib <= MAX_GPU_MIB:
+            shown = size if len(size) <= 12 else f"{size[:6]}…({len(size)} digits)"
             raise QwenServeError(
-                f"--gpu: {spec!r} describes a GPU of {size} {unit}",
-                allowed="at least 1 GiB of memory, e.g. 24GiB,sm89",
+                f"--gpu: a GPU of {shown} {unit}",
+                allowed="1 GiB to 16 TiB of memory, e.g. 24GiB,sm89",
                 fix="give the card's memory, e.g. --gpu 24GiB,sm89",
             )
         gpu = GPU(f"{size} {unit}, sm{major}{minor}", int(mib), (int(major), int(minor)))

@@ -111,6 +111,17 @@ def router_labels(d: Deployment) -> dict[str, str]:
 JIT_CACHE_MOUNT = "/root/.cache/qwen-serve/jit"
 
 
+HF_CACHE_SIZE = "64Gi"  # Qwen/Qwen3-14B is 27.5 GiB, -FP8 15.2 GiB, -AWQ 9.3 GiB: room for two of them
+JIT_CACHE_SIZE = "8Gi"  # DeepGEMM's and humming's kernels (MBs each), flashinfer's, triton's
+
+
+def _claim(name: str, size: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+    }
+
+
 def _key_env(d: Deployment) -> list[dict[str, Any]]:
     ref = {"name": f"{d.name}-api-key", "key": "api-key"}
     return [{"name": KEY_ENV, "valueFrom": {"secretKeyRef": ref}}]
@@ -190,25 +201,34 @@ def manifests(
             "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": d.namespace}],
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
         },
-        {
+        {  # headless: the StatefulSet's pods get stable names (and so keep their volumes)
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"{d.name}-workers", **meta, "labels": worker_labels(d)},
+            "spec": {"clusterIP": "None", "selector": worker_labels(d), "ports": [{"name": "http", "port": port}]},
+        },
+        {  # a StatefulSet, so that each worker keeps its weights and JIT caches on a volume of its own across
+            # restarts and rollouts (an emptyDir would download 15-28 GB and compile again in every new pod)
             "apiVersion": "apps/v1",
-            "kind": "Deployment",
+            "kind": "StatefulSet",
             "metadata": {"name": f"{d.name}-worker", **meta, "labels": worker_labels(d)},
             "spec": {
+                "serviceName": f"{d.name}-workers",
                 "replicas": d.replicas,
+                "podManagementPolicy": "Parallel",
                 "selector": {"matchLabels": worker_labels(d)},
                 "template": {
                     "metadata": {"labels": worker_labels(d)},
                     "spec": {
                         "terminationGracePeriodSeconds": math.ceil(stop_timeout) + 10,  # SGLang drains first
                         "containers": [worker],
-                        "volumes": [
-                            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": d.shm}},
-                            {"name": "hf-cache", "emptyDir": {}},
-                            {"name": "jit-cache", "emptyDir": {}},
-                        ],
+                        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": d.shm}}],
                     },
                 },
+                "volumeClaimTemplates": [
+                    _claim("hf-cache", HF_CACHE_SIZE),
+                    _claim("jit-cache", JIT_CACHE_SIZE),
+                ],
             },
         },
         {

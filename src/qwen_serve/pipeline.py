@@ -13,6 +13,7 @@ from typing import Any
 from .checkpoint import settle as settle_checkpoint
 from .config import ConfigFile, load_config
 from .errors import QwenServeError
+from .long_context import settle as settle_long_context
 from .resolve import LaunchSettings, resolve
 from .sglang.argv import SGLangCommand, build_command, choice_error
 
@@ -51,38 +52,25 @@ def prepare(
 
     config = load_config(config_path)
     auto = preset == "auto" and "auto" not in config.presets
-    hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or not force else None
+    # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
+    hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or gpu_spec or not force else None
     auto_line = None
     if auto:
         preset, auto_line = auto_preset(config, cli_values, hw, passthrough)
     launch = resolve(config, preset, cli_values, passthrough, environ)
     launch, notes = settle_checkpoint(launch)
-    check_context_length(launch)
+    launch, long_notes = settle_long_context(launch)
+    notes += long_notes
     target = target_for(sglang_version)
     check_other_presets(config, preset, target)
     fit = None
-    if hw is not None and not force:
-        launch, fit = _fit(launch, config, hw, auto_line, cli_values)
+    if hw is not None and (gpu_spec or not force):
+        try:
+            launch, fit = _fit(launch, config, hw, auto_line, cli_values)
+        except QwenServeError:
+            if not force:
+                raise  # with --force, a plan that cannot be made (say, an odd config.json) is not a reason to stop
     return Prepared(config, launch, build_command(launch, target), fit, notes)
-
-
-def check_context_length(launch: LaunchSettings) -> None:
-    """A context longer than the model's own is refused here, not planned as if it fit and then refused by SGLang
-    after it imported (unless the user's own rope scaling override comes after `--`)."""
-    from .model import model_facts
-
-    setting = launch.get("context_length")
-    if setting.value is None or any(t.startswith("--json-model-override-args") for t in launch.passthrough):
-        return
-    facts = model_facts(launch["model_path"])
-    if setting.value > facts.max_context:
-        raise QwenServeError(
-            f"context_length: {setting.value:,} ({setting.origin}) is longer than the model's {facts.max_context:,} "
-            f"tokens (max_position_embeddings, {facts.source})",
-            allowed=f"1 to {facts.max_context:,}",
-            fix=f"use --context-length {facts.max_context} or less (longer needs YaRN rope scaling: "
-            "-- --json-model-override-args with Qwen's rope_scaling)",
-        )
 
 
 def check_other_presets(config: ConfigFile, selected: str | None, target) -> None:
@@ -121,20 +109,21 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
     notes = [fit.auto] if fit is not None and fit.auto else []
     notes += prepared.notes
     preflight(prepared.launch)
-    if fit is None and not force:  # no GPU named and none detected: SGLang would import for 20 s, then crash
+    if fit is not None and not fit.plan.fits and not force:
+        raise QwenServeError(fit.line, fix=fit.fix)
+    if not force:  # no GPU here (a --gpu NAME plans for one, it does not make one): SGLang would import, then crash
         from .hardware import detect_with_reason
 
         hw, found = detect_with_reason()
         if hw is None:
+            named = f" ({fit.hardware}: --gpu plans for a GPU, it does not put one here)" if fit is not None else ""
             raise QwenServeError(
-                f"no NVIDIA GPU to launch SGLang on: {found}",
+                f"no NVIDIA GPU to launch SGLang on: {found}" + named,
                 allowed="a machine where nvidia-smi lists a GPU that CUDA_VISIBLE_DEVICES leaves visible",
                 fix="run it there (check nvidia-smi and CUDA_VISIBLE_DEVICES); here, --dry-run or `qwen-serve plan "
                 "--gpu NAME` plan for a GPU and `qwen-test --base-url URL` checks any running server "
                 "(--force launches anyway)",
             )
-    if fit is not None and not fit.plan.fits:
-        raise QwenServeError(fit.line, fix=fit.fix)
     if force:
         notes.append("warning: --force: launching without checking the memory plan")
     return notes

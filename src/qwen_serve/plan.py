@@ -307,7 +307,8 @@ def plan(
     kv_pool_gib = pre_gib - (w.per_gpu_bytes + quantize_stranded_bytes(scheme)) / GIB - pre_gib * (1 - mfs)
     kv_per_token = model.kv_bytes_per_token(kv_dtype) // tp
     kv_tokens = max(0, math.floor(kv_pool_gib * GIB / kv_per_token)) if kv_pool_gib > 0 else 0
-    context = min(settings.get("context_length") or model.max_context, model.max_context)
+    # longer than the model's own only with YaRN (long_context.settle refuses the rest before a plan is made)
+    context = settings.get("context_length") or model.max_context
     if w.peak_load_bytes / GIB > pre_gib:
         reasons.append(
             f"loading peaks at {w.peak_load_bytes / GIB:.1f} GiB ({w.peak_note}) but only {pre_gib:.1f} GiB are free"
@@ -316,6 +317,8 @@ def plan(
         reasons.append(f"{w.per_gpu_bytes / GIB:.1f} GiB of weights leave no KV cache at mem_fraction_static {mfs}")
     elif kv_tokens < 4096:
         reasons.append(f"only {kv_tokens:,} KV tokens: not even one 4k-token request")
+    elif settings.get("context_length") and kv_tokens < context:
+        reasons.append(f"only {kv_tokens:,} KV tokens: not one request of context_length {context:,}")
     concurrent = kv_tokens // 4096
     if settings.get("max_running_requests"):
         concurrent = min(concurrent, settings["max_running_requests"])
@@ -394,3 +397,15 @@ def plan_as_launched(
     if loading_choice(settings, gpu, gpus, cuda_graph) == "layered":
         settings = {**settings, "load_format": "layered"}
     return plan(settings, gpu, gpus, name=name, cuda_graph=cuda_graph)
+
+
+def download_bytes(model_path: str) -> int:
+    """What a checkpoint weighs on disk: its weights as stored (bf16, or its own quantization), whatever a preset
+    then quantizes them to in memory."""
+    from .model import model_facts
+
+    model = model_facts(model_path)
+    scheme = weight_scheme(None, None, model_path)
+    return round(model.layers * sum(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())) + 2 * (
+        model.embedding_params + model.norm_params
+    )

@@ -54,8 +54,12 @@ def checkpoint_line(launch: LaunchSettings, fit=None) -> str:
     checkpoint = read_checkpoint(setting.value)
     line = f"checkpoint: {setting.value} ({setting.origin}) — {checkpoint.describe()}, {checkpoint.source}"
     if not looks_local(setting.value) and not checkpoint.source.startswith(f"from {hf_cache_dir()}"):
-        size = f"about {fit.plan.weights_gib:.1f} GiB of weights" if fit is not None else "its weights"
-        line += f"; not in the Hugging Face cache: {size} will be downloaded before the first start"
+        from .plan import download_bytes
+
+        line += (
+            f"; not in the Hugging Face cache: about {download_bytes(setting.value) / 2**30:.1f} GiB will be downloaded "
+            "(qwen-serve fetches it before SGLang starts, after checking the free disk)"
+        )
     return line
 
 

@@ -66,6 +66,11 @@ class LaunchSettings:
         settings = tuple(Setting(name, value, origin) if s.name == name else s for s in self.settings)
         return LaunchSettings(settings, self.sglang_args, self.passthrough, self.preset, self.config_label)
 
+    def with_sglang_arg(self, arg: SGLangArg) -> LaunchSettings:
+        """A copy with one SGLang flag added or replaced (a later stage's choice, its origin named)."""
+        args = tuple(a for a in self.sglang_args if a.flag != arg.flag) + (arg,)
+        return LaunchSettings(self.settings, args, self.passthrough, self.preset, self.config_label)
+
 
 def resolve(
     config: ConfigFile,

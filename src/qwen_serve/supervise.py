@@ -27,6 +27,7 @@ from typing import Any
 
 from .outputs import LOG_MARKER, WRITTEN_BY
 from .sglang.log import LogWatcher, diagnose
+from .systemd import sd_notify
 
 EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: stopped by the user before SGLang was ready
@@ -355,6 +356,7 @@ class Supervisor:
     def _begin_stop(self) -> None:
         """SIGTERM to SGLang's launch process (it drains running requests), SIGKILL at the stop timeout."""
         if self.stop_deadline is None:
+            sd_notify("STOPPING=1\nSTATUS=draining")
             self._signal(signal.SIGTERM, group=False)
             self.stop_deadline = time.monotonic() + self.options.stop_timeout
 
@@ -563,6 +565,7 @@ class Supervisor:
             pass  # a read-only cache only costs the benchmark its preset/GPU label
         if self.options.ready_file:
             _write_atomic(self.options.ready_file, facts)
+        sd_notify(f"READY=1\nSTATUS=serving {facts['base_url']}")  # under systemd (Type=notify): now active
         for line in banner_lines(facts):
             self.display.note(line)
 

@@ -25,6 +25,7 @@ from .common import CONTEXT, LazyGroup
         "plan": ".plan:plan_command",
         "skeleton": ".skeleton:skeleton",
         "k8s": ".k8s:k8s_command",
+        "systemd": ".systemd:systemd_command",
     },
     context_settings=CONTEXT,
 )

@@ -34,15 +34,50 @@ class Finite(click.FloatRange):
 PORT_RANGE = click.IntRange(1, 65535)
 
 
+class BearerToken(click.ParamType):
+    """A client's --api-key: it travels in the Authorization header, so printable ASCII without spaces (any length:
+    the server's key is the server's choice)."""
+
+    name = "KEY"
+
+    def convert(self, value, param, ctx):
+        if not value or not all(33 <= ord(c) <= 126 for c in value):
+            self.fail("it is no HTTP bearer token; allowed: printable ASCII, no spaces or line breaks", param, ctx)
+        return value
+
+
+class UserError(click.ClickException):
+    """A QwenServeError as click shows it: `PROG: error: LINE`, exit with the error's code."""
+
+    def __init__(self, error: QwenServeError, prog: str | None):
+        super().__init__(error.line)
+        self.exit_code = error.exit_code
+        self.prog = prog or "qwen-serve"
+
+    def show(self, file=None) -> None:
+        click.echo(f"{self.prog}: error: {self.message}", err=True, file=file)
+
+
 class NamesProgram:
-    """A QwenServeError from a command carries the program's name, so click prints `qwen-serve: error: …`."""
+    """The one place where the library's QwenServeError becomes a click error (parsing and running alike)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        prog = parent.find_root().info_name if parent else info_name
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except QwenServeError as exc:
+            raise UserError(exc, prog) from None
+        except click.UsageError as exc:  # click's own (a bad type, an unknown option): one line too, not three
+            if isinstance(exc, UserError):
+                raise
+            where = exc.ctx.command_path if exc.ctx else prog
+            raise UserError(QwenServeError(exc.format_message(), fix=f"see `{where} --help`"), prog) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except QwenServeError as exc:
-            exc.prog = exc.prog or ctx.find_root().info_name
-            raise
+            raise UserError(exc, ctx.find_root().info_name) from None
 
 
 class Command(NamesProgram, click.Command):
@@ -70,7 +105,6 @@ class Command(NamesProgram, click.Command):
                 if switch
                 else f"remove it, or put SGLang flags after `--`: -- {' '.join(stray)}",
             )
-            error.prog = ctx.find_root().info_name
             raise error
         return rest
 

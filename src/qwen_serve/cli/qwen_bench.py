@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
+from .common import CONTEXT, PORT_RANGE, BearerToken, Command, Finite, server_url
 
 
 @click.command(
@@ -16,7 +16,7 @@ from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=30000, show_default=True, type=PORT_RANGE)
 @click.option("--base-url", metavar="URL", help="Server URL instead of --host/--port.")
-@click.option("--api-key", metavar="KEY")
+@click.option("--api-key", metavar="KEY", type=BearerToken())
 @click.option("--model", metavar="NAME", help="Model id (default: the first /v1/models reports).")
 @click.option(
     "--tokenizer",

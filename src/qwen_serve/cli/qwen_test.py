@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import QwenServeError
-from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
+from .common import CONTEXT, PORT_RANGE, BearerToken, Command, Finite, server_url
 
 
 @click.command("qwen-test", cls=Command, context_settings=CONTEXT)
@@ -16,7 +16,12 @@ from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
 @click.option("--host", default="127.0.0.1", show_default=True, help="Server host.")
 @click.option("--port", default=30000, show_default=True, type=PORT_RANGE, help="Server port.")
 @click.option("--base-url", metavar="URL", help="Server URL (instead of --host/--port), e.g. http://gpu:30000.")
-@click.option("--api-key", metavar="KEY", help="Bearer token; also checks that requests without it are refused.")
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    type=BearerToken(),
+    help="Bearer token; also checks that requests without it are refused.",
+)
 @click.option(
     "--prompt", default=None, help="Prompt for the chat checks (default: the seed's 你好，介绍一下Python编程语言。)."
 )
@@ -48,7 +53,9 @@ from .common import CONTEXT, PORT_RANGE, Command, Finite, server_url
     "divergence of the top logprobs.",
 )
 @click.option("--compare-model", metavar="NAME", help="With --compare: the reference's model id (default: its first).")
-@click.option("--compare-api-key", metavar="KEY", help="With --compare: the reference's bearer token.")
+@click.option(
+    "--compare-api-key", metavar="KEY", type=BearerToken(), help="With --compare: the reference's bearer token."
+)
 @click.option(
     "--prompts",
     "prompts_path",

@@ -151,6 +151,7 @@ def serve(
     notes = clear_to_launch(prepared, sglang_version, force)
     for note in notes:
         click.echo(f"qwen-serve: {note}", err=True)
+    _fetch_weights(prepared)
     sys.exit(
         _launch(
             prepared.launch,
@@ -165,6 +166,13 @@ def serve(
             api_key_from_file=bool(api_key_file),
         )
     )
+
+
+def _fetch_weights(prepared) -> None:
+    """A hub id's files on disk before SGLang starts (qwen_serve.download), with a line and huggingface_hub's bar."""
+    from ..download import ensure_weights
+
+    ensure_weights(prepared.launch["model_path"], echo=lambda line: click.echo(f"qwen-serve: {line}", err=True))
 
 
 def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) -> None:
@@ -440,6 +448,7 @@ def _serve_fleet(
     if fleet.workers:  # the workers' whole gate, the router's host and port among it
         for note in clear_to_launch(prepared, sglang_version, force):
             click.echo(f"qwen-serve: {note}", err=True)
+        _fetch_weights(prepared)  # once, before the workers start (each then finds the cache complete)
     else:  # only the router: its host and port
         check_port(prepared.launch)
     check_fleet_ports(fleet)
