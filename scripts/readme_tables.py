@@ -199,7 +199,7 @@ def _torchao_rows(json_name: str) -> list[tuple[str, dict]]:
 def _settings_of(args: list[str]) -> dict:
     """What qwen-serve resolves the recorded arguments to (its own CLI parser and resolver)."""
     sys.path.insert(0, str(ROOT / "src"))
-    from qwen_serve.pipeline import resolved_settings
+    from qwen_serve.cli.serve import resolved_settings
 
     return resolved_settings(args)
 

@@ -46,7 +46,7 @@ def dry(qwen_serve, *args: str) -> dict:
 
 
 def test_every_worker_runs_qwen_serve_on_its_own_gpus_and_port(qwen_serve):
-    from qwen_serve.pipeline import resolved_settings
+    from qwen_serve.cli.serve import resolved_settings
 
     data = dry(qwen_serve, "--preset", "fp8", "--replicas", "2", "--gpu", "H100x4", "--tp-size", "2", "--port", "31000")
     parent = resolved_settings(["--preset", "fp8", "--tp-size", "2", "--port", "31000"])

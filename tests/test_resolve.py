@@ -22,7 +22,30 @@ def origins(launch):
 
 
 def test_precedence_is_written_once_in_order():
-    assert PRECEDENCE == ("default", "config file", "preset", "environment", "cli")
+    """One ordered type: the words of help, --dry-run and the bundled YAML's comment come from it."""
+    from pathlib import Path
+
+    from qwen_serve.cli.serve import serve
+    from qwen_serve.resolve import Layer
+
+    assert [layer.name for layer in Layer] == ["DEFAULT", "BUNDLED", "CONFIG", "PRESET", "ENV", "CLI", "DERIVED"]
+    assert PRECEDENCE == tuple(layer.words for layer in Layer)[:-1]
+    line = " < ".join(PRECEDENCE)
+    assert line in " ".join(serve.epilog.split())
+    yaml_text = (Path(__file__).resolve().parents[1] / "server_config.yaml").read_text()
+    comment = " ".join(w for row in yaml_text.splitlines()[3:6] for w in row.lstrip("#").split())
+    assert line in comment
+
+
+def test_each_setting_knows_its_layer_and_later_stages_are_derived():
+    config = parse_config(LAYERED, label="my.yaml")
+    launch = resolve(config, "mine", {"tp_size": "8"}, (), {"QWEN_SERVE_API_KEY": "from-env-key"})
+    from qwen_serve.resolve import Layer
+
+    layers = {s.name: s.layer for s in launch.settings}
+    assert (layers["host"], layers["port"], layers["torchao_config"]) == (Layer.DEFAULT, Layer.CONFIG, Layer.PRESET)
+    assert (layers["api_key"], layers["tp_size"]) == (Layer.ENV, Layer.CLI)
+    assert launch.with_setting("load_format", "layered", "plan").get("load_format").layer is Layer.DERIVED
 
 
 def test_the_api_key_from_the_environment_sits_between_preset_and_cli():

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from qwen_serve.settings import TORCHAO_CONFIGS
-from qwen_serve.sglang.torchao_fix import apply_torchao_config_to_model, install, needs_patch, torchao_config_object
+from qwen_serve.sglang.patches import install
+from qwen_serve.sglang.torchao_fix import apply_torchao_config_to_model, needs_patch, torchao_config_object
 
 EXPECTED = {
     "int8wo": ("Int8WeightOnlyConfig", {"version": 2}),

@@ -31,3 +31,12 @@ if [ -f .gpu/fa3/SHA256SUMS ] && [ ! -f /tmp/site/sgl_kernel/flash_ops.abi3.so ]
     echo "FA3: a part does not match SHA256SUMS" >&2
   fi
 fi
+# wait_ready PID LOG SECONDS: sets ready=1 once SGLang's log says so, ready=0 if PID exits first or time runs out
+wait_ready() {
+  ready=0
+  for _ in $(seq "$3"); do
+    kill -0 "$1" 2>/dev/null || { echo "[$(date +%T)] qwen-serve exited before ready"; return; }
+    grep -q "fired up and ready to roll" "$2" && { ready=1; return; }
+    sleep 1
+  done
+}

@@ -19,12 +19,7 @@ python3 -m qwen_serve --dry-run "${SERVE[@]:3}" > "$OUTDIR/dry_run.txt" 2>&1; sa
 T0=$(date +%s.%N)
 "${SERVE[@]}" > "$OUTDIR/server.log" 2>&1 &
 QPID=$!
-ready=0
-for _ in $(seq "$READY_TIMEOUT"); do
-  kill -0 $QPID 2>/dev/null || { say "qwen-serve exited before ready"; break; }
-  grep -q "fired up and ready to roll" "$OUTDIR/server.log" && { ready=1; break; }
-  sleep 1
-done
+wait_ready $QPID "$OUTDIR/server.log" "$READY_TIMEOUT"
 say "ready=$ready after $(python3 -c "import time; print(round(time.time() - $T0, 1))") s"
 if [ $ready = 1 ] && [ "$TOKENS" -gt 0 ]; then
   python3 scripts/gpu/long_prompt.py --port "$PORT" --api-key "$KEY" --tokens 1000 > "$OUTDIR/short_prompt.json" 2>>"$LOG"

@@ -195,7 +195,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from qwen_serve import hardware
-    from qwen_serve.pipeline import resolved_settings
+    from qwen_serve.cli.serve import resolved_settings
     from qwen_serve.plan import plan
 
     hw = hardware.parse_gpu_spec(args.gpu) if args.gpu else hardware.detect()

@@ -29,12 +29,7 @@ T0=$(date +%s.%N)
 "${SERVE[@]}" "${PASS[@]}" > "$OUTDIR/server.log" 2>&1 &
 QPID=$!
 trap 'kill -TERM $QPID 2>/dev/null; sleep 15; pkill -KILL -f sglang 2>/dev/null; exit 143' TERM INT
-ready=0
-for _ in $(seq "$READY_TIMEOUT"); do
-  kill -0 $QPID 2>/dev/null || { say "qwen-serve exited before ready"; break; }
-  grep -q "fired up and ready to roll" "$OUTDIR/server.log" && { ready=1; break; }
-  sleep 1
-done
+wait_ready $QPID "$OUTDIR/server.log" "$READY_TIMEOUT"
 say "ready=$ready after $(python3 -c "import time; print(round(time.time() - $T0, 1))") s"
 
 if [ $ready = 1 ]; then

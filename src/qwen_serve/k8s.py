@@ -264,3 +264,12 @@ def to_yaml(docs: list[dict[str, Any]], header: str) -> str:
 
     body = "---\n".join(yaml.safe_dump(doc, sort_keys=False, width=120) for doc in docs)
     return "".join(f"# {line}\n" for line in header.splitlines()) + "---\n" + body
+
+
+def manifest_command(prepared):
+    """The launch and SGLang command for a manifest (`prepared`: pipeline.Prepared): the API key left out (a Secret
+    supplies it), rebuilt for the same SGLang release."""
+    from .sglang.argv import build_command
+
+    launch = prepared.launch.with_setting("api_key", None, "k8s: the Secret")
+    return launch, build_command(launch, prepared.command.target, jit_folder=JIT_CACHE_MOUNT)

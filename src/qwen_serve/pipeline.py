@@ -214,29 +214,3 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) 
         )
         fix += " (or --force)"
     return launch, Fit(this, hw.describe(), line, fix, auto_line)
-
-
-def resolved_settings(argv: list[str]) -> dict[str, Any]:
-    """The setting values a recorded `qwen-serve ARGS` command resolves to (config file, preset, flags),
-    before the plan's own choices such as layered loading: for scripts and tests that replay a command.
-    The arguments are read by the serve command's own parser."""
-    from .cli.common import typed_settings
-    from .cli.serve import serve
-
-    ctx = serve.make_context("serve", list(argv))
-    launch = resolve(
-        load_config(ctx.params["config_path"]),
-        ctx.params["preset"],
-        typed_settings(ctx, ctx.params),
-        tuple(ctx.params["passthrough"]),
-    )
-    return {s.name: s.value for s in launch.settings}
-
-
-def manifest_command(prepared: Prepared):
-    """The launch and SGLang command for a manifest: the API key left out (a Secret supplies it), rebuilt
-    for the same SGLang release."""
-    from .k8s import JIT_CACHE_MOUNT
-
-    launch = prepared.launch.with_setting("api_key", None, "k8s: the Secret")
-    return launch, build_command(launch, prepared.command.target, jit_folder=JIT_CACHE_MOUNT)

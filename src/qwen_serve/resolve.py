@@ -1,24 +1,48 @@
-"""Stage 2 — layer the sources into one frozen LaunchSettings where every value knows its origin.
+"""Stage 2 — layer the sources into one frozen LaunchSettings where every value knows its origin and its layer.
 
-Precedence is this ordered list and nothing else (lowest first):
-    1. built-in defaults            (settings.FIELDS)
-    2. the config file's top level  (origin "server_config.yaml:port")
-    3. the selected preset          (origin "preset balanced")
-    4. the environment              (origin "env QWEN_SERVE_API_KEY"; only the API key is read there)
-    5. CLI flags the user typed     (origin "cli"); a flag not typed overrides nothing
+Precedence is the Layer type below and nothing else: help, --dry-run, the bundled YAML's comment (a test holds it)
+and the rules that compare two settings all read it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from .config import ConfigFile, Preset
 from .errors import QwenServeError, did_you_mean
 from .settings import FIELDS, FIELDS_BY_NAME
 
-PRECEDENCE = ("default", "config file", "preset", "environment", "cli")
+
+class Layer(IntEnum):
+    """Where a setting's value came from, lowest precedence first."""
+
+    DEFAULT = 0  # built-in defaults (settings.FIELDS)
+    BUNDLED = 1  # the bundled server_config.yaml's top level, under your --config file
+    CONFIG = 2  # the config file's top level (--config FILE, else the bundled one)
+    PRESET = 3  # the selected preset (--preset NAME)
+    ENV = 4  # the environment: QWEN_SERVE_API_KEY, the API key only
+    CLI = 5  # the flags you typed (a flag you did not type overrides nothing)
+    DERIVED = 6  # what a later stage chose from the rest (the checkpoint, the plan, YaRN): its origin says which
+
+    @property
+    def words(self) -> str:
+        return LAYER_WORDS[self]
+
+
+LAYER_WORDS = {
+    Layer.DEFAULT: "built-in defaults",
+    Layer.BUNDLED: "the bundled server_config.yaml's top level",
+    Layer.CONFIG: "your --config file's top level",
+    Layer.PRESET: "the selected preset",
+    Layer.ENV: "QWEN_SERVE_API_KEY",
+    Layer.CLI: "flags you typed",
+    Layer.DERIVED: "what qwen-serve derived from those (each origin named)",
+}
+# the layers a user sets, in order (DERIVED is qwen-serve's own)
+PRECEDENCE = tuple(layer.words for layer in Layer if layer is not Layer.DERIVED)
 # settings that may come from the environment, and the variable each is read from
 ENV_SETTINGS = {"api_key": "QWEN_SERVE_API_KEY"}
 
@@ -28,6 +52,7 @@ class Setting:
     name: str
     value: Any
     origin: str
+    layer: Layer = Layer.DERIVED
 
     @property
     def shown(self) -> Any:
@@ -63,7 +88,7 @@ class LaunchSettings:
 
     def with_setting(self, name: str, value: Any, origin: str) -> LaunchSettings:
         """A copy with one value replaced (later stages may choose, e.g. the plan's load format)."""
-        settings = tuple(Setting(name, value, origin) if s.name == name else s for s in self.settings)
+        settings = tuple(Setting(name, value, origin, Layer.DERIVED) if s.name == name else s for s in self.settings)
         return LaunchSettings(settings, self.sglang_args, self.passthrough, self.preset, self.config_label)
 
     def with_sglang_arg(self, arg: SGLangArg) -> LaunchSettings:
@@ -89,18 +114,19 @@ def resolve(
         if (environ or {}).get(var)
     }
     base = config.base
-    layers: list[tuple[Mapping[str, Any], Any]] = [
-        ({f.name: f.default for f in FIELDS}, lambda name: "default"),
-        (base.values if base else {}, lambda name: f"{base.label}:{name}"),
-        (config.values, lambda name: f"{config.label}:{name}"),
-        (preset.values if preset else {}, lambda name: preset_origin),
-        (env_values, lambda name: f"env {ENV_SETTINGS[name]}"),
-        (_typed_cli(cli_values), lambda name: "cli"),
-    ]
+    layers: dict[Layer, tuple[Mapping[str, Any], Any]] = {
+        Layer.DEFAULT: ({f.name: f.default for f in FIELDS}, lambda name: "default"),
+        Layer.BUNDLED: (base.values if base else {}, lambda name: f"{base.label}:{name}"),
+        Layer.CONFIG: (config.values, lambda name: f"{config.label}:{name}"),
+        Layer.PRESET: (preset.values if preset else {}, lambda name: preset_origin),
+        Layer.ENV: (env_values, lambda name: f"env {ENV_SETTINGS[name]}"),
+        Layer.CLI: (_typed_cli(cli_values), lambda name: "cli"),
+    }
     chosen: dict[str, Setting] = {}
-    for values, origin in layers:
+    for layer in sorted(layers):
+        values, origin = layers[layer]
         for name, value in values.items():
-            chosen[name] = Setting(name, value, origin(name))
+            chosen[name] = Setting(name, value, origin(name), layer)
     args: dict[str, SGLangArg] = {}
     for flag, value in (base.sglang_args if base else {}).items():
         args[flag] = SGLangArg(flag, value, f"{base.label}:sglang_args.{flag}")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from qwen_serve.cli.serve import resolved_settings
 from qwen_serve.hardware import parse_gpu_spec
-from qwen_serve.pipeline import resolved_settings
 from qwen_serve.plan import plan
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ H200 = parse_gpu_spec("H200").gpu
 def replayed_settings(command: str, preset: str) -> dict:
     """The settings a row's `[NAME=value …] qwen-serve …` command resolved to, read by the serve command's
     own parser (`resolved_settings`), with the preset `--preset auto` chose on the GPU in its place."""
-    from qwen_serve.pipeline import resolved_settings
+    from qwen_serve.cli.serve import resolved_settings
 
     words = shlex.split(command)
     words = words[words.index("qwen-serve") + 1 :]
@@ -94,7 +94,7 @@ def test_presets_measured_text_matches_the_summary():
 def test_the_plan_follows_a_larger_prefill_chunk_as_sglang_did():
     """Call h's --chunked-prefill-size 16384: SGLang reserved more for activations and kept 11 % fewer KV
     tokens than the preset's 8,192; the plan says the same within 1 %, and without the setting it would not."""
-    from qwen_serve.pipeline import resolved_settings
+    from qwen_serve.cli.serve import resolved_settings
 
     ((_, preset, settings, log),) = [r for r in measured_preset_rows() if r[0] == "knob:auto+prefill-chunk-16k"]
     kv_tokens = int(re.search(r"KV Cache is allocated\..*?#tokens: (\d+)", log).group(1))

@@ -73,8 +73,8 @@ def test_the_replicas_summary_is_made_from_the_raw_files_and_counts_every_reques
 def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
     """scripts/gpu/quality.py on an H200: each preset loaded the same random bf16 safetensors; the plan's
     weights against SGLang's log, and its peak at load against the measured one where it was caught."""
+    from qwen_serve.cli.serve import resolved_settings
     from qwen_serve.hardware import parse_gpu_spec
-    from qwen_serve.pipeline import resolved_settings
     from qwen_serve.plan import plan
 
     measured = [r for _, r in script("scripts/readme_tables.py").quality_rows()]  # every quality.py call of the day
@@ -92,8 +92,8 @@ def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
 def test_fp8_loads_the_whole_bf16_model_first_as_the_plan_says():
     """scripts/gpu/peak_at_load.sh fp8 on an H200 (real files, 4,096-token KV pool, no CUDA graphs): the
     highest nvidia-smi reading above the CUDA context is the bf16 model, and the plan is not under it."""
+    from qwen_serve.cli.serve import resolved_settings
     from qwen_serve.hardware import parse_gpu_spec
-    from qwen_serve.pipeline import resolved_settings
     from qwen_serve.plan import plan
 
     csv = ROOT / "bench/results/h200/quality/2026-12-02/peak-fp8/peak_fp8.smi.csv"

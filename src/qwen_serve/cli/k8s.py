@@ -45,8 +45,8 @@ def k8s_command(
     """Print Kubernetes manifests: SGLang workers behind sglang-router, probes that mean ready."""
     import os
 
-    from ..k8s import Deployment, manifests, to_yaml
-    from ..pipeline import manifest_command, prepare
+    from ..k8s import Deployment, manifest_command, manifests, to_yaml
+    from ..pipeline import prepare
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
     if not replicas.isdigit() or int(replicas) < 1:

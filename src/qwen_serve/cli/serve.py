@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import click
 
 from ..errors import QwenServeError
+from ..resolve import PRECEDENCE as PRECEDENCE_LAYERS
 from ..settings import ROUTER_METRICS_PORT
 from .common import CONTEXT, Command, Finite, setting_options, typed_settings
 
 KEY_FILE_MAX_BYTES = 4096
 MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
 
-PRECEDENCE = """\b
-Precedence (lowest first): the bundled server_config.yaml's top level (the
-defaults shown) < your --config file's top level < the selected preset
-< QWEN_SERVE_API_KEY < flags you typed.  Other SGLang flags go after `--`, checked
-against SGLang's parser (a flag qwen-serve models, like --port, is refused):
-  qwen-serve --preset balanced -- --enable-metrics"""
+PRECEDENCE = (
+    "\b\n"
+    + textwrap.fill(
+        "Precedence (lowest first): " + " < ".join(PRECEDENCE_LAYERS) + ". Other SGLang flags go after `--`, "
+        "checked against SGLang's parser (a flag qwen-serve models, like --port, is refused):",
+        78,
+    )
+    + "\n  qwen-serve --preset balanced -- --enable-metrics"
+)
 
 
 @click.command("serve", cls=Command, context_settings=CONTEXT, epilog=PRECEDENCE)
@@ -468,3 +473,21 @@ def _serve_fleet(
         router_log=Path(log_file) if log_file else None,
     )
     sys.exit(supervisor.run())
+
+
+def resolved_settings(argv: list[str]) -> dict[str, object]:
+    """The setting values a recorded `qwen-serve ARGS` command resolves to (config file, preset, flags),
+    before the plan's own choices such as layered loading: for scripts and tests that replay a command.
+    The arguments are read by the serve command's own parser."""
+    from ..config import load_config
+    from ..resolve import resolve
+    from .common import typed_settings
+
+    ctx = serve.make_context("serve", list(argv))
+    launch = resolve(
+        load_config(ctx.params["config_path"]),
+        ctx.params["preset"],
+        typed_settings(ctx, ctx.params),
+        tuple(ctx.params["passthrough"]),
+    )
+    return {s.name: s.value for s in launch.settings}

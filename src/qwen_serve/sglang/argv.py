@@ -175,7 +175,9 @@ def build_command(
             "SGLang has no --enable-flashinfer: it is translated to --attention-backend flashinfer "
             f"(enable_flashinfer from {origin})"
         )
-        attention = Setting("attention_backend", "flashinfer", f"{origin} (enable_flashinfer)")
+        attention = Setting(
+            "attention_backend", "flashinfer", f"{origin} (enable_flashinfer)", launch.get("enable_flashinfer").layer
+        )
 
     for spec in FIELDS:
         if spec.sglang_flag is None:
@@ -404,17 +406,6 @@ def choice_error(target, option: str, value: Any, what: str, fix: str | None = N
     )
 
 
-def _rank(origin: str) -> int:
-    """Where an origin stands in resolve.PRECEDENCE: default < config file < preset < environment < cli."""
-    if origin == "default":
-        return 0
-    if origin.startswith("preset "):
-        return 2
-    if origin.startswith("env "):
-        return 3
-    return 4 if origin == "cli" else 1
-
-
 def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     """SGLang's humming quantization is configured by environment variables, not flags: build them
     from the humming_* settings, and refuse settings that would be silently ignored."""
@@ -426,7 +417,7 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     if quantization.value != "humming":
         # a preset's humming_* keys go with the preset's quantization: a quantization typed over it
         # takes them along; humming_* set as high as the quantization itself contradict it
-        stronger = [s for s in given if _rank(s.origin) >= _rank(quantization.origin)]
+        stronger = [s for s in given if s.layer >= quantization.layer]
         if given and not stronger:
             notes.append(
                 f"quantization {quantization.value!r} ({quantization.origin}) replaces the humming "

@@ -9,7 +9,7 @@ child, so each process of the server gets it before SGLang's model runner is imp
 Everything else is SGLang's own `python -m sglang.launch_server`, unchanged.
 """
 
-from qwen_serve.sglang.torchao_fix import install
+from qwen_serve.sglang.patches import install
 
 PATCHED = install()
 

@@ -16,7 +16,7 @@ lm_head) — is put on the GPU, filled with just its own tensors read by name fr
 files (through the model's own `load_weights`, so SGLang's sharding and q/k/v stacking apply),
 and quantized before the next unit. Peak ≈ the quantized model + one bf16 layer.
 
-`qwen_serve.sglang.torchao_fix.install` puts `layered_load_model` in SGLang's place when qwen-serve
+`qwen_serve.sglang.patches.install` puts `layered_load_model` in SGLang's place when qwen-serve
 launches with `--load-format layered` (which it chooses where the bf16 model would not fit).
 """
 
