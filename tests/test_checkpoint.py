@@ -107,9 +107,11 @@ def test_jit_caches_live_in_one_folder_and_yield_to_the_users_environment(qwen_s
     assert env["TVM_FFI_CACHE_DIR"]["value"] == "/srv/jit/tvm-ffi" and env["HUMMING_CACHE_DIR"]["default"]
     assert env["SGLANG_JIT_DEEPGEMM_PRECOMPILE"]["value"] == "0"  # block-FP8: compile each shape as met
 
-    from qwen_serve.pipeline import prepare
+    from qwen_serve.pipeline import LaunchRequest, prepare
 
-    command = prepare(None, None, {"model_path": checkpoint_dir("Qwen/Qwen3-14B-AWQ")}, (), "H200").command
+    command = prepare(
+        LaunchRequest(cli_values={"model_path": checkpoint_dir("Qwen/Qwen3-14B-AWQ")}, gpu_spec="H200")
+    ).command
     child = command.child_env({"HUMMING_CACHE_DIR": "/mine", "PATH": "/bin"})
     assert child["HUMMING_CACHE_DIR"] == "/mine" and child["PATH"] == "/bin"  # the user's own wins
     assert child["SGLANG_DG_CACHE_DIR"] == "/srv/jit/deep_gemm"
@@ -117,10 +119,14 @@ def test_jit_caches_live_in_one_folder_and_yield_to_the_users_environment(qwen_s
 
 
 def test_the_progress_line_names_the_checkpoints_jit_compile(checkpoint_dir):
-    from qwen_serve.pipeline import prepare
+    from qwen_serve.pipeline import LaunchRequest, prepare
 
     for hub_id, words in (("Qwen/Qwen3-14B-FP8", "DeepGEMM"), ("Qwen/Qwen3-14B-AWQ", "awq_marlin")):
-        labels = dict(prepare(None, None, {"model_path": checkpoint_dir(hub_id)}, (), "H200").command.phase_labels)
+        labels = dict(
+            prepare(
+                LaunchRequest(cli_values={"model_path": checkpoint_dir(hub_id)}, gpu_spec="H200")
+            ).command.phase_labels
+        )
         assert words in labels["cuda_graphs"]
 
 

@@ -205,9 +205,9 @@ def test_a_typed_quantization_takes_the_presets_humming_settings_along(qwen_serv
 )
 def test_what_a_first_launch_compiles_is_named_in_the_cuda_graph_phase(preset, cli, named):
     """The progress line during SGLang's CUDA-graph capture says what is compiling, not only that it waits."""
-    from qwen_serve.pipeline import prepare
+    from qwen_serve.pipeline import LaunchRequest, prepare
 
-    labels = dict(prepare(None, preset, cli, (), "H200").command.phase_labels)
+    labels = dict(prepare(LaunchRequest(preset=preset, cli_values=cli, gpu_spec="H200")).command.phase_labels)
     if not named:
         assert labels == {}  # the generic label of sglang.log.PHASES stays
     for words in named:

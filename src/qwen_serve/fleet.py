@@ -383,7 +383,7 @@ def build_fleet(
     log_dir: Path,
 ) -> Fleet:
     """The workers' qwen-serve commands (each its own SGLang on its own GPUs) and the router's."""
-    from .pipeline import prepare
+    from .pipeline import LaunchRequest, prepare
 
     launch = prepared.launch
     tp = int(launch["tp_size"] or 1)
@@ -435,7 +435,16 @@ def build_fleet(
         if launch["api_key"]:
             env["QWEN_SERVE_API_KEY"] = launch["api_key"]
         sglang_argv = (
-            prepare(config_path, preset, local, passthrough, None, True, sglang_version, {}).command.argv
+            prepare(
+                LaunchRequest(
+                    config_path=config_path,
+                    preset=preset,
+                    cli_values=local,
+                    passthrough=tuple(passthrough),
+                    force=True,
+                    sglang_version=sglang_version,
+                )
+            ).command.argv
             if show_sglang
             else ()
         )

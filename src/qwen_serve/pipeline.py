@@ -7,7 +7,7 @@ that fits), so it hands the argv stage the launch settings to use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .checkpoint import settle as settle_checkpoint
@@ -38,18 +38,33 @@ class Prepared:
     notes: tuple[str, ...] = ()  # what the pipeline decided that the user should read (the checkpoint's choices)
 
 
-def prepare(
-    config_path: str | None,
-    preset: str | None,
-    cli_values: dict[str, Any],
-    passthrough: tuple[str, ...],
-    gpu_spec: str | None = None,
-    force: bool = False,
-    sglang_version: str | None = None,
-    environ: dict[str, str] | None = None,
-) -> Prepared:
+@dataclass(frozen=True, kw_only=True)
+class LaunchRequest:
+    """What a launch asks for, before anything is resolved: the library's input (the CLI, k8s, systemd, the fleet
+    and the tests build one). `cli_values`: the flags the user typed, as text; `environ`: where QWEN_SERVE_API_KEY
+    is read (None: nowhere); `force`: plan without enforcing (the plan is still made where --gpu names the GPUs)."""
+
+    config_path: str | None = None
+    preset: str | None = None
+    cli_values: dict[str, Any] = field(default_factory=dict)
+    passthrough: tuple[str, ...] = ()
+    gpu_spec: str | None = None
+    force: bool = False
+    sglang_version: str | None = None
+    environ: dict[str, str] | None = None
+
+
+def prepare(request: LaunchRequest) -> Prepared:
+    """config -> resolve -> checkpoint -> long context -> plan -> SGLang's command, for one request."""
     from .sglang.capabilities import target_for
 
+    config_path, preset, cli_values, passthrough = (
+        request.config_path,
+        request.preset,
+        dict(request.cli_values),
+        tuple(request.passthrough),
+    )
+    gpu_spec, force, sglang_version = request.gpu_spec, request.force, request.sglang_version
     config = load_config(config_path)
     auto = preset == "auto" and "auto" not in config.presets
     # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
@@ -57,7 +72,7 @@ def prepare(
     auto_line = None
     if auto:
         preset, auto_line = auto_preset(config, cli_values, hw, passthrough)
-    launch = resolve(config, preset, cli_values, passthrough, environ)
+    launch = resolve(config, preset, cli_values, passthrough, request.environ)
     launch, notes = settle_checkpoint(launch)
     launch, long_notes = settle_long_context(launch)
     notes += long_notes

@@ -46,14 +46,22 @@ def k8s_command(
     import os
 
     from ..k8s import Deployment, manifest_command, manifests, to_yaml
-    from ..pipeline import prepare
+    from ..pipeline import LaunchRequest, prepare
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
     if not replicas.isdigit() or int(replicas) < 1:
         raise QwenServeError(f"--replicas '{replicas}' is not a count of workers", allowed="an integer >= 1")
     deployment = Deployment(name, namespace, int(replicas), image, router_image, router_policy)
     prepared = prepare(
-        config_path, preset, cli_values, tuple(passthrough), gpu_spec, False, sglang_version, dict(os.environ)
+        LaunchRequest(
+            config_path=config_path,
+            preset=preset,
+            cli_values=cli_values,
+            passthrough=tuple(passthrough),
+            gpu_spec=gpu_spec,
+            sglang_version=sglang_version,
+            environ=dict(os.environ),
+        )
     )
     if prepared.fit and not prepared.fit.plan.fits:
         raise QwenServeError(prepared.fit.line, fix=prepared.fit.fix)

@@ -135,12 +135,21 @@ def serve(
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
 
-    from ..pipeline import clear_to_launch, prepare
+    from ..pipeline import LaunchRequest, clear_to_launch, prepare
 
     if api_key_file:
         cli_values["api_key"] = _read_key_file(api_key_file, cli_values.get("api_key"))
     prepared = prepare(
-        config_path, preset, cli_values, tuple(passthrough), gpu_spec, force, sglang_version, dict(os.environ)
+        LaunchRequest(
+            config_path=config_path,
+            preset=preset,
+            cli_values=cli_values,
+            passthrough=tuple(passthrough),
+            gpu_spec=gpu_spec,
+            force=force,
+            sglang_version=sglang_version,
+            environ=dict(os.environ),
+        )
     )
     _check_outputs(prepared, ready_file, log_file, config_path, api_key_file)
     count = _replicas(click.get_current_context(), replicas, worker_urls)

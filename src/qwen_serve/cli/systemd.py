@@ -27,7 +27,7 @@ def systemd_command(key_file, user, working_directory, serve_args):
     """Print a systemd unit: qwen-serve as a service, ready when a real generation succeeds."""
     import os
 
-    from ..pipeline import prepare
+    from ..pipeline import LaunchRequest, prepare
     from ..systemd import Unit, render
     from .common import typed_settings
     from .serve import serve
@@ -48,14 +48,15 @@ def systemd_command(key_file, user, working_directory, serve_args):
             fix="write the key there first (chmod 600), or drop --key-file",
         )
     prepared = prepare(  # what a launch would refuse is refused now, not at the service's first start
-        params["config_path"],
-        params["preset"],
-        typed_settings(ctx, params),
-        tuple(params["passthrough"]),
-        params["gpu_spec"],
-        True,
-        None,
-        dict(os.environ),
+        LaunchRequest(
+            config_path=params["config_path"],
+            preset=params["preset"],
+            cli_values=typed_settings(ctx, params),
+            passthrough=tuple(params["passthrough"]),
+            gpu_spec=params["gpu_spec"],
+            force=True,  # the GPU is the service host's, not necessarily this machine's
+            environ=dict(os.environ),
+        )
     )
     preset = prepared.launch.preset.name if prepared.launch.preset else "settings"
     unit = Unit(
