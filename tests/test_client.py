@@ -88,7 +88,7 @@ def test_server_down_exits_2_with_one_line():
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot reach the server" in lines[0] and "is it running?" in lines[0]
-    assert "qwen-serve --preset balanced" in lines[0]
+    assert "qwen-serve --preset auto" in lines[0]
 
 
 def test_wait_gives_up_with_exit_2():

@@ -124,3 +124,14 @@ def test_weights_and_jit_caches_outlive_a_pod(qwen_serve):
     assert mounts["hf-cache"] == "/root/.cache/huggingface" and mounts["jit-cache"] == JIT_CACHE_MOUNT
     assert not any("emptyDir" in v and v["name"] in claims for v in worker["template"]["spec"]["volumes"])
     assert docs["Service/qwen3-14b-workers"]["spec"]["clusterIP"] == "None"
+
+
+def test_pods_that_serve_metrics_carry_prometheus_scrape_annotations(qwen_serve):
+    """The router always serves /metrics; a worker only with SGLang's --enable-metrics (off by default: unmeasured)."""
+    plain = manifests(qwen_serve, "--preset", "fp8")
+    assert "annotations" not in plain["StatefulSet/qwen3-14b-worker"]["spec"]["template"]["metadata"]
+    router = plain["Deployment/qwen3-14b-router"]["spec"]["template"]["metadata"]["annotations"]
+    assert router["prometheus.io/scrape"] == "true" and router["prometheus.io/port"] == "29000"
+    metrics = manifests(qwen_serve, "--preset", "fp8", "--port", "31000", "--", "--enable-metrics")
+    worker = metrics["StatefulSet/qwen3-14b-worker"]["spec"]["template"]["metadata"]["annotations"]
+    assert worker == {"prometheus.io/scrape": "true", "prometheus.io/port": "31000", "prometheus.io/path": "/metrics"}

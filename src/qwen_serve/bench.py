@@ -294,7 +294,7 @@ def served_model(url: str, api_key: str | None, model: str | None) -> str:
     except httpx.HTTPError as exc:
         raise QwenServeError(
             f"cannot reach the server at {url} ({type(exc).__name__}: {exc})",
-            fix="is it running? try `qwen-serve --preset balanced`",
+            fix="is it running? start one with `qwen-serve --preset auto`",
         ) from exc
     if model:
         return model

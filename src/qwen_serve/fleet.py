@@ -26,7 +26,7 @@ from typing import Any
 from .errors import QwenServeError
 from .outputs import WRITTEN_BY
 from .settings import ROUTER_METRICS_PORT
-from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, StopPresses, _die_with_parent, _write_atomic
+from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, StopPresses, die_with_parent, write_atomic
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
@@ -123,7 +123,7 @@ class Member:
             stdin=subprocess.DEVNULL,
             env=self.env,
             start_new_session=True,  # the terminal's Ctrl-C reaches qwen-serve alone, which stops them in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         out.close()
 
@@ -305,7 +305,7 @@ class FleetSupervisor:
     def _announce(self) -> None:
         facts = self.ready_facts()
         if self.ready_file:
-            _write_atomic(Path(self.ready_file), facts)
+            write_atomic(Path(self.ready_file), facts)
         self.say(
             f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — sglang-router in front of "
             f"{len(self.fleet.worker_urls)} worker(s): {', '.join(self.fleet.worker_urls)}"

@@ -115,6 +115,20 @@ HF_CACHE_SIZE = "64Gi"  # Qwen/Qwen3-14B is 27.5 GiB, -FP8 15.2 GiB, -AWQ 9.3 Gi
 JIT_CACHE_SIZE = "8Gi"  # DeepGEMM's and humming's kernels (MBs each), flashinfer's, triton's
 
 
+def _scrape(argv: list[str], port: int) -> dict[str, Any]:
+    """Prometheus' scrape annotations for a pod whose command serves /metrics (SGLang's --enable-metrics, on its
+    own port; the router's, always); none where nothing is served."""
+    if "--enable-metrics" not in argv:
+        return {}
+    return {
+        "annotations": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
+    }
+
+
 def _claim(name: str, size: str) -> dict[str, Any]:
     return {
         "metadata": {"name": name},
@@ -218,7 +232,7 @@ def manifests(
                 "podManagementPolicy": "Parallel",
                 "selector": {"matchLabels": worker_labels(d)},
                 "template": {
-                    "metadata": {"labels": worker_labels(d)},
+                    "metadata": {"labels": worker_labels(d), **_scrape(argv, port)},
                     "spec": {
                         "terminationGracePeriodSeconds": math.ceil(stop_timeout) + 10,  # SGLang drains first
                         "containers": [worker],
@@ -239,7 +253,7 @@ def manifests(
                 "replicas": 1,
                 "selector": {"matchLabels": router_labels(d)},
                 "template": {
-                    "metadata": {"labels": router_labels(d)},
+                    "metadata": {"labels": router_labels(d), **_scrape(["--enable-metrics"], METRICS_PORT)},
                     "spec": {"serviceAccountName": sa, "containers": [router]},
                 },
             },

@@ -38,7 +38,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the ter
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: the kernel SIGKILLs SGLang's launch process when qwen-serve dies for any
     reason (kill -9 included); SGLang's scheduler and detokenizer set the same on themselves
     (sglang.srt.utils.kill_itself_when_parent_died), so the whole tree goes."""
@@ -191,7 +191,7 @@ def secret_pattern(secret: str):
     return re.compile(rb"(?<![\w.~+/=-])" + re.escape(secret.encode()) + rb"(?![\w.~+/=-])")
 
 
-def _write_atomic(path: Path, facts: dict[str, Any]) -> None:
+def write_atomic(path: Path, facts: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
@@ -438,7 +438,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self._pump_thread = threading.Thread(target=self._pump, args=(self.child.stdout, self._log), daemon=True)
         self._pump_thread.start()
@@ -559,12 +559,12 @@ class Supervisor:
     def _announce(self, seconds: float) -> None:
         facts = self.ready_facts(seconds)
         try:  # before the ready file: whoever waits for that one finds the record too
-            _write_atomic(server_record_path(self.facts.port), {**facts, "qwen_serve_pid": os.getpid()})
+            write_atomic(server_record_path(self.facts.port), {**facts, "qwen_serve_pid": os.getpid()})
             self.record_written = True
         except OSError:
             pass  # a read-only cache only costs the benchmark its preset/GPU label
         if self.options.ready_file:
-            _write_atomic(self.options.ready_file, facts)
+            write_atomic(self.options.ready_file, facts)
         sd_notify(f"READY=1\nSTATUS=serving {facts['base_url']}")  # under systemd (Type=notify): now active
         for line in banner_lines(facts):
             self.display.note(line)

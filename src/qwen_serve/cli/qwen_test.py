@@ -159,7 +159,7 @@ def qwen_test_command(
     except client.Unreachable as exc:
         click.echo(
             f"qwen-test: error: cannot reach the server at {exc}; is it running? "
-            f"try `qwen-serve --preset balanced`, or pass --base-url/--port, or --wait 600",
+            f"start one with `qwen-serve --preset auto`, or pass --base-url/--port, or --wait 600",
             err=True,
         )
         sys.exit(2)

@@ -53,8 +53,8 @@ CRASH_CAUSES: tuple[tuple[re.Pattern, str], ...] = tuple(
     for p, why in (
         (
             r"CUDA out of memory|OutOfMemoryError|Not enough memory|out of memory",
-            "the GPU ran out of memory: run `qwen-serve plan` or pick a smaller preset (memory_optimized, "
-            "ultra_low_memory), a lower --context-length, or more GPUs (--tp-size)",
+            "the GPU ran out of memory: `qwen-serve plan` lists the presets that fit this GPU; or a smaller preset, "
+            "a lower --context-length, or more GPUs (--tp-size)",
         ),
         (
             r"Address already in use|Errno 98",
