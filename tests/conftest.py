@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # then fails at once instead of sleeping through its retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Python's own default: write the bytecode of what is imported (.pyc), so that the tests' many processes (each
+# importing click, rich, transformers or SGLang) compile a module once, not once per process. A workplace that
+# sets PYTHONDONTWRITEBYTECODE=1 (this one does) made the product suite take 5 min 43 s on 2 cores, against 3 min
+# 30 s with site-packages' bytecode present (2026-12-03).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 class Result:
