@@ -368,23 +368,22 @@ def build_fleet(
     worker_urls: tuple[str, ...],
     policy: str,
     metrics_port: int | str = ROUTER_METRICS_PORT,
-    config_path: str | None,
-    cli_values: dict[str, Any],
-    passthrough: tuple[str, ...],
+    request,  # pipeline.LaunchRequest: what the user asked for; each worker asks for the same on its own port
     hardware,  # hardware.Hardware of the GPUs named or detected, or None
-    gpu_spec: str | None,
-    force: bool,
     show_sglang: bool = False,  # --dry-run: resolve each worker's SGLang command too (each worker does on launch)
     gpu_share: bool = False,
     memory_fraction: float | None = None,
-    sglang_version: str | None,
     stop_timeout: float,
     ready_timeout: float,
     log_dir: Path,
 ) -> Fleet:
     """The workers' qwen-serve commands (each its own SGLang on its own GPUs) and the router's."""
-    from .pipeline import LaunchRequest, prepare
+    from dataclasses import replace
 
+    from .pipeline import prepare
+
+    config_path, cli_values, passthrough = request.config_path, request.cli_values, request.passthrough
+    gpu_spec, force, sglang_version = request.gpu_spec, request.force, request.sglang_version
     launch = prepared.launch
     tp = int(launch["tp_size"] or 1)
     gpu_count = hardware.count if hardware else None
@@ -436,14 +435,7 @@ def build_fleet(
             env["QWEN_SERVE_API_KEY"] = launch["api_key"]
         sglang_argv = (
             prepare(
-                LaunchRequest(
-                    config_path=config_path,
-                    preset=preset,
-                    cli_values=local,
-                    passthrough=tuple(passthrough),
-                    force=True,
-                    sglang_version=sglang_version,
-                )
+                replace(request, preset=preset, cli_values=local, gpu_spec=None, force=True, environ=None)
             ).command.argv
             if show_sglang
             else ()

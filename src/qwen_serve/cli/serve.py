@@ -139,22 +139,21 @@ def serve(
 
     if api_key_file:
         cli_values["api_key"] = _read_key_file(api_key_file, cli_values.get("api_key"))
-    prepared = prepare(
-        LaunchRequest(
-            config_path=config_path,
-            preset=preset,
-            cli_values=cli_values,
-            passthrough=tuple(passthrough),
-            gpu_spec=gpu_spec,
-            force=force,
-            sglang_version=sglang_version,
-            environ=dict(os.environ),
-        )
+    request = LaunchRequest(
+        config_path=config_path,
+        preset=preset,
+        cli_values=cli_values,
+        passthrough=tuple(passthrough),
+        gpu_spec=gpu_spec,
+        force=force,
+        sglang_version=sglang_version,
+        environ=dict(os.environ),
     )
+    prepared = prepare(request)
     _check_outputs(prepared, ready_file, log_file, config_path, api_key_file)
     count = _replicas(click.get_current_context(), replicas, worker_urls)
     if count is not None:
-        _serve_fleet(prepared, count, cli_values, **click.get_current_context().params)
+        _serve_fleet(prepared, count, request, **click.get_current_context().params)
         return
     if dry_run:
         _show_dry_run(prepared, as_json)
@@ -386,15 +385,13 @@ def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
 def _serve_fleet(
     prepared,
     count: int,
-    cli_values: dict,
+    request,
     *,
     worker_urls,
     gpu_share,
     router_policy,
     router_metrics_port,
-    config_path,
     log_file,
-    passthrough,
     gpu_spec,
     force,
     sglang_version,
@@ -428,16 +425,11 @@ def _serve_fleet(
         policy=router_policy,
         metrics_port=router_metrics_port,
         show_sglang=dry_run,
-        config_path=config_path,
-        cli_values=cli_values,
-        passthrough=tuple(passthrough),
+        request=request,
         hardware=hw,
-        gpu_spec=gpu_spec,
         gpu_share=gpu_share,
         memory_fraction=prepared.launch["mem_fraction_static"]
         or (prepared.fit.plan.mem_fraction_static if prepared.fit else None),
-        force=force,
-        sglang_version=sglang_version,
         stop_timeout=stop_timeout,
         ready_timeout=ready_timeout,
         log_dir=log_dir,
