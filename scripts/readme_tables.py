@@ -656,7 +656,36 @@ def quality_h200() -> str:
     return "\n".join(lines)
 
 
+def presets_h200_simple() -> str:
+    """The README's table: each preset's latest FA3 row (same summary as presets-h200-fa3), in the words a user
+    picks by — speed at 1 and 64 requests against plain SGLang bf16 of the same call, KV tokens, time to ready."""
+    data = json.loads((FA3_RUN / "summary.json").read_text(encoding="utf-8"))
+    rows: dict[str, dict[int, dict]] = {}
+    for row in data["rows"]:
+        if "error" not in row and row["launch"].startswith("preset:") and row.get("jit_cache") != "cold":
+            rows.setdefault(row["launch"].removeprefix("preset:"), {})[row["concurrency"]] = row
+    lines = [
+        "| preset | speed at 1 request (× plain bf16) | at 64 requests | KV cache tokens | ready in |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, levels in sorted(rows.items(), key=lambda kv: -kv[1][64]["ratio_to_bf16"]):
+        one, many = levels[1], levels[64]
+        lines.append(
+            f"| `{name}` | {one['ratio_to_bf16']:.2f}× | {many['ratio_to_bf16']:.2f}× | {one['kv_tokens']:,} | "
+            f"{one['ready_s']:.0f} s |"
+        )
+    lines += [
+        "",
+        f"One H200, FA3 attention and DeepGEMM as a real install runs them; plain bf16 SGLang: 1.00× and "
+        f"{min(r['kv_tokens'] for r in data['rows'] if r.get('launch') == 'sglang-bf16'):,} KV tokens. "
+        "`ready in`: that run's start, with the JIT caches as it found them. Every row, cold starts and what was "
+        "not measured: [docs/presets.md](docs/presets.md).",
+    ]
+    return "\n".join(lines)
+
+
 SECTIONS = {
+    "presets-h200-simple": presets_h200_simple,
     "presets-h200-fa3": presets_h200_fa3,
     "presets-h200": presets_h200,
     "knobs-h200": knobs_h200,
