@@ -58,14 +58,9 @@ def prepare(request: LaunchRequest) -> Prepared:
     """config -> resolve -> checkpoint -> long context -> plan -> SGLang's command, for one request."""
     from .sglang.capabilities import target_for
 
-    config_path, preset, cli_values, passthrough = (
-        request.config_path,
-        request.preset,
-        dict(request.cli_values),
-        tuple(request.passthrough),
-    )
-    gpu_spec, force, sglang_version = request.gpu_spec, request.force, request.sglang_version
-    config = load_config(config_path)
+    preset, cli_values, passthrough = request.preset, request.cli_values, request.passthrough
+    gpu_spec, force = request.gpu_spec, request.force
+    config = load_config(request.config_path)
     auto = preset == "auto" and "auto" not in config.presets
     # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
     hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or gpu_spec or not force else None
@@ -76,7 +71,7 @@ def prepare(request: LaunchRequest) -> Prepared:
     launch, notes = settle_checkpoint(launch)
     launch, long_notes = settle_long_context(launch)
     notes += long_notes
-    target = target_for(sglang_version)
+    target = target_for(request.sglang_version)
     check_other_presets(config, preset, target)
     fit = None
     if hw is not None and (gpu_spec or not force):

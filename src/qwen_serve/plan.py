@@ -141,14 +141,18 @@ class Weights:
     peak_note: str
 
 
-def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = False) -> Weights:
+def stored_bytes(model: ModelFacts, scheme: str) -> float:
+    """The model's weights under a scheme, whole: its linears with their scales; embedding, lm_head and norms bf16."""
     layer = sum(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())
+    return model.layers * layer + 2 * (model.embedding_params + model.norm_params)
+
+
+def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = False) -> Weights:
     layer_bf16 = sum(linear_bytes(o, i, "bf16") for o, i in model.linear_shapes())
-    rest = 2 * (model.embedding_params + model.norm_params)  # embedding, lm_head, norms stay bf16
-    total = model.layers * layer + rest
     buffers = BUFFERS_GIB * GIB
+    total = stored_bytes(model, scheme)
     per_gpu = total / tp_size + buffers  # linears, embedding and lm_head are all sharded; norms are tiny
-    bf16_per_gpu = (model.layers * layer_bf16 + rest) / tp_size + buffers
+    bf16_per_gpu = stored_bytes(model, "bf16") / tp_size + buffers
     if scheme.startswith("torchao:"):
         scratch = quantize_scratch_bytes(model, scheme, tp_size)
         if layered:
@@ -404,8 +408,4 @@ def download_bytes(model_path: str) -> int:
     then quantizes them to in memory."""
     from .model import model_facts
 
-    model = model_facts(model_path)
-    scheme = weight_scheme(None, None, model_path)
-    return round(model.layers * sum(linear_bytes(o, i, scheme) for o, i in model.linear_shapes())) + 2 * (
-        model.embedding_params + model.norm_params
-    )
+    return round(stored_bytes(model_facts(model_path), weight_scheme(None, None, model_path)))

@@ -40,12 +40,12 @@ def dry_run_data(
         + [{"key": f"sglang_args.{a.flag}", "value": a.value, "origin": a.origin} for a in launch.sglang_args],
         "env": [{"name": e.name, "value": e.shown, "origin": e.origin, "default": e.default} for e in command.env],
         "passthrough": list(launch.passthrough),
-        "checkpoint": checkpoint_line(launch, fit),
+        "checkpoint": checkpoint_line(launch),
         "notes": [*notes, *command.notes],
     }
 
 
-def checkpoint_line(launch: LaunchSettings, fit=None) -> str:
+def checkpoint_line(launch: LaunchSettings) -> str:
     """Which checkpoint is served, what it stores, and (a hub id not in the cache) what will be downloaded."""
     from .model import read_checkpoint
     from .preflight import hf_cache_dir, looks_local

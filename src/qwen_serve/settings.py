@@ -193,10 +193,17 @@ HUMMING_INPUT = Bound(
     "pick one of those, e.g. --humming-input-dtype float8e4m3, or leave it unset",
 )
 NONEMPTY = Bound(lambda v: bool(v.strip()), "a non-empty string", "remove the key or give it a value")
+
+
 # an HTTP bearer token (it travels in the Authorization header: printable ASCII, no space or line break) long
 # enough that masking it in logs hides it rather than every occurrence of a common letter
+def header_safe(token: str) -> bool:
+    """A bearer token that can travel in an HTTP header: printable ASCII, no space or line break."""
+    return bool(token) and all(33 <= ord(c) <= 126 for c in token)
+
+
 API_KEY = Bound(
-    lambda v: 8 <= len(v) <= 512 and all(33 <= ord(c) <= 126 for c in v),
+    lambda v: 8 <= len(v) <= 512 and header_safe(v),
     "8 to 512 printable ASCII characters, no spaces or line breaks (it travels in an HTTP header)",
     "use a longer random token, e.g. `openssl rand -hex 24`",
 )

@@ -23,8 +23,13 @@ def bench_script(name: str):
     return module
 
 
+def run_compare(*args: str) -> str:
+    """bench/compare_bench_serving.py ARGS in a process of its own; its stdout."""
+    script = Path(__file__).resolve().parents[2] / "bench" / "compare_bench_serving.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True).stdout
+
+
 def test_comparison_with_bench_serving_output(tmp_path):
-    from pathlib import Path
 
     ours = {
         "levels": [
@@ -49,20 +54,7 @@ def test_comparison_with_bench_serving_output(tmp_path):
     }
     (tmp_path / "q.json").write_text(json.dumps(ours))
     (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
-    script = Path(__file__).resolve().parents[2] / "bench" / "compare_bench_serving.py"
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            str(tmp_path / "q.json"),
-            str(tmp_path / "b.jsonl"),
-            "-o",
-            str(tmp_path / "c.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_compare(str(tmp_path / "q.json"), str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "c.json"))
     data = json.loads((tmp_path / "c.json").read_text())
     assert len(data["rows"]) == 6 and data["worst_abs_difference"] == pytest.approx(1 - 2.0 / 2.1)
     assert "| 8 | output_throughput | 256.00 | 250.00 | +2.4% |" in out
@@ -79,8 +71,6 @@ def test_comparison_with_bench_serving_output(tmp_path):
 )
 def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path, low, scale, count, expected):
     import statistics
-    import subprocess
-    from pathlib import Path
 
     rng = random.Random(count + int(low))
     ttfts = [rng.uniform(low, 240.0) for _ in range(2 * count)]
@@ -107,22 +97,9 @@ def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path,
     }
     (tmp_path / "q.json").write_text(json.dumps({"levels": [level]}))
     (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
-    script = Path(__file__).resolve().parents[2] / "bench" / "compare_bench_serving.py"
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--ours",
-            str(tmp_path / "q.json"),
-            "--theirs",
-            str(tmp_path / "b.jsonl"),
-            "-o",
-            str(tmp_path / "c.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_compare(
+        "--ours", str(tmp_path / "q.json"), "--theirs", str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "c.json")
+    )
     rows = {r["metric"]: r for r in json.loads((tmp_path / "c.json").read_text())["per_request"]}
     p50 = rows["ttft_ms.p50"]
     assert p50["requests"] == [count, count]  # failed requests left out on both sides
@@ -217,7 +194,6 @@ def relay(cpu_server):
 def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_path, monkeypatch, capsys):
     # bench/interleave.py: Q B B Q passes, each tool's own CLI entry point in one process; the two
     # passes of a run send the same prompts (bench_serving's, replayed), the next run other ones
-    from pathlib import Path
 
     url, model_dir, prompts = relay
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # bench_serving looks the model up: offline, in the server's cache
@@ -279,21 +255,13 @@ def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_p
     sent = [prompts[3 + 5 * k : 3 + 5 * k + 5] for k in range(4)]
     assert sent[0] == sent[1] and sent[2] == sent[3] and sent[0] != sent[2]  # qwen-bench replays bench_serving's
     assert "qwen_bench" in capsys.readouterr().out
-    root = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [
-            sys.executable,
-            str(root / "bench/compare_bench_serving.py"),
-            "--ours",
-            *map(str, out.glob("qwen_bench_*.json")),
-            "--theirs",
-            *map(str, out.glob("bench_serving_*.jsonl")),
-            "-o",
-            str(tmp_path / "c.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    run_compare(
+        "--ours",
+        *map(str, out.glob("qwen_bench_*.json")),
+        "--theirs",
+        *map(str, out.glob("bench_serving_*.jsonl")),
+        "-o",
+        str(tmp_path / "c.json"),
     )
     pooled = {r["metric"]: r for r in json.loads((tmp_path / "c.json").read_text())["per_request"]}
     assert pooled["ttft_ms.mean"]["requests"] == [8, 8]
@@ -302,8 +270,6 @@ def test_interleaved_passes_alternate_the_tools_on_the_same_prompts(relay, tmp_p
 def test_runs_of_different_levels_pool_per_level(tmp_path):
     # 2026-11-25-c: one run of concurrency 8 alone (40 rounds), one of 1, 8, 32, 64: each level compares
     # the runs that ran it, and bench_serving's odd rounds against its even ones give its own resolution
-    import subprocess
-    from pathlib import Path
 
     rng = random.Random(3)
 
@@ -353,24 +319,16 @@ def test_runs_of_different_levels_pool_per_level(tmp_path):
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    script = Path(__file__).resolve().parents[2] / "bench" / "compare_bench_serving.py"
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--ours",
-            str(tmp_path / "q1.json"),
-            str(tmp_path / "q2.json"),
-            "--theirs",
-            str(tmp_path / "b1.jsonl"),
-            str(tmp_path / "b2.jsonl"),
-            "-o",
-            str(tmp_path / "c.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_compare(
+        "--ours",
+        str(tmp_path / "q1.json"),
+        str(tmp_path / "q2.json"),
+        "--theirs",
+        str(tmp_path / "b1.jsonl"),
+        str(tmp_path / "b2.jsonl"),
+        "-o",
+        str(tmp_path / "c.json"),
+    )
     data = json.loads((tmp_path / "c.json").read_text())
     runs = {(r["concurrency"], r["metric"]): r["runs"] for r in data["rows"]}
     assert runs[(1, "request_throughput")] == [1, 1] and runs[(8, "request_throughput")] == [2, 2]

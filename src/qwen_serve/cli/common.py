@@ -4,6 +4,7 @@ drawn from `settings.FIELDS`, and a server URL from --base-url or --host/--port.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -41,9 +42,32 @@ class BearerToken(click.ParamType):
     name = "KEY"
 
     def convert(self, value, param, ctx):
-        if not value or not all(33 <= ord(c) <= 126 for c in value):
+        from ..settings import header_safe
+
+        if not header_safe(value):
             self.fail("it is no HTTP bearer token; allowed: printable ASCII, no spaces or line breaks", param, ctx)
         return value
+
+
+def launch_request(params: dict[str, Any], cli_values: dict[str, Any], **changes: Any):
+    """The library's pipeline.LaunchRequest from a command's click parameters (serve, k8s and systemd name them
+    alike); `changes` for what a command decides itself."""
+    import os
+    from dataclasses import replace
+
+    from ..pipeline import LaunchRequest
+
+    request = LaunchRequest(
+        config_path=params.get("config_path"),
+        preset=params.get("preset"),
+        cli_values=cli_values,
+        passthrough=tuple(params.get("passthrough") or ()),
+        gpu_spec=params.get("gpu_spec"),
+        force=bool(params.get("force")),
+        sglang_version=params.get("sglang_version"),
+        environ=dict(os.environ),
+    )
+    return replace(request, **changes)
 
 
 class UserError(click.ClickException):

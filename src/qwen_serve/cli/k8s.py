@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import QwenServeError
-from .common import CONTEXT, Command, setting_options, typed_settings
+from .common import CONTEXT, Command, launch_request, setting_options, typed_settings
 
 EPILOG = """\b
 The workers run the SGLang command `qwen-serve --dry-run` prints for the same flags; the router
@@ -43,26 +43,15 @@ def k8s_command(
     **cli_values,
 ):
     """Print Kubernetes manifests: SGLang workers behind sglang-router, probes that mean ready."""
-    import os
 
     from ..k8s import Deployment, manifest_command, manifests, to_yaml
-    from ..pipeline import LaunchRequest, prepare
+    from ..pipeline import prepare
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
     if not replicas.isdigit() or int(replicas) < 1:
         raise QwenServeError(f"--replicas '{replicas}' is not a count of workers", allowed="an integer >= 1")
     deployment = Deployment(name, namespace, int(replicas), image, router_image, router_policy)
-    prepared = prepare(
-        LaunchRequest(
-            config_path=config_path,
-            preset=preset,
-            cli_values=cli_values,
-            passthrough=tuple(passthrough),
-            gpu_spec=gpu_spec,
-            sglang_version=sglang_version,
-            environ=dict(os.environ),
-        )
-    )
+    prepared = prepare(launch_request(click.get_current_context().params, cli_values))
     if prepared.fit and not prepared.fit.plan.fits:
         raise QwenServeError(prepared.fit.line, fix=prepared.fit.fix)
     launch, command = manifest_command(prepared)

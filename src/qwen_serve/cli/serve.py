@@ -10,7 +10,7 @@ import click
 from ..errors import QwenServeError
 from ..resolve import PRECEDENCE as PRECEDENCE_LAYERS
 from ..settings import ROUTER_METRICS_PORT
-from .common import CONTEXT, Command, Finite, setting_options, typed_settings
+from .common import CONTEXT, Command, Finite, launch_request, setting_options, typed_settings
 
 KEY_FILE_MAX_BYTES = 4096
 MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
@@ -131,24 +131,14 @@ def serve(
     **cli_values,
 ):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
-    import os
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
 
-    from ..pipeline import LaunchRequest, clear_to_launch, prepare
+    from ..pipeline import clear_to_launch, prepare
 
     if api_key_file:
         cli_values["api_key"] = _read_key_file(api_key_file, cli_values.get("api_key"))
-    request = LaunchRequest(
-        config_path=config_path,
-        preset=preset,
-        cli_values=cli_values,
-        passthrough=tuple(passthrough),
-        gpu_spec=gpu_spec,
-        force=force,
-        sglang_version=sglang_version,
-        environ=dict(os.environ),
-    )
+    request = launch_request(click.get_current_context().params, cli_values)
     prepared = prepare(request)
     _check_outputs(prepared, ready_file, log_file, config_path, api_key_file)
     count = _replicas(click.get_current_context(), replicas, worker_urls)

@@ -27,9 +27,9 @@ def systemd_command(key_file, user, working_directory, serve_args):
     """Print a systemd unit: qwen-serve as a service, ready when a real generation succeeds."""
     import os
 
-    from ..pipeline import LaunchRequest, prepare
+    from ..pipeline import prepare
     from ..systemd import Unit, render
-    from .common import typed_settings
+    from .common import launch_request, typed_settings
     from .serve import serve
 
     args = list(serve_args)
@@ -47,17 +47,9 @@ def systemd_command(key_file, user, working_directory, serve_args):
             f"--key-file {key_file!r} is not a file here",
             fix="write the key there first (chmod 600), or drop --key-file",
         )
-    prepared = prepare(  # what a launch would refuse is refused now, not at the service's first start
-        LaunchRequest(
-            config_path=params["config_path"],
-            preset=params["preset"],
-            cli_values=typed_settings(ctx, params),
-            passthrough=tuple(params["passthrough"]),
-            gpu_spec=params["gpu_spec"],
-            force=True,  # the GPU is the service host's, not necessarily this machine's
-            environ=dict(os.environ),
-        )
-    )
+    # what a launch would refuse is refused now, not at the service's first start; force: the GPU is the service
+    # host's, not necessarily this machine's
+    prepared = prepare(launch_request(params, typed_settings(ctx, params), force=True))
     preset = prepared.launch.preset.name if prepared.launch.preset else "settings"
     unit = Unit(
         serve_args=tuple(args),
