@@ -148,9 +148,11 @@ def test_seed_int8_kv_cache_is_not_an_sglang_dtype(qwen_serve):
 
 
 def test_unknown_sglang_arg_in_yaml_suggests(qwen_serve, write_yaml):
-    path = write_yaml("sglang_args:\n  enable-metric: true\n")
+    path = write_yaml("sglang_args:\n  enable-cache-repor: true\n")
     assert_one_clear_line(
-        qwen_serve("--config", path, "--dry-run"), "sglang_args.enable-metric", "did you mean '--enable-metrics'?"
+        qwen_serve("--config", path, "--dry-run"),
+        "sglang_args.enable-cache-repor",
+        "did you mean '--enable-cache-report'?",
     )
 
 
@@ -261,7 +263,7 @@ def test_a_flag_qwen_serve_models_is_refused_after_the_separator(qwen_serve, aft
         (("--enable-torch-compile",), "--enable-torch-compile"),  # a switch: its fix takes no value
         (("--chunked-prefill-size", "16384"), "--chunked-prefill-size 16384"),  # the value the user gave
         (("--chunked-prefill-size=16384",), "--chunked-prefill-size 16384"),
-        (("--port", "--enable-metrics"), "--port 30000"),  # no value given: the example, not the next flag
+        (("--port", "--enable-cache-report"), "--port 30000"),  # no value given: the example, not the next flag
     ],
 )
 def test_the_fix_for_a_modelled_flag_after_the_separator_is_what_to_type(qwen_serve, after, fix):
@@ -308,7 +310,7 @@ def test_words_after_the_separator_still_pass_through(qwen_serve):
         (("--schedule-policy", "lmp"), "did you mean 'lpm'"),
         (("--cuda-graph-max-bs", "many"), "is not an integer"),
         (("--cuda-graph-max-bs",), "needs a value"),
-        (("--schedule-policy", "--enable-metrics"), "needs a value"),
+        (("--schedule-policy", "--enable-cache-report"), "needs a value"),
     ],
 )
 def test_passthrough_values_are_checked_on_the_launch_path_too(qwen_serve, after, words, tmp_path):
@@ -449,7 +451,7 @@ def test_every_spelling_sglangs_parser_accepts_for_a_modelled_flag_is_refused(qw
     path = write_yaml("sglang_args:\n  model: /elsewhere\n")
     result = qwen_serve("--dry-run", "--gpu", "H200", "--config", path)
     assert result.exit_code == 2 and "model_path" in result.stderr and "/elsewhere" not in result.stdout
-    assert qwen_serve("--dry-run", "--gpu", "H200", "--", "--enable-metrics").exit_code == 0
+    assert qwen_serve("--dry-run", "--gpu", "H200", "--", "--enable-cache-report").exit_code == 0
 
 
 @pytest.mark.parametrize(

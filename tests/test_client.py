@@ -177,8 +177,9 @@ def test_tool_calls_must_parse_and_match_the_tools_schema():
     """The tools check: a named tool_choice must come back as tool_calls with JSON arguments valid for the schema;
     tool calls left as text (no tool-call parser on the server) fail it."""
     for answer, status, words in (
-        (call('{"city": "Hangzhou"}'), "pass", "get_weather"),
-        (call('{"town": "Hangzhou"}'), "fail", "'city' is a required property"),
+        (call('{"city": "Hangzhou", "unit": "celsius"}'), "pass", "get_weather"),
+        (call('{"unit": "celsius"}'), "fail", "'city' is a required property"),
+        (call('{"city": "Paris", "unit": "celsius"}'), "fail", "'Paris' is not one of"),
         (call("city=Hangzhou"), "fail", "not JSON"),
         (
             {"content": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "x"}}\n</tool_call>'},
@@ -216,3 +217,46 @@ def test_sglangs_own_parser_constrains_the_tools_checks_arguments_to_the_schema(
     loose = copy.deepcopy(WEATHER_TOOL)
     del loose["function"]["strict"]
     assert "celsius" not in constraint(loose)[1]
+
+
+def test_the_tools_check_closes_its_call_under_sglangs_grammar_with_random_weights(tmp_path):
+    """What the GPU check meets: SGLang 0.5.17 compiles the check's named, strict call (tool_call_parser from the
+    bundled config) into a structural tag with its real xgrammar backend; sampling at random among the tokens that
+    grammar allows (random weights) must close the call within the check's max_tokens, and SGLang's parser must
+    read it back as a call whose arguments match the schema. With a free-text city the whitespace the tag admits
+    kept most random runs open past 128 tokens (the H200 run of 2026-12-03)."""
+    import jsonschema
+    import torch
+    import xgrammar
+    from sglang.srt.constrained.xgrammar_backend import XGrammarGrammarBackend
+    from sglang.srt.entrypoints.openai.protocol import Tool, ToolChoice
+    from sglang.srt.function_call.function_call_parser import FunctionCallParser
+    from transformers import AutoTokenizer
+
+    from qwen_serve.client import WEATHER_TOOL
+    from qwen_serve.config import load_config
+    from qwen_serve.skeleton import write_skeleton
+
+    tokenizer = AutoTokenizer.from_pretrained(write_skeleton(tmp_path / "tiny", tiny=True))
+    vocab = len(tokenizer)
+    parser = FunctionCallParser([Tool(**WEATHER_TOOL)], load_config(None).values["tool_call_parser"])
+    kind, tag = parser.get_structure_constraint(
+        ToolChoice(type="function", function={"name": "get_weather"}), parallel_tool_calls=False
+    )
+    assert kind == "structural_tag"
+    backend = XGrammarGrammarBackend(tokenizer, vocab_size=vocab)
+    key = json.dumps(tag.model_dump(by_alias=True) if hasattr(tag, "model_dump") else tag)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        matcher = backend.dispatch_structural_tag(key).matcher
+        bitmask = xgrammar.allocate_token_bitmask(1, vocab)
+        ids = []
+        while not matcher.is_terminated() and len(ids) < 1024:  # the check's max_tokens
+            matcher.fill_next_token_bitmask(bitmask)
+            logits = torch.randn(1, vocab, generator=generator)
+            xgrammar.apply_token_bitmask_inplace(logits, bitmask)
+            ids.append(int(logits.argmax()))
+            assert matcher.accept_token(ids[-1])
+        _, calls = parser.parse_non_stream(tokenizer.decode(ids))
+        assert [c.name for c in calls] == ["get_weather"], tokenizer.decode(ids)[:200]
+        jsonschema.validate(json.loads(calls[0].parameters), WEATHER_TOOL["function"]["parameters"])

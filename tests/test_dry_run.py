@@ -75,9 +75,9 @@ def test_enable_flashinfer_is_translated_and_said(qwen_serve):
 
 def test_passthrough_after_double_dash_is_untouched(qwen_serve):
     argv = first_line(
-        qwen_serve("--preset", "balanced", "--dry-run", "--", "--enable-metrics", "--schedule-policy", "lpm")
+        qwen_serve("--preset", "balanced", "--dry-run", "--", "--enable-cache-report", "--schedule-policy", "lpm")
     )
-    assert argv[-3:] == ["--enable-metrics", "--schedule-policy", "lpm"]
+    assert argv[-3:] == ["--enable-cache-report", "--schedule-policy", "lpm"]
 
 
 def test_passthrough_overriding_an_sglang_args_flag_is_noted(qwen_serve, write_yaml):
@@ -88,9 +88,11 @@ def test_passthrough_overriding_an_sglang_args_flag_is_noted(qwen_serve, write_y
 
 
 def test_sglang_args_mapping_becomes_flags(qwen_serve, write_yaml):
-    path = write_yaml("sglang_args:\n  enable-metrics: true\n  schedule-policy: lpm\n  disable-radix-cache: false\n")
+    path = write_yaml(
+        "sglang_args:\n  enable-cache-report: true\n  schedule-policy: lpm\n  disable-radix-cache: false\n"
+    )
     argv = first_line(qwen_serve("--config", path, "--dry-run"))
-    assert "--enable-metrics" in argv
+    assert "--enable-cache-report" in argv
     assert argv[argv.index("--schedule-policy") + 1] == "lpm"
     assert "--disable-radix-cache" not in argv
 

@@ -127,11 +127,12 @@ def test_weights_and_jit_caches_outlive_a_pod(qwen_serve):
 
 
 def test_pods_that_serve_metrics_carry_prometheus_scrape_annotations(qwen_serve):
-    """The router always serves /metrics; a worker only with SGLang's --enable-metrics (off by default: unmeasured)."""
-    plain = manifests(qwen_serve, "--preset", "fp8")
-    assert "annotations" not in plain["StatefulSet/qwen3-14b-worker"]["spec"]["template"]["metadata"]
-    router = plain["Deployment/qwen3-14b-router"]["spec"]["template"]["metadata"]["annotations"]
-    assert router["prometheus.io/scrape"] == "true" and router["prometheus.io/port"] == "29000"
-    metrics = manifests(qwen_serve, "--preset", "fp8", "--port", "31000", "--", "--enable-metrics")
+    """The router always serves /metrics; a worker while SGLang's --enable-metrics is on (qwen-serve's default,
+    measured free on the H200); --no-enable-metrics takes the worker's annotations away with the flag."""
+    metrics = manifests(qwen_serve, "--preset", "fp8", "--port", "31000")
     worker = metrics["StatefulSet/qwen3-14b-worker"]["spec"]["template"]["metadata"]["annotations"]
     assert worker == {"prometheus.io/scrape": "true", "prometheus.io/port": "31000", "prometheus.io/path": "/metrics"}
+    router = metrics["Deployment/qwen3-14b-router"]["spec"]["template"]["metadata"]["annotations"]
+    assert router["prometheus.io/scrape"] == "true" and router["prometheus.io/port"] == "29000"
+    plain = manifests(qwen_serve, "--preset", "fp8", "--no-enable-metrics")
+    assert "annotations" not in plain["StatefulSet/qwen3-14b-worker"]["spec"]["template"]["metadata"]

@@ -91,10 +91,10 @@ def test_preset_may_null_a_file_value():
 
 
 def test_hyphenated_keys_are_accepted_in_yaml():
-    config = parse_config("mem-fraction-static: 0.8\nsglang_args:\n  enable_metrics: true\n", label="c.yaml")
+    config = parse_config("mem-fraction-static: 0.8\nsglang_args:\n  enable_cache_report: true\n", label="c.yaml")
     launch = resolve(config, None, {})
     assert launch["mem_fraction_static"] == 0.8
-    assert [(a.flag, a.value) for a in launch.sglang_args] == [("enable-metrics", True)]
+    assert [(a.flag, a.value) for a in launch.sglang_args] == [("enable-cache-report", True)]
 
 
 def test_preset_sglang_args_override_the_files():

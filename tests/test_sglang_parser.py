@@ -99,8 +99,8 @@ def test_ultra_low_memory_means_what_it_says():
 
 
 def test_passthrough_and_sglang_args_reach_the_parser():
-    ns = parsed("server_config.yaml", None, {}, ("--enable-metrics", "--schedule-policy", "lpm"))
-    assert ns.enable_metrics is True and ns.schedule_policy == "lpm"
+    ns = parsed("server_config.yaml", None, {}, ("--enable-cache-report", "--schedule-policy", "lpm"))
+    assert ns.enable_cache_report is True and ns.schedule_policy == "lpm"
 
 
 def test_a_wrong_value_would_be_caught_by_the_real_parser():

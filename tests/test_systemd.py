@@ -35,7 +35,16 @@ def unit_for(qwen_serve, tmp_path, *args):
 
 def test_the_unit_runs_qwen_serve_with_the_key_as_a_credential(qwen_serve, tmp_path):
     path, unit, key = unit_for(
-        qwen_serve, tmp_path, "--preset", "fp8", "--port", "31000", "--stop-timeout", "60", "--", "--enable-metrics"
+        qwen_serve,
+        tmp_path,
+        "--preset",
+        "fp8",
+        "--port",
+        "31000",
+        "--stop-timeout",
+        "60",
+        "--",
+        "--enable-cache-report",
     )
     service = unit["Service"]
     assert service["Type"] == "notify" and service["Restart"] == "on-failure"
@@ -44,7 +53,7 @@ def test_the_unit_runs_qwen_serve_with_the_key_as_a_credential(qwen_serve, tmp_p
     exec_start = service["ExecStart"].split()
     assert exec_start[:3] == [sys.executable, "-m", "qwen_serve"]
     # the key file is qwen-serve's option, before `--`; SGLang's flags after it
-    assert exec_start.index("--api-key-file") < exec_start.index("--") < exec_start.index("--enable-metrics")
+    assert exec_start.index("--api-key-file") < exec_start.index("--") < exec_start.index("--enable-cache-report")
     assert exec_start[exec_start.index("--api-key-file") + 1] == "%d/api-key"
     assert "sk-systemd-test" not in path.read_text()  # the key is never in the unit
 

@@ -263,12 +263,19 @@ WEATHER_TOOL = {
         "description": "Current weather in a city.",
         # strict: the arguments are constrained to the schema. SGLang (0.5.17's FunctionCallParser, as OpenAI's
         # protocol has it) constrains a named call's format always, its arguments only when strict: without it a
-        # random-weight server answered get_weather(-0.0) on the H200 (bench/results/h200/long_context/2026-12-03)
+        # random-weight server answered get_weather(-0.0) on the H200 (bench/results/h200/long_context/2026-12-03).
+        # Closed values (enums, both required): the structural tag SGLang builds admits any whitespace inside the
+        # JSON (--constrained-json-disable-any-whitespace reaches json_schema only), and random weights wandered in
+        # it past 128 tokens with a free-text city; with closed values the call closes within max_tokens.
         "strict": True,
         "parameters": {
             "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-            "required": ["city"],
+            "properties": {
+                "city": {"type": "string", "enum": ["Hangzhou", "Beijing", "Shanghai"]},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city", "unit"],
+            "additionalProperties": False,
         },
     },
 }
@@ -282,10 +289,11 @@ def check_tools(ctx: Context) -> str:
 
     r = ctx.openai.chat.completions.create(
         model=ctx.model,
-        max_tokens=128,
+        max_tokens=1024,
         messages=[{"role": "user", "content": "What is the weather in Hangzhou?"}],
         tools=[WEATHER_TOOL],
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        parallel_tool_calls=False,
         extra_body={"chat_template_kwargs": {"enable_thinking": False}},
     )
     message = r.choices[0].message

@@ -318,7 +318,7 @@ def _sglang_args(value: Any, here: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise QwenServeError(
             f"{here}: sglang_args is {_kind(value)}, expected a mapping of SGLang flag names to values",
-            fix="write e.g. `sglang_args: {enable-metrics: true, schedule-policy: lpm}`",
+            fix="write e.g. `sglang_args: {enable-cache-report: true, schedule-policy: lpm}`",
         )
     out: dict[str, Any] = {}
     for flag, arg in value.items():

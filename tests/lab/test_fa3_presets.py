@@ -34,12 +34,18 @@ def test_every_measured_row_ran_fa3_with_deep_gemm_bundled():
     assert {r["jit_cache"] for r in rows().values() if r["call"] in named} == {"cold"}
 
 
-@pytest.mark.parametrize("preset", ["fp8", "fp8_checkpoint", "awq", "balanced", "memory_optimized", "ultra_low_memory"])
+MEASURED = [
+    n for n, p in yaml.safe_load((ROOT / "server_config.yaml").read_text())["presets"].items() if p.get("measured")
+]
+
+
+@pytest.mark.parametrize("preset", MEASURED)
 def test_the_presets_measured_words_are_the_summarys_figures(preset):
     launch = f"preset:{preset}"
     measured = yaml.safe_load((ROOT / "server_config.yaml").read_text())["presets"][preset]["measured"]
     r = rows()
     one, many = r[(launch, 1)]["ratio_to_bf16"], r[(launch, 64)]["ratio_to_bf16"]
+    assert "H200, FA3 attention" in measured  # every `measured:` is a row of this summary, none typed from elsewhere
     assert f"{one:.2f}x at concurrency 1" in measured and f"{many:.2f}x at 64" in measured
 
 
