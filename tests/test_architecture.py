@@ -95,3 +95,18 @@ def test_the_library_core_imports_no_click():
             and node.module == "click"
         ]
         assert not clicks, (name, clicks)
+
+
+def test_one_supervision_engine_starts_signals_and_kills_every_child():
+    """Point 3: children are started, signalled and stop-pressed in supervise.py alone (ManagedProcess, Engine);
+    the fleet is workers and a router on that engine, with no process or signal code of its own."""
+    calls = {"Popen", "killpg", "kill", "signal"}
+    for name, path in modules().items():
+        if name == "qwen_serve.supervise":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+                assert not (owner in ("subprocess", "os", "signal") and node.func.attr in calls), (name, node.lineno)
+    fleet = (PACKAGE / "fleet.py").read_text(encoding="utf-8")
+    assert "class FleetSupervisor(Engine)" in fleet and "class Member(ManagedProcess)" in fleet

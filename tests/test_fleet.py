@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from qwen_serve.settings import MASK
+
 FAKE = Path(__file__).parent / "fake_sglang"
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-fleet-secret"
@@ -103,7 +105,7 @@ def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
     data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--api-key", KEY)
     text = json.dumps(data)
     assert KEY not in text  # the router reads it from its environment, each worker from QWEN_SERVE_API_KEY
-    assert all(w["env"]["QWEN_SERVE_API_KEY"] == "***" for w in data["workers"])
+    assert all(w["env"]["QWEN_SERVE_API_KEY"] == MASK for w in data["workers"])
     assert "--api-key" not in data["router"]["argv"]
 
 

@@ -259,7 +259,7 @@ def test_a_signal_during_the_ready_banner_cannot_deadlock(tmp_path, capsys):
     from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
 
     sup = Supervisor(["unused"], ServerFacts("127.0.0.1", 1, "m"), SuperviseOptions(tmp_path / "log", quiet=True))
-    sup.child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    sup.server.proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
 
     def interrupted_while_printing():
         with sup.display._lock:  # what the main thread holds while it prints a line
@@ -271,8 +271,8 @@ def test_a_signal_during_the_ready_banner_cannot_deadlock(tmp_path, capsys):
     assert not worker.is_alive(), "the signal handler waited for the display's lock"
     assert sup.child.poll() is None and sup.signals.presses == [signal.SIGTERM]  # a flag, no action yet
     assert "stopping SGLang" not in capsys.readouterr().err
-    sup._act_on_signals()  # the main loop's next turn
-    sup._act_on_signals()
+    sup.act_on_stops()  # the main loop's next turn
+    sup.act_on_stops()
     assert sup.child.wait(timeout=5) == -signal.SIGTERM  # SGLang's server process got the SIGTERM, once
     assert capsys.readouterr().err.count("SIGTERM: stopping SGLang") == 1
 

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,8 +24,16 @@ from typing import Any
 
 from .errors import QwenServeError
 from .outputs import WRITTEN_BY
-from .settings import ROUTER_METRICS_PORT
-from .supervise import EXIT_INTERRUPTED, EXIT_NOT_READY, StopPresses, die_with_parent, write_atomic
+from .settings import MASK, ROUTER_METRICS_PORT
+from .supervise import (
+    EXIT_INTERRUPTED,
+    EXIT_NOT_READY,
+    Engine,
+    ManagedProcess,
+    exit_status,
+    generates,
+    write_atomic,
+)
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
@@ -105,47 +112,29 @@ def worker_gpus(index: int, tp_size: int) -> str:
 
 
 @dataclass
-class Member:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
+class Member(ManagedProcess):
+    """A worker (a qwen-serve of its own) or the router: its output appended to `log`; a worker says it is
+    ready by writing `ready_file`."""
+
+    log: Path | None = None
     ready_file: Path | None = None
-    proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def launch(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            self.argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.env,
-            start_new_session=True,  # the terminal's Ctrl-C reaches qwen-serve alone, which stops them in order
-            preexec_fn=die_with_parent,
-        )
-        out.close()
-
-    def signal(self, signum: int, group: bool = False) -> None:
-        if self.proc is None:
-            return
-        try:
-            (os.killpg if group else os.kill)(self.proc.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    @property
-    def exited(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
+        with open(self.log, "ab") as out:
+            self.start(out)
 
     @property
     def ready(self) -> bool:
         return self.ready_file is not None and self.ready_file.exists()
 
 
-class FleetSupervisor:
-    """start / tick / stop over the members; the signal handler only records (as supervise.Supervisor)."""
+class FleetSupervisor(Engine):
+    """supervise.Engine over the workers and the router: workers first (in turn where they share GPUs), the
+    router once every worker is ready, ready when a generation through the router succeeds."""
+
+    what = "the router and every worker (each drains its SGLang)"
+    whom = "the router and every worker"
 
     def __init__(
         self,
@@ -156,15 +145,13 @@ class FleetSupervisor:
         ready_file=None,
         router_log: Path | None = None,
     ):
+        super().__init__(stop_timeout)
         self.fleet = fleet
         self.log_dir = log_dir
         self.ready_timeout = ready_timeout
-        self.stop_timeout = stop_timeout
         self.ready_file = ready_file
-        self.signals = StopPresses()  # as supervise.Supervisor: recorded by the handler, acted on in tick
-        self.stop_deadline: float | None = None
         self.ready_at: float | None = None
-        self.failed: tuple[str, int] | None = None  # (member, exit code) that ended on its own
+        self.failed: tuple[str, int] | None = None  # (member, return code) that ended on its own
         self.gave_up = False
         env = dict(os.environ)
         self.workers = [
@@ -172,48 +159,26 @@ class FleetSupervisor:
                 f"worker {w.index} (port {w.port})",
                 list(w.argv),
                 {**env, **w.env},
-                log_dir / f"worker{w.index}.out",
-                log_dir / f"worker{w.index}.ready.json",
+                log=log_dir / f"worker{w.index}.out",
+                ready_file=log_dir / f"worker{w.index}.ready.json",
             )
             for w in fleet.workers
         ]
         router_env = {**env, **({ROUTER_KEY_ENV: fleet.api_key} if fleet.api_key else {})}
         self.router = Member(
-            f"router (port {fleet.port})", list(fleet.router_argv), router_env, router_log or log_dir / "router.log"
+            f"router (port {fleet.port})",
+            list(fleet.router_argv),
+            router_env,
+            log=router_log or log_dir / "router.log",
         )
 
     @property
     def members(self) -> list[Member]:
         return [*self.workers, self.router]
 
-    def say(self, text: str) -> None:
-        print(f"qwen-serve: {text}", file=sys.stderr, flush=True)
-
-    def _stop_all(self, why: str) -> None:
-        if self.stop_deadline is None:
-            self.say(
-                f"{why}: stopping the router and every worker (each drains its SGLang); SIGKILL in "
-                f"{self.stop_timeout:.0f} s"
-            )
-            for m in [self.router, *self.workers]:
-                m.signal(signal.SIGTERM)
-            self.stop_deadline = time.monotonic() + self.stop_timeout
-
-    def _kill_all(self) -> None:
-        for m in self.members:
-            m.signal(signal.SIGKILL, group=True)
-
-    def run(self) -> int:
-        self.start()
-        try:
-            while self.tick():
-                time.sleep(0.1)
-        except BaseException:
-            self._kill_all()
-            raise
-        finally:
-            self.stop()
-        return self.exit_code()
+    def graceful(self) -> None:
+        for m in [self.router, *self.workers]:  # the router first: no new request reaches a draining worker
+            m.signal(signal.SIGTERM)
 
     def start(self) -> None:
         for m in self.workers:
@@ -221,67 +186,44 @@ class FleetSupervisor:
         self.signals.install()
         self._t0 = time.monotonic()
         for m in self.workers[: 1 if self.fleet.in_turn else None]:
-            m.start()
-        self.say(
+            m.launch()
+        self.note(
             f"starting {len(self.workers)} worker(s) on ports {', '.join(str(w.port) for w in self.fleet.workers)}"
             + (f" and {len(self.fleet.remote_workers)} remote" if self.fleet.remote_workers else "")
             + f"; logs in {self.log_dir}"
         )
         if not self.workers:
-            self.router.start()
+            self.router.launch()
 
     def tick(self) -> bool:
-        for name, first in self.signals.take():
-            if first:
-                self._stop_all(name)
-            else:
-                self.say(f"{name} again: SIGKILL to the router and every worker")
-                self._kill_all()
+        self.act_on_stops()
         if all(m.exited is not None for m in self.members if m.proc is not None):
             return False
         if self.stop_deadline is not None:
-            if time.monotonic() > self.stop_deadline:
-                self.say("stop timeout: SIGKILL to the router and every worker")
-                self._kill_all()
-                self.stop_deadline = float("inf")
             return True
         for m in self.members:
             if m.proc is not None and m.exited is not None:
                 self.failed = (m.name, m.exited)
-                self.say(f"{m.name} exited with code {m.exited} ({m.log}); stopping the rest")
-                self._stop_all("a member exited")
+                self.begin_stop(f"{m.name} exited with code {m.exited} ({m.log})")
                 return True
         elapsed = time.monotonic() - self._t0
         waiting = [m for m in self.workers if m.proc is None]
         if waiting and all(m.ready for m in self.workers if m.proc is not None):
-            self.say(f"{waiting[0].name}: starting, the worker before it ready after {elapsed:.0f} s")
-            waiting[0].start()
+            self.note(f"{waiting[0].name}: starting, the worker before it ready after {elapsed:.0f} s")
+            waiting[0].launch()
         elif self.router.proc is None and all(m.ready for m in self.workers):
-            self.say(f"every worker ready after {elapsed:.0f} s; starting sglang-router")
-            self.router.start()
+            self.note(f"every worker ready after {elapsed:.0f} s; starting sglang-router")
+            self.router.launch()
         elif self.router.proc is not None and self.ready_at is None and self._router_serves():
             self.ready_at = elapsed
             self._announce()
         if self.ready_at is None and elapsed > self.ready_timeout:
             self.gave_up = True
-            self._stop_all(f"not ready after {self.ready_timeout:.0f} s")
+            self.begin_stop(f"not ready after {self.ready_timeout:.0f} s")
         return True
 
     def _router_serves(self) -> bool:
-        """The router answers /health and passes one tiny generation to a worker."""
-        import httpx
-
-        from .client import auth_headers
-
-        url = f"http://127.0.0.1:{self.fleet.port}"
-        headers = auth_headers(self.fleet.api_key)
-        try:
-            if httpx.get(url + "/health", timeout=5).status_code != 200:
-                return False
-            body = {"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}}
-            return httpx.post(url + "/generate", json=body, headers=headers, timeout=60).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return generates(f"http://127.0.0.1:{self.fleet.port}", self.fleet.api_key)
 
     def ready_facts(self) -> dict[str, Any]:
         host = "127.0.0.1" if self.fleet.host in ("0.0.0.0", "::") else self.fleet.host
@@ -306,7 +248,7 @@ class FleetSupervisor:
         facts = self.ready_facts()
         if self.ready_file:
             write_atomic(Path(self.ready_file), facts)
-        self.say(
+        self.note(
             f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — sglang-router in front of "
             f"{len(self.fleet.worker_urls)} worker(s): {', '.join(self.fleet.worker_urls)}"
             + (f"; router metrics {facts['router_metrics_url']}" if facts["router_metrics_url"] else "")
@@ -315,18 +257,16 @@ class FleetSupervisor:
     def stop(self) -> None:
         for m in self.members:
             if m.proc is not None:
-                m.proc.wait()
-                m.signal(signal.SIGKILL, group=True)  # nothing of its group outlives it
+                m.wait()  # nothing of its group outlives it
         self.signals.restore()
         if self.ready_file:  # the fleet is gone: its ready file must not say "ready"
             Path(self.ready_file).unlink(missing_ok=True)
 
-    def exit_code(self) -> int:
+    def outcome(self) -> int:
         if self.gave_up:
             return EXIT_NOT_READY
         if self.failed:
-            code = self.failed[1]
-            return 128 - code if code < 0 else (code or 1)
+            return exit_status(self.failed[1]) or 1
         if self.signals and self.ready_at is None:
             return EXIT_INTERRUPTED
         return 0
@@ -497,7 +437,7 @@ def share_fraction(fraction: float, replicas: int, index: int) -> float:
     return round(fraction * (index + 1) / replicas, 4)
 
 
-def describe(fleet: Fleet, mask: str = "***") -> dict[str, Any]:
+def describe(fleet: Fleet, mask: str = MASK) -> dict[str, Any]:
     """--dry-run --json of a fleet: every command, the key masked."""
     return {
         "router": {

@@ -13,7 +13,7 @@ from typing import Any
 
 from .config import ConfigFile, Preset
 from .errors import QwenServeError, did_you_mean
-from .settings import FIELDS, FIELDS_BY_NAME
+from .settings import FIELDS, FIELDS_BY_NAME, MASK
 
 
 class Layer(IntEnum):
@@ -58,7 +58,7 @@ class Setting:
     def shown(self) -> Any:
         """The value as it may be printed: secrets masked."""
         if FIELDS_BY_NAME[self.name].secret and self.value is not None:
-            return "****"
+            return MASK
         return self.value
 
 

@@ -214,6 +214,8 @@ def _f(name, kind, default, help, bound=None, flag=True, secret=False, env=None)
     return Field(name, kind, default, help, bound, sglang_flag, secret, env)
 
 
+MASK = "****"  # how a secret (the API key) is shown wherever qwen-serve prints or writes it
+
 HUMMING_ONLINE_ENV = "SGLANG_HUMMING_ONLINE_QUANT_CONFIG"
 HUMMING_INPUT_ENV = "SGLANG_HUMMING_INPUT_QUANT_CONFIG"
 

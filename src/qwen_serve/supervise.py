@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .outputs import LOG_MARKER, WRITTEN_BY
+from .settings import MASK
 from .sglang.log import LogWatcher, diagnose
 from .systemd import sd_notify
 
@@ -48,9 +49,6 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass  # not Linux: the process-group kill on every exit path below still applies
-
-
-MASK = b"****"
 
 
 @dataclass(frozen=True)
@@ -285,20 +283,163 @@ class StopPresses:
         self._previous = {}
 
 
-class Supervisor:
+def exit_status(returncode: int) -> int:
+    """A child's exit as a shell reports it: 128+N when signal N ended it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+@dataclass
+class ManagedProcess:
+    """One child qwen-serve runs: in a process group of its own (the terminal's Ctrl-C reaches qwen-serve alone,
+    which stops it in order), SIGKILLed by the kernel when qwen-serve dies for any reason (die_with_parent)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+
+    def start(self, stdout) -> None:
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+
+    @property
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def signal(self, signum: int, group: bool = False) -> None:
+        """To the process alone (its own graceful path) or to its whole group."""
+        if self.proc is None:
+            return
+        try:
+            (os.killpg if group else os.kill)(self.proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def wait(self) -> int:
+        """Its return code once it has exited; then nothing of its group outlives it."""
+        code = self.proc.wait()
+        self.signal(signal.SIGKILL, group=True)
+        return code
+
+
+def generates(url: str, api_key: str | None) -> bool:
+    """Readiness, for one SGLang and for the router alike: /health answers 200 and one tiny generation succeeds."""
+    import httpx
+
+    from .client import auth_headers
+
+    headers = auth_headers(api_key)
+    try:
+        if httpx.get(url + "/health", headers=headers, timeout=5).status_code != 200:
+            return False
+        body = {"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}}
+        return httpx.post(url + "/generate", json=body, headers=headers, timeout=60).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Engine:
+    """The one supervision loop, for one SGLang (Supervisor) and for a fleet (fleet.FleetSupervisor): start the
+    members, tick until they have exited, act on stop presses between ticks — the first press (or the
+    subclass's own reason: not ready in time, a member that died) starts each member's graceful stop and the
+    stop timeout; another press a second or more later, or the timeout, SIGKILLs every member's group — and
+    leave no member's group behind on any exit path, an exception of qwen-serve's own included. A subclass
+    says what to start, what readiness and failure look like (`tick`), and what its outcome is."""
+
+    what = "SGLang (it finishes running requests)"  # "SIGINT: stopping {what}; SIGKILL in …"
+    whom = "the SGLang process group"  # "SIGKILL to {whom}"
+
+    def __init__(self, stop_timeout: float):
+        self.stop_timeout = stop_timeout
+        self.signals = StopPresses()  # recorded by its handler, acted on by the main loop
+        self.stop_deadline: float | None = None
+        self.killed = False  # SIGKILL went to a member still running (stop timeout or a second press)
+
+    @property
+    def members(self) -> list[ManagedProcess]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def tick(self) -> bool:
+        """One turn of the loop; False once there is nothing left to supervise."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """After the loop, on every path: wait for the members, release what the run held."""
+        raise NotImplementedError
+
+    def outcome(self):
+        raise NotImplementedError
+
+    def note(self, text: str) -> None:
+        print(f"qwen-serve: {text}", file=sys.stderr, flush=True)
+
+    def graceful(self) -> None:
+        """The first step of a stop: SIGTERM to each member alone (SGLang drains on it; see the module's text)."""
+        for member in self.members:
+            member.signal(signal.SIGTERM)
+
+    def begin_stop(self, why: str, pressed: bool = False) -> None:
+        if self.stop_deadline is None:
+            again = " (Ctrl-C again, a second or more later, to stop now)" if pressed else ""
+            self.note(f"{why}: stopping {self.what}; SIGKILL in {self.stop_timeout:.0f} s{again}")
+            sd_notify("STOPPING=1\nSTATUS=draining")
+            self.graceful()
+            self.stop_deadline = time.monotonic() + self.stop_timeout
+
+    def kill_all(self) -> None:
+        if any(m.proc is not None and m.exited is None for m in self.members):
+            self.killed = True
+        for member in self.members:
+            member.signal(signal.SIGKILL, group=True)
+
+    def act_on_stops(self) -> None:
+        for name, first in self.signals.take():
+            if first:
+                self.begin_stop(name, pressed=True)
+            else:
+                self.note(f"{name} again: SIGKILL to {self.whom}")
+                self.kill_all()
+        if self.stop_deadline is not None and time.monotonic() > self.stop_deadline:
+            self.note(f"stop timeout: SIGKILL to {self.whom}")
+            self.kill_all()
+            self.stop_deadline = float("inf")
+
+    def run(self):
+        self.start()
+        try:
+            while self.tick():
+                time.sleep(0.1)
+        except BaseException:
+            self.kill_all()  # a failure of qwen-serve itself leaves nothing it started behind
+            raise
+        finally:
+            self.stop()
+        return self.outcome()
+
+
+class Supervisor(Engine):
     def __init__(
         self, argv: Sequence[str], facts: ServerFacts, options: SuperviseOptions, display: Display | None = None
     ):
-        self.argv = list(argv)
+        super().__init__(options.stop_timeout)
         self.facts = facts
         self.options = options
         self.display = display or Display(options.quiet)
         self.watcher = LogWatcher(labels=dict(options.phase_labels))
-        self.child: subprocess.Popen | None = None
-        self.signals = StopPresses()  # recorded by its handler, acted on by the main loop
+        env = dict(options.env if options.env is not None else os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.server = ManagedProcess("SGLang", list(argv), env)
         self.impostors: set[int] = set()  # pids of another server found listening on our port
-        self.stop_deadline: float | None = None
-        self.killed = False  # we sent SIGKILL (stop timeout or a second signal)
         self.ready = False
         self.ready_at: float | None = None  # seconds from the start to ready
         self._last_probe = 0.0
@@ -309,7 +450,7 @@ class Supervisor:
     # --- output ---------------------------------------------------------------------------
     def _redact(self, data: bytes) -> bytes:
         for secret in self._secrets:
-            data = secret.sub(MASK, data)
+            data = secret.sub(MASK.encode(), data)
         return data
 
     def _pump(self, stream, log) -> None:
@@ -337,50 +478,23 @@ class Supervisor:
                 self.display.phase(time.monotonic() - start, label)
         self.display.child_line(line)
 
-    # --- signals ----------------------------------------------------------------------------
-    def _act_on_signals(self) -> None:
-        """The first stop signal: SGLang's graceful stop; any later one (a second Ctrl-C): SIGKILL."""
-        for name, first in self.signals.take():
-            if first:
-                self.display.stop()
-                self.display.note(
-                    f"{name}: stopping SGLang (it finishes running requests); SIGKILL in "
-                    f"{self.options.stop_timeout:.0f} s (Ctrl-C again, a second or more later, to stop now)",
-                    err=True,
-                )
-                self._begin_stop()
-            else:
-                self.display.note(f"{name} again: SIGKILL to the SGLang process group", err=True)
-                self._kill_group(signal.SIGKILL)
+    # --- the engine's hooks ------------------------------------------------------------------------
+    @property
+    def members(self) -> list[ManagedProcess]:
+        return [self.server]
 
-    def _begin_stop(self) -> None:
-        """SIGTERM to SGLang's launch process (it drains running requests), SIGKILL at the stop timeout."""
-        if self.stop_deadline is None:
-            sd_notify("STOPPING=1\nSTATUS=draining")
-            self._signal(signal.SIGTERM, group=False)
-            self.stop_deadline = time.monotonic() + self.options.stop_timeout
+    @property
+    def child(self) -> subprocess.Popen | None:
+        return self.server.proc
 
-    def _kill_group(self, signum: int) -> None:
-        if signum == signal.SIGKILL and self.child is not None and self.child.poll() is None:
-            self.killed = True
-        self._signal(signum, group=True)
-
-    def _signal(self, signum: int, group: bool) -> None:
-        if self.child is None:
-            return
-        try:
-            (os.killpg if group else os.kill)(self.child.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
+    def note(self, text: str) -> None:
+        self.display.stop()
+        self.display.note(text, err=True)
 
     # --- readiness --------------------------------------------------------------------------
     def _probe(self) -> bool:
-        """/health answers 200 and one tiny generation succeeds — from a socket of *this* SGLang: whatever
-        else answers on the port (a server that bound it after the port check) does not count."""
-        import httpx
-
-        from .client import auth_headers
-
+        """`generates` — from a socket of *this* SGLang: whatever else answers on the port (a server that bound it
+        after the port check) does not count."""
         inodes = listening_inodes(self.facts.port)
         if inodes is not None and self.child is not None:
             if not inodes:
@@ -388,34 +502,9 @@ class Supervisor:
             if not holders(inodes, process_group(self.child.pid)):
                 self.impostors = holders(inodes)  # someone else's server: who, for the diagnosis
                 return False
-
-        headers = auth_headers(self.facts.api_key)
-        url = self.facts.local_url
-        try:
-            if httpx.get(url + "/health", headers=headers, timeout=5).status_code != 200:
-                return False
-            r = httpx.post(
-                url + "/generate",
-                headers=headers,
-                timeout=60,
-                json={"text": "ping", "sampling_params": {"max_new_tokens": 1, "temperature": 0}},
-            )
-            return r.status_code == 200
-        except httpx.HTTPError:
-            return False
+        return generates(self.facts.local_url, self.facts.api_key)
 
     # --- the run: start, tick until SGLang exits, stop -------------------------------------------
-    def run(self) -> Outcome:
-        self.start()
-        try:
-            while self.tick():
-                time.sleep(0.1)
-        except BaseException:
-            self._kill_group(signal.SIGKILL)  # a failure of qwen-serve itself leaves no SGLang behind
-            raise
-        finally:
-            code = self.stop()
-        return self._finish(128 - code if code < 0 else code, self.ready_at)
 
     def start(self) -> None:
         """Spawn SGLang in a process group of its own that dies with qwen-serve; tee its output."""
@@ -423,23 +512,13 @@ class Supervisor:
         opts.log_file.parent.mkdir(parents=True, exist_ok=True)
         if opts.ready_file:  # one left by an earlier server would say "ready" before this one is
             opts.ready_file.unlink(missing_ok=True)
-        env = dict(opts.env if opts.env is not None else os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
         self._t0 = time.monotonic()
         self.signals.install()
         remove_stale_record(self.facts.port)
         self._log = open(opts.log_file, "ab")
         if self._log.tell() == 0:  # says who wrote it: a later run may append to it (outputs.check_outputs)
             self._log.write(f"{LOG_MARKER}: SGLang's output, from {datetime.now():%Y-%m-%d %H:%M:%S}\n".encode())
-        self.child = subprocess.Popen(
-            self.argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        self.server.start(subprocess.PIPE)
         self._pump_thread = threading.Thread(target=self._pump, args=(self.child.stdout, self._log), daemon=True)
         self._pump_thread.start()
         self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
@@ -450,13 +529,9 @@ class Supervisor:
         if self.child.poll() is not None:
             return False
         opts = self.options
-        self._act_on_signals()
+        self.act_on_stops()
         now = time.monotonic()
         elapsed = now - self._t0
-        if self.stop_deadline is not None and now > self.stop_deadline:
-            self.display.note("stop timeout: SIGKILL to the SGLang process group", err=True)
-            self._kill_group(signal.SIGKILL)
-            self.stop_deadline = float("inf")
         if self.ready or self.signals or self.gave_up:
             return True
         w = self.watcher
@@ -475,21 +550,15 @@ class Supervisor:
                         target=opts.after_ready, args=(self.ready_facts(self.ready_at),), daemon=True
                     ).start()
         if not self.ready and elapsed > opts.ready_timeout:
-            self.display.stop()
-            self.display.note(
-                f"not ready after {opts.ready_timeout:.0f} s: stopping SGLang (raise --ready-timeout for slow first starts)",
-                err=True,
-            )
             self.gave_up = True
-            self._begin_stop()
+            self.begin_stop(f"not ready after {opts.ready_timeout:.0f} s (raise --ready-timeout for slow first starts)")
         return True
 
-    def stop(self) -> int:
-        """After SGLang's exit: nothing of its group outlives it, the handlers and the record go; its exit status."""
+    def stop(self) -> None:
+        """After SGLang's exit: nothing of its group outlives it, the handlers and the record go."""
         self.display.stop()
-        self._act_on_signals()
-        code = self.child.wait()
-        self._kill_group(signal.SIGKILL)  # nothing of the group outlives the leader
+        self.act_on_stops()
+        self.returncode = self.server.wait()
         self._pump_thread.join(timeout=10)
         self._log.close()
         self.signals.restore()
@@ -497,9 +566,9 @@ class Supervisor:
             server_record_path(self.facts.port).unlink(missing_ok=True)
         if self.options.ready_file:  # SGLang is gone: a ready file left behind would say "ready" to whoever reads it
             self.options.ready_file.unlink(missing_ok=True)
-        return code
 
-    def _finish(self, exit_code: int, ready_at: float | None) -> Outcome:
+    def outcome(self) -> Outcome:
+        exit_code, ready_at = exit_status(self.returncode), self.ready_at
         facts = dict(self.watcher.facts)
         if self.ready and self.signals and not self.killed and exit_code in (0, 128 + signal.SIGKILL):
             self.display.note(f"SGLang stopped; log: {self.options.log_file}")

@@ -14,14 +14,13 @@ from typing import Any
 
 from ..errors import QwenServeError, did_you_mean
 from ..resolve import LaunchSettings, Setting
-from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP
+from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP, MASK
 from .capabilities import ALTERNATIVES, CAPABILITIES, SGLangTarget
 
 SGLANG_MODULE = "sglang.launch_server"
 # SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/sglang/torchao_fix.py) and API-key handover
 ENTRY_MODULE = "qwen_serve.sglang.entry"
 API_KEY_ENV = "QWEN_SERVE_SGLANG_API_KEY"  # read (and removed) by ENTRY_MODULE
-MASK = "****"
 
 
 @dataclass(frozen=True)
