@@ -514,10 +514,11 @@ def test_a_key_file_others_can_read_is_warned_about(qwen_serve, tmp_path):
 
 
 def test_the_log_masks_the_key_where_it_stands_whole():
-    from qwen_serve.supervise import MASK, secret_pattern
+    from qwen_serve.settings import MASK
+    from qwen_serve.supervise import secret_pattern
 
     key = "sk-0123456789"
-    out = secret_pattern(key).sub(MASK, f"api_key='{key}' Bearer {key}\nx{key}y".encode())
+    out = secret_pattern(key).sub(MASK.encode(), f"api_key='{key}' Bearer {key}\nx{key}y".encode())
     assert out == b"api_key='****' Bearer ****\nx" + key.encode() + b"y"
 
 

@@ -145,8 +145,9 @@ def test_a_wheel_ships_the_config_files(tmp_path):
     subprocess.run([uv, "build", "--wheel", "-o", str(tmp_path), str(root)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("qwen_serve-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("server_config.yaml", "config_examples.yaml", "sglang_flags/0.5.17.json", "sglang_flags/0.5.23.json"):
-        assert f"qwen_serve/data/{name}" in names, name
+    for name in ("data/server_config.yaml", "data/config_examples.yaml", "sglang/releases/v0_5_17/flags.json"):
+        assert f"qwen_serve/{name}" in names, name
+    assert "qwen_serve/sglang/releases/v0_5_23/flags.json" in names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert not any("torch" in line or ("sglang" in line and "extra ==" not in line) for line in requires), requires

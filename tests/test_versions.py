@@ -10,7 +10,7 @@ from qwen_serve.config import load_config
 from qwen_serve.errors import QwenServeError
 from qwen_serve.resolve import resolve
 from qwen_serve.sglang.argv import build_command
-from qwen_serve.sglang.capabilities import CAPABILITIES, snapshot_versions, target_for
+from qwen_serve.sglang.capabilities import snapshot_versions, target_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
@@ -40,10 +40,9 @@ def test_preset_translates_or_is_refused_with_alternatives(file, preset, version
 
 
 def test_torchao_capability_ends_at_0_5_17():
-    from packaging.version import Version
-
-    cap = CAPABILITIES["torchao_config"]
-    assert cap.available(Version("0.5.17")) and not cap.available(Version("0.5.18"))
+    assert target_for("0.5.17").supports("torchao_config") and not target_for("0.5.23").supports("torchao_config")
+    between = target_for("0.5.20")  # no folder of its own: the older adapter, and the description says so
+    assert between.release.version == "0.5.17" and "flags from the 0.5.17 snapshot" in between.description
     assert not target_for("0.5.23").flagset.has("--torchao-config")
     assert target_for("0.5.17").flagset.has("--torchao-config")
 

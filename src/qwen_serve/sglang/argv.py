@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import QwenServeError, did_you_mean
 from ..resolve import LaunchSettings, Setting
 from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP, MASK
-from .capabilities import ALTERNATIVES, CAPABILITIES, SGLangTarget
+from .capabilities import SGLangTarget
 
 SGLANG_MODULE = "sglang.launch_server"
 # SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/sglang/torchao_fix.py) and API-key handover
@@ -194,12 +194,12 @@ def build_command(
             secret_env.append(EnvVar(API_KEY_ENV, _text(value), setting.origin, secret=True))
             secrets.add(_text(value))
             continue
-        if spec.name in CAPABILITIES and not target.supports(spec.name):
-            cap = CAPABILITIES[spec.name]
+        if spec.name in target.release.removed:
+            why, instead = target.release.removed[spec.name]
             raise QwenServeError(
                 f"{spec.name}: {value!r} ({setting.origin}) needs --{spec.name.replace('_', '-')}, "
-                f"but {target.description} has none — {cap.note}",
-                allowed=ALTERNATIVES[spec.name],
+                f"but {target.description} has none — {why}",
+                allowed=instead,
                 fix="choose one of those (or drop the preset's torchao_config)",
             )
         emit(spec.sglang_flag, value, setting.origin)

@@ -1,65 +1,19 @@
-"""Which SGLang is installed and what it can do — every version difference lives in this module.
-
-The installed version is read from package metadata, never by importing sglang (that takes
-seconds and pulls in torch). Flag sets come from JSON snapshots of SGLang's own parser
-(`scripts/snapshot_sglang_flags.py`), so the fast path can check a command line without SGLang.
-"""
+"""Which SGLang the command is built for: the installed release (read from package metadata, never by
+importing sglang: that takes seconds and pulls in torch) or the one --sglang-version names, with that release's
+adapter (sglang/releases/: its flags, what it supports, whether it was measured), so the fast path checks a
+command line without SGLang."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import metadata, resources
+from importlib import metadata
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-# The release qwen-serve pins and is tested with (pyproject extra `sglang`).
-PINNED_SGLANG = "0.5.17"
+from .releases import DEFAULT, Release, release_for, releases
 
-
-@dataclass(frozen=True)
-class Capability:
-    name: str
-    since: str | None  # first version that has it (None: always)
-    until: str | None  # last version that has it (None: still there)
-    note: str
-
-    def available(self, version: Version) -> bool:
-        if self.since and version < Version(self.since):
-            return False
-        return not (self.until and version > Version(self.until))
-
-
-# capability -> versions. Add a row here rather than an `if version` anywhere else.
-CAPABILITIES: dict[str, Capability] = {
-    c.name: c
-    for c in (
-        Capability(
-            "torchao_config",
-            since=None,
-            until="0.5.17",
-            note="SGLang removed --torchao-config in 0.5.18 (sgl-project/sglang PR #34304)",
-        ),
-        # SGLang's torchao integration calls functions torchao 0.17 (pinned by 0.5.17) removed
-        Capability(
-            "torchao_needs_entry_fix",
-            since=None,
-            until="0.5.17",
-            note="SGLang <= 0.5.17 calls torchao functions that torchao 0.17 removed",
-        ),
-    )
-}
-
-# What to use instead when a capability is missing (shown in the error line).
-ALTERNATIVES = {
-    "torchao_config": (
-        "--quantization fp8 (online FP8 from the bf16 checkpoint, compute capability >= 8.9); "
-        "a pre-quantized checkpoint: --model-path Qwen/Qwen3-14B-AWQ --quantization awq_marlin, "
-        "or --model-path Qwen/Qwen3-14B-FP8; or install sglang==0.5.17 (uv sync)"
-    ),
-}
+PINNED_SGLANG = DEFAULT  # the release qwen-serve pins and is tested with (pyproject extra `sglang`)
 
 
 @dataclass(frozen=True)
@@ -103,16 +57,23 @@ class SGLangTarget:
 
     version: Version
     installed: bool  # False: not installed here, planning for `version`
-    flagset: FlagSet
-    exact_snapshot: bool  # the flag snapshot is of this exact version
+    release: Release  # its adapter (the nearest older one for a release qwen-serve has no folder for)
+
+    @property
+    def flagset(self) -> FlagSet:
+        return load_flagset(self.release.version)
+
+    @property
+    def exact_snapshot(self) -> bool:  # the adapter is of this exact version
+        return Version(self.release.version) == self.version
 
     def supports(self, capability: str) -> bool:
-        return CAPABILITIES[capability].available(self.version)
+        return self.release.supports(capability)
 
     @property
     def description(self) -> str:
         where = "installed" if self.installed else "planned; not installed here"
-        snap = "" if self.exact_snapshot else f", flags from the {self.flagset.version} snapshot"
+        snap = "" if self.exact_snapshot else f", flags from the {self.release.version} snapshot"
         return f"sglang {self.version} ({where}{snap})"
 
 
@@ -124,19 +85,15 @@ def installed_sglang_version() -> str | None:
 
 
 def snapshot_versions() -> list[Version]:
-    folder = resources.files("qwen_serve") / "data" / "sglang_flags"
-    return sorted(Version(p.name[: -len(".json")]) for p in folder.iterdir() if p.name.endswith(".json"))
+    return list(releases())
 
 
-@cache
 def load_flagset(version: str) -> FlagSet:
-    path = resources.files("qwen_serve") / "data" / "sglang_flags" / f"{version}.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return FlagSet(version=data["sglang_version"], flags=data["flags"])
+    return FlagSet(version=version, flags=releases()[Version(version)].flags)
 
 
 def target_for(requested: str | None = None) -> SGLangTarget:
-    """The installed SGLang, or `requested` (for planning), with the nearest flag snapshot."""
+    """The installed SGLang, or `requested` (for planning), with the nearest release adapter."""
     from ..errors import QwenServeError
 
     installed = installed_sglang_version()
@@ -149,12 +106,8 @@ def target_for(requested: str | None = None) -> SGLangTarget:
             allowed="a release such as 0.5.17 or 0.5.23",
             fix="pass --sglang-version 0.5.17",
         ) from None
-    known = snapshot_versions()
-    older = [v for v in known if v <= version]
-    snap = older[-1] if older else known[0]
     return SGLangTarget(
         version=version,
         installed=installed is not None and Version(installed) == version,
-        flagset=load_flagset(str(snap)),
-        exact_snapshot=snap == version,
+        release=release_for(version),
     )

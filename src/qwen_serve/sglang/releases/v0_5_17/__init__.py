@@ -1,0 +1,11 @@
+"""SGLang 0.5.17: the release the lock pins; everything in docs/presets.md and plan.py was measured on it."""
+
+from .. import Release
+
+RELEASE = Release(
+    version="0.5.17",
+    measured=True,
+    torchao_config=True,
+    torchao_needs_entry_fix=True,  # it calls torchao functions that torchao 0.17 (its own pin) removed
+    router_package="sglang-router",
+)
