@@ -206,3 +206,16 @@ def test_help_lists_every_command_and_the_defaults(qwen_serve):
     assert "--replicas N" in out and "Precedence (lowest first)" in out
     bench = CliRunner().invoke(bench_group, ["--help"]).output
     assert "plot" in bench.split("Commands:")[1] and "--concurrency" in bench
+
+
+def test_the_help_texts_pass_through_example_is_a_command_qwen_serve_takes(qwen_serve):
+    """`qwen-serve --help` ends with an example of SGLang flags after `--`; it must not name a flag qwen-serve owns
+    (it named --enable-metrics after that became a setting)."""
+    import shlex
+
+    from qwen_serve.cli.serve import PRECEDENCE
+
+    example = shlex.split(PRECEDENCE.splitlines()[-1].strip())
+    assert example[0] == "qwen-serve" and "--" in example
+    result = qwen_serve("--dry-run", *example[1:])
+    assert result.exit_code == 0, result.stderr

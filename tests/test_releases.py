@@ -111,6 +111,8 @@ def test_every_preset_is_a_command_the_releases_parser_takes_or_one_line(version
 def test_the_adapters_facts_agree_with_its_flags(version):
     release = target_for(version).release
     assert release.version == version
+    committed = ROOT / "src" / "qwen_serve" / "sglang" / "releases" / ("v" + version.replace(".", "_")) / "flags.json"
+    assert json.loads(committed.read_text())["sglang_version"] == version  # the folder is the release it says
     assert release.supports("torchao_config") == ("--torchao-config" in release.flags)
     for name in release.removed:
         assert FIELDS_BY_NAME[name].sglang_flag not in release.flags  # removed means gone from its parser

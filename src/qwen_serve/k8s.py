@@ -115,10 +115,9 @@ HF_CACHE_SIZE = "64Gi"  # Qwen/Qwen3-14B is 27.5 GiB, -FP8 15.2 GiB, -AWQ 9.3 Gi
 JIT_CACHE_SIZE = "8Gi"  # DeepGEMM's and humming's kernels (MBs each), flashinfer's, triton's
 
 
-def _scrape(argv: list[str], port: int) -> dict[str, Any]:
-    """Prometheus' scrape annotations for a pod whose command serves /metrics (SGLang's --enable-metrics, on its
-    own port; the router's, always); none where nothing is served."""
-    if "--enable-metrics" not in argv:
+def _scrape(serves_metrics: bool, port: int) -> dict[str, Any]:
+    """Prometheus' scrape annotations for a pod that serves /metrics on `port`; none where nothing is served."""
+    if not serves_metrics:
         return {}
     return {
         "annotations": {
@@ -232,7 +231,7 @@ def manifests(
                 "podManagementPolicy": "Parallel",
                 "selector": {"matchLabels": worker_labels(d)},
                 "template": {
-                    "metadata": {"labels": worker_labels(d), **_scrape(argv, port)},
+                    "metadata": {"labels": worker_labels(d), **_scrape("--enable-metrics" in argv, port)},
                     "spec": {
                         "terminationGracePeriodSeconds": math.ceil(stop_timeout) + 10,  # SGLang drains first
                         "containers": [worker],
@@ -253,7 +252,7 @@ def manifests(
                 "replicas": 1,
                 "selector": {"matchLabels": router_labels(d)},
                 "template": {
-                    "metadata": {"labels": router_labels(d), **_scrape(["--enable-metrics"], METRICS_PORT)},
+                    "metadata": {"labels": router_labels(d), **_scrape(True, METRICS_PORT)},  # the router: always
                     "spec": {"serviceAccountName": sa, "containers": [router]},
                 },
             },

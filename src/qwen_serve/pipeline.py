@@ -72,8 +72,8 @@ def prepare(request: LaunchRequest) -> Prepared:
     launch, long_notes = settle_long_context(launch)
     notes += long_notes
     target = target_for(request.sglang_version)
-    if target.release.unmeasured_note():
-        notes = (*notes, target.release.unmeasured_note())
+    if unmeasured := target.release.unmeasured_note():
+        notes = (*notes, unmeasured)
     check_other_presets(config, preset, target)
     fit = None
     if hw is not None and (gpu_spec or not force):

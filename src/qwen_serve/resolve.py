@@ -64,7 +64,7 @@ class Setting:
 
 @dataclass(frozen=True)
 class SGLangArg:
-    flag: str  # without leading dashes, e.g. "enable-metrics"
+    flag: str  # without leading dashes, e.g. "schedule-policy"
     value: Any
     origin: str
 

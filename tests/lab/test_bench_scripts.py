@@ -29,29 +29,43 @@ def run_compare(*args: str) -> str:
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True).stdout
 
 
+def ours_level(**changes) -> dict:
+    """One level of qwen-bench's JSON at concurrency 8 (TTFT 1 ms unless changed)."""
+    return {
+        "concurrency": 8,
+        "request_throughput": 2.0,
+        "output_throughput": 256.0,
+        "ttft_ms": {"p50": 1.0, "p99": 1.0},
+        "tpot_ms": {"p50": 10.0},
+        "e2e_ms": {"p50": 1300.0},
+        **changes,
+    }
+
+
+def theirs_row(**changes) -> dict:
+    """One line of sglang.bench_serving's JSONL, the same run as ours_level unless changed."""
+    return {
+        "max_concurrency": 8,
+        "request_throughput": 2.0,
+        "output_throughput": 256.0,
+        "median_ttft_ms": 1.0,
+        "p99_ttft_ms": 1.0,
+        "median_tpot_ms": 10.0,
+        "median_e2e_latency_ms": 1300.0,
+        **changes,
+    }
+
+
 def test_comparison_with_bench_serving_output(tmp_path):
 
-    ours = {
-        "levels": [
-            {
-                "concurrency": 8,
-                "request_throughput": 2.0,
-                "output_throughput": 256.0,
-                "ttft_ms": {"p50": 50.0, "p99": 90.0},
-                "tpot_ms": {"p50": 10.0},
-                "e2e_ms": {"p50": 1300.0},
-            }
-        ]
-    }
-    theirs = {
-        "max_concurrency": 8,
-        "request_throughput": 2.1,
-        "output_throughput": 250.0,
-        "median_ttft_ms": 52.0,
-        "p99_ttft_ms": 88.0,
-        "median_tpot_ms": 10.0,
-        "median_e2e_latency_ms": 1290.0,
-    }
+    ours = {"levels": [ours_level(ttft_ms={"p50": 50.0, "p99": 90.0})]}
+    theirs = theirs_row(
+        request_throughput=2.1,
+        output_throughput=250.0,
+        median_ttft_ms=52.0,
+        p99_ttft_ms=88.0,
+        median_e2e_latency_ms=1290.0,
+    )
     (tmp_path / "q.json").write_text(json.dumps(ours))
     (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
     out = run_compare(str(tmp_path / "q.json"), str(tmp_path / "b.jsonl"), "-o", str(tmp_path / "c.json"))
@@ -75,26 +89,8 @@ def test_request_by_request_comparison_gives_an_interval_and_a_verdict(tmp_path,
     rng = random.Random(count + int(low))
     ttfts = [rng.uniform(low, 240.0) for _ in range(2 * count)]
     ours_ttft, theirs_ttft = ttfts[:count], [t * scale / 1000 for t in ttfts[count:]]
-    level = {
-        "concurrency": 8,
-        "request_throughput": 2.0,
-        "output_throughput": 256.0,
-        "ttft_ms": {"p50": 1.0, "p99": 1.0},
-        "tpot_ms": {"p50": 10.0},
-        "e2e_ms": {"p50": 1300.0},
-        "per_request": {"ttft_ms": ours_ttft + [None], "error": [None] * count + ["HTTP 500"]},
-    }
-    theirs = {
-        "max_concurrency": 8,
-        "request_throughput": 2.0,
-        "output_throughput": 256.0,
-        "median_ttft_ms": 1.0,
-        "p99_ttft_ms": 1.0,
-        "median_tpot_ms": 10.0,
-        "median_e2e_latency_ms": 1300.0,
-        "ttfts": theirs_ttft + [0.0],
-        "errors": [""] * count + ["timeout"],
-    }
+    level = ours_level(per_request={"ttft_ms": ours_ttft + [None], "error": [None] * count + ["HTTP 500"]})
+    theirs = theirs_row(ttfts=theirs_ttft + [0.0], errors=[""] * count + ["timeout"])
     (tmp_path / "q.json").write_text(json.dumps({"levels": [level]}))
     (tmp_path / "b.jsonl").write_text(json.dumps(theirs) + "\n")
     out = run_compare(

@@ -22,7 +22,7 @@ PRECEDENCE = (
         "checked against SGLang's parser (a flag qwen-serve models, like --port, is refused):",
         78,
     )
-    + "\n  qwen-serve --preset balanced -- --enable-metrics"
+    + "\n  qwen-serve --preset balanced -- --schedule-policy lpm"
 )
 
 

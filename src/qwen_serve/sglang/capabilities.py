@@ -6,6 +6,7 @@ command line without SGLang."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -88,6 +89,7 @@ def snapshot_versions() -> list[Version]:
     return list(releases())
 
 
+@cache
 def load_flagset(version: str) -> FlagSet:
     return FlagSet(version=version, flags=releases()[Version(version)].flags)
 

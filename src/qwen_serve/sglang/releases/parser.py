@@ -10,7 +10,6 @@ newer release's wheel alone (`uv pip install --no-deps --target DIR sglang==X`) 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from importlib.metadata import version
@@ -18,12 +17,10 @@ from pathlib import Path
 
 
 def snapshot() -> dict:
-    from sglang.srt.server_args import ServerArgs
+    from ..check import sglang_parser
 
-    parser = argparse.ArgumentParser()
-    ServerArgs.add_cli_args(parser)
     flags = {}
-    for action in parser._actions:
+    for action in sglang_parser()._actions:
         if not action.option_strings or action.dest == "help":
             continue
         takes_value = action.nargs != 0
@@ -61,16 +58,14 @@ def _jsonable(value) -> bool:
 
 
 def parse_each(argvs: list[list[str]]) -> list[dict]:
-    from sglang.srt.server_args import ServerArgs
+    """Each argv through the release's parser (--check's own reading): its namespace, or argparse's message."""
+    from ..check import parse_with_sglang
 
-    parser = argparse.ArgumentParser(prog="sglang.launch_server", exit_on_error=False)
-    ServerArgs.add_cli_args(parser)
-    parser.error = lambda message: (_ for _ in ()).throw(ValueError(message))  # no exit: an answer per argv
     answers = []
     for argv in argvs:
         try:
-            namespace = vars(parser.parse_args(argv))
-        except (ValueError, argparse.ArgumentError) as exc:
+            namespace = vars(parse_with_sglang(argv))
+        except ValueError as exc:
             answers.append({"error": str(exc)})
             continue
         answers.append({"namespace": {k: v if _jsonable(v) else repr(v) for k, v in namespace.items()}})
