@@ -51,15 +51,36 @@ def sglang_path(tmp_path_factory):
     return path
 
 
-def real_parser(path: str, *words: str, stdin: str | None = None) -> dict:
-    """qwen_serve.sglang.releases.parser under that PYTHONPATH."""
-    result = subprocess.run(
-        [sys.executable, "-m", "qwen_serve.sglang.releases.parser", *words],
-        input=stdin, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": path},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout) if stdin is not None else {}
+@pytest.fixture(scope="session")
+def release_run(sglang_path):
+    """For a release: every preset of both shipped files built for it (or refused), and what its real parser said of
+    them, with its flags — one run of qwen_serve.sglang.releases.parser (one import of that SGLang) per release."""
+    runs: dict[str, dict] = {}
+
+    def run(version: str) -> dict:
+        if version in runs:
+            return runs[version]
+        target = target_for(version)
+        commands, refused = {}, {}
+        for file in FILES:
+            config = load_config(ROOT / file)
+            for preset in config.presets:
+                launch = resolve(config, preset, {"port": "31000"})
+                try:
+                    commands[(file, preset)] = (launch, build_command(launch, target))
+                except QwenServeError as exc:
+                    refused[(file, preset)] = (launch, exc.line)
+        result = subprocess.run(
+            [sys.executable, "-m", "qwen_serve.sglang.releases.parser", "parse"],
+            input=json.dumps([list(c.sglang_argv) for _, c in commands.values()]),
+            capture_output=True, text=True, timeout=600,
+            env={**os.environ, "PYTHONPATH": sglang_path(version)},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs[version] = {"commands": commands, "refused": refused, **json.loads(result.stdout)}
+        return runs[version]
+
+    return run
 
 
 def test_the_default_release_is_the_locked_one_and_the_others_are_newer():
@@ -68,39 +89,26 @@ def test_the_default_release_is_the_locked_one_and_the_others_are_newer():
 
 
 @pytest.mark.parametrize("version", RELEASES)
-def test_flags_json_is_what_the_releases_own_parser_defines(version, sglang_path, tmp_path):
-    real_parser(sglang_path(version), "snapshot", str(tmp_path))
-    written = json.loads((tmp_path / ("v" + version.replace(".", "_")) / "flags.json").read_text())
-    assert written["sglang_version"] == version
-    assert written["flags"] == releases()[next(v for v in releases() if str(v) == version)].flags
+def test_flags_json_is_what_the_releases_own_parser_defines(version, release_run):
+    live = release_run(version)
+    assert live["sglang_version"] == version
+    assert live["flags"] == releases()[next(v for v in releases() if str(v) == version)].flags
 
 
 @pytest.mark.parametrize("version", RELEASES)
-def test_every_preset_is_a_command_the_releases_parser_takes_or_one_line(version, sglang_path):
+def test_every_preset_is_a_command_the_releases_parser_takes_or_one_line(version, release_run):
     """Every preset of both shipped files, built for this release: accepted by its real parser with the values
     qwen-serve meant (model, port, parsers, metrics, quantization), or refused in one line that names the release,
     for exactly the settings the adapter lists as removed."""
-    target = target_for(version)
-    commands, refused = {}, {}
-    for file in FILES:
-        config = load_config(ROOT / file)
-        for preset in config.presets:
-            launch = resolve(config, preset, {"port": "31000"})
-            try:
-                commands[(file, preset)] = (launch, build_command(launch, target))
-            except QwenServeError as exc:
-                refused[(file, preset)] = (launch, exc.line)
-    answers = real_parser(
-        sglang_path(version), "parse", stdin=json.dumps([list(c.sglang_argv) for _, c in commands.values()])
-    )
-    assert answers["sglang_version"] == version
-    for ((file, preset), (launch, _)), answer in zip(commands.items(), answers["answers"], strict=True):
+    run = release_run(version)
+    commands, refused = run["commands"], run["refused"]
+    for ((file, preset), (launch, _)), answer in zip(commands.items(), run["answers"], strict=True):
         assert "error" not in answer, (file, preset, answer)
         ns = answer["namespace"]
         assert ns["model_path"] == launch["model_path"] and ns["port"] == 31000, (file, preset)
         assert ns["tool_call_parser"] == launch["tool_call_parser"] and ns["reasoning_parser"] == "qwen3"
         assert ns["enable_metrics"] is True and ns["quantization"] == launch["quantization"], (file, preset)
-    release = target.release
+    release = target_for(version).release
     for (file, preset), (launch, line) in refused.items():
         removed = [name for name in release.removed if launch[name]]
         assert removed and f"sglang {version}" in line, (file, preset, line)

@@ -349,7 +349,8 @@ def build_fleet(
             raise QwenServeError(
                 f"--gpu-share: {replicas} workers on {hardware.describe()} get mem_fraction_static "
                 f"{memory_fraction} / {replicas} each, and one does not fit: {first.verdict}",
-                fix="fewer --replicas, a smaller preset (e.g. balanced), or --force",
+                fix="fewer --replicas, a preset with smaller weights (`qwen-serve plan --gpu ...` lists each preset's), "
+                "or --force",
             )
     port, host = int(launch["port"]), launch["host"]
     preset = launch.preset.name if launch.preset else None

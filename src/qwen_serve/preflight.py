@@ -138,7 +138,7 @@ def check_humming_installed(launch: LaunchSettings) -> None:
             f"quantization: 'humming' ({quantization.origin}) needs the package humming-kernels, which is not "
             "installed in this Python environment",
             allowed="humming-kernels 0.1.10 (what sglang 0.5.17 pins; `uv sync` installs it)",
-            fix="run `uv sync`, or `pip install 'humming-kernels[cu13]==0.1.10'`; or pick --preset high_performance",
+            fix="run `uv sync`, or `pip install 'humming-kernels[cu13]==0.1.10'`; or pick a preset without quantization humming (`qwen-serve plan` lists each preset's)",
         )
 
 

@@ -441,7 +441,7 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
                 f"quantization: 'humming' ({quantization.origin}) on a bf16 checkpoint needs humming_weight_dtype "
                 "(SGLang's online quantization is configured by it)",
                 allowed="humming_weight_dtype: int4 or int8, humming_group_size: 0, 32, 64, 128 or 256",
-                fix="add --humming-weight-dtype int4 --humming-group-size 128 (or pick --preset balanced)",
+                fix="add --humming-weight-dtype int4 --humming-group-size 128 (or a preset that sets them)",
             )
     env: list[EnvVar] = []
     if weight.value is not None:

@@ -63,7 +63,7 @@ CRASH_CAUSES: tuple[tuple[re.Pattern, str], ...] = tuple(
         (
             r"cannot import name '\w+' from 'torchao",
             "SGLang 0.5.17's --torchao-config calls torchao functions that torchao 0.17 removed: use "
-            "--preset high_performance or --quantization fp8 instead",
+            "a preset without torchao_config, or --quantization fp8, instead",
         ),
         (
             r"not supported on CUDA arch|compute capability|fp8e4nv data type is not supported",

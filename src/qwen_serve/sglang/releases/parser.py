@@ -5,7 +5,7 @@ newer release's wheel alone (`uv pip install --no-deps --target DIR sglang==X`) 
     PYTHONPATH=DIR python -m qwen_serve.sglang.releases.parser snapshot src/qwen_serve/sglang/releases
         writes that release's flags.json (its folder needs an __init__.py with its RELEASE)
     PYTHONPATH=DIR python -m qwen_serve.sglang.releases.parser parse < argvs.json
-        answers each argv list (JSON) with {"namespace": {...}} or {"error": "..."}
+        answers each argv list (JSON) with {"namespace": {...}} or {"error": "..."}, beside the release's flags
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def parse_each(argvs: list[list[str]]) -> list[dict]:
 
 def main() -> int:
     if sys.argv[1:2] == ["parse"]:
-        json.dump({"sglang_version": version("sglang"), "answers": parse_each(json.load(sys.stdin))}, sys.stdout)
+        answers = parse_each(json.load(sys.stdin))
+        json.dump({**snapshot(), "answers": answers}, sys.stdout)  # one import of SGLang for both
         return 0
     if sys.argv[1:2] != ["snapshot"]:
         print(__doc__, file=sys.stderr)
