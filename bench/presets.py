@@ -42,9 +42,19 @@ PORT = 30000
 # plain install; calls before 2026-12-03 named triton here, FA3 not being in the GPU bundle then), flashinfer's
 # sampling JIT skipped, and decode graphs up to batch 64 keep a start near 80-170 s.
 COMMON = "--sampling-backend pytorch --cuda-graph-max-bs 64 --load-format dummy"
-# rows labelled cold:NAME start on empty JIT caches (a fresh machine or cache folder): their time to ready is the
-# point, and a call of them alone has no bf16 baseline
-COLD = "cold:"
+# rows labelled cold:NAME start on empty JIT caches (a fresh machine, or a fresh QWEN_SERVE_JIT_CACHE folder), and
+# warm:NAME on the folder a cold row filled: their time to ready is the point, and a call that starts with one has no
+# bf16 baseline (with LEVELS=, a row is its start alone: summarize keeps SGLang's own start-up timings for it)
+COLD, WARM = "cold:", "warm:"
+STARTUP = (COLD, WARM)
+# SGLang's own account of a start, and its CUDA-graph capture's progress bar (how far a start that was cut got)
+STARTUP_TIMINGS = re.compile(
+    r"Engine startup timings \(s\): load_weight=([\d.]+).*?scheduler_e2e=([\d.]+), cuda_graph=\{prefill=([\d.]+), "
+    r"decode=([\d.]+)"
+)
+CAPTURE_PROGRESS = re.compile(
+    r"Capturing num tokens \(num_tokens=\d+[^)]*\):\s+\d+%\|[^|]*\|\s*(\d+)/(\d+) \[(\d+):(\d+)"
+)
 # bench_serving's requests per level: enough rounds that a level's throughput is not one batch's
 REQUESTS = {1: 8, 8: 32, 64: 192, 128: 384}
 INPUT_LEN, OUTPUT_LEN = 512, 256
@@ -608,12 +618,42 @@ def unfinished(label: str, stdout: str) -> str:
     return f"not started: {m.group(1)}" if m else "no row.json: the call ended before this row did"
 
 
+def startup_timings(log_text: str) -> dict:
+    """SGLang's own start-up timings line: where a start's seconds went (CUDA-graph capture holds the JIT compiles)."""
+    m = STARTUP_TIMINGS.search(log_text)
+    if not m:
+        return {}
+    load, scheduler, prefill, decode = (float(x) for x in m.groups())
+    return {
+        "startup_s": {"load_weight": load, "scheduler": scheduler, "prefill_graphs": prefill, "decode_graphs": decode}
+    }
+
+
+def capture_progress(log_text: str) -> dict:
+    """How far the prefill CUDA-graph capture of a start that was cut had got (its last progress-bar line)."""
+    found = CAPTURE_PROGRESS.findall(log_text)
+    if not found:
+        return {}
+    done, total, minutes, seconds = (int(x) for x in found[-1])
+    # the bar's clock moves only when a shape is done: at 0 of N it says nothing of the time spent
+    return {
+        "capture_progress": {
+            "shapes_done": done,
+            "shapes": total,
+            **({"elapsed_s": minutes * 60 + seconds} if done else {}),
+        }
+    }
+
+
 def summarize(sources: list[Path]) -> dict:
-    """summary.json for one or more device calls; each row's ratio is to the bf16 baseline of its own call."""
+    """summary.json for one or more device calls; each row's ratio is to the bf16 baseline of its own call. Calls
+    from more than one folder are named FOLDER/call-N."""
     rows, commands, calls = [], {}, []
+    qualify = len({source.resolve().parent for source in sources}) > 1
     for source in sources:
         run, row_files, folder = read_call(source)
         call = source.name.removesuffix(".tar.gz")
+        call = f"{source.resolve().parent.name}/{call}" if qualify else call
         stdout = _read(folder / "stdout.txt")
         calls.append(
             {
@@ -625,7 +665,7 @@ def summarize(sources: list[Path]) -> dict:
             }
         )
         baseline = next(iter(run["rows"]))  # the first row of a call: plain SGLang bf16, or replicas:1
-        if baseline.startswith(COLD):  # a call of cold starts only: times to ready, no baseline to compare with
+        if baseline.startswith(STARTUP):  # a call of starts only: times to ready, no baseline to compare with
             baseline = None
         base = row_files[baseline] if baseline else {"levels": {}}
         base_text = _read(sglang_log_of(base["folder"], run["rows"][baseline])) if baseline else ""
@@ -636,7 +676,12 @@ def summarize(sources: list[Path]) -> dict:
             commands.setdefault(label, command)
             if r is None or "error" in r:
                 rows.append(
-                    {"launch": label, "call": call, "error": (r or {}).get("error") or unfinished(label, stdout)}
+                    {
+                        "launch": label,
+                        "call": call,
+                        "error": (r or {}).get("error") or unfinished(label, stdout),
+                        **(capture_progress(_read(sglang_log_of(r["folder"], command))) if r else {}),
+                    }
                 )
                 continue
             log_text = _read(sglang_log_of(r["folder"], command))
@@ -673,7 +718,7 @@ def summarize(sources: list[Path]) -> dict:
                         # what SGLang ran (its own server_args line; calls before it was recorded: the common flag)
                         "attention_backend": r.get("attention_backend")
                         or (common_attention.group(1) if common_attention else None),
-                        **({"jit_cache": "cold"} if label.startswith(COLD) else {}),
+                        **({"jit_cache": label.split(":", 1)[0]} if label.startswith(STARTUP) else {}),
                         "baseline": baseline,
                         "ratio_to_baseline": round(level["output_throughput"] / base_tok_s, 3) if base_tok_s else None,
                         "ratio_to_bf16": round(level["output_throughput"] / base_tok_s, 3)
@@ -686,6 +731,20 @@ def summarize(sources: list[Path]) -> dict:
                             else {}
                         ),
                         **fleet_facts(r, c),
+                    }
+                )
+            if not r["levels"] and "cut" not in r:  # a start alone (LEVELS=): its time to ready and SGLang's account
+                rows.append(
+                    {
+                        "launch": label,
+                        "call": call,
+                        "resolved": meaning,
+                        "ready_s": r.get("ready_s"),
+                        "weights_gib": r.get("weights_gib"),
+                        "kv_tokens": r.get("kv_tokens"),
+                        "attention_backend": r.get("attention_backend"),
+                        **({"jit_cache": label.split(":", 1)[0]} if label.startswith(STARTUP) else {}),
+                        **startup_timings(log_text),
                     }
                 )
             if "cut" in r:  # the levels it did not reach

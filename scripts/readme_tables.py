@@ -419,9 +419,16 @@ def _calls_flags(data: dict, calls: set[str]) -> str:
     return "; ".join(f"{_calls(names)}: `{flags}`" for flags, names in by_flags.items())
 
 
+def _call_name(call: str) -> str:
+    """A device call in table words: "call-e" -> "e"; a summary over several dated folders names its calls
+    FOLDER/call-N: "2026-12-03/call-2" -> "12-03/2"."""
+    folder, _, stem = call.rpartition("/")
+    return (f"{folder[5:]}/" if folder else "") + stem.removeprefix("call-")
+
+
 def _calls(calls) -> str:
     """Device calls by their letters: "call e", "calls d, e"."""
-    letters = sorted({c.removeprefix("call-") for c in calls})
+    letters = sorted({_call_name(c) for c in calls})
     return ("calls " if len(letters) > 1 else "call ") + ", ".join(letters)
 
 
@@ -517,7 +524,9 @@ def decode_h200() -> str:
     return "\n".join(lines)
 
 
-FA3_RUN = RESULTS / "h200" / "presets" / "2026-12-03"
+# one summary over every FA3-era call: 2026-12-03's seven (speed, first cold starts) and 2026-12-04's three (each
+# preset's start on an empty JIT-cache folder, then on the same folder kept)
+FA3_RUN = RESULTS / "h200" / "presets" / "2026-12-04"
 
 
 def presets_h200_fa3() -> str:
@@ -526,7 +535,7 @@ def presets_h200_fa3() -> str:
     data = json.loads((FA3_RUN / "summary.json").read_text(encoding="utf-8"))
     by_launch: dict[tuple[str, str], dict[int, dict]] = {}
     for row in data["rows"]:
-        if "error" not in row:
+        if "error" not in row and row.get("concurrency"):  # start-up rows: the start-up table
             by_launch.setdefault((row["launch"], row["call"]), {})[row["concurrency"]] = row
     lines = [
         "| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | c=64 out tok/s (× bf16) | "
@@ -548,12 +557,12 @@ def presets_h200_fa3() -> str:
             f"| `{launch}` | {_what_it_ran(one['resolved'])} | {one['weights_gib']:.2f} | {one['kv_tokens']:,} | "
             f"{one['output_tok_s']:.1f} (**{one['ratio_to_bf16']:.2f}×**) | "
             f"{many['output_tok_s']:.0f} (**{many['ratio_to_bf16']:.2f}×**) | {many['tpot_p50_ms']:.2f} | {decode} | "
-            f"{one['attention_backend']} | {one['ready_s']:.0f} | {call.removeprefix('call-')} |"
+            f"{one['attention_backend']} | {one['ready_s']:.0f} | {_call_name(call)} |"
         )
     measured = {launch for launch, _ in by_launch}
     missing: dict[str, list[str]] = {}
     for r in data["rows"]:
-        if "error" in r and r["launch"] not in measured:
+        if "error" in r and r["launch"] not in measured and not r["launch"].startswith(("cold:", "warm:")):
             missing.setdefault(r["launch"], []).append(f"{_calls([r['call']])}: {r['error']}")
     requests = data["bench"]["requests"]
     rel = FA3_RUN.relative_to(ROOT)
@@ -568,12 +577,66 @@ def presets_h200_fa3() -> str:
         f"{_calls(named)} named triton: FA3 had not arrived); `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
         f"{data['bench']['output_len']} out, {requests['1']} / {requests['64']} requests at concurrency 1 / 64. "
         f"Ratios are to the `sglang-bf16` row of the same call; `ready s` is that call's start, JIT caches as the "
-        f"call found them (`{rel}/summary.json`, its README says what each call had compiled before).",
+        f"call found them (`{rel}/summary.json`, over the raw files of both dated folders; each folder's README says "
+        f"what each call had compiled before).",
     ]
     if cold:
         lines += ["", "Cold starts (empty JIT caches): " + "; ".join(cold) + "."]
     if missing:
         lines += ["", "Not measured: " + "; ".join(f"`{k}` ({', '.join(v)})" for k, v in missing.items()) + "."]
+    return "\n".join(lines)
+
+
+def _startups(data: dict) -> dict[str, dict[str, dict]]:
+    """Each preset's start-up rows (qwen-serve on a JIT-cache folder of its own: cold = empty, warm = what the cold
+    start left there), by preset and cold/warm; a start that was cut keeps its error and how far it got."""
+    found: dict[str, dict[str, dict]] = {}
+    for r in data["rows"]:
+        kind, _, name = r["launch"].partition(":")
+        if kind in ("cold", "warm") and r.get("concurrency") is None:  # a start alone (rows with levels: speed)
+            if "error" in r and ("not started" in r["error"] or "after 0 s" in r["error"]):
+                continue  # never ran: says nothing of the start
+            if "error" not in (found.get(name, {}).get(kind) or {"error": 1}):
+                continue  # a finished start stands over a cut one
+            found.setdefault(name, {})[kind] = r
+    return found
+
+
+def _ready(r: dict | None) -> str:
+    if r is None:
+        return "—"
+    if "error" not in r:
+        return f"{r['ready_s']:.0f} s"
+    progress = r.get("capture_progress") or {}
+    limit = re.search(r"^not ready after (\d+) s", r["error"])  # its own ready-timeout, not the call's clock
+    if not limit:
+        return "—"  # cut for device time: it says nothing of the start
+    took = (
+        f"; the first of {progress['shapes']} prefill graphs took {progress['elapsed_s']} s"
+        if progress.get("shapes_done") == 1
+        else ""
+    )
+    return f"over {limit.group(1)} s (cut{took})"
+
+
+def startup_h200() -> str:
+    """Time to ready with the JIT caches empty and kept, per preset, from qwen-serve's own cache folder: a fresh
+    QWEN_SERVE_JIT_CACHE folder for the cold start, the same folder for the next (one machine, FA3)."""
+    data = json.loads((FA3_RUN / "summary.json").read_text(encoding="utf-8"))
+    lines = [
+        "| preset | first start (JIT caches empty) | next start (caches kept) | CUDA-graph capture, first / next | calls |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name, pair in _startups(data).items():
+        cold, warm = pair.get("cold"), pair.get("warm")
+        capture = " / ".join(
+            f"{r['startup_s']['prefill_graphs'] + r['startup_s']['decode_graphs']:.0f} s"
+            if r and "startup_s" in r
+            else "—"
+            for r in (cold, warm)
+        )
+        calls = sorted({r["call"] for r in (cold, warm) if r})
+        lines.append(f"| `{name}` | {_ready(cold)} | {_ready(warm)} | {capture} | {_calls(calls)} |")
     return "\n".join(lines)
 
 
@@ -662,24 +725,30 @@ def presets_h200_simple() -> str:
     data = json.loads((FA3_RUN / "summary.json").read_text(encoding="utf-8"))
     rows: dict[str, dict[int, dict]] = {}
     for row in data["rows"]:
-        if "error" not in row and row["launch"].startswith("preset:") and row.get("jit_cache") != "cold":
+        if "error" not in row and row["launch"].startswith("preset:") and row.get("concurrency"):
             rows.setdefault(row["launch"].removeprefix("preset:"), {})[row["concurrency"]] = row
+    starts = _startups(data)
     lines = [
-        "| preset | speed at 1 request (× plain bf16) | at 64 requests | KV cache tokens | ready in |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| preset | speed at 1 request (× plain bf16) | at 64 requests | KV cache tokens | first start | later starts |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, levels in sorted(rows.items(), key=lambda kv: -kv[1][64]["ratio_to_bf16"]):
         one, many = levels[1], levels[64]
+        first, later = (starts.get(name) or {}).get("cold"), (starts.get(name) or {}).get("warm")
+        # no start on a kept folder of its own: its speed run's start, on the caches that call's earlier starts filled
+        kept = _ready(later).split(" (")[0] if later else f"{one['ready_s']:.0f} s†"
         lines.append(
             f"| `{name}` | {one['ratio_to_bf16']:.2f}× | {many['ratio_to_bf16']:.2f}× | {one['kv_tokens']:,} | "
-            f"{one['ready_s']:.0f} s |"
+            f"{_ready(first).split(' (')[0]} | {kept} |"
         )
     lines += [
         "",
         f"One H200, FA3 attention and DeepGEMM as a real install runs them; plain bf16 SGLang: 1.00× and "
         f"{min(r['kv_tokens'] for r in data['rows'] if r.get('launch') == 'sglang-bf16'):,} KV tokens. "
-        "`ready in`: that run's start, with the JIT caches as it found them. Every row, cold starts and what was "
-        "not measured: [docs/presets.md](docs/presets.md).",
+        "`first start`: time to ready with qwen-serve's JIT cache folder empty (kernels compile); `later starts`: "
+        "with that folder kept (†: the start of its speed run, on caches that call's earlier starts had filled); "
+        "— not measured. Every row, the start-ups and what was not measured: "
+        "[docs/presets.md](docs/presets.md).",
     ]
     return "\n".join(lines)
 
@@ -687,6 +756,7 @@ def presets_h200_simple() -> str:
 SECTIONS = {
     "presets-h200-simple": presets_h200_simple,
     "presets-h200-fa3": presets_h200_fa3,
+    "startup-h200": startup_h200,
     "presets-h200": presets_h200,
     "knobs-h200": knobs_h200,
     "replicas-h200": replicas_h200,

@@ -195,7 +195,7 @@ def test_tool_calls_must_parse_and_match_the_tools_schema():
 
 def test_sglangs_own_parser_constrains_the_tools_checks_arguments_to_the_schema():
     """What makes the tools check hold with random weights: SGLang 0.5.17's real FunctionCallParser, with
-    qwen-serve's tool_call_parser (qwen25), turns the check's named, strict call into a structural tag that forces
+    qwen-serve's tool_call_parser (qwen), turns the check's named, strict call into a structural tag that forces
     one <tool_call> and carries the tool's schema; without strict the schema is left out (any JSON passes)."""
     import copy
 

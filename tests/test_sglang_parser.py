@@ -66,7 +66,7 @@ def test_balanced_means_humming_and_balanced_torchao_int4wo_128():
     assert ns.model_path == "Qwen/Qwen3-14B"
     assert ns.port == 30000 and ns.host == "0.0.0.0" and ns.tp_size == 1
     assert ns.reasoning_parser == "qwen3"
-    assert ns.tool_call_parser == "qwen25"  # Qwen's own SGLang line: an agent's tools come back as tool_calls
+    assert ns.tool_call_parser == "qwen"  # Qwen's own line (qwen25, the same parser's deprecated name)
 
 
 def test_fp8_hopper_example_means_native_fp8_with_fp8_kv():

@@ -5,7 +5,8 @@
 #   export OUTDIR=$OUT STOP_AT=565; timeout 590 bash scripts/gpu/presets.sh "preset:auto=qwen-serve --preset auto" …
 # STOP_AT: end the row in progress then, so that the tarball is still written (an outer timeout kills it
 # with everything else); with it a row starts only if the time left is at least what the call's quickest
-# whole row took. DEADLINE (optional): start no row after it at all.
+# whole row took. DEADLINE (optional): start no row after it at all. READY_TIMEOUT: a row's start limit (400 s).
+# LEVELS=, measures no level: the rows' times to ready alone (cold:NAME / warm:NAME rows, QWEN_SERVE_JIT_CACHE per row).
 # Replicas (two GPUs, kind nvidia-h200-x2), the first row the baseline:
 #   export OUTDIR=$OUT BASELINE= LEVELS=64,128,256,shared128; timeout 590 bash scripts/gpu/presets.sh \
 #     "replicas:1=qwen-serve --preset auto" "replicas:2-gpus=qwen-serve --preset auto --replicas 2"
@@ -21,7 +22,7 @@ BASELINE=${BASELINE-sglang-bf16=sglang}
 for r in "$@"; do ROWS+=(--row "$r"); done
 rm -rf /tmp/presets_raw && mkdir -p /tmp/presets_raw
 python3 bench/presets.py run --out /tmp/presets_raw --model "$PWD/.gpu/qwen3-14b" --levels "${LEVELS:-1,8,64}" ${COMMON:+--common "$COMMON"} \
-  ${DEADLINE:+--deadline $DEADLINE} ${STOP_AT:+--stop-at $STOP_AT} "${ROWS[@]}" 2>&1 | tee /tmp/presets_raw/stdout.txt
+  ${DEADLINE:+--deadline $DEADLINE} ${STOP_AT:+--stop-at $STOP_AT} ${READY_TIMEOUT:+--ready-timeout $READY_TIMEOUT} "${ROWS[@]}" 2>&1 | tee /tmp/presets_raw/stdout.txt
 rc=${PIPESTATUS[0]}
 tar -C /tmp -czf "$OUTDIR/raw.tar.gz" presets_raw
 exit $rc

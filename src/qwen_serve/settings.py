@@ -265,7 +265,7 @@ FIELDS: tuple[Field, ...] = (
     _f("load_format", str, None, "auto, safetensors, layered, dummy, ..."),
     _f("dtype", str, "auto", "Weight/activation dtype."),
     _f("reasoning_parser", str, "qwen3", "Reasoning parser: qwen3 splits <think> into reasoning_content."),
-    _f("tool_call_parser", str, "qwen25", "Tool-call parser: qwen25 turns <tool_call> blocks into tool_calls."),
+    _f("tool_call_parser", str, "qwen", "Tool-call parser: qwen turns <tool_call> blocks into tool_calls."),
     _f("enable_metrics", bool, True, "SGLang's Prometheus /metrics on the server's port (free of measurable cost)."),
 )
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

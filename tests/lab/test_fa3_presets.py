@@ -1,5 +1,6 @@
-"""The lab's claims about the 2026-12-03 H200 calls (FA3 attention, DeepGEMM) hold to their raw files: the YAML's
-`measured` words, the choice of --preset auto, and the memory plan for the new checkpoint layouts."""
+"""The lab's claims about the H200 calls of 2026-12-03 and 2026-12-04 (FA3 attention, DeepGEMM; one summary over
+both folders) hold to their raw files: the YAML's `measured` words (speed and start-up), the choice of --preset
+auto, and the memory plan for the new checkpoint layouts."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "bench/results/h200/presets/2026-12-03"
+STARTS = ROOT / "bench/results/h200/presets/2026-12-04"  # its summary.json covers both folders' calls
 
 
-def rows() -> dict[tuple[str, int], dict]:
-    data = json.loads((RUN / "summary.json").read_text())
-    return {(r["launch"], r["concurrency"]): r for r in data["rows"] if "error" not in r}
+def rows() -> dict[tuple[str, int | None], dict]:
+    data = json.loads((STARTS / "summary.json").read_text())
+    return {(r["launch"], r.get("concurrency")): r for r in data["rows"] if "error" not in r}
 
 
 def test_every_measured_row_ran_fa3_with_deep_gemm_bundled():
-    data = json.loads((RUN / "summary.json").read_text())
+    data = json.loads((STARTS / "summary.json").read_text())
     named = set()  # calls 1 and 4: cold starts before FA3 had arrived, triton named (and only those rows)
     for call in data["calls"]:
         if "--attention-backend triton" in call["common_flags"]:
@@ -29,9 +31,26 @@ def test_every_measured_row_ran_fa3_with_deep_gemm_bundled():
         else:
             assert call["versions"]["fa3"] is True and "--attention-backend" not in call["common_flags"]
         assert call["versions"]["sgl-deep-gemm"] == "0.1.5.post1"
-    assert named == {"call-1", "call-4"}
+    assert named == {"2026-12-03/call-1", "2026-12-03/call-4"}
     assert {r["attention_backend"] for r in rows().values() if r["call"] not in named} == {"fa3"}
     assert {r["jit_cache"] for r in rows().values() if r["call"] in named} == {"cold"}
+
+
+@pytest.mark.parametrize("preset", ["awq", "fp8", "balanced"])
+def test_the_presets_start_up_words_are_the_summarys_figures(preset):
+    """A start on an empty JIT-cache folder and the next on the same folder, as the YAML says them; the cut cold
+    start of awq is a lower bound (its own ready-timeout), never a figure."""
+    measured = yaml.safe_load((ROOT / "server_config.yaml").read_text())["presets"][preset]["measured"]
+    data = json.loads((STARTS / "summary.json").read_text())
+    warm = rows()[(f"warm:{preset}", None)]
+    assert f"{warm['ready_s']:.0f} s with the JIT cache kept" in measured
+    cold = rows().get((f"cold:{preset}", None))
+    if cold:
+        assert f"first start {cold['ready_s']:.0f} s" in measured
+    else:
+        cut = next(r for r in data["rows"] if r["launch"] == f"cold:{preset}" and "capture_progress" in r)
+        limit = re.match(r"not ready after (\d+) s", cut["error"]).group(1)
+        assert f"first start over {limit} s" in measured and cut["capture_progress"]["shapes_done"] == 1
 
 
 MEASURED = [
@@ -100,3 +119,8 @@ def test_the_summary_is_made_from_the_raw_files():
     assert made["rows"] == json.loads((RUN / "summary.json").read_text())["rows"]
     cold = [r for r in made["rows"] if r["launch"].startswith("cold:") and "error" not in r]
     assert cold and all(r["baseline"] is None and r["ratio_to_bf16"] is None for r in cold)
+    both = presets.summarize(sorted(RUN.glob("call-*.tar.gz")) + sorted(STARTS.glob("call-*.tar.gz")))
+    assert both["rows"] == json.loads((STARTS / "summary.json").read_text())["rows"]
+    starts = [r for r in both["rows"] if r.get("concurrency") is None and "error" not in r]
+    assert {r["launch"] for r in starts} == {"cold:fp8", "warm:fp8", "warm:awq", "cold:balanced", "warm:balanced"}
+    assert all(r["attention_backend"] == "fa3" and r["startup_s"]["prefill_graphs"] > 0 for r in starts)

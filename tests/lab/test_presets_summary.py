@@ -177,8 +177,11 @@ def test_run_starts_measures_nothing_and_summarizes_each_row_on_the_stand_in_sgl
     assert presets.cmd_run(args) == 0
     rows = {r["launch"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "raw").glob("*/row.json"))}
     assert set(rows) == {"sglang-bf16", "preset:fp8"}
-    summary = presets.summarize([tmp_path / "raw"])  # no levels: nothing to tabulate, but the call is read
-    assert summary["calls"][0]["common_flags"] == "--load-format dummy" and summary["rows"] == []
+    summary = presets.summarize([tmp_path / "raw"])  # no levels: each row is its start alone
+    assert summary["calls"][0]["common_flags"] == "--load-format dummy"
+    starts = {r["launch"]: r for r in summary["rows"]}
+    assert set(starts) == set(rows) and all("concurrency" not in r and "jit_cache" not in r for r in starts.values())
+    assert [starts[k]["ready_s"] for k in rows] == [rows[k]["ready_s"] for k in rows]
     for r in rows.values():  # the stand-in's log facts, read as SGLang's
         assert r["ready_s"] > 0 and r["weights_gib"] == 27.53 and r["kv_tokens"] > 0 and "error" not in r
     assert "--quantization fp8" in presets.resolved(rows["preset:fp8"], tmp_path / "raw" / "preset_fp8")

@@ -311,13 +311,13 @@ def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
         )
     if method in ("awq", "gptq"):
         what.append(
-            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch (several minutes on the H200; cached in "
-            "$TVM_FFI_CACHE_DIR)"
+            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch (a first start took over 520 s on the "
+            "H200; cached in $TVM_FFI_CACHE_DIR)"
         )
     if launch["quantization"] == "humming":
         what.append(
-            "humming JIT-compiles its kernels with NVRTC on a first launch (about 2 minutes; cached in "
-            "$HUMMING_CACHE_DIR)"
+            "humming JIT-compiles its kernels with NVRTC on a first launch (a first start took 217 s on the H200, "
+            "118 s kept; cached in $HUMMING_CACHE_DIR)"
         )
     if launch["enable_torch_compile"]:
         what.append(
@@ -474,7 +474,8 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     )
     notes.append(
         f"quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), {how}; they JIT-compile "
-        "with NVRTC on the first launch (about 2 minutes), cached in $HUMMING_CACHE_DIR (qwen-serve's JIT cache)"
+        "with NVRTC on the first launch (a first start took 217 s on the H200, 118 s with the cache kept), cached in "
+        "$HUMMING_CACHE_DIR (qwen-serve's JIT cache)"
     )
     return tuple(env)
 
