@@ -98,7 +98,7 @@ def test_the_api_key_comes_from_a_secret_and_is_never_printed(qwen_serve, monkey
         (("--replicas", "two"), "--replicas 'two' is not a count of workers"),
         (("--name", "Qwen_14B"), "--name 'Qwen_14B' is not a Kubernetes name"),
         (("--namespace", "a.b"), "--namespace 'a.b' is not a Kubernetes namespace name"),
-        (("--router-policy", "fastest"), "--router-policy 'fastest' is not a policy of sglang-router"),
+        (("--router-policy", "fastest"), "--router-policy 'fastest' is not a policy of SGLang's router"),
         (("--preset", "balanced_torchao"), "pass --image with an image that has qwen-serve installed"),
         (("--preset", "high_performance", "--gpu", "RTX 4090"), "memory plan on"),
         (("--preset", "balnced"), "unknown preset"),

@@ -133,3 +133,124 @@ def test_a_dry_run_for_an_unmeasured_release_says_so(qwen_serve):
     assert "sglang 0.5.23 is unmeasured here" in planned.stdout + planned.stderr
     measured = qwen_serve("--dry-run", "--preset", "fp8", "--gpu", "H200")
     assert "unmeasured" not in measured.stdout + measured.stderr
+
+
+@pytest.fixture(scope="session")
+def router_path(tmp_path_factory):
+    """PYTHONPATH under which a release's router package (its `router_requirement`) imports: the locked one is
+    installed (the `router` extra); any other's wheel alone, installed by uv into a folder of this session."""
+    folders: dict[str, str] = {}
+
+    def path(requirement: str) -> str:
+        name, version = requirement.split("==")
+        from importlib import metadata
+
+        try:
+            if metadata.version(name) == version:
+                return str(SRC)
+        except metadata.PackageNotFoundError:
+            pass
+        if requirement not in folders:
+            folder = tmp_path_factory.mktemp(name)
+            subprocess.run(
+                [shutil.which("uv"), "pip", "install", "--no-deps", "--target", str(folder), "--python",
+                 sys.executable, requirement],
+                check=True, capture_output=True, timeout=600,
+            )  # fmt: skip
+            folders[requirement] = f"{folder}{os.pathsep}{SRC}"
+        return folders[requirement]
+
+    return path
+
+
+READ_ROUTER_ARGS = """
+import json, sys
+from qwen_serve.sglang.router_entry import parse
+module, argv = sys.argv[1], sys.argv[2:]
+args = parse(argv, module)
+args._validate_router_args()
+keys = ("worker_urls", "policy", "host", "port", "prometheus_host", "prometheus_port", "service_discovery",
+        "selector", "service_discovery_port", "service_discovery_namespace")
+print(json.dumps({k: getattr(args, k, None) for k in keys}))
+"""
+
+
+def _router_reads(router_path, release, argv: list[str]) -> dict:
+    """What the release's own router parser makes of ARGV (its module first, as qwen-serve runs it)."""
+    result = subprocess.run(
+        [sys.executable, "-c", READ_ROUTER_ARGS, *argv],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": router_path(release.router_requirement)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_the_fleet_and_k8s_run_the_releases_own_router_as_its_parser_reads_them(version, qwen_serve, router_path):
+    """--replicas (the router in front of qwen-serve's workers) and `qwen-serve k8s` (service discovery of the
+    worker pods), each built for this release: its router module, read by that router's own parser as meant."""
+    import yaml
+
+    release = target_for(version).release
+    dry = qwen_serve("--dry-run", "--json", "--sglang-version", version, "--replicas", "2", "--gpu", "H200x2")
+    assert dry.exit_code == 0, dry.stderr
+    argv = json.loads(dry.stdout)["router"]["argv"]
+    assert argv[1:4] == ["-m", "qwen_serve.sglang.router_entry", release.router_module]
+    fleet = _router_reads(router_path, release, argv[3:])
+    assert fleet["worker_urls"] == ["http://127.0.0.1:30001", "http://127.0.0.1:30002"]
+    assert (fleet["policy"], fleet["port"], fleet["prometheus_port"]) == ("cache_aware", 30000, 29000)
+    k8s = qwen_serve("k8s", "--sglang-version", version, "--preset", "fp8", "--gpu", "H200")
+    assert k8s.exit_code == 0, k8s.stderr
+    router = next(
+        c for d in yaml.safe_load_all(k8s.stdout) if d and d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "router"
+    )  # fmt: skip
+    assert router["command"][:3] == ["python3", "-m", f"{release.router_module}.launch_router"]
+    pod = _router_reads(router_path, release, [release.router_module, *router["command"][3:]])
+    assert pod["service_discovery"] is True and pod["service_discovery_port"] == 30000
+    selector = pod["selector"]  # KEY=VALUE words, or the mapping the router made of them
+    pairs = selector.items() if isinstance(selector, dict) else (w.split("=", 1) for w in selector)
+    assert ("app.kubernetes.io/component", "worker") in {tuple(p) for p in pairs}
+
+
+def test_an_unmeasured_release_is_planned_with_a_margin_that_plan_and_dry_run_show(qwen_serve):
+    """0.5.23's plan is 0.5.17's constants less 10 % of the KV tokens and plus 10 % of the peak at load; `plan`
+    says so in its table and JSON, `--dry-run` in its plan line and note."""
+    from qwen_serve.sglang.releases import UNMEASURED_MARGIN
+
+    def plans(*args: str) -> dict:
+        result = qwen_serve("plan", "--gpu", "H200", "--preset", "fp8", "--json", *args)
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    locked, newest = plans(), plans("--sglang-version", "0.5.23")
+    assert locked["margin"] == 0 and locked["note"] is None
+    assert newest["margin"] == UNMEASURED_MARGIN == 0.10 and "sglang 0.5.23 is unmeasured" in newest["note"]
+    a, b = locked["plans"][0], newest["plans"][0]
+    assert b["kv_tokens"] == pytest.approx(a["kv_tokens"] * 0.9, abs=1) and b["margin"] == 0.10
+    assert b["peak_load_gib"] == pytest.approx(a["peak_load_gib"] * 1.1, abs=0.01)
+    table = qwen_serve("plan", "--gpu", "H200", "--preset", "fp8", "--sglang-version", "0.5.23")
+    assert "with a 10% margin" in table.stdout and "sglang 0.5.23 is unmeasured" in table.stdout
+    dry = qwen_serve("--dry-run", "--preset", "fp8", "--gpu", "H200", "--sglang-version", "0.5.23")
+    assert f"KV cache {b['kv_tokens']:,} tokens" in dry.stdout + dry.stderr
+
+
+@pytest.mark.parametrize(
+    "version, adapter", [("0.5.10", "0.5.17"), ("0.5.17", "0.5.17"), ("0.5.20", "0.5.23"), ("0.6.0", "0.5.23")]
+)
+def test_a_release_between_folders_takes_the_adapter_that_holds_for_it(version, adapter, qwen_serve):
+    """0.5.23's adapter holds from 0.5.18, where --torchao-config left SGLang: a torchao preset for 0.5.20 is
+    refused in one line naming 0.5.20, not built for a flag its parser lacks."""
+    from packaging.version import Version
+
+    from qwen_serve.sglang.releases import release_for
+
+    assert release_for(Version(version)).version == adapter
+    torchao = qwen_serve("--dry-run", "--preset", "balanced_torchao", "--sglang-version", version, "--gpu", "H200")
+    if adapter == "0.5.17":
+        assert torchao.exit_code == 0, torchao.stderr
+    else:
+        assert torchao.exit_code == 2 and f"sglang {version} (planned" in torchao.stderr, torchao.stderr
+        assert "removed --torchao-config in 0.5.18" in torchao.stderr
+        assert len(torchao.stderr.strip().splitlines()) == 1, torchao.stderr

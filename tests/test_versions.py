@@ -41,8 +41,9 @@ def test_preset_translates_or_is_refused_with_alternatives(file, preset, version
 
 def test_torchao_capability_ends_at_0_5_17():
     assert target_for("0.5.17").supports("torchao_config") and not target_for("0.5.23").supports("torchao_config")
-    between = target_for("0.5.20")  # no folder of its own: the older adapter, and the description says so
-    assert between.release.version == "0.5.17" and "flags from the 0.5.17 snapshot" in between.description
+    between = target_for("0.5.20")  # no folder of its own: 0.5.23's (it holds from 0.5.18), and the description says so
+    assert between.release.version == "0.5.23" and "flags from the 0.5.23 snapshot" in between.description
+    assert not between.supports("torchao_config")  # gone in 0.5.18
     assert not target_for("0.5.23").flagset.has("--torchao-config")
     assert target_for("0.5.17").flagset.has("--torchao-config")
 

@@ -2,7 +2,8 @@
 
 Each worker is a `qwen-serve` process of its own on 127.0.0.1 (port + 1 … port + N, its own GPUs through
 CUDA_VISIBLE_DEVICES), so every worker keeps all of qwen-serve's supervision of its SGLang: its plan, its
-drain on SIGTERM, nothing outliving it. Once every worker has written its ready file, sglang-router starts
+drain on SIGTERM, nothing outliving it. Once every worker has written its ready file, the SGLang release's router
+(sglang-router; smg from SGLang 0.5.18 on) starts
 on --host/--port in front of them (cache-aware routing by default); the service is ready when a generation
 through the router succeeds. One stop signal: SIGTERM to the router and to every worker (each drains its
 SGLang); a second one, a second or more later, or the stop timeout: SIGKILL to all. A worker or the router
@@ -37,13 +38,14 @@ from .supervise import (
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
-ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")  # sglang-router's --policy choices
+# --policy choices that sglang-router 0.3.2 and smg 1.13 both have (the release adapter picks the router)
+ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")
 
 
 def check_router_policy(policy: str) -> str:
     if policy not in ROUTER_POLICIES:
         raise QwenServeError(
-            f"--router-policy '{policy}' is not a policy of sglang-router",
+            f"--router-policy '{policy}' is not a policy of SGLang's router",
             allowed=", ".join(ROUTER_POLICIES),
             fix="--router-policy cache_aware (reuses each worker's prefix cache)",
         )
@@ -73,6 +75,7 @@ class Fleet:
     api_key: str | None = None
     in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
     metrics_port: int | None = None  # the router's Prometheus /metrics (requests per worker, latencies)
+    router_module: str = "sglang_router"  # the SGLang release's router (Release.router_module)
 
     @property
     def worker_urls(self) -> list[str]:
@@ -80,14 +83,22 @@ class Fleet:
 
 
 def router_argv(
-    worker_urls: list[str], host: str, port: int, policy: str, metrics_port: int, python: str | None = None
+    worker_urls: list[str],
+    host: str,
+    port: int,
+    policy: str,
+    metrics_port: int,
+    module: str = "sglang_router",
+    python: str | None = None,
 ) -> list[str]:
-    """sglang-router in front of the workers (read by the router's own parser in CI); its Prometheus metrics on
-    the service's host (the router's own default is every interface) and `metrics_port`."""
+    """The release's router (`module`: sglang_router, or smg from SGLang 0.5.18 on) in front of the workers, read by
+    that router's own parser in CI; its Prometheus metrics on the service's host (the router's own default is every
+    interface) and `metrics_port`."""
     return [
         python or sys.executable,
         "-m",
         ROUTER_ENTRY,
+        module,
         "--worker-urls",
         *worker_urls,
         "--policy",
@@ -212,7 +223,7 @@ class FleetSupervisor(Engine):
             self.note(f"{waiting[0].name}: starting, the worker before it ready after {elapsed:.0f} s")
             waiting[0].launch()
         elif self.router.proc is None and all(m.ready for m in self.workers):
-            self.note(f"every worker ready after {elapsed:.0f} s; starting sglang-router")
+            self.note(f"every worker ready after {elapsed:.0f} s; starting the router ({self.fleet.router_module})")
             self.router.launch()
         elif self.router.proc is not None and self.ready_at is None and self._router_serves():
             self.ready_at = elapsed
@@ -249,7 +260,7 @@ class FleetSupervisor(Engine):
         if self.ready_file:
             write_atomic(Path(self.ready_file), facts)
         self.note(
-            f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — sglang-router in front of "
+            f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — {self.fleet.router_module} in front of "
             f"{len(self.fleet.worker_urls)} worker(s): {', '.join(self.fleet.worker_urls)}"
             + (f"; router metrics {facts['router_metrics_url']}" if facts["router_metrics_url"] else "")
         )
@@ -344,7 +355,12 @@ def build_fleet(
         from .plan import plan
 
         values = {x.name: x.value for x in launch.settings}
-        first = plan({**values, "mem_fraction_static": share_fraction(memory_fraction, replicas, 0)}, hardware.gpu, tp)
+        first = plan(
+            {**values, "mem_fraction_static": share_fraction(memory_fraction, replicas, 0)},
+            hardware.gpu,
+            tp,
+            margin=prepared.command.target.release.plan_margin,
+        )
         if not first.fits:
             raise QwenServeError(
                 f"--gpu-share: {replicas} workers on {hardware.describe()} get mem_fraction_static "
@@ -385,8 +401,19 @@ def build_fleet(
     remote = tuple(check_worker_url(u) for u in worker_urls)
     urls = [w.url for w in workers] + list(remote)
     metrics = check_metrics_port(metrics_port, port, len(workers))
-    router = tuple(router_argv(urls, host, port, check_router_policy(policy), metrics))
-    return Fleet(tuple(workers), router, host, port, remote, launch["api_key"], in_turn=gpu_share, metrics_port=metrics)
+    module = prepared.command.target.release.router_module
+    router = tuple(router_argv(urls, host, port, check_router_policy(policy), metrics, module))
+    return Fleet(
+        tuple(workers),
+        router,
+        host,
+        port,
+        remote,
+        launch["api_key"],
+        in_turn=gpu_share,
+        metrics_port=metrics,
+        router_module=module,
+    )
 
 
 def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:

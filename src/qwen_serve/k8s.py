@@ -1,7 +1,8 @@
 """`qwen-serve k8s`: Kubernetes manifests for the resolved configuration.
 
 SGLang workers (a Deployment, one pod per replica, `nvidia.com/gpu: tp_size` each) behind SGLang's own
-router (`sglang_router.launch_router`, cache-aware routing), which finds the worker pods through the
+router (`sglang_router.launch_router`, or `smg.launch_router` for SGLang 0.5.18 on: the release adapter's;
+cache-aware routing), which finds the worker pods through the
 Kubernetes API (`--service-discovery --selector …`): no hand-kept list of worker URLs, and a worker that
 is rescheduled rejoins on its own. The worker's command is the one `qwen-serve --dry-run` prints for the
 same flags, for the same SGLang release; its probes mean what qwen-serve's readiness means: SGLang's
@@ -16,9 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.version import Version
+
 from .errors import QwenServeError
 from .fleet import check_router_policy
 from .settings import ROUTER_METRICS_PORT
+from .sglang.releases import release_for
 
 ENTRY_MODULE = "qwen_serve.sglang.entry"
 METRICS_PORT = ROUTER_METRICS_PORT  # the router's Prometheus /metrics
@@ -71,13 +75,14 @@ def worker_command(argv: list[str], port: int, api_key: bool) -> list[str]:
     return args + (["--api-key", f"$({KEY_ENV})"] if api_key else [])
 
 
-def router_command(d: Deployment, worker_port: int, port: int, api_key: bool) -> list[str]:
-    """sglang-router with Kubernetes service discovery of the worker pods (checked by its own parser in CI)."""
+def router_command(d: Deployment, worker_port: int, port: int, api_key: bool, module: str) -> list[str]:
+    """The release's router (`module`: sglang_router, or smg from SGLang 0.5.18 on) with Kubernetes service discovery
+    of the worker pods (checked by its own parser in CI)."""
     labels = worker_labels(d)
     return [
         "python3",
         "-m",
-        "sglang_router.launch_router",
+        f"{module}.launch_router",
         "--service-discovery",
         "--selector",
         *(f"{k}={v}" for k, v in labels.items()),
@@ -192,7 +197,7 @@ def manifests(
     router = {
         "name": "router",
         "image": d.router_image or image,
-        "command": router_command(d, port, port, api_key),
+        "command": router_command(d, port, port, api_key, release_for(Version(str(sglang_version))).router_module),
         "ports": [router_port, {"name": "metrics", "containerPort": METRICS_PORT}],
         "env": _key_env(d) if api_key else [],
         "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},

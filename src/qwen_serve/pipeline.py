@@ -61,24 +61,25 @@ def prepare(request: LaunchRequest) -> Prepared:
     preset, cli_values, passthrough = request.preset, request.cli_values, request.passthrough
     gpu_spec, force = request.gpu_spec, request.force
     config = load_config(request.config_path)
+    target = target_for(request.sglang_version)
+    margin = target.release.plan_margin
     auto = preset == "auto" and "auto" not in config.presets
     # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
     hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or gpu_spec or not force else None
     auto_line = None
     if auto:
-        preset, auto_line = auto_preset(config, cli_values, hw, passthrough)
+        preset, auto_line = auto_preset(config, cli_values, hw, passthrough, margin=margin)
     launch = resolve(config, preset, cli_values, passthrough, request.environ)
     launch, notes = settle_checkpoint(launch)
     launch, long_notes = settle_long_context(launch)
     notes += long_notes
-    target = target_for(request.sglang_version)
-    if unmeasured := target.release.unmeasured_note():
+    if unmeasured := target.release.unmeasured_note(str(target.version)):
         notes = (*notes, unmeasured)
     check_other_presets(config, preset, target)
     fit = None
     if hw is not None and (gpu_spec or not force):
         try:
-            launch, fit = _fit(launch, config, hw, auto_line, cli_values)
+            launch, fit = _fit(launch, config, hw, auto_line, cli_values, margin)
         except QwenServeError:
             if not force:
                 raise  # with --force, a plan that cannot be made (say, an odd config.json) is not a reason to stop
@@ -168,7 +169,13 @@ def cuda_graph(launch: LaunchSettings) -> bool:
 
 
 def preset_plans(
-    config: ConfigFile, names: list[str], cli_values: dict[str, Any], hw, passthrough: tuple[str, ...] = ()
+    config: ConfigFile,
+    names: list[str],
+    cli_values: dict[str, Any],
+    hw,
+    passthrough: tuple[str, ...] = (),
+    *,
+    margin: float = 0.0,  # the SGLang release's plan margin (releases.Release.plan_margin)
 ) -> list:
     """Each named preset as it would launch here: resolved on its own with the same flags, then planned
     (with layered loading where only that fits). The one loop over presets."""
@@ -180,12 +187,14 @@ def preset_plans(
             launch, _ = settle_checkpoint(resolve(config, name, cli_values, passthrough))
         except QwenServeError:
             continue  # the flags typed contradict this preset's checkpoint: it cannot launch with them
-        plans.append(plan_as_launched(_values(launch), hw.gpu, hw.count, name=name, cuda_graph=cuda_graph(launch)))
+        plans.append(
+            plan_as_launched(_values(launch), hw.gpu, hw.count, name=name, cuda_graph=cuda_graph(launch), margin=margin)
+        )
     return plans
 
 
 def auto_preset(
-    config: ConfigFile, cli_values: dict[str, Any], hw, passthrough: tuple[str, ...] = ()
+    config: ConfigFile, cli_values: dict[str, Any], hw, passthrough: tuple[str, ...] = (), *, margin: float = 0.0
 ) -> tuple[str, str]:
     """`--preset auto`: the preset the file's auto_order picks for these GPUs, and why, in one line."""
     from .plan import choose_preset
@@ -194,19 +203,22 @@ def auto_preset(
     order = config.auto_order_for(hw.gpu)
     if cli_values.get("model_path"):  # a preset that exists to serve a checkpoint of its own is no choice then
         order = tuple(n for n in order if "model_path" not in config.presets[n].values)
-    plans = preset_plans(config, list(order), cli_values, hw, passthrough)
+    plans = preset_plans(config, list(order), cli_values, hw, passthrough, margin=margin)
     return choose_preset(plans, where, config.label)
 
 
-def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) -> tuple[LaunchSettings, Fit]:
+def _fit(
+    launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values, margin: float
+) -> tuple[LaunchSettings, Fit]:
     from .plan import loading_choice, plan
 
     settings = {s.name: s.value for s in launch.settings}
     graphs = cuda_graph(launch)
-    if loading_choice(settings, hw.gpu, hw.count, graphs) == "layered":
+    if loading_choice(settings, hw.gpu, hw.count, graphs, margin) == "layered":
         launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
         settings["load_format"] = "layered"
-    this = plan(settings, hw.gpu, hw.count, name=launch.preset.name if launch.preset else "settings", cuda_graph=graphs)
+    name = launch.preset.name if launch.preset else "settings"
+    this = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=graphs, margin=margin)
     line = (
         f"memory plan on {hw.describe()}: {this.verdict}"
         if not this.fits
@@ -217,7 +229,9 @@ def _fit(launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values) 
     fix = ""
     if not this.fits:  # only then: which presets would
         others = [
-            p.name for p in preset_plans(config, list(config.presets), cli_values, hw, launch.passthrough) if p.fits
+            p.name
+            for p in preset_plans(config, list(config.presets), cli_values, hw, launch.passthrough, margin=margin)
+            if p.fits
         ]
         fix = (
             f"presets of {config.label} that fit: {', '.join(others)}"

@@ -146,7 +146,8 @@ def print_plans(plans, hardware: str, config_label: str, echo) -> None:
     echo(
         f"KV cache per token: {first.kv_bytes_per_token:,} bytes per GPU ({first.kv_cache_dtype}); "
         f"free before loading {first.free_at_load_gib} GiB/GPU; mem_fraction_static {first.mem_fraction_static} "
-        f"({first.mem_fraction_origin}). Model: SGLang 0.5.17's own reservation logic (qwen_serve/plan.py)."
+        f"({first.mem_fraction_origin}). Model: SGLang 0.5.17's own reservation logic (qwen_serve/plan.py)"
+        + (f", with a {first.margin:.0%} margin." if first.margin else ".")
     )
 
 

@@ -3,7 +3,7 @@
     qwen-serve [serve] …   cli/serve.py     resolve, plan and launch SGLang (the default command)
     qwen-serve plan …      cli/plan.py      the memory plan of every preset
     qwen-serve skeleton …  cli/skeleton.py  a Qwen3-14B model directory, offline
-    qwen-serve k8s …       cli/k8s.py       Kubernetes manifests: workers behind sglang-router
+    qwen-serve k8s …       cli/k8s.py       Kubernetes manifests: workers behind SGLang's router
     qwen-test …            cli/qwen_test.py check a running server, or compare two
     qwen-bench [run] …     cli/qwen_bench.py  load a server at several concurrency levels; `plot`
 

@@ -17,20 +17,28 @@ from .common import CONTEXT, Command, setting_options, typed_settings
     metavar="SPEC",
     help="GPU to plan for, e.g. 'RTX 4090', A100-80GB, H100x2, 24GiB,sm89 (default: the detected ones).",
 )
+@click.option(
+    "--sglang-version",
+    metavar="X.Y.Z",
+    help="Plan for this SGLang release (default: the installed one); an unmeasured one gets a margin.",
+)
 @setting_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plans as JSON.")
-def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
+def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_values):
     """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
     from ..config import load_config
     from ..pipeline import auto_preset, hardware_for, preset_plans
     from ..report import print_plans
+    from ..sglang.capabilities import target_for
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
     config = load_config(config_path)
+    target = target_for(sglang_version)
+    margin, note = target.release.plan_margin, target.release.unmeasured_note(str(target.version))
     hw = hardware_for(gpu_spec, required="qwen-serve plan")
-    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, hw)
+    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, hw, margin=margin)
     try:
-        auto_line = auto_preset(config, cli_values, hw)[1]
+        auto_line = auto_preset(config, cli_values, hw, margin=margin)[1]
     except QwenServeError as exc:
         auto_line = exc.line
     if as_json:
@@ -41,6 +49,9 @@ def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
                 {
                     "hardware": hw.describe(),
                     "config": config.label,
+                    "sglang": target.description,
+                    "margin": margin,
+                    "note": note,
                     "auto": auto_line,
                     "auto_order": config.auto_order_for(hw.gpu),
                     "plans": [p.as_dict() for p in plans],
@@ -51,3 +62,5 @@ def plan_command(config_path, preset, gpu_spec, as_json, **cli_values):
     else:
         print_plans(plans, hw.describe(), config.label, click.echo)
         click.echo(auto_line)
+        if note:
+            click.echo(note)

@@ -76,8 +76,8 @@ PRECEDENCE = (
     default="1",
     show_default=True,
     metavar="N",
-    help="N workers on disjoint GPUs (tp-size each) behind sglang-router on --host/--port; "
-    "workers on 127.0.0.1, ports PORT+1 … PORT+N.",
+    help="N workers on disjoint GPUs (tp-size each) behind SGLang's router (sglang-router; smg from SGLang 0.5.18) "
+    "on --host/--port; workers on 127.0.0.1, ports PORT+1 … PORT+N.",
 )
 @click.option(
     "--worker-url",
@@ -96,7 +96,7 @@ PRECEDENCE = (
     "--router-policy",
     default="cache_aware",
     show_default=True,
-    help="sglang-router's policy with --replicas/--worker-url: cache_aware, round_robin, power_of_two, random.",
+    help="The router's policy with --replicas/--worker-url: cache_aware, round_robin, power_of_two, random.",
 )
 @click.option(
     "--router-metrics-port",
@@ -364,7 +364,7 @@ def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
         ):
             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
                 raise QwenServeError(
-                    f"{flag} is for several workers behind sglang-router, and --replicas is 1 with no --worker-url",
+                    f"{flag} is for several workers behind a router, and --replicas is 1 with no --worker-url",
                     allowed=f"{flag} with --replicas 2 or more, or with --worker-url",
                     fix=f"add --replicas 2, or drop {flag}",
                 )
@@ -435,7 +435,9 @@ def _serve_fleet(
                 click.echo(f"#   which launches: {' '.join(w['sglang_argv'])}")
             for url in data["remote_workers"]:
                 click.echo(f"# remote worker: {url}")
-            click.echo(f"# router ({ROUTER_ENTRY}: sglang-router, key from the environment): {data['router']['url']}")
+            click.echo(
+                f"# router ({ROUTER_ENTRY}: {fleet.router_module}, key from the environment): {data['router']['url']}"
+            )
             click.echo(" ".join(data["router"]["argv"]))
     if check:
         _check(prepared.command)  # what every worker runs, but for its own port and host
@@ -450,10 +452,16 @@ def _serve_fleet(
     check_fleet_ports(fleet)
     import importlib.util
 
-    if importlib.util.find_spec("sglang_router") is None:
+    release = prepared.command.target.release
+    if importlib.util.find_spec(release.router_module) is None:
+        from ..sglang.releases import DEFAULT
+
         raise QwenServeError(
-            "--replicas and --worker-url run sglang-router, which is not installed",
-            fix="pip install 'qwen-serve[router]' (sglang-router)",
+            f"--replicas and --worker-url run {release.router_package} (the router of SGLang "
+            f"{prepared.command.target.version}), which is not installed",
+            fix="pip install 'qwen-serve[router]' (sglang-router)"
+            if release.version == DEFAULT
+            else f"pip install '{release.router_requirement}'",
         )
     supervisor = FleetSupervisor(
         fleet,

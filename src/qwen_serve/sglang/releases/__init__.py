@@ -18,6 +18,9 @@ from packaging.version import Version
 
 # The release the lock pins and every measurement was made on (pyproject's `sglang` extra, uv.lock).
 DEFAULT = "0.5.17"
+# An unmeasured release's memory plan: SGLang 0.5.17's constants, less this share of the KV tokens and plus this share
+# of the peak at load (the plan's worst error against a measured release's log is 3.5 %, tests/test_plan.py)
+UNMEASURED_MARGIN = 0.10
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,16 @@ class Release:
     measured: bool
     torchao_config: bool  # --torchao-config exists
     torchao_needs_entry_fix: bool  # its torchao integration calls what torchao 0.17 removed (sglang/torchao_fix.py)
-    router_package: str  # the PyPI package of the router that goes with it (--replicas, qwen-serve k8s)
+    # the router that goes with it (--replicas, --worker-url, qwen-serve k8s): its PyPI requirement and the module
+    # whose `router_args.RouterArgs` and `router.Router` qwen-serve starts (`MODULE.launch_router` in a k8s pod)
+    router_requirement: str
+    router_module: str
     # a modelled setting this release lacks -> why, and what to use instead (in the one-line refusal)
     removed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the first release this adapter holds for (its own version when None): a release between two folders takes
+    # the adapter of the newest folder that holds for it, so that what an older release had and a newer one lost
+    # is refused from the release that lost it
+    applies_from: str | None = None
 
     @property
     def flags(self) -> dict[str, dict[str, Any]]:
@@ -40,12 +50,25 @@ class Release:
     def supports(self, capability: str) -> bool:
         return bool(getattr(self, capability))
 
-    def unmeasured_note(self) -> str | None:
+    @property
+    def plan_margin(self) -> float:
+        """The share the memory plan keeps in hand for this release: none where it was measured."""
+        return 0.0 if self.measured else UNMEASURED_MARGIN
+
+    @property
+    def router_package(self) -> str:
+        return self.router_requirement.split("==")[0]
+
+    def unmeasured_note(self, version: str | None = None) -> str | None:
+        """What a plan for `version` (this adapter's own by default) leans on, where it was not measured."""
         if self.measured:
             return None
+        version = version or self.version
         return (
-            f"sglang {self.version} is unmeasured here: the memory plan and the presets' figures are SGLang "
-            f"{DEFAULT}'s (plan.py's constants; {self.version} needs a torch the GPU image lacks), so leave headroom"
+            f"sglang {version} is unmeasured here: the memory plan is SGLang {DEFAULT}'s with a "
+            f"{self.plan_margin:.0%} margin (KV tokens {self.plan_margin:.0%} under, peak at load "
+            f"{self.plan_margin:.0%} over) and the presets' figures are {DEFAULT}'s ({self.version} needs a torch the "
+            "GPU image lacks)"
         )
 
 
@@ -71,7 +94,8 @@ def releases() -> dict[Version, Release]:
 
 
 def release_for(version: Version) -> Release:
-    """The adapter for `version`: its own, or the newest older one (an unknown newer release), or the oldest."""
+    """The adapter for `version`: the newest whose `applies_from` is at or below it (its own folder, or the one for
+    the releases since a change it carries), else the oldest."""
     known = releases()
-    older = [v for v in known if v <= version]
-    return known[older[-1] if older else next(iter(known))]
+    holding = [v for v, release in known.items() if Version(release.applies_from or release.version) <= version]
+    return known[holding[-1] if holding else next(iter(known))]

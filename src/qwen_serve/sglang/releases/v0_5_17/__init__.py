@@ -7,5 +7,6 @@ RELEASE = Release(
     measured=True,
     torchao_config=True,
     torchao_needs_entry_fix=True,  # it calls torchao functions that torchao 0.17 (its own pin) removed
-    router_package="sglang-router",
+    router_requirement="sglang-router==0.3.2",  # the lock's (the `router` extra)
+    router_module="sglang_router",
 )

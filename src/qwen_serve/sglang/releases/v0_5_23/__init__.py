@@ -10,7 +10,9 @@ RELEASE = Release(
     measured=False,
     torchao_config=False,
     torchao_needs_entry_fix=False,
-    router_package="smg",
+    router_requirement="smg==1.13.0",  # the newest smg on PyPI when this adapter was written (2026-10)
+    router_module="smg",
+    applies_from="0.5.18",  # --torchao-config left in 0.5.18: the releases from it on are planned with this one
     removed={
         "torchao_config": (
             "SGLang removed --torchao-config in 0.5.18 (sgl-project/sglang PR #34304)",
