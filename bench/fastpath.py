@@ -32,6 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bad_input_corpus import bad_inputs, run_bad_input  # noqa: E402
 
 
+def bytecode_present() -> dict[str, bool]:
+    """Whether qwen-serve's own modules and a dependency on the dry-run path (click) have .pyc files to load."""
+    import click
+
+    import qwen_serve
+
+    def compiled(package) -> bool:
+        return any((Path(package.__file__).parent / "__pycache__").glob("*.pyc"))
+
+    return {"qwen_serve": compiled(qwen_serve), "site_packages": compiled(click)}
+
+
 def measure_bad_inputs(out: Path) -> int:
     import tempfile
 
@@ -88,6 +100,8 @@ def main() -> int:
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         # without .pyc files every start compiles rich, click and yaml again (0.48 s here instead of 0.22)
         "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+        # which bytecode the timed starts found (with PYTHONDONTWRITEBYTECODE=1 none is ever written by them)
+        "bytecode_present": bytecode_present(),
         "qwen_serve_dry_run": {"argv": QWEN[1:], "seconds": qwen, "median_s": q},
         "sglang_help": {"argv": SGLANG[1:], "seconds": sglang, "median_s": s},
         "ratio": q / s,

@@ -56,6 +56,25 @@ def fastpath_cpu() -> str:
     )
 
 
+def fastpath_cpu_no_bytecode() -> str:
+    """The same bench where PYTHONDONTWRITEBYTECODE=1 is set (this workplace sets it): the newest such run, with the
+    bytecode its starts found."""
+    path = sorted((RESULTS / "fastpath").glob("cpu-*-dontwritebytecode.json"))[-1]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    q, found = data["qwen_serve_dry_run"], data.get("bytecode_present")
+    state = (
+        f"qwen-serve's own modules {'with' if found['qwen_serve'] else 'without'} bytecode (compiled at every start), "
+        f"site-packages {'with' if found['site_packages'] else 'without'}"
+        if found
+        else "site-packages' bytecode present"
+    )
+    return (
+        f"With `PYTHONDONTWRITEBYTECODE=1` (Python never writes a `.pyc`): median **{q['median_s']:.3f} s** over "
+        f"{len(q['seconds'])} runs ({min(q['seconds']):.2f}-{max(q['seconds']):.2f} s), {state} "
+        f"(`{path.relative_to(ROOT).as_posix()}`, {data['when'][:10]})."
+    )
+
+
 def startup_h100() -> str:
     folder = RESULTS / "h100" / "startup" / "2026-11-25-no-cuda-graph"
     runs = [r for r in json.loads((folder / "startup.json").read_text())["runs"] if r.get("seconds_to_ready")]
@@ -764,6 +783,7 @@ SECTIONS = {
     "baseline-h200": baseline_h200,
     "decode-h200": decode_h200,
     "hardware-plan": hardware_plan,
+    "fastpath-cpu-no-bytecode": fastpath_cpu_no_bytecode,
     "torchao-h100": torchao_h100,
     "loading-h100": loading_h100,
     "bench-h200": bench_h200,
