@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import QwenServeError
 
-# Short prompts of the kinds users send (the seed's own first), in Chinese and English.
+# Short prompts of the kinds users send (the original guide's own first), in Chinese and English.
 DEFAULT_PROMPTS = (
     "你好，介绍一下Python编程语言。",
     "The capital of France is",

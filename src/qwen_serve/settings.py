@@ -260,7 +260,7 @@ FIELDS: tuple[Field, ...] = (
     _f("chunked_prefill_size", int, None, "Prefill chunk size in tokens (-1: no chunking).", CHUNK),
     _f("enable_torch_compile", bool, False, "torch.compile the model."),
     _f("attention_backend", str, None, "Attention kernels: flashinfer, triton, fa3, ..."),
-    _f("enable_flashinfer", bool, False, "Seed alias: --attention-backend flashinfer.", flag=False),
+    _f("enable_flashinfer", bool, False, "The original guide's switch: --attention-backend flashinfer.", flag=False),
     _f("sampling_backend", str, None, "Sampling kernels: flashinfer or pytorch."),
     _f("load_format", str, None, "auto, safetensors, layered, dummy, ..."),
     _f("dtype", str, "auto", "Weight/activation dtype."),

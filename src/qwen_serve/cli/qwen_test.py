@@ -23,7 +23,9 @@ from .common import CONTEXT, PORT_RANGE, BearerToken, Command, Finite, server_ur
     help="Bearer token; also checks that requests without it are refused.",
 )
 @click.option(
-    "--prompt", default=None, help="Prompt for the chat checks (default: the seed's 你好，介绍一下Python编程语言。)."
+    "--prompt",
+    default=None,
+    help="Prompt for the chat checks (default: the original guide's 你好，介绍一下Python编程语言。).",
 )
 @click.option("--model", metavar="NAME", help="Model id to request (default: the first /v1/models reports).")
 @click.option("--only", multiple=True, metavar="CHECK", help="Run only these checks (repeat, or comma-separated).")
