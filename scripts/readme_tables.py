@@ -75,6 +75,20 @@ def fastpath_cpu_no_bytecode() -> str:
     )
 
 
+def suite_cpu() -> str:
+    """The product's test group timed by bench/suite.py: the newest run."""
+    path = sorted((RESULTS / "suite").glob("cpu-*.json"))[-1]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    where = "a fresh clone after `uv sync`, as CI runs it" if data["clean_clone"] else "this checkout"
+    counts = ", ".join(f"{n} {word}" for word, n in data.get("counts", {}).items() if word != "warnings")
+    return (
+        f"`{data['timed']}`: **{data['wall_s']:.0f} s** wall ({counts}; pytest's own {data['pytest_s']:.0f} s) in "
+        f"{where}, on {data['machine']['cpus']} CPU cores, commit {data['commit'][:7]} (target ≤ "
+        f"{data['target_s']:.0f} s: {'met' if data['meets_target'] else 'not met'}; "
+        f"`{path.relative_to(ROOT).as_posix()}`, by `{data['command']}`)."
+    )
+
+
 def startup_h100() -> str:
     folder = RESULTS / "h100" / "startup" / "2026-11-25-no-cuda-graph"
     runs = [r for r in json.loads((folder / "startup.json").read_text())["runs"] if r.get("seconds_to_ready")]
@@ -784,6 +798,7 @@ SECTIONS = {
     "decode-h200": decode_h200,
     "hardware-plan": hardware_plan,
     "fastpath-cpu-no-bytecode": fastpath_cpu_no_bytecode,
+    "suite-cpu": suite_cpu,
     "torchao-h100": torchao_h100,
     "loading-h100": loading_h100,
     "bench-h200": bench_h200,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -77,87 +78,156 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The CPU servers and the run-ahead subprocesses are shared by the test processes (pytest-xdist's workers and
+# the controller that starts them): the first process that wants one starts it, in its own session so that it
+# outlives that process, and records it in SHARED; every other process finds it there. The controller (or a
+# run without xdist) stops them all at the end. Each worker booting its own would cost the 2-core machine two
+# more transformers servers and a second SGLang import.
+if "QWEN_SERVE_TEST_SHARED" not in os.environ:  # the first test process: the controller, or a run without xdist
+    os.environ["QWEN_SERVE_TEST_SHARED"] = tempfile.mkdtemp(prefix="qwen-serve-tests-")
+    os.environ["QWEN_SERVE_TEST_SHARED_OWNER"] = str(os.getpid())
+SHARED = Path(os.environ["QWEN_SERVE_TEST_SHARED"])
+# only the process that made SHARED stops what it holds (a pytest that a test starts inherits the variables)
+OWNER = os.environ.get("QWEN_SERVE_TEST_SHARED_OWNER") == str(os.getpid())
+
+
+def _record(name: str) -> dict | None:
+    try:
+        return json.loads((SHARED / f"{name}.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _write_record(name: str, record: dict) -> None:
+    tmp = SHARED / f"{name}.json.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(record))
+    tmp.replace(SHARED / f"{name}.json")
+
+
+def _lock(name: str):
+    from filelock import FileLock
+
+    return FileLock(str(SHARED / f"{name}.lock"))
+
+
 class CpuServer:
     """transformers serve on 127.0.0.1, the --tiny Qwen3 (random weights of this seed) from an offline HF
     cache of its own. Spawned as soon as the collected tests show they need it, so that it boots while
-    the tests that need no server run; `ready()` waits for it."""
+    the tests that need no server run; `ready()` waits for it, and warms it once (its first request loads
+    the model)."""
 
-    def __init__(self, seed: int):
-        from qwen_serve.skeleton import write_skeleton
+    @staticmethod
+    def start(seed: int) -> None:
+        """Start the server of this seed unless a test process already has (its record in SHARED)."""
+        with _lock(f"cpu-server-{seed}"):
+            if _record(f"cpu-server-{seed}"):
+                return
+            from qwen_serve.skeleton import write_skeleton
 
-        self.home = Path(tempfile.mkdtemp(prefix=f"cpu-server-{seed}-"))
-        repo = self.home / "hf-cache" / ("models--" + MODEL_ID.replace("/", "--"))
-        revision = "0" * 40
-        self.model_dir = repo / "snapshots" / revision
-        write_skeleton(self.model_dir, tiny=True, seed=seed)
-        (repo / "refs").mkdir()
-        (repo / "refs" / "main").write_text(revision)
-        self.url = f"http://127.0.0.1:{free_port()}"
-        env = {**os.environ, "HF_HUB_CACHE": str(repo.parent), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
-        self.log = open(self.home / "server.log", "w+")
-        port = self.url.rsplit(":", 1)[1]
-        self.proc = subprocess.Popen(
-            [exe, "serve", "--host", "127.0.0.1", "--port", port, "--device", "cpu"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.warm = False
+            home = Path(tempfile.mkdtemp(prefix=f"cpu-server-{seed}-", dir=SHARED))
+            repo = home / "hf-cache" / ("models--" + MODEL_ID.replace("/", "--"))
+            revision = "0" * 40
+            model_dir = repo / "snapshots" / revision
+            write_skeleton(model_dir, tiny=True, seed=seed)
+            (repo / "refs").mkdir()
+            (repo / "refs" / "main").write_text(revision)
+            url = f"http://127.0.0.1:{free_port()}"
+            env = {**os.environ, "HF_HUB_CACHE": str(repo.parent), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+            exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
+            with open(home / "server.log", "w") as log:
+                proc = subprocess.Popen(
+                    [exe, "serve", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1], "--device", "cpu"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # outlives the test process that started it; the controller stops it
+                )
+            record = {"url": url, "model_dir": str(model_dir), "pid": proc.pid, "home": str(home), "warm": False}
+            _write_record(f"cpu-server-{seed}", record)
 
-    def ready(self) -> tuple[str, Path]:
-        deadline = time.monotonic() + 180
-        while not self.warm and time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.log.seek(0), self.log.read())
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    # the first request loads the model; not part of any check's timing
-                    body = {"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}
-                    httpx.post(self.url + "/v1/completions", json=body, timeout=120)
-                    self.warm = True
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        if not self.warm:
-            self.stop()
-            raise AssertionError("transformers serve did not become healthy in 180 s")
+    @staticmethod
+    def ready(seed: int) -> tuple[str, Path]:
+        CpuServer.start(seed)
+        record = _record(f"cpu-server-{seed}")
+        with _lock(f"cpu-server-{seed}-warm"):  # one process warms it; the others wait here, then find it warm
+            record = _record(f"cpu-server-{seed}")
+            deadline = time.monotonic() + 180
+            while not record["warm"] and time.monotonic() < deadline:
+                log = Path(record["home"]) / "server.log"
+                assert _alive(record["pid"]), log.read_text(errors="replace")[-3000:]
+                try:
+                    if httpx.get(record["url"] + "/health", timeout=2).status_code == 200:
+                        # the first request loads the model; not part of any check's timing
+                        body = {"model": MODEL_ID, "prompt": "hi", "max_tokens": 1}
+                        httpx.post(record["url"] + "/v1/completions", json=body, timeout=120)
+                        record["warm"] = True
+                        _write_record(f"cpu-server-{seed}", record)
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            assert record["warm"], "transformers serve did not become healthy in 180 s"
         _boot_next()
-        return self.url, self.model_dir
+        return record["url"], Path(record["model_dir"])
 
-    def stop(self) -> None:
-        self.proc.terminate()
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM to the server's session, SIGKILL if it is still there 20 s later."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
         try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:  # our own child: reap it
+                    return
+            except ChildProcessError:  # another process's child: it is gone once the signal 0 fails
+                if not _alive(pid):
+                    return
+            time.sleep(0.1)
 
 
 class Ahead:
     """A subprocess whose result a test needs, started ahead of that test (once the CPU servers are up), so that
-    its imports (real SGLang: torch and all) run while other tests wait on processes and servers."""
+    its imports (real SGLang: torch and all) run while other tests wait on processes and servers. Its output and
+    exit code land in SHARED, where any test process reads them."""
 
-    def __init__(self, argv: list[str]):
-        self.argv = argv
-        self.proc: subprocess.Popen | None = None
+    def __init__(self, name: str, argv: list[str]):
+        self.name, self.argv = name, argv
 
     def start(self) -> None:
-        self.out = tempfile.TemporaryFile("w+")
-        self.err = tempfile.TemporaryFile("w+")
-        self.proc = subprocess.Popen(self.argv, stdout=self.out, stderr=self.err, text=True)
+        with _lock(f"ahead-{self.name}"):
+            if _record(f"ahead-{self.name}"):
+                return
+            out, err, code = (SHARED / f"ahead-{self.name}.{x}" for x in ("out", "err", "code"))
+            script = f'"$@" > {shlex.quote(str(out))} 2> {shlex.quote(str(err))}; echo $? > {shlex.quote(str(code))}'
+            proc = subprocess.Popen(["sh", "-c", script, "ahead", *self.argv], start_new_session=True)
+            _write_record(f"ahead-{self.name}", {"pid": proc.pid})
 
     def result(self, timeout: float) -> subprocess.CompletedProcess:
-        if self.proc is None:
-            self.start()
-        code = self.proc.wait(timeout=timeout)
-        self.out.seek(0), self.err.seek(0)
-        return subprocess.CompletedProcess(self.argv, code, self.out.read(), self.err.read())
+        self.start()
+        code = SHARED / f"ahead-{self.name}.code"
+        deadline = time.monotonic() + timeout
+        while not (code.exists() and code.read_text().strip()):
+            assert time.monotonic() < deadline, f"{self.argv} did not finish in {timeout:.0f} s"
+            time.sleep(0.2)
+        read = (SHARED / f"ahead-{self.name}.{x}" for x in ("out", "err"))
+        return subprocess.CompletedProcess(self.argv, int(code.read_text()), *(p.read_text() for p in read))
 
 
-CPU_SERVERS: dict[int, CpuServer] = {}  # seed -> server
 NEEDS = {0: {"cpu_server", "server", "relay"}, 1: {"other_cpu_server"}}
 WANTED: list[int] = []  # seeds the collected tests need, in boot order
-AHEAD = {"entry_module_help": Ahead([sys.executable, "-m", "qwen_serve.sglang.entry", "--help"])}
+AHEAD = {"entry_module_help": Ahead("entry_module_help", [sys.executable, "-m", "qwen_serve.sglang.entry", "--help"])}
 AHEAD_WANTED: list[str] = []
 
 
@@ -172,14 +242,14 @@ def _boot_next() -> None:
     """One server boots at a time (on 2 cores, two booting beside the tests slow everything down); the
     subprocesses run ahead once they are up."""
     for seed in WANTED:
-        if seed not in CPU_SERVERS:
-            CPU_SERVERS[seed] = CpuServer(seed)
+        record = _record(f"cpu-server-{seed}")
+        if record is None:
+            CpuServer.start(seed)
             return
-        if not CPU_SERVERS[seed].warm:
+        if not record["warm"]:
             return
     for name in AHEAD_WANTED:
-        if AHEAD[name].proc is None:
-            AHEAD[name].start()
+        AHEAD[name].start()
 
 
 @pytest.fixture
@@ -189,14 +259,18 @@ def entry_module_help() -> subprocess.CompletedProcess:
 
 
 def pytest_unconfigure(config):
-    for server in CPU_SERVERS.values():
-        server.stop()
+    """The controller (or a run without xdist) stops what any test process started, once every one is done."""
+    if not OWNER:
+        return
+    for path in SHARED.glob("*.json"):
+        record = _record(path.stem)
+        if record and "pid" in record:
+            _stop(record["pid"])
+    shutil.rmtree(SHARED, ignore_errors=True)
 
 
 def _cpu_server(seed: int) -> tuple[str, Path]:
-    if seed not in CPU_SERVERS:
-        CPU_SERVERS[seed] = CpuServer(seed)
-    return CPU_SERVERS[seed].ready()
+    return CpuServer.ready(seed)
 
 
 @pytest.fixture(scope="session")

@@ -336,3 +336,15 @@ def test_runs_of_different_levels_pool_per_level(tmp_path):
     assert mean["ci95"][0] <= mean["difference"] <= mean["ci95"][1]
     self_check = mean["bench_serving_self"]  # half the rounds a side: wider than the full comparison
     assert self_check["ci95"][1] - self_check["ci95"][0] > mean["ci95"][1] - mean["ci95"][0]
+
+
+def test_the_suite_bench_reads_pytests_own_summary_line():
+    """bench/suite.py times the product group and keeps pytest's counts and seconds from its last line."""
+    suite = bench_script("suite")
+    out = "....\n===== 719 passed, 31 warnings in 170.24s (0:02:50) =====\n"
+    assert suite.parse_summary(out) == {"counts": {"passed": 719, "warnings": 31}, "pytest_s": 170.24}
+    assert suite.parse_summary("1 failed, 718 passed, 2 skipped in 197.08s (0:03:17)\n") == {
+        "counts": {"failed": 1, "passed": 718, "skipped": 2},
+        "pytest_s": 197.08,
+    }
+    assert suite.parse_summary("no summary here") == {}
