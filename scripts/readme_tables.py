@@ -82,7 +82,7 @@ def suite_cpu() -> str:
     where = "a fresh clone after `uv sync`, as CI runs it" if data["clean_clone"] else "this checkout"
     counts = ", ".join(f"{n} {word}" for word, n in data.get("counts", {}).items() if word != "warnings")
     return (
-        f"`{data['timed']}`: **{data['wall_s']:.0f} s** wall ({counts}; pytest's own {data['pytest_s']:.0f} s) in "
+        f"`{data['timed']}`: **{data['wall_s']:.1f} s** wall ({counts}; pytest's own {data['pytest_s']:.1f} s) in "
         f"{where}, on {data['machine']['cpus']} CPU cores, commit {data['commit'][:7]} (target ≤ "
         f"{data['target_s']:.0f} s: {'met' if data['meets_target'] else 'not met'}; "
         f"`{path.relative_to(ROOT).as_posix()}`, by `{data['command']}`)."
