@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Time the product's test group (`uv run pytest --ignore=tests/lab`, what a change must keep green) on this machine.
+"""Time the product's test group (`uv run pytest --ignore=tests/lab`, what a change must keep green) on this machine,
+or with --all the README's own `uv run pytest` (the product's and the lab's groups in one session).
 
 Target: <= 180 s on the 2-core CPU machine. With --clean-clone the group runs in a fresh `git clone` of HEAD after
 `uv sync` (as CI does: no bytecode, a new .venv from uv's cache), else in this checkout. One run per invocation: it
 takes minutes, and a second run beside it would time both wrongly.
 
-    uv run python bench/suite.py --clean-clone [--out bench/results/suite/cpu-DATE.json]
+    uv run python bench/suite.py --clean-clone [--all] [--out bench/results/suite/cpu-DATE[-all].json]
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND = ["uv", "run", "pytest", "--ignore=tests/lab", "-q", "-p", "no:cacheprovider"]
+PRODUCT = ["uv", "run", "pytest", "--ignore=tests/lab", "-q", "-p", "no:cacheprovider"]
+EVERYTHING = ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"]
 TARGET_S = 180.0
 # pytest's last line: "719 passed, 31 warnings in 170.24s (0:02:50)"
 SUMMARY = re.compile(r"^=*\s*(?P<counts>.*?) in (?P<seconds>[\d.]+)s\b", re.M)
@@ -43,8 +45,10 @@ def parse_summary(output: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clean-clone", action="store_true", help="run in a fresh clone of HEAD after `uv sync`")
-    ap.add_argument("--out", help="default: bench/results/suite/cpu-<date>.json")
+    ap.add_argument("--all", action="store_true", help="time `uv run pytest` (both groups) instead of the product's")
+    ap.add_argument("--out", help="default: bench/results/suite/cpu-<date>[-all].json")
     args = ap.parse_args()
+    command = EVERYTHING if args.all else PRODUCT
     uv = shutil.which("uv")
     if not uv:
         sys.exit("bench/suite.py: uv is not on PATH")
@@ -56,12 +60,12 @@ def main() -> int:
             subprocess.run(["git", "clone", "-q", str(ROOT), str(where)], check=True)
             subprocess.run([uv, "sync", "-q"], cwd=where, check=True)
         t0 = time.monotonic()
-        run = subprocess.run([uv, *COMMAND[1:]], cwd=where, capture_output=True, text=True)
+        run = subprocess.run([uv, *command[1:]], cwd=where, capture_output=True, text=True)
         wall = time.monotonic() - t0
     summary = parse_summary(run.stdout)
     result = {
         "command": "uv run python bench/suite.py " + " ".join(sys.argv[1:]),
-        "timed": " ".join(COMMAND),
+        "timed": " ".join(command),
         "commit": commit,
         "clean_clone": args.clean_clone,
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -73,11 +77,12 @@ def main() -> int:
         "target_s": TARGET_S,
         "meets_target": run.returncode == 0 and wall <= TARGET_S,
     }
-    out = Path(args.out or ROOT / "bench" / "results" / "suite" / f"cpu-{result['when'][:10]}.json")
+    name = f"cpu-{result['when'][:10]}{'-all' if args.all else ''}.json"
+    out = Path(args.out or ROOT / "bench" / "results" / "suite" / name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(
-        f"{' '.join(COMMAND)}: exit {run.returncode}, {wall:.1f} s wall (pytest: {summary.get('pytest_s')} s, "
+        f"{' '.join(command)}: exit {run.returncode}, {wall:.1f} s wall (pytest: {summary.get('pytest_s')} s, "
         f"{summary.get('counts')}), target <= {TARGET_S:.0f} s: " + ("met" if result["meets_target"] else "NOT met")
     )
     print(f"wrote {out}")
