@@ -148,7 +148,6 @@ class CpuServer:
     @staticmethod
     def ready(seed: int) -> tuple[str, Path]:
         CpuServer.start(seed)
-        record = _record(f"cpu-server-{seed}")
         with _lock(f"cpu-server-{seed}-warm"):  # one process warms it; the others wait here, then find it warm
             record = _record(f"cpu-server-{seed}")
             deadline = time.monotonic() + 180
@@ -170,6 +169,12 @@ class CpuServer:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process runs: our own child that exited is reaped (a zombie answers signal 0), another's asked."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -188,12 +193,8 @@ def _stop(pid: int) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:  # our own child: reap it
-                    return
-            except ChildProcessError:  # another process's child: it is gone once the signal 0 fails
-                if not _alive(pid):
-                    return
+            if not _alive(pid):
+                return
             time.sleep(0.1)
 
 
