@@ -76,10 +76,11 @@ def fastpath_cpu_no_bytecode() -> str:
 
 
 def suite_cpu() -> str:
-    """The test groups timed by bench/suite.py: the newest run of the product's group, and of `uv run pytest`."""
-    runs = sorted((RESULTS / "suite").glob("cpu-*.json"))
-    newest = [p for p in runs if not p.stem.endswith("-all")][-1:] + [p for p in runs if p.stem.endswith("-all")][-1:]
-    return "\n\n".join(_suite_line(path) for path in newest)
+    """The test groups timed by bench/suite.py: every run, oldest first (one run is one draw of a spread)."""
+    runs = sorted(
+        (RESULTS / "suite").glob("cpu-*.json"), key=lambda p: json.loads(p.read_text(encoding="utf-8"))["when"]
+    )
+    return "\n\n".join(_suite_line(path) for path in runs)
 
 
 def _suite_line(path: Path) -> str:
