@@ -76,7 +76,8 @@ def fastpath_cpu_no_bytecode() -> str:
 
 
 def suite_cpu() -> str:
-    """The test groups timed by bench/suite.py: every run, oldest first (one run is one draw of a spread)."""
+    """The test groups timed by scripts/suite_time.py (bench/suite.py before it moved): every run, oldest first (one
+    run is one draw of a spread)."""
     runs = sorted(
         (RESULTS / "suite").glob("cpu-*.json"), key=lambda p: json.loads(p.read_text(encoding="utf-8"))["when"]
     )

@@ -270,21 +270,17 @@ def pytest_unconfigure(config):
     shutil.rmtree(SHARED, ignore_errors=True)
 
 
-def _cpu_server(seed: int) -> tuple[str, Path]:
-    return CpuServer.ready(seed)
-
-
 @pytest.fixture(scope="session")
 def cpu_server():
     """transformers serve on 127.0.0.1, model from an offline HF cache: (url, model directory)."""
-    return _cpu_server(0)
+    return CpuServer.ready(0)
 
 
 @pytest.fixture(scope="session")
 def other_cpu_server():
     """A second transformers serve whose tiny Qwen3 has other random weights (a stand-in for a quantized
     copy of the same model: same tokenizer and shapes, different numbers)."""
-    return _cpu_server(1)
+    return CpuServer.ready(1)
 
 
 @pytest.fixture

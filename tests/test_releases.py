@@ -29,26 +29,39 @@ FILES = ("server_config.yaml", "config_examples.yaml")
 
 
 @pytest.fixture(scope="session")
-def sglang_path(tmp_path_factory):
-    """PYTHONPATH under which `import sglang` is the given release."""
+def wheel_path(tmp_path_factory):
+    """PYTHONPATH under which a requirement `NAME==VERSION` imports: the installed package where it is that
+    version, else its wheel alone (`uv pip install --no-deps --target`) in a folder of this session, beside the
+    default release's dependencies. One folder per requirement, made once."""
+    from importlib import metadata
+
     folders: dict[str, str] = {}
 
-    def path(version: str) -> str:
-        if version == installed_sglang_version():
-            return str(SRC)
-        if version not in folders:
-            folder = tmp_path_factory.mktemp(f"sglang-{version}")
+    def path(requirement: str) -> str:
+        name, version = requirement.split("==")
+        try:
+            if metadata.version(name) == version:
+                return str(SRC)
+        except metadata.PackageNotFoundError:
+            pass
+        if requirement not in folders:
+            folder = tmp_path_factory.mktemp(name)
             uv = shutil.which("uv")
             assert uv, "uv is the project's one prerequisite"
             subprocess.run(
-                [uv, "pip", "install", "--no-deps", "--target", str(folder), "--python", sys.executable,
-                 f"sglang=={version}"],
+                [uv, "pip", "install", "--no-deps", "--target", str(folder), "--python", sys.executable, requirement],
                 check=True, capture_output=True, timeout=600,
             )  # fmt: skip
-            folders[version] = f"{folder}{os.pathsep}{SRC}"
-        return folders[version]
+            folders[requirement] = f"{folder}{os.pathsep}{SRC}"
+        return folders[requirement]
 
     return path
+
+
+@pytest.fixture(scope="session")
+def sglang_path(wheel_path):
+    """PYTHONPATH under which `import sglang` is the given release."""
+    return lambda version: wheel_path(f"sglang=={version}")
 
 
 @pytest.fixture(scope="session")
@@ -136,31 +149,10 @@ def test_a_dry_run_for_an_unmeasured_release_says_so(qwen_serve):
 
 
 @pytest.fixture(scope="session")
-def router_path(tmp_path_factory):
+def router_path(wheel_path):
     """PYTHONPATH under which a release's router package (its `router_requirement`) imports: the locked one is
-    installed (the `router` extra); any other's wheel alone, installed by uv into a folder of this session."""
-    folders: dict[str, str] = {}
-
-    def path(requirement: str) -> str:
-        name, version = requirement.split("==")
-        from importlib import metadata
-
-        try:
-            if metadata.version(name) == version:
-                return str(SRC)
-        except metadata.PackageNotFoundError:
-            pass
-        if requirement not in folders:
-            folder = tmp_path_factory.mktemp(name)
-            subprocess.run(
-                [shutil.which("uv"), "pip", "install", "--no-deps", "--target", str(folder), "--python",
-                 sys.executable, requirement],
-                check=True, capture_output=True, timeout=600,
-            )  # fmt: skip
-            folders[requirement] = f"{folder}{os.pathsep}{SRC}"
-        return folders[requirement]
-
-    return path
+    installed (the `router` extra), any other's wheel alone."""
+    return wheel_path
 
 
 READ_ROUTER_ARGS = """

@@ -17,12 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import Version
-
 from .errors import QwenServeError
 from .fleet import check_router_policy
 from .settings import ROUTER_METRICS_PORT
-from .sglang.releases import release_for
 
 ENTRY_MODULE = "qwen_serve.sglang.entry"
 METRICS_PORT = ROUTER_METRICS_PORT  # the router's Prometheus /metrics
@@ -154,6 +151,7 @@ def manifests(
     tp_size: int,
     api_key: bool,
     sglang_version: str,
+    router_module: str,  # the release's router (Release.router_module)
     ready_timeout: float = 1200,
     stop_timeout: float = 30,
 ) -> list[dict[str, Any]]:
@@ -197,7 +195,7 @@ def manifests(
     router = {
         "name": "router",
         "image": d.router_image or image,
-        "command": router_command(d, port, port, api_key, release_for(Version(str(sglang_version))).router_module),
+        "command": router_command(d, port, port, api_key, router_module),
         "ports": [router_port, {"name": "metrics", "containerPort": METRICS_PORT}],
         "env": _key_env(d) if api_key else [],
         "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},

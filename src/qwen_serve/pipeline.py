@@ -73,7 +73,7 @@ def prepare(request: LaunchRequest) -> Prepared:
     launch, notes = settle_checkpoint(launch)
     launch, long_notes = settle_long_context(launch)
     notes += long_notes
-    if unmeasured := target.release.unmeasured_note(str(target.version)):
+    if unmeasured := target.unmeasured_note:
         notes = (*notes, unmeasured)
     check_other_presets(config, preset, target)
     fit = None

@@ -338,9 +338,14 @@ def test_runs_of_different_levels_pool_per_level(tmp_path):
     assert self_check["ci95"][1] - self_check["ci95"][0] > mean["ci95"][1] - mean["ci95"][0]
 
 
-def test_the_suite_bench_reads_pytests_own_summary_line():
-    """bench/suite.py times the product group and keeps pytest's counts and seconds from its last line."""
-    suite = bench_script("suite")
+def test_the_suite_timer_reads_pytests_own_summary_line():
+    """scripts/suite_time.py times the product group and keeps pytest's counts and seconds from its last line."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "suite_time.py"
+    spec = importlib.util.spec_from_file_location("suite_time", path)
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
     out = "....\n===== 719 passed, 31 warnings in 170.24s (0:02:50) =====\n"
     assert suite.parse_summary(out) == {"counts": {"passed": 719, "warnings": 31}, "pytest_s": 170.24}
     assert suite.parse_summary("1 failed, 718 passed, 2 skipped in 197.08s (0:03:17)\n") == {

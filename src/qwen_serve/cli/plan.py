@@ -34,7 +34,7 @@ def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_v
     cli_values = typed_settings(click.get_current_context(), cli_values)
     config = load_config(config_path)
     target = target_for(sglang_version)
-    margin, note = target.release.plan_margin, target.release.unmeasured_note(str(target.version))
+    margin, note = target.release.plan_margin, target.unmeasured_note
     hw = hardware_for(gpu_spec, required="qwen-serve plan")
     plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, hw, margin=margin)
     try:

@@ -72,6 +72,11 @@ class SGLangTarget:
         return self.release.supports(capability)
 
     @property
+    def unmeasured_note(self) -> str | None:
+        """What a plan for this release leans on, where it was not measured (None for the measured release)."""
+        return self.release.unmeasured_note(str(self.version))
+
+    @property
     def description(self) -> str:
         where = "installed" if self.installed else "planned; not installed here"
         snap = "" if self.exact_snapshot else f", flags from the {self.release.version} snapshot"

@@ -2,11 +2,15 @@
 """Time the product's test group (`uv run pytest --ignore=tests/lab`, what a change must keep green) on this machine,
 or with --all the README's own `uv run pytest` (the product's and the lab's groups in one session).
 
+A developer's timer, not a benchmark of the product: it measures the tests (issue #30's goal for how fast a change can
+be checked), so it lives in scripts/, not bench/ (which measures what users run). Its runs land in
+bench/results/suite/ beside the other raw results; runs before 2026-12-04 02:10 UTC were made as bench/suite.py.
+
 Target: <= 180 s on the 2-core CPU machine. With --clean-clone the group runs in a fresh `git clone` of HEAD after
 `uv sync` (as CI does: no bytecode, a new .venv from uv's cache), else in this checkout. One run per invocation: it
 takes minutes, and a second run beside it would time both wrongly.
 
-    uv run python bench/suite.py --clean-clone [--all] [--out bench/results/suite/cpu-DATE[-all].json]
+    uv run python scripts/suite_time.py --clean-clone [--all] [--out bench/results/suite/cpu-DATE[-all].json]
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def main() -> int:
     command = EVERYTHING if args.all else PRODUCT
     uv = shutil.which("uv")
     if not uv:
-        sys.exit("bench/suite.py: uv is not on PATH")
+        sys.exit("scripts/suite_time.py: uv is not on PATH")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         where = ROOT
@@ -64,7 +68,7 @@ def main() -> int:
         wall = time.monotonic() - t0
     summary = parse_summary(run.stdout)
     result = {
-        "command": "uv run python bench/suite.py " + " ".join(sys.argv[1:]),
+        "command": "uv run python scripts/suite_time.py " + " ".join(sys.argv[1:]),
         "timed": " ".join(command),
         "commit": commit,
         "clean_clone": args.clean_clone,
