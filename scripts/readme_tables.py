@@ -564,7 +564,7 @@ def decode_h200() -> str:
     return "\n".join(lines)
 
 
-# one summary over every FA3-era call: 2026-12-03's seven (speed, first cold starts) and 2026-12-04's three (each
+# one summary over every FA3-era call: 2026-12-03's seven (speed, first cold starts) and 2026-12-04's five (each
 # preset's start on an empty JIT-cache folder, then on the same folder kept)
 FA3_RUN = RESULTS / "h200" / "presets" / "2026-12-04"
 
@@ -634,8 +634,10 @@ def _startups(data: dict) -> dict[str, dict[str, dict]]:
     for r in data["rows"]:
         kind, _, name = r["launch"].partition(":")
         if kind in ("cold", "warm") and r.get("concurrency") is None:  # a start alone (rows with levels: speed)
-            if "error" in r and ("not started" in r["error"] or "after 0 s" in r["error"]):
-                continue  # never ran: says nothing of the start
+            if "error" in r and (
+                "not started" in r["error"] or "after 0 s" in r["error"] or "no row.json" in r["error"]
+            ):
+                continue  # never ran, or lost with its machine: says nothing of the start
             if "error" not in (found.get(name, {}).get(kind) or {"error": 1}):
                 continue  # a finished start stands over a cut one
             found.setdefault(name, {})[kind] = r
@@ -776,7 +778,7 @@ def presets_h200_simple() -> str:
         one, many = levels[1], levels[64]
         first, later = (starts.get(name) or {}).get("cold"), (starts.get(name) or {}).get("warm")
         # no start on a kept folder of its own: its speed run's start, on the caches that call's earlier starts filled
-        kept = _ready(later).split(" (")[0] if later else f"{one['ready_s']:.0f} s†"
+        kept = _ready(later).split(" (")[0] if later and "error" not in later else f"{one['ready_s']:.0f} s†"
         lines.append(
             f"| `{name}` | {one['ratio_to_bf16']:.2f}× | {many['ratio_to_bf16']:.2f}× | {one['kv_tokens']:,} | "
             f"{_ready(first).split(' (')[0]} | {kept} |"

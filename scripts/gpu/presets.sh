@@ -14,8 +14,11 @@ set -uo pipefail
 OUTDIR=${OUTDIR:-${OUT:-./gpu_out}}; mkdir -p "$OUTDIR"
 source scripts/gpu/env.sh
 mkdir -p /tmp/stub/datasets && echo 'def load_dataset(*a, **k): raise RuntimeError("offline")' > /tmp/stub/datasets/__init__.py
-export PYTHONPATH=/tmp/stub:$PYTHONPATH HUMMING_CACHE_DIR=${HUMMING_CACHE_DIR:-$HOME/.humming/cache}
-echo "humming JIT cache: $HUMMING_CACHE_DIR ($(du -sh "$HUMMING_CACHE_DIR" 2>/dev/null | cut -f1 || echo empty))"
+export PYTHONPATH=/tmp/stub:$PYTHONPATH
+# not exported: a qwen-serve row keeps every JIT cache in its own QWEN_SERVE_JIT_CACHE folder, which an exported
+# HUMMING_CACHE_DIR would override (its cold rows would then share one humming cache)
+humming=${HUMMING_CACHE_DIR:-$HOME/.humming/cache}
+echo "humming JIT cache (plain SGLang rows): $humming ($(du -sh "$humming" 2>/dev/null | cut -f1 || echo empty))"
 ROWS=()  # the baseline first: plain SGLang bf16, unless BASELINE names another row (or is empty: the first given)
 BASELINE=${BASELINE-sglang-bf16=sglang}
 [ -n "$BASELINE" ] && ROWS+=(--row "$BASELINE")

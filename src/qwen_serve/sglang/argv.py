@@ -47,8 +47,8 @@ JIT_CACHES = (
     ("TRITON_CACHE_DIR", "triton"),
     ("TORCHINDUCTOR_CACHE_DIR", "torchinductor"),
 )
-# DeepGEMM compiles the block-FP8 GEMMs for the shapes a server meets (measured on the H200: ready in 252 s with an
-# empty cache, 73 s with a kept one, docs/presets.md); SGLang's default compiles every shape at start instead.
+# DeepGEMM compiles the block-FP8 GEMMs for the shapes a server meets (measured on the H200, triton attention: ready
+# in 252 s with an empty cache, 329 s with SGLang's default, which compiles every shape at start; docs/presets.md).
 DEEP_GEMM_PRECOMPILE = "SGLANG_JIT_DEEPGEMM_PRECOMPILE"
 
 
@@ -307,7 +307,8 @@ def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
     method = read_checkpoint(launch["model_path"]).method
     if method == "fp8":
         what.append(
-            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch (cached in $SGLANG_DG_CACHE_DIR)"
+            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch (a first start took 258 s on "
+            "the H200, 74 s kept; cached in $SGLANG_DG_CACHE_DIR)"
         )
     if method in ("awq", "gptq"):
         what.append(
