@@ -28,7 +28,7 @@ def arg(name, default=None):
 
 MODE = os.environ.get("FAKE_SGLANG_MODE", "ok")
 HOST, PORT, KEY = arg("--host", "127.0.0.1"), int(arg("--port", "30000")), arg("--api-key")
-STEP = float(os.environ.get("FAKE_SGLANG_STEP", "0.05"))
+STEP = float(os.environ.get("FAKE_SGLANG_STEP", "0.01"))
 IN_FLIGHT = []  # requests being answered (SGLang's rid_to_state)
 STOPPING = threading.Event()
 
