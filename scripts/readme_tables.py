@@ -137,7 +137,7 @@ def hardware_plan() -> str:
     from qwen_serve.config import load_config
     from qwen_serve.errors import QwenServeError
     from qwen_serve.hardware import parse_gpu_spec
-    from qwen_serve.pipeline import auto_preset, preset_plans
+    from qwen_serve.pipeline import PlanTarget, auto_preset, preset_plans
 
     config = load_config(None)
     names = list(config.presets)
@@ -146,17 +146,17 @@ def hardware_plan() -> str:
         "| --- | --- | " + " | ".join("---" for _ in names) + " | --- |",
     ]
     for spec, seed_preset, seed_quant in SEED_GPUS:
-        hw = parse_gpu_spec(spec)
+        on = PlanTarget(parse_gpu_spec(spec))  # the locked, measured release: no margin
         cells = []
-        for p in preset_plans(config, names, {}, hw):
+        for p in preset_plans(config, names, {}, on):
             layered = " (layered load)" if p.peak_note.startswith("layer by layer") else ""
             cells.append(f"{p.kv_tokens:,} KV tokens{layered}" if p.fits else "no: " + _short(p))
         try:
-            auto = auto_preset(config, {}, hw)[0]
+            auto = auto_preset(config, {}, on)[0]
         except QwenServeError:
             auto = "none fits"
         lines.append(
-            f"| {hw.gpu.name} ({hw.gpu.memory_gib:.0f} GiB) | {seed_preset} ({seed_quant}) | "
+            f"| {on.gpu.name} ({on.gpu.memory_gib:.0f} GiB) | {seed_preset} ({seed_quant}) | "
             + " | ".join(cells)
             + f" | {auto} |"
         )

@@ -11,7 +11,7 @@ import pytest
 
 from qwen_serve.config import load_config
 from qwen_serve.hardware import parse_gpu_spec
-from qwen_serve.pipeline import auto_preset
+from qwen_serve.pipeline import PlanTarget, auto_preset
 from qwen_serve.plan import plan, weight_scheme
 from qwen_serve.resolve import resolve
 
@@ -120,7 +120,7 @@ def test_fp8_preset_has_an_fp8_kv_cache_and_halves_kv_bytes():
 )
 def test_auto_picks_by_gpu_class_and_fit(gpu, expected):
     hw = parse_gpu_spec(gpu)
-    name, why = auto_preset(load_config(None), {}, hw)
+    name, why = auto_preset(load_config(None), {}, PlanTarget(hw))
     assert name == expected, why
     assert why.startswith(f"preset auto -> {expected}")
 

@@ -30,6 +30,27 @@ class Fit:
 
 
 @dataclass(frozen=True)
+class PlanTarget:
+    """What every plan of one request is made for: the GPUs (named by --gpu or detected), and the margin the SGLang
+    release keeps in hand (releases.Release.plan_margin: 0 where its constants were measured, else the share of KV
+    tokens and peak at load it may differ by). Built once per request; the planning stages take it whole."""
+
+    hardware: Any  # hardware.Hardware
+    margin: float = 0.0
+
+    @property
+    def gpu(self):
+        return self.hardware.gpu
+
+    @property
+    def count(self) -> int:
+        return self.hardware.count
+
+    def describe(self) -> str:
+        return self.hardware.describe()
+
+
+@dataclass(frozen=True)
 class Prepared:
     config: ConfigFile
     launch: LaunchSettings
@@ -62,13 +83,13 @@ def prepare(request: LaunchRequest) -> Prepared:
     gpu_spec, force = request.gpu_spec, request.force
     config = load_config(request.config_path)
     target = target_for(request.sglang_version)
-    margin = target.release.plan_margin
     auto = preset == "auto" and "auto" not in config.presets
     # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
     hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or gpu_spec or not force else None
+    on = PlanTarget(hw, target.release.plan_margin) if hw is not None else None
     auto_line = None
     if auto:
-        preset, auto_line = auto_preset(config, cli_values, hw, passthrough, margin=margin)
+        preset, auto_line = auto_preset(config, cli_values, on, passthrough)
     launch = resolve(config, preset, cli_values, passthrough, request.environ)
     launch, notes = settle_checkpoint(launch)
     launch, long_notes = settle_long_context(launch)
@@ -77,9 +98,9 @@ def prepare(request: LaunchRequest) -> Prepared:
         notes = (*notes, unmeasured)
     check_other_presets(config, preset, target)
     fit = None
-    if hw is not None and (gpu_spec or not force):
+    if on is not None and (gpu_spec or not force):
         try:
-            launch, fit = _fit(launch, config, hw, auto_line, cli_values, margin)
+            launch, fit = _fit(launch, config, on, auto_line, cli_values)
         except QwenServeError:
             if not force:
                 raise  # with --force, a plan that cannot be made (say, an odd config.json) is not a reason to stop
@@ -172,10 +193,8 @@ def preset_plans(
     config: ConfigFile,
     names: list[str],
     cli_values: dict[str, Any],
-    hw,
+    on: PlanTarget,
     passthrough: tuple[str, ...] = (),
-    *,
-    margin: float = 0.0,  # the SGLang release's plan margin (releases.Release.plan_margin)
 ) -> list:
     """Each named preset as it would launch here: resolved on its own with the same flags, then planned
     (with layered loading where only that fits). The one loop over presets."""
@@ -188,50 +207,50 @@ def preset_plans(
         except QwenServeError:
             continue  # the flags typed contradict this preset's checkpoint: it cannot launch with them
         plans.append(
-            plan_as_launched(_values(launch), hw.gpu, hw.count, name=name, cuda_graph=cuda_graph(launch), margin=margin)
+            plan_as_launched(
+                _values(launch), on.gpu, on.count, name=name, cuda_graph=cuda_graph(launch), margin=on.margin
+            )
         )
     return plans
 
 
 def auto_preset(
-    config: ConfigFile, cli_values: dict[str, Any], hw, passthrough: tuple[str, ...] = (), *, margin: float = 0.0
+    config: ConfigFile, cli_values: dict[str, Any], on: PlanTarget, passthrough: tuple[str, ...] = ()
 ) -> tuple[str, str]:
     """`--preset auto`: the preset the file's auto_order picks for these GPUs, and why, in one line."""
     from .plan import choose_preset
 
-    where = f"{hw.count} x {hw.gpu.name}" if hw.count > 1 else hw.gpu.name
-    order = config.auto_order_for(hw.gpu)
+    where = f"{on.count} x {on.gpu.name}" if on.count > 1 else on.gpu.name
+    order = config.auto_order_for(on.gpu)
     if cli_values.get("model_path"):  # a preset that exists to serve a checkpoint of its own is no choice then
         order = tuple(n for n in order if "model_path" not in config.presets[n].values)
-    plans = preset_plans(config, list(order), cli_values, hw, passthrough, margin=margin)
+    plans = preset_plans(config, list(order), cli_values, on, passthrough)
     return choose_preset(plans, where, config.label)
 
 
 def _fit(
-    launch: LaunchSettings, config: ConfigFile, hw, auto_line, cli_values, margin: float
+    launch: LaunchSettings, config: ConfigFile, on: PlanTarget, auto_line, cli_values
 ) -> tuple[LaunchSettings, Fit]:
     from .plan import loading_choice, plan
 
     settings = {s.name: s.value for s in launch.settings}
     graphs = cuda_graph(launch)
-    if loading_choice(settings, hw.gpu, hw.count, graphs, margin) == "layered":
+    if loading_choice(settings, on.gpu, on.count, graphs, on.margin) == "layered":
         launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
         settings["load_format"] = "layered"
     name = launch.preset.name if launch.preset else "settings"
-    this = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=graphs, margin=margin)
+    this = plan(settings, on.gpu, on.count, name=name, cuda_graph=graphs, margin=on.margin)
     line = (
-        f"memory plan on {hw.describe()}: {this.verdict}"
+        f"memory plan on {on.describe()}: {this.verdict}"
         if not this.fits
-        else f"memory plan on {hw.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
+        else f"memory plan on {on.describe()}: fits — weights {this.weights_gib} GiB/GPU, peak at load "
         f"{this.peak_load_gib} GiB ({this.peak_note}), KV cache {this.kv_tokens:,} tokens "
         f"({this.concurrent_4k} x 4k requests)"
     )
     fix = ""
     if not this.fits:  # only then: which presets would
         others = [
-            p.name
-            for p in preset_plans(config, list(config.presets), cli_values, hw, launch.passthrough, margin=margin)
-            if p.fits
+            p.name for p in preset_plans(config, list(config.presets), cli_values, on, launch.passthrough) if p.fits
         ]
         fix = (
             f"presets of {config.label} that fit: {', '.join(others)}"
@@ -239,4 +258,4 @@ def _fit(
             else "no preset of this file fits this GPU: use more GPUs (--tp-size) or a smaller or pre-quantized model"
         )
         fix += " (or --force)"
-    return launch, Fit(this, hw.describe(), line, fix, auto_line)
+    return launch, Fit(this, on.describe(), line, fix, auto_line)

@@ -27,7 +27,7 @@ from .common import CONTEXT, Command, setting_options, typed_settings
 def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_values):
     """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
     from ..config import load_config
-    from ..pipeline import auto_preset, hardware_for, preset_plans
+    from ..pipeline import PlanTarget, auto_preset, hardware_for, preset_plans
     from ..report import print_plans
     from ..sglang.capabilities import target_for
 
@@ -36,9 +36,10 @@ def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_v
     target = target_for(sglang_version)
     margin, note = target.release.plan_margin, target.unmeasured_note
     hw = hardware_for(gpu_spec, required="qwen-serve plan")
-    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, hw, margin=margin)
+    on = PlanTarget(hw, margin)
+    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, on)
     try:
-        auto_line = auto_preset(config, cli_values, hw, margin=margin)[1]
+        auto_line = auto_preset(config, cli_values, on)[1]
     except QwenServeError as exc:
         auto_line = exc.line
     if as_json:
