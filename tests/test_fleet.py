@@ -68,19 +68,25 @@ def test_the_router_fronts_every_worker_as_its_own_parser_reads_it(qwen_serve):
     data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--worker-url", "http://10.0.0.9:30000/")
     argv = data["router"]["argv"]
     assert argv[1:4] == ["-m", "qwen_serve.sglang.router_entry", "sglang_router"]  # the locked release's router
-    args = parse_router_args(argv[4:])
+    args = parse_router_args(argv[4:], "sglang_router")
     assert args.worker_urls == ["http://127.0.0.1:30001", "http://127.0.0.1:30002", "http://10.0.0.9:30000"]
     assert (args.policy, args.host, args.port) == ("cache_aware", "0.0.0.0", 30000)
     assert (args.prometheus_host, args.prometheus_port) == ("0.0.0.0", 29000)  # the router's metrics, on --host
     local = dry(
         qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--host", "127.0.0.1", "--router-metrics-port", "9100"
     )
-    assert (parse_router_args(local["router"]["argv"][4:]).prometheus_host, local["router"]["metrics_port"]) == (
+    assert (
+        parse_router_args(local["router"]["argv"][4:], "sglang_router").prometheus_host,
+        local["router"]["metrics_port"],
+    ) == (
         "127.0.0.1",
         9100,
     )
     only_router = dry(qwen_serve, "--worker-url", "http://10.0.0.9:30000", "--router-policy", "round_robin")
-    assert only_router["workers"] == [] and parse_router_args(only_router["router"]["argv"][4:]).policy == "round_robin"
+    assert (
+        only_router["workers"] == []
+        and parse_router_args(only_router["router"]["argv"][4:], "sglang_router").policy == "round_robin"
+    )
 
 
 def test_gpu_share_splits_one_servers_memory_and_the_first_share_must_fit(qwen_serve):

@@ -60,7 +60,7 @@ def test_the_router_discovers_the_workers_as_its_own_parser_reads_it(qwen_serve)
     docs = manifests(qwen_serve, "--preset", "fp8", "--namespace", "serving", "--router-policy", "power_of_two")
     router = container(docs, "qwen3-14b-router")
     assert router["command"][:3] == ["python3", "-m", "sglang_router.launch_router"]
-    args = parse_router_args(router["command"][3:])
+    args = parse_router_args(router["command"][3:], "sglang_router")
     worker_labels = docs["StatefulSet/qwen3-14b-worker"]["spec"]["selector"]["matchLabels"]
     assert args.service_discovery and args.selector == worker_labels
     assert (args.service_discovery_namespace, args.service_discovery_port, args.policy) == (

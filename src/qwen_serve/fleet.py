@@ -88,7 +88,7 @@ def router_argv(
     port: int,
     policy: str,
     metrics_port: int,
-    module: str = "sglang_router",
+    module: str,
     python: str | None = None,
 ) -> list[str]:
     """The release's router (`module`: sglang_router, or smg from SGLang 0.5.18 on) in front of the workers, read by

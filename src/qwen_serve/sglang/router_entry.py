@@ -14,10 +14,16 @@ import sys
 from importlib import import_module
 
 KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"
-MODULES = ("sglang_router", "smg")  # the routers SGLang's releases go with (sglang/releases/*)
 
 
-def parse(argv: list[str], module: str = "sglang_router"):
+def modules() -> list[str]:
+    """The routers SGLang's releases go with: each release adapter's `router_module`."""
+    from .releases import releases
+
+    return sorted({release.router_module for release in releases().values()})
+
+
+def parse(argv: list[str], module: str):
     """The router's RouterArgs for ARGS, by its own parser."""
     RouterArgs = import_module(f"{module}.router_args").RouterArgs
 
@@ -30,8 +36,10 @@ def main() -> None:
     import setproctitle
 
     module, argv = sys.argv[1], sys.argv[2:]
-    if module not in MODULES:
-        sys.exit(f"qwen-serve router entry: the router module comes first, one of {', '.join(MODULES)}; got {module!r}")
+    if module not in modules():
+        sys.exit(
+            f"qwen-serve router entry: the router module comes first, one of {', '.join(modules())}; got {module!r}"
+        )
     router_args = parse(argv, module)
     key = os.environ.pop(KEY_ENV, None)
     if key:
