@@ -347,6 +347,14 @@ def run_row(label: str, command: str, args, out: Path, index: int) -> dict:
     log_file = folder / "server.log"
     argv, env = row_argv(command, args.model, args.common, log_file)
     row = {"launch": label, "command": command, "argv": argv, "env": env, "levels": {}}
+    jit = env.get("QWEN_SERVE_JIT_CACHE")
+    if label.startswith(COLD) and jit and Path(jit).is_dir() and any(Path(jit).iterdir()):
+        # a machine's /tmp can outlive a call (the next call's machine may be the same one): a cold start is measured
+        # on an empty folder or not at all
+        row["error"] = f"not started: {jit} is not empty, so this would not be a cold start (give the row a new folder)"
+        print(f"== {label}: {row['error']}", flush=True)
+        (folder / "row.json").write_text(json.dumps(row, indent=2) + "\n")
+        return row
     print(f"== {label}: {' '.join(f'{k}={v}' for k, v in env.items())} {shlex.join(argv)}", flush=True)
     t0 = time.monotonic()
     with open(log_file, "wb") as log:

@@ -627,10 +627,10 @@ def presets_h200_fa3() -> str:
     return "\n".join(lines)
 
 
-def _startups(data: dict) -> dict[str, dict[str, dict]]:
+def _startups(data: dict) -> dict[str, dict[str, list[dict]]]:
     """Each preset's start-up rows (qwen-serve on a JIT-cache folder of its own: cold = empty, warm = what the cold
-    start left there), by preset and cold/warm; a start that was cut keeps its error and how far it got."""
-    found: dict[str, dict[str, dict]] = {}
+    start left there), by preset and cold/warm: every finished start, or else the cut one with how far it got."""
+    found: dict[str, dict[str, list[dict]]] = {}
     for r in data["rows"]:
         kind, _, name = r["launch"].partition(":")
         if kind in ("cold", "warm") and r.get("concurrency") is None:  # a start alone (rows with levels: speed)
@@ -638,17 +638,27 @@ def _startups(data: dict) -> dict[str, dict[str, dict]]:
                 "not started" in r["error"] or "after 0 s" in r["error"] or "no row.json" in r["error"]
             ):
                 continue  # never ran, or lost with its machine: says nothing of the start
-            if "error" not in (found.get(name, {}).get(kind) or {"error": 1}):
-                continue  # a finished start stands over a cut one
-            found.setdefault(name, {})[kind] = r
+            kept = found.setdefault(name, {}).setdefault(kind, [])
+            if "error" in r:
+                if not kept:
+                    kept.append(r)  # a cut start, until a finished one comes
+            else:
+                kept[:] = [k for k in kept if "error" not in k] + [r]  # a finished start stands over a cut one
     return found
 
 
-def _ready(r: dict | None) -> str:
-    if r is None:
+def _span(values: list[float]) -> str:
+    """One figure, or the range of several starts of the same preset (machines differ by tens of seconds)."""
+    lo, hi = round(min(values)), round(max(values))
+    return f"{lo} s" if lo == hi else f"{lo}–{hi} s"
+
+
+def _ready(starts: list[dict] | None) -> str:
+    if not starts:
         return "—"
-    if "error" not in r:
-        return f"{r['ready_s']:.0f} s"
+    if "error" not in starts[0]:
+        return _span([r["ready_s"] for r in starts])
+    r = starts[0]
     progress = r.get("capture_progress") or {}
     limit = re.search(r"^not ready after (\d+) s", r["error"])  # its own ready-timeout, not the call's clock
     if not limit:
@@ -663,21 +673,22 @@ def _ready(r: dict | None) -> str:
 
 def startup_h200() -> str:
     """Time to ready with the JIT caches empty and kept, per preset, from qwen-serve's own cache folder: a fresh
-    QWEN_SERVE_JIT_CACHE folder for the cold start, the same folder for the next (one machine, FA3)."""
+    QWEN_SERVE_JIT_CACHE folder for the cold start, the same folder for the next (one machine, FA3); where a preset
+    started more than once, the range."""
     data = json.loads((FA3_RUN / "summary.json").read_text(encoding="utf-8"))
     lines = [
         "| preset | first start (JIT caches empty) | next start (caches kept) | CUDA-graph capture, first / next | calls |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for name, pair in _startups(data).items():
-        cold, warm = pair.get("cold"), pair.get("warm")
+        cold, warm = pair.get("cold") or [], pair.get("warm") or []
         capture = " / ".join(
-            f"{r['startup_s']['prefill_graphs'] + r['startup_s']['decode_graphs']:.0f} s"
-            if r and "startup_s" in r
+            _span([r["startup_s"]["prefill_graphs"] + r["startup_s"]["decode_graphs"] for r in rs if "startup_s" in r])
+            if any("startup_s" in r for r in rs)
             else "—"
-            for r in (cold, warm)
+            for rs in (cold, warm)
         )
-        calls = sorted({r["call"] for r in (cold, warm) if r})
+        calls = sorted({r["call"] for r in cold + warm})
         lines.append(f"| `{name}` | {_ready(cold)} | {_ready(warm)} | {capture} | {_calls(calls)} |")
     return "\n".join(lines)
 
@@ -778,17 +789,22 @@ def presets_h200_simple() -> str:
         one, many = levels[1], levels[64]
         first, later = (starts.get(name) or {}).get("cold"), (starts.get(name) or {}).get("warm")
         # no start on a kept folder of its own: its speed run's start, on the caches that call's earlier starts filled
-        kept = _ready(later).split(" (")[0] if later and "error" not in later else f"{one['ready_s']:.0f} s†"
+        kept = _ready(later) if later and "error" not in later[0] else f"{one['ready_s']:.0f} s†"
         lines.append(
             f"| `{name}` | {one['ratio_to_bf16']:.2f}× | {many['ratio_to_bf16']:.2f}× | {one['kv_tokens']:,} | "
             f"{_ready(first).split(' (')[0]} | {kept} |"
         )
+    dagger = (
+        " (†: the start of its speed run, on caches that call's earlier starts had filled)"
+        if any(line.endswith("s† |") for line in lines)
+        else ""
+    )
     lines += [
         "",
         f"One H200, FA3 attention and DeepGEMM as a real install runs them; plain bf16 SGLang: 1.00× and "
         f"{min(r['kv_tokens'] for r in data['rows'] if r.get('launch') == 'sglang-bf16'):,} KV tokens. "
         "`first start`: time to ready with qwen-serve's JIT cache folder empty (kernels compile); `later starts`: "
-        "with that folder kept (†: the start of its speed run, on caches that call's earlier starts had filled); "
+        f"with that folder kept{dagger}; a range where a preset started on several machines; "
         "— not measured. Every row, the start-ups and what was not measured: "
         "[docs/presets.md](docs/presets.md).",
     ]

@@ -23,9 +23,13 @@ wait)
   end=$((SECONDS + ${2:?wait SECONDS})); out=${OUT:-./gpu_out}; mkdir -p "$out"
   # a call that came after the machine's warm window lands on a fresh machine: say so at once, not after SECONDS
   [ -f $Q/pid ] || { echo "no queue on this machine (a fresh one: the last call's machine went back)" >&2; exit 3; }
-  while [ ! -f $Q/rc ] && [ $SECONDS -lt $end ]; do sleep 5; done
-  cp $Q/log "$out/queue-log.txt"
-  [ -d /tmp/presets_raw ] && tar -C /tmp -czf "$out/partial.tar.gz" presets_raw
+  # what is there so far is copied each minute too, so that a call cut short by the device clock still brings it
+  snapshot() { cp $Q/log "$out/queue-log.txt"; [ -d /tmp/presets_raw ] && tar -C /tmp -czf "$out/partial.tar.gz" presets_raw; }
+  last=$SECONDS
+  while [ ! -f $Q/rc ] && [ $SECONDS -lt $end ]; do
+    sleep 5; [ $((SECONDS - last)) -ge 60 ] && { snapshot; last=$SECONDS; }
+  done
+  snapshot
   if [ -f $Q/rc ]; then cp $Q/out/raw.tar.gz "$out/raw.tar.gz"; echo "queue ended: exit $(cat $Q/rc)"; exit "$(cat $Q/rc)"; fi
   echo "queue still running after $2 s"
   ;;

@@ -233,6 +233,28 @@ def test_stop_at_after_ready_keeps_the_row_and_what_it_measured(tmp_path, monkey
     }
 
 
+def test_a_cold_row_is_not_started_on_a_jit_folder_that_is_not_empty(tmp_path, monkeypatch):
+    """A cold start is the point of a cold row: on a folder an earlier start filled (a machine's /tmp outlives a
+    call), the row says why and nothing starts; on an empty folder it runs."""
+    full, empty = tmp_path / "jit-full", tmp_path / "jit-empty"
+    (full / "humming").mkdir(parents=True)
+    (full / "humming" / "kernel.cubin").write_bytes(b"x")
+    presets, args = stand_in_run(tmp_path, monkeypatch, "ok")
+    args.row = [
+        f"cold:fp8=QWEN_SERVE_JIT_CACHE={full} qwen-serve --preset fp8 --force",
+        f"cold:again=QWEN_SERVE_JIT_CACHE={empty} qwen-serve --preset fp8 --force",
+    ]
+    presets.cmd_run(args)
+    refused = json.loads((tmp_path / "raw" / "cold_fp8" / "row.json").read_text())
+    assert (
+        refused["error"]
+        == f"not started: {full} is not empty, so this would not be a cold start (give the row a new folder)"
+    )
+    assert not (tmp_path / "raw" / "cold_fp8" / "server.log").exists()
+    ran = json.loads((tmp_path / "raw" / "cold_again" / "row.json").read_text())
+    assert "error" not in ran and ran["ready_s"] > 0
+
+
 def test_a_row_is_not_started_without_the_time_its_quickest_sibling_needed():
     """Call j's case: --deadline 125 s and a warm baseline of 128 s left 172 s before --stop-at 300 unused.
     With --stop-at, a row starts when the time left is at least what the quickest whole row took."""
