@@ -282,14 +282,15 @@ def parse_levels(text: str) -> list[int]:
     raise QwenServeError(f"--concurrency: {text!r} is not a list of positive integers", fix="e.g. --concurrency 1,8,32")
 
 
-def served_model(url: str, api_key: str | None, model: str | None) -> str:
-    """`model`, else the first id the server's /v1/models lists. The server must answer either way
-    (any HTTP answer will do when `model` is given: not every OpenAI-compatible server lists models)."""
+def served_model(url: str, api_key: str | None, model: str | None, limit: float = 10.0) -> str:
+    """`model`, else the first id the server's /v1/models lists. The server must answer either way, its whole answer
+    within `limit` seconds (any HTTP answer will do when `model` is given: not every OpenAI-compatible server lists
+    models)."""
     from .errors import QwenServeError
 
     headers = auth_headers(api_key)
     try:
-        with bounded_client(10) as http:
+        with bounded_client(limit) as http:
             r = http.get(url + "/v1/models", headers=headers)
     except httpx.HTTPError as exc:
         raise QwenServeError(

@@ -12,6 +12,7 @@ Qwen2 pre-tokenizer regex, so it encodes like the real one ("Hello world" -> [97
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
 import zipfile
@@ -254,6 +255,13 @@ def tokenizer_json(ranks: dict[bytes, int]) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=2)
+def _tokenizer_text(ranks_data: bytes) -> str:
+    """tokenizer.json's text, built once per process and ranks file (the BPE replay takes seconds; a process that
+    writes several skeletons, such as the tests, pays it once)."""
+    return json.dumps(tokenizer_json(parse_ranks(ranks_data)), ensure_ascii=False)
+
+
 def tokenizer_config() -> dict:
     return {
         "add_bos_token": False,
@@ -388,7 +396,7 @@ def write_skeleton(
     dump("config.json", config, indent=2)
     dump("generation_config.json", GENERATION_CONFIG, indent=2)
     dump("tokenizer_config.json", tokenizer_config(), indent=2)
-    dump("tokenizer.json", tokenizer_json(parse_ranks(ranks_data)))
+    (out / "tokenizer.json").write_text(_tokenizer_text(ranks_data), encoding="utf-8")
     if tiny:
         from safetensors.numpy import save_file
 

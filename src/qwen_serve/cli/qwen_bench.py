@@ -107,7 +107,8 @@ def bench_run(
         flush_cache,
         rounds=rounds,
     )
-    model = bench.served_model(url, api_key, model)
+    # asking which model is served takes at most 10 s, and no longer than a level may take
+    model = bench.served_model(url, api_key, model, limit=min(10.0, time_limit))
     local = model if Path(model).is_dir() else None
     sweep = bench.with_prompts(sweep, prompts_path, tokenizer or local, seed, model)
     facts = bench.server_facts(url, api_key)
