@@ -231,13 +231,15 @@ def auto_preset(
 def _fit(
     launch: LaunchSettings, config: ConfigFile, on: PlanTarget, auto_line, cli_values
 ) -> tuple[LaunchSettings, Fit]:
-    from .plan import loading_choice, plan
+    from .plan import as_launched, plan
 
-    settings = {s.name: s.value for s in launch.settings}
     graphs = cuda_graph(launch)
-    if loading_choice(settings, on.gpu, on.count, graphs, on.margin) == "layered":
-        launch = launch.with_setting("load_format", "layered", "plan (the bf16 model would not fit at load)")
-        settings["load_format"] = "layered"
+    asked = {s.name: s.value for s in launch.settings}
+    settings = as_launched(asked, on.gpu, on.count, graphs, on.margin)
+    if settings.get("load_format") != asked.get("load_format"):
+        launch = launch.with_setting(
+            "load_format", settings["load_format"], "plan (the bf16 model would not fit at load)"
+        )
     name = launch.preset.name if launch.preset else "settings"
     this = plan(settings, on.gpu, on.count, name=name, cuda_graph=graphs, margin=on.margin)
     line = (

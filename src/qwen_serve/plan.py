@@ -411,9 +411,15 @@ def plan_as_launched(
     margin: float = 0.0,
 ) -> Plan:
     """The plan of what qwen-serve would launch: with layered loading where only that fits."""
-    if loading_choice(settings, gpu, gpus, cuda_graph, margin) == "layered":
-        settings = {**settings, "load_format": "layered"}
+    settings = as_launched(settings, gpu, gpus, cuda_graph, margin)
     return plan(settings, gpu, gpus, name=name, cuda_graph=cuda_graph, margin=margin)
+
+
+def as_launched(settings: dict[str, Any], gpu: GPU, gpus: int, cuda_graph: bool, margin: float) -> dict[str, Any]:
+    """The settings with the loader qwen-serve picks: layered where only that fits, else as they are."""
+    if loading_choice(settings, gpu, gpus, cuda_graph, margin) == "layered":
+        return {**settings, "load_format": "layered"}
+    return settings
 
 
 def download_bytes(model_path: str) -> int:
