@@ -59,11 +59,14 @@ def fastpath_cpu() -> str:
 def fastpath_cpu_no_bytecode() -> str:
     """The same bench where PYTHONDONTWRITEBYTECODE=1 is set (this workplace sets it): the newest such run, with the
     bytecode its starts found."""
-    path = sorted((RESULTS / "fastpath").glob("cpu-*-dontwritebytecode.json"))[-1]
+    path = max(
+        (RESULTS / "fastpath").glob("cpu-*-dontwritebytecode.json"),
+        key=lambda p: json.loads(p.read_text(encoding="utf-8"))["when"],
+    )
     data = json.loads(path.read_text(encoding="utf-8"))
     q, found = data["qwen_serve_dry_run"], data.get("bytecode_present")
     state = (
-        f"qwen-serve's own modules {'with' if found['qwen_serve'] else 'without'} bytecode (compiled at every start), "
+        f"qwen-serve's own modules {'with bytecode' if found['qwen_serve'] else 'without bytecode (compiled at every start)'}, "
         f"site-packages {'with' if found['site_packages'] else 'without'}"
         if found
         else "site-packages' bytecode present"

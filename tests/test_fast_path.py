@@ -1,4 +1,5 @@
-"""--help and --dry-run import neither torch nor sglang (timing lives in bench/fastpath.py)."""
+"""--help and --dry-run import neither torch nor sglang, nor rich, a third of a dry run where Python keeps no bytecode
+(timing lives in bench/fastpath.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "sglang", "transformers")
+HEAVY = ("torch", "sglang", "transformers", "rich")
 PROBE = """
 import json, sys
 from click.testing import CliRunner

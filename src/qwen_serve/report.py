@@ -9,6 +9,15 @@ from .resolve import PRECEDENCE, LaunchSettings
 from .sglang.argv import SGLangCommand
 
 
+def _columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Rows under their headers, each column as wide as its widest cell, two spaces apart."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
+    rule = tuple("-" * w for w in widths)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in (headers, rule, *rows)
+    )
+
+
 def _rendered(table, console) -> str:
     """A rich table as text, for `echo` (click's, or a test's)."""
     with console.capture() as capture:
@@ -68,23 +77,14 @@ def dry_run_json(launch: LaunchSettings, command: SGLangCommand, fit=None, notes
 
 
 def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None, notes: tuple[str, ...] = ()) -> None:
-    """Plain command line first (copy-pastable, never wrapped), then a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """Plain command line first (copy-pastable, never wrapped), then the settings as aligned plain text: no rich on
+    this path (importing it is a third of a dry run where Python keeps no bytecode), and every cell whole, so that
+    grep finds a key or an origin."""
     data = dry_run_data(launch, command, fit, notes)
     echo(data["command"])
-    console = Console(width=120, soft_wrap=False)
     title = f"{data['config']}" + (f" · preset {data['preset']}" if data["preset"] else "")
-    table = Table(title=title, title_justify="left", show_edge=False)
-    table.add_column("setting", overflow="fold")
-    table.add_column("value", overflow="fold")
-    table.add_column("origin", overflow="fold")
-    for row in data["settings"]:
-        shown = "—" if row["value"] is None else str(row["value"])
-        style = "dim" if row["origin"] == "default" else None
-        table.add_row(row["key"], shown, row["origin"], style=style)
-    echo("\n" + _rendered(table, console))
+    rows = [(r["key"], "—" if r["value"] is None else str(r["value"]), r["origin"]) for r in data["settings"]]
+    echo("\n" + title + "\n" + _columns(("setting", "value", "origin"), rows))
     jit = [v for v in data["env"] if v["default"] and v["origin"].startswith("qwen-serve's JIT cache")]
     for var in data["env"]:
         if var not in jit:
