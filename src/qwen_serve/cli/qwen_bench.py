@@ -41,7 +41,13 @@ from .common import CONTEXT, PORT_RANGE, BearerToken, Command, Finite, server_ur
     type=click.IntRange(1),
     help="Without --requests: max(16, ROUNDS x concurrency) requests per level. A round's requests are sent together; TTFT from fewer than 10 rounds varies from run to run.",
 )
-@click.option("--time-limit", default=300.0, show_default=True, type=Finite(1), help="Seconds per level at most.")
+@click.option(
+    "--time-limit",
+    default=300.0,
+    show_default=True,
+    type=Finite(1),
+    help="Seconds per level at most (asking the model list: this or 10 s, the shorter).",
+)
 @click.option(
     "--warmup", default=2, show_default=True, type=click.IntRange(0), help="Requests before each level, not counted."
 )
