@@ -36,6 +36,7 @@ class Hub:
     then (`down_after_cut`) answers 503 for it until `cut` is cleared. Every request is recorded."""
 
     def __init__(self):
+        self.down = False  # every request answered 503: the hub in an outage
         self.cut = self.cut_done = False
         self.down_after_cut = True
         self.cut_at = 16 * 2**20
@@ -63,6 +64,8 @@ class Hub:
 
             def route(self):
                 hub.requests.append((self.command, self.path, self.headers.get("Range")))
+                if hub.down:
+                    return self.send(503, b"down")
                 path = self.path.split("?")[0]
                 parts = path.strip("/").split("/")
                 if parts[:2] == ["api", "models"]:
@@ -117,7 +120,7 @@ def hub():
     h.server.shutdown()
 
 
-def serve(hub: Hub, home: Path, model: str, *extra: str) -> subprocess.CompletedProcess:
+def serve(hub: Hub, home: Path, model: str, *extra: str, env_extra=None) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "PYTHONPATH": str(FAKE),
@@ -127,6 +130,7 @@ def serve(hub: Hub, home: Path, model: str, *extra: str) -> subprocess.Completed
         "HF_HUB_DISABLE_XET": "1",
         "FAKE_SGLANG_MODE": "crash_oom",  # the stand-in SGLang ends at once: we only need to see that it started
         "XDG_CACHE_HOME": str(home / "xdg"),
+        **(env_extra or {}),
     }
     argv = [sys.executable, "-m", "qwen_serve", "--model-path", model, "--force", "--host", "127.0.0.1"]
     argv += ["--port", str(free_port()), "--ready-timeout", "60", *extra]
@@ -214,3 +218,19 @@ def test_offline_uses_the_cache_only(hub, tmp_path):
     )
     assert result.returncode == 2 and "HF_HUB_OFFLINE=1" in result.stderr
     assert hub.requests == []
+
+
+def test_a_hub_in_an_outage_serves_the_cached_snapshot_and_sglang_does_not_ask_either(hub, tmp_path):
+    """A service restarting while the hub is down: the model whole in the cache is served, said in one line, and
+    SGLang gets HF_HUB_OFFLINE=1; with nothing cached the same outage is one line, exit 1, and SGLang never starts."""
+    assert "Load weight begin" in serve(hub, tmp_path, "org/tiny").stderr  # downloaded while the hub was up
+    hub.down = True
+    echo = {"FAKE_SGLANG_ECHO_ENV": "HF_HUB_OFFLINE"}
+    result = serve(hub, tmp_path, "org/tiny", env_extra=echo)
+    notes = [line for line in result.stderr.splitlines() if "the hub could not be asked" in line]
+    assert len(notes) == 1 and f"serving the cached snapshot {SHA[:12]}" in notes[0], result.stderr[-2000:]
+    assert "error:" not in result.stderr and "env HF_HUB_OFFLINE=1" in result.stderr  # SGLang started, offline
+    empty = serve(hub, tmp_path / "other-home", "org/tiny", env_extra=echo)
+    errors = error_lines(empty)
+    assert empty.returncode == 1 and len(errors) == 1 and "the hub could not be asked" in errors[0], empty.stderr
+    assert "Load weight begin" not in empty.stderr

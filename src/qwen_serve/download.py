@@ -6,7 +6,9 @@ safetensors; not the .bin/.pt/GGUF duplicates some repositories carry). A connec
 huggingface_hub with an HTTP Range request (up to five times in a run); a run that fails keeps every file that
 arrived whole, and the next run fetches only the rest (huggingface_hub >= 1.x drops a partial file: each process
 downloads into its own temporary file). HF_TOKEN, HF_ENDPOINT and HF_HOME are huggingface_hub's own.
-HF_HUB_OFFLINE=1: the cache only (preflight refuses what is not there).
+HF_HUB_OFFLINE=1: the cache only (preflight refuses what is not there). A hub that cannot be asked (down, or no
+network) with the model whole in the cache is no reason to refuse a start (a service restarting in an outage): the
+cached snapshot is served, said in one line, and SGLang gets HF_HUB_OFFLINE=1 so that it does not ask either.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ class Remote:
     @property
     def missing_bytes(self) -> int:
         return sum(self.missing.values())
+
+
+class HubUnreachable(QwenServeError):
+    """The hub could not be asked what to download (network, 5xx): the world failed, not the request."""
+
+    exit_code = EXIT_FAULT
+
+    def __init__(self, repo_id: str, reason: str):
+        self.reason = reason
+        super().__init__(
+            f"model_path: '{repo_id}': the hub could not be asked what to download ({reason}), and the cache holds "
+            "no complete snapshot of it",
+            fix="check the network (and HF_ENDPOINT), or download it elsewhere and pass --model-path",
+        )
 
 
 def gib(n: int) -> str:
@@ -77,11 +93,7 @@ def remote(repo_id: str, revision: str | None = None) -> Remote:
                 allowed="a hub id such as Qwen/Qwen3-14B, or a local model directory",
                 fix="check the id (and export HF_TOKEN for a gated model), or pass --model-path with a local directory",
             ) from None
-        raise QwenServeError(
-            f"model_path: '{repo_id}': the hub could not be asked what to download ({_reason(cause)})",
-            fix="check the network (and HF_ENDPOINT), or download it elsewhere and pass --model-path",
-            exit_code=EXIT_FAULT,
-        ) from None
+        raise HubUnreachable(repo_id, _reason(cause)) from None
     finally:
         if not quiet_before:
             enable_progress_bars()
@@ -135,15 +147,59 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
-def ensure_weights(model_path: str, echo=None) -> None:
+def ensure_weights(model_path: str, echo=None) -> dict[str, str]:
     """For a hub id, the files SGLang needs complete in the cache before it starts (nothing for a local path, or
-    with HF_HUB_OFFLINE, where preflight checked the cache)."""
+    with HF_HUB_OFFLINE, where preflight checked the cache). What SGLang's environment must add: HF_HUB_OFFLINE=1
+    where the hub could not be asked and the cache's snapshot is served."""
     from .preflight import hf_cache_dir, looks_local, offline
 
     if looks_local(model_path) or offline():
-        return
-    r = remote(model_path)
-    if not r.missing:
-        return
-    check_space(r, hf_cache_dir())
-    fetch(r, echo)
+        return {}
+    try:
+        r = remote(model_path)
+    except HubUnreachable as exc:
+        snap = cached_snapshot(model_path)
+        if snap is None:
+            raise
+        if echo:
+            echo(
+                f"the hub could not be asked about {model_path} ({exc.reason}); serving the cached snapshot "
+                f"{snap.name[:12]} ({snap}), with HF_HUB_OFFLINE=1 for SGLang"
+            )
+        return {"HF_HUB_OFFLINE": "1"}
+    if r.missing:
+        check_space(r, hf_cache_dir())
+        fetch(r, echo)
+    return {}
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The cache's snapshot of `repo_id` (its main ref) if SGLang can load it without the hub: complete for the files
+    SGLang reads (huggingface_hub's own check), config.json, and every weights file its safetensors index names (or,
+    with no index, a *.safetensors); else None."""
+    import json
+
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:  # huggingface_hub checks the files against the listing it cached at the download, where it has one
+        snap = Path(
+            snapshot_download(
+                repo_id,
+                local_files_only=True,
+                allow_patterns=list(ALLOW_PATTERNS),
+                ignore_patterns=list(IGNORE_PATTERNS),
+            )
+        )
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+    if not (snap / "config.json").is_file():
+        return None
+    index = snap / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text())["weight_map"].values())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return snap if shards and all((snap / s).is_file() for s in shards) else None
+    return snap if any(snap.glob("*.safetensors")) else None

@@ -172,10 +172,16 @@ def serve(
 
 
 def _fetch_weights(prepared) -> None:
-    """A hub id's files on disk before SGLang starts (qwen_serve.download), with a line and huggingface_hub's bar."""
+    """A hub id's files on disk before SGLang starts (qwen_serve.download), with a line and huggingface_hub's bar;
+    what SGLang's environment must add (HF_HUB_OFFLINE=1 when the hub was down and the cache is served) goes into
+    this process's environment, which SGLang and the fleet's workers inherit."""
+    import os
+
     from ..download import ensure_weights
 
-    ensure_weights(prepared.launch["model_path"], echo=lambda line: click.echo(f"qwen-serve: {line}", err=True))
+    os.environ.update(
+        ensure_weights(prepared.launch["model_path"], echo=lambda line: click.echo(f"qwen-serve: {line}", err=True))
+    )
 
 
 def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) -> None:
