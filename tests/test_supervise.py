@@ -584,3 +584,30 @@ def test_checks_after_ready_do_not_hold_up_the_stop_timeout(tmp_path, model_dir)
     outcome = sup.run()
     assert checks_started.is_set() and outcome.exit_code == 128 + signal.SIGKILL
     assert time.monotonic() - start < 20  # not the checks' 60 s
+
+
+def _installed_as(tmp_path, version: str) -> str:
+    """A PYTHONPATH under which SGLang reports `version` (a dist-info ahead of the installed one) and imports as the
+    stand-in."""
+    info = tmp_path / "dist" / f"sglang-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: sglang\nVersion: {version}\n")
+    return f"{info.parent}{os.pathsep}{FAKE}"
+
+
+def test_a_release_between_adapters_is_read_by_its_own_parser_before_anything_starts(serve, tmp_path):
+    """SGLang 0.5.20 installed (no folder of its own: the command comes from the adapter that holds it): its own parser
+    reads the command first; accepted, one line says so and SGLang starts; a flag it removed is one line naming the
+    setting, exit 2, nothing started (argparse then reads --enable-metrics as the start of another flag, as SGLang's
+    own parser would)."""
+    path = _installed_as(tmp_path, "0.5.20")
+    s = serve("--quiet", mode="crash_oom", env_extra={"PYTHONPATH": path})
+    s.finish()
+    assert "sglang 0.5.20 (no adapter of its own" in s.err() and "its own parser accepts it" in s.err(), s.err()
+    assert s.log_file.exists() and "Load weight begin" in s.log_file.read_text()
+    s.log_file.unlink()
+    refused = serve("--quiet", env_extra={"PYTHONPATH": path, "FAKE_SGLANG_REMOVED_FLAGS": "--enable-metrics"})
+    assert refused.finish() == 2
+    lines = [line for line in refused.err().splitlines() if line.strip() and "warning: --force" not in line]
+    assert len(lines) == 1 and "sglang 0.5.20" in lines[0] and "enable_metrics" in lines[0], refused.err()
+    assert not s.log_file.exists()  # SGLang never started

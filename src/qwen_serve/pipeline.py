@@ -158,9 +158,37 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
                 "--gpu NAME` plan for a GPU and `qwen-test --base-url URL` checks any running server "
                 "(--force launches anyway)",
             )
+    notes += _between_releases(prepared.command)
     if force:
         notes.append("warning: --force: launching without checking the memory plan")
     return notes
+
+
+def _between_releases(command) -> list[str]:
+    """An installed SGLang with no adapter folder of its own gets a command built from the adapter that holds it
+    (`release_for`) and that adapter's flag snapshot: its own parser reads the command before anything starts
+    (SGLang's import, seconds), so that a flag it removed or changed is one line here, not a crash after
+    "launching"."""
+    target = command.target
+    if not target.installed or target.exact_snapshot:
+        return []
+    who = f"sglang {target.version} (no adapter of its own: the command is built from the {target.release.version} one)"
+    fix = "install a release qwen-serve has an adapter for (uv sync installs the locked one), or report the difference"
+    result = read_by_own_parser(command, who, fix)
+    return [f"{who}: its own parser accepts it, all {result.checked} intended fields as intended"]
+
+
+def read_by_own_parser(command, who: str, fix: str | None = None):
+    """The installed SGLang's own parser reads the command (`--check`, and the gate above): every intended field as
+    intended, or one line saying what it rejected or read otherwise."""
+    from .sglang.check import check_command
+
+    result = check_command(command)
+    if not result.accepted:
+        raise QwenServeError(f"{who}'s parser rejects the command: {result.error}", fix=fix)
+    if result.mismatches:
+        raise QwenServeError(f"{who}'s parser reads the command differently: " + "; ".join(result.mismatches), fix=fix)
+    return result
 
 
 def hardware_for(gpu_spec: str | None, required: str | None = None):

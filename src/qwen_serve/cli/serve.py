@@ -328,7 +328,7 @@ def _post_ready_checks(launch):
 
 
 def _check(command) -> None:
-    from ..sglang.check import check_command
+    from ..pipeline import read_by_own_parser
 
     target = command.target
     if not target.installed:
@@ -336,13 +336,7 @@ def _check(command) -> None:
             f"--check parses with the installed SGLang, but this is {target.description}",
             fix="drop --sglang-version, or install that release (uv sync)",
         )
-    result = check_command(command)
-    if not result.accepted:
-        raise QwenServeError(f"sglang {target.version}'s parser rejects the command: {result.error}")
-    if result.mismatches:
-        raise QwenServeError(
-            f"sglang {target.version}'s parser reads the command differently: " + "; ".join(result.mismatches)
-        )
+    result = read_by_own_parser(command, f"sglang {target.version}")
     click.echo(
         f"check: sglang {target.version}'s own parser accepts the command; "
         f"all {result.checked} intended fields parse as intended"
