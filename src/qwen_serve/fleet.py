@@ -69,13 +69,13 @@ class Worker:
 class Fleet:
     workers: tuple[Worker, ...]
     router_argv: tuple[str, ...]
+    router_module: str  # the SGLang release's router (Release.router_module), also in router_argv; no default
     host: str
     port: int
     remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
     api_key: str | None = None
     in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
     metrics_port: int | None = None  # the router's Prometheus /metrics (requests per worker, latencies)
-    router_module: str = "sglang_router"  # the SGLang release's router (Release.router_module)
 
     @property
     def worker_urls(self) -> list[str]:
@@ -404,15 +404,15 @@ def build_fleet(
     module = prepared.command.target.release.router_module
     router = tuple(router_argv(urls, host, port, check_router_policy(policy), metrics, module))
     return Fleet(
-        tuple(workers),
-        router,
-        host,
-        port,
-        remote,
-        launch["api_key"],
+        workers=tuple(workers),
+        router_argv=router,
+        router_module=module,
+        host=host,
+        port=port,
+        remote_workers=remote,
+        api_key=launch["api_key"],
         in_turn=gpu_share,
         metrics_port=metrics,
-        router_module=module,
     )
 
 
