@@ -50,8 +50,7 @@ class HubUnreachable(QwenServeError):
     def __init__(self, repo_id: str, reason: str):
         self.reason = reason
         super().__init__(
-            f"model_path: '{repo_id}': the hub could not be asked what to download ({reason}), and the cache holds "
-            "no complete snapshot of it",
+            f"model_path: '{repo_id}': the hub could not be asked what to download ({reason})",
             fix="check the network (and HF_ENDPOINT), or download it elsewhere and pass --model-path",
         )
 
@@ -159,8 +158,10 @@ def ensure_weights(model_path: str, echo=None) -> dict[str, str]:
         r = remote(model_path)
     except HubUnreachable as exc:
         snap = cached_snapshot(model_path)
-        if snap is None:
-            raise
+        if snap is None:  # the cache cannot stand in for the hub: the same line, saying so
+            raise QwenServeError(
+                f"{exc.what}, and the cache holds no complete snapshot of it", fix=exc.fix, exit_code=EXIT_FAULT
+            ) from None
         if echo:
             echo(
                 f"the hub could not be asked about {model_path} ({exc.reason}); serving the cached snapshot "
