@@ -213,9 +213,9 @@ def test_the_help_texts_pass_through_example_is_a_command_qwen_serve_takes(qwen_
     (it named --enable-metrics after that became a setting)."""
     import shlex
 
-    from qwen_serve.cli.serve import PRECEDENCE
+    from qwen_serve.cli.serve import HELP_EPILOG
 
-    example = shlex.split(PRECEDENCE.splitlines()[-1].strip())
+    example = shlex.split(HELP_EPILOG.splitlines()[-1].strip())
     assert example[0] == "qwen-serve" and "--" in example
     result = qwen_serve("--dry-run", *example[1:])
     assert result.exit_code == 0, result.stderr

@@ -8,17 +8,18 @@ import textwrap
 import click
 
 from ..errors import QwenServeError
-from ..resolve import PRECEDENCE as PRECEDENCE_LAYERS
+from ..resolve import PRECEDENCE
 from ..settings import ROUTER_METRICS_PORT
 from .common import CONTEXT, Command, Finite, launch_request, setting_options, typed_settings
 
 KEY_FILE_MAX_BYTES = 4096
 MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
 
-PRECEDENCE = (
+# the help's closing words: the precedence as resolve.Layer declares it, and how other SGLang flags pass through
+HELP_EPILOG = (
     "\b\n"
     + textwrap.fill(
-        "Precedence (lowest first): " + " < ".join(PRECEDENCE_LAYERS) + ". Other SGLang flags go after `--`, "
+        "Precedence (lowest first): " + " < ".join(PRECEDENCE) + ". Other SGLang flags go after `--`, "
         "checked against SGLang's parser (a flag qwen-serve models, like --port, is refused):",
         78,
     )
@@ -26,7 +27,7 @@ PRECEDENCE = (
 )
 
 
-@click.command("serve", cls=Command, context_settings=CONTEXT, epilog=PRECEDENCE)
+@click.command("serve", cls=Command, context_settings=CONTEXT, epilog=HELP_EPILOG)
 @click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
 @click.option(
     "--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits this GPU."
