@@ -307,17 +307,17 @@ def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
     method = read_checkpoint(launch["model_path"]).method
     if method == "fp8":
         what.append(
-            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch (a first start took 258 s on "
-            "the H200, 74 s kept; cached in $SGLANG_DG_CACHE_DIR)"
+            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch (fp8_checkpoint's first "
+            "start on the H200: 258 s, 74 s kept; cached in $SGLANG_DG_CACHE_DIR)"
         )
     if method in ("awq", "gptq"):
         what.append(
-            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch (a first start took over 520 s on the "
-            "H200; cached in $TVM_FFI_CACHE_DIR)"
+            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch (awq's first start on the H200: 595 s, "
+            "85 s kept; cached in $TVM_FFI_CACHE_DIR)"
         )
     if launch["quantization"] == "humming":
         what.append(
-            "humming JIT-compiles its kernels with NVRTC on a first launch (a first start took 217 s on the H200, "
+            "humming JIT-compiles its kernels with NVRTC on a first launch (balanced's first start on the H200: 217 s, "
             "118 s kept; cached in $HUMMING_CACHE_DIR)"
         )
     if launch["enable_torch_compile"]:
@@ -475,7 +475,7 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
     )
     notes.append(
         f"quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), {how}; they JIT-compile "
-        "with NVRTC on the first launch (a first start took 217 s on the H200, 118 s with the cache kept), cached in "
+        "with NVRTC on the first launch (balanced's first start on the H200: 217 s, 118 s kept), cached in "
         "$HUMMING_CACHE_DIR (qwen-serve's JIT cache)"
     )
     return tuple(env)
