@@ -68,34 +68,41 @@ class Worker:
 @dataclass(frozen=True)
 class Fleet:
     workers: tuple[Worker, ...]
-    router_argv: tuple[str, ...]
-    router_module: str  # the SGLang release's router (Release.router_module), also in router_argv; no default
+    router_module: str  # the SGLang release's router (Release.router_module); no default
+    router_policy: str
     host: str
     port: int
+    metrics_port: int  # the router's Prometheus /metrics (requests per worker, latencies)
     remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
     api_key: str | None = None
     in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
-    metrics_port: int | None = None  # the router's Prometheus /metrics (requests per worker, latencies)
 
     @property
     def worker_urls(self) -> list[str]:
         return [w.url for w in self.workers] + list(self.remote_workers)
 
+    @property
+    def router_argv(self) -> tuple[str, ...]:
+        return tuple(
+            _router_argv(
+                self.worker_urls, self.host, self.port, self.router_policy, self.metrics_port, self.router_module
+            )
+        )
 
-def router_argv(
+
+def _router_argv(
     worker_urls: list[str],
     host: str,
     port: int,
     policy: str,
     metrics_port: int,
     module: str,
-    python: str | None = None,
 ) -> list[str]:
     """The release's router (`module`: sglang_router, or smg from SGLang 0.5.18 on) in front of the workers, read by
     that router's own parser in CI; its Prometheus metrics on the service's host (the router's own default is every
     interface) and `metrics_port`."""
     return [
-        python or sys.executable,
+        sys.executable,
         "-m",
         ROUTER_ENTRY,
         module,
@@ -247,9 +254,7 @@ class FleetSupervisor(Engine):
             "openai_base_url": base + "/v1",
             "seconds_to_ready": round(self.ready_at or 0, 2),
             "router_pid": self.router.proc.pid if self.router.proc else None,
-            "router_metrics_url": f"http://{host}:{self.fleet.metrics_port}/metrics"
-            if self.fleet.metrics_port
-            else None,
+            "router_metrics_url": f"http://{host}:{self.fleet.metrics_port}/metrics",
             "api_key_required": bool(self.fleet.api_key),
             "workers": workers,
             "remote_workers": list(self.fleet.remote_workers),
@@ -399,20 +404,16 @@ def build_fleet(
         )
         workers.append(Worker(i, worker_port, tuple(argv), env, tuple(sglang_argv)))
     remote = tuple(check_worker_url(u) for u in worker_urls)
-    urls = [w.url for w in workers] + list(remote)
-    metrics = check_metrics_port(metrics_port, port, len(workers))
-    module = prepared.command.target.release.router_module
-    router = tuple(router_argv(urls, host, port, check_router_policy(policy), metrics, module))
     return Fleet(
         workers=tuple(workers),
-        router_argv=router,
-        router_module=module,
+        router_module=prepared.command.target.release.router_module,
+        router_policy=check_router_policy(policy),
         host=host,
         port=port,
+        metrics_port=check_metrics_port(metrics_port, port, len(workers)),
         remote_workers=remote,
         api_key=launch["api_key"],
         in_turn=gpu_share,
-        metrics_port=metrics,
     )
 
 
@@ -438,8 +439,7 @@ def check_fleet_ports(fleet: Fleet) -> None:
     minutes later, or let an impostor answer the readiness probe)."""
     from .preflight import check_port_free
 
-    if fleet.metrics_port:
-        check_port_free(fleet.host, fleet.metrics_port, "--router-metrics-port")
+    check_port_free(fleet.host, fleet.metrics_port, "--router-metrics-port")
     for w in fleet.workers:
         check_port_free("127.0.0.1", w.port, f"worker {w.index}'s port (--port + {w.index + 1})")
 
