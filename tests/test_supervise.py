@@ -147,6 +147,44 @@ def test_ready_file_banner_log_and_clean_stop(serve):
     assert "$QWEN_SERVE_API_KEY" in out
 
 
+def test_the_ready_banner_names_the_checkpoints_own_quantization(serve, model_dir):
+    """An AWQ checkpoint is served int4 (awq_marlin) with no --quantization: the banner and the ready file say what
+    the checkpoint stores, not "none (bf16)" (they did until 2026-12-04's awq start-up showed it)."""
+    from qwen_serve.model import OFFICIAL_CHECKPOINTS
+
+    awq = OFFICIAL_CHECKPOINTS["Qwen/Qwen3-14B-AWQ"]
+    (model_dir / "config.json").write_text(json.dumps({"quantization_config": awq}))
+    s = serve("--quiet")
+    assert s.wait_ready()["quantization"] == "AWQ int4, group 128 (the checkpoint's)"
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    assert "quantization AWQ int4, group 128 (the checkpoint's)" in s.out()
+
+
+def test_off_a_terminal_a_long_compile_is_said_again_with_its_progress(tmp_path, model_dir, capsys):
+    """A first start compiles inside SGLang's first CUDA graph for minutes (awq: 485 s on the H200, its tqdm bar at
+    1/58 all along, no newline). Off a terminal (journald, kubectl logs) the phase and the bar's progress are said
+    again every heartbeat_s; the progress is read as the bar's \r-ended updates arrive, not at its end."""
+    from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_COMPILE_PAUSE": "3"}
+    argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(model_dir), "--port", str(port)]
+    options = SuperviseOptions(
+        tmp_path / "log",
+        quiet=True,
+        env=env,
+        heartbeat_s=0.5,
+        after_ready=lambda _: os.kill(os.getpid(), signal.SIGTERM),
+    )
+    outcome = Supervisor(argv, ServerFacts("127.0.0.1", port, str(model_dir)), options).run()
+    out = capsys.readouterr().out
+    assert outcome.ready and outcome.exit_code == 0, out
+    said = [line for line in out.splitlines() if "still capturing CUDA graphs" in line]
+    assert len(said) >= 3 and all(line.endswith(" 25%, 1/4") for line in said), out
+    assert out.index("capturing CUDA graphs (first run compiles kernels)") < out.index(said[0]) < out.index("ready in")
+
+
 def test_sglang_gets_qwen_serves_environment_unchanged(serve):
     # e.g. the NCCL switches a multi-GPU machine needs (NVLink multicast off) reach SGLang's processes
     nccl = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}

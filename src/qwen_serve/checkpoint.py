@@ -69,3 +69,22 @@ def settle(launch: LaunchSettings) -> tuple[LaunchSettings, tuple[str, ...]]:
             f"so {', '.join(dropped)} {'is' if len(dropped) == 1 else 'are'} dropped"
         )
     return launch, tuple(notes)
+
+
+def quantization_label(launch: LaunchSettings) -> str:
+    """The ready banner's words for what quantizes the weights (and the KV cache): --quantization, torchao's config,
+    or, with neither, the checkpoint's own quantization_config (Qwen/Qwen3-14B-AWQ: 'AWQ int4, group 128 (the
+    checkpoint's)'); bf16 only where none of these is."""
+    parts = []
+    if launch["torchao_config"]:
+        parts.append(f"torchao {launch['torchao_config']}")
+    if launch["quantization"]:
+        parts.append(launch["quantization"])
+    if not parts:
+        stored = read_checkpoint(launch["model_path"])
+        if stored.method:
+            parts.append(f"{stored.describe()} (the checkpoint's)")
+    label = " + ".join(parts) or "none (bf16)"
+    if launch["kv_cache_dtype"] and launch["kv_cache_dtype"] != "auto":
+        label += f", KV {launch['kv_cache_dtype']}"
+    return label

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 
 from .outputs import LOG_MARKER, WRITTEN_BY
 from .settings import MASK
-from .sglang.log import LogWatcher, diagnose
+from .sglang.log import PHASE_LABELS, LogWatcher, diagnose
 from .systemd import sd_notify
 
 EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
@@ -84,6 +85,9 @@ class SuperviseOptions:
     secrets: tuple[str, ...] = ()
     after_ready: Any = None  # callable(facts_dict) run once when ready (e.g. qwen-test)
     phase_labels: dict[str, str] = field(default_factory=dict)  # sglang.log.LogWatcher.labels
+    # off a terminal (journald, kubectl logs, a pipe): the phase and its progress again after this long without a
+    # line of qwen-serve's own, so that a first start compiling for minutes does not read as a hang
+    heartbeat_s: float = 60.0
 
 
 @dataclass
@@ -208,6 +212,7 @@ class Display:
         self.live = self.console.is_terminal
         self._status = None
         self._lock = threading.Lock()
+        self._said = time.monotonic()  # when the last note was printed
 
     def start(self, text: str) -> None:
         if self.live:
@@ -224,6 +229,11 @@ class Display:
         if not self.live:
             self.note(f"[{elapsed:6.1f} s] {label}")
 
+    def heartbeat(self, elapsed: float, text: str, every: float) -> None:
+        """Off a terminal: `text` once `every` seconds have passed without a note (a terminal has the live line)."""
+        if not self.live and time.monotonic() - self._said >= every:
+            self.note(f"[{elapsed:6.1f} s] {text}")
+
     def child_line(self, line: str) -> None:
         if self.quiet:
             return
@@ -236,6 +246,7 @@ class Display:
 
     def note(self, text: str, err: bool = False) -> None:
         with self._lock:
+            self._said = time.monotonic()
             (self.err if err else self.console).print(f"qwen-serve: {text}", markup=False, highlight=False)
 
     def stop(self) -> None:
@@ -454,8 +465,10 @@ class Supervisor(Engine):
         return data
 
     def _pump(self, stream, log) -> None:
-        """Tee the child's output: raw (redacted) to the log file, line by line to the watcher."""
-        pending = b""
+        """Tee the child's output: raw (redacted) to the log file; to the watcher each segment as it ends and the
+        progress of the one not yet ended (a tqdm bar's line ends only when the bar is done: minutes, while a first
+        start compiles); to the display line by line."""
+        line, segment = b"", b""
         start = time.monotonic()
         while True:
             chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
@@ -464,19 +477,22 @@ class Supervisor(Engine):
             chunk = self._redact(chunk)
             log.write(chunk)
             log.flush()
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                self._line(raw.decode("utf-8", "replace"), start)
-        if pending:
-            self._line(self._redact(pending).decode("utf-8", "replace"), start)
+            *segments, segment = re.split(rb"[\r\n]", segment + chunk)
+            for done in segments:
+                self._segment(done.decode("utf-8", "replace"), start)
+            self.watcher.peek(segment.decode("utf-8", "replace"))
+            *lines, line = (line + chunk).split(b"\n")
+            for done in lines:
+                self.display.child_line(done.decode("utf-8", "replace"))
+        if segment:
+            self._segment(segment.decode("utf-8", "replace"), start)
+        if line:
+            self.display.child_line(line.decode("utf-8", "replace"))
 
-    def _line(self, line: str, start: float) -> None:
-        for segment in line.split("\r"):
-            label = self.watcher.feed(segment)
-            if label:
-                self.display.phase(time.monotonic() - start, label)
-        self.display.child_line(line)
+    def _segment(self, text: str, start: float) -> None:
+        label = self.watcher.feed(text)
+        if label:
+            self.display.phase(time.monotonic() - start, label)
 
     # --- the engine's hooks ------------------------------------------------------------------------
     @property
@@ -535,8 +551,9 @@ class Supervisor(Engine):
         if self.ready or self.signals or self.gave_up:
             return True
         w = self.watcher
-        pct = f" {w.progress}%" if w.progress is not None else ""
-        self.display.update(f"[{elapsed:5.0f} s] {w.label}{pct}")
+        progress = f" {w.progress}" if w.progress is not None else ""
+        self.display.update(f"[{elapsed:5.0f} s] {w.label}{progress}")
+        self.display.heartbeat(elapsed, f"still {PHASE_LABELS.get(w.phase, w.label)}{progress}", opts.heartbeat_s)
         http_up = "http" in w.seen_phases
         interval = opts.probe_interval if http_up else max(opts.probe_interval, 1.0)
         if now - self._last_probe >= interval and (http_up or elapsed > 5):
@@ -667,15 +684,3 @@ def banner_lines(facts: dict[str, Any]) -> list[str]:
         f"  try           {curl}",
     ]
     return lines
-
-
-def quantization_label(torchao_config: str | None, quantization: str | None, kv_cache_dtype: str | None) -> str:
-    parts = []
-    if torchao_config:
-        parts.append(f"torchao {torchao_config}")
-    if quantization:
-        parts.append(quantization)
-    label = " + ".join(parts) or "none (bf16)"
-    if kv_cache_dtype and kv_cache_dtype != "auto":
-        label += f", KV {kv_cache_dtype}"
-    return label

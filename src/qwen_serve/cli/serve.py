@@ -274,7 +274,8 @@ def _launch(
     import os
     from pathlib import Path
 
-    from ..supervise import ServerFacts, SuperviseOptions, Supervisor, default_log_path, quantization_label
+    from ..checkpoint import quantization_label
+    from ..supervise import ServerFacts, SuperviseOptions, Supervisor, default_log_path
 
     facts = ServerFacts(
         host=launch["host"],
@@ -282,7 +283,7 @@ def _launch(
         model=launch["model_path"],
         served_model_name=launch["served_model_name"],
         preset=launch.preset.name if launch.preset else None,
-        quantization=quantization_label(launch["torchao_config"], launch["quantization"], launch["kv_cache_dtype"]),
+        quantization=quantization_label(launch),
         tp_size=launch["tp_size"],
         api_key=launch["api_key"],
         gpu=fit.hardware if fit else None,

@@ -28,11 +28,13 @@ PHASES: tuple[tuple[re.Pattern, str, str], ...] = tuple(
     )
 )
 PHASE_ORDER = [phase for _, phase, _ in PHASES]
+PHASE_LABELS = {phase: label for _, phase, label in PHASES}  # the short words, whatever a launch's own label is
 
-# progress within a phase: tqdm bars SGLang prints (weights shards, CUDA graph batches)
+# progress within a phase: tqdm bars SGLang prints (weights shards, CUDA graph batches), percent and count
+# ("Capturing num tokens (num_tokens=8192 avail_mem=12.30 GB):   2%|▏         | 1/58 [08:05<7:41:05, 485.37s/it]")
 PROGRESS = (
-    (re.compile(r"Loading safetensors checkpoint shards:\s+(\d+)%"), "weights"),
-    (re.compile(r"Capturing (?:batches|num tokens) \(.*?\):\s+(\d+)%"), "cuda_graphs"),
+    (re.compile(r"Loading safetensors checkpoint shards:\s+(\d+)%(?:[^0-9]*(\d+/\d+))?"), "weights"),
+    (re.compile(r"Capturing (?:batches|num tokens) \(.*?\):\s+(\d+)%(?:[^0-9]*(\d+/\d+))?"), "cuda_graphs"),
 )
 
 # facts for the ready banner and the ready file
@@ -96,7 +98,7 @@ class LogWatcher:
 
     phase: str = "launching"
     label: str = "starting the SGLang process"
-    progress: int | None = None
+    progress: str | None = None  # "2%, 1/58": the phase's tqdm bar as last seen
     facts: dict[str, float | int] = field(default_factory=dict)
     tail: list[str] = field(default_factory=list)
     tail_size: int = 40
@@ -111,10 +113,7 @@ class LogWatcher:
             return None
         self.tail.append(line)
         del self.tail[: -self.tail_size]
-        for pattern, phase in PROGRESS:
-            m = pattern.search(line)
-            if m and phase == self.phase:
-                self.progress = int(m.group(1))
+        self.peek(line)
         for name, pattern in FACTS.items():
             m = pattern.search(line)
             if m:
@@ -127,6 +126,14 @@ class LogWatcher:
                 self.seen_phases.append(phase)
                 return label
         return None
+
+    def peek(self, text: str) -> None:
+        """The progress of the phase from a bar's update not yet ended: tqdm starts each update with \r, so the
+        newest one is ended only by the next (a first CUDA graph held its bar at 1/58 for 485 s)."""
+        for pattern, phase in PROGRESS:
+            m = pattern.search(text)
+            if m and phase == self.phase:
+                self.progress = f"{m.group(1)}%" + (f", {m.group(2)}" if m.group(2) else "")
 
 
 def diagnose(lines: list[str]) -> str:

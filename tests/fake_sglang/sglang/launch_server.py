@@ -8,7 +8,8 @@ ok | crash_oom | crash_port | never_ready | ignore_term | grandchild | sglang_st
 sglang_stop stops as SGLang 0.5.17 does (tokenizer_manager.py, utils/common.py): a scheduler
 child process; SIGTERM to the server process drains running requests, then ends the tree with
 SIGKILL, itself included (exit 137); a scheduler that dies of a signal of its own is "crashed":
-SIGQUIT path, no drain, SIGKILL. FAKE_SGLANG_GENERATE_DELAY makes /generate take that long.
+SIGQUIT path, no drain, SIGKILL. FAKE_SGLANG_GENERATE_DELAY makes /generate take that long;
+FAKE_SGLANG_COMPILE_PAUSE holds the CUDA-graph bar at its first step that long (a first start's JIT compile).
 """
 
 import json
@@ -39,11 +40,13 @@ def log(text, end="\n"):
     time.sleep(STEP)
 
 
-def tqdm(label, total):
+def tqdm(label, total, pause=0.0):
+    """A tqdm bar as SGLang's processes print it: updates ended by \r, one \n when done. `pause`: seconds after the
+    first step (a first start's JIT compile inside the first CUDA graph)."""
     for i in range(total + 1):
         sys.stdout.write(f"\r{label}: {100 * i // total:3d}%|#####     | {i}/{total} [00:01<00:01]")
         sys.stdout.flush()
-        time.sleep(STEP / 2)
+        time.sleep(pause if i == 1 else STEP / 2)
     sys.stdout.write("\n")
 
 
@@ -154,7 +157,7 @@ def main():
     log("Load weight end. elapsed=0.25 s, type=Qwen3ForCausalLM, avail mem=50.98 GB, mem usage=27.53 GB.")
     log("KV Cache is allocated. dtype: torch.bfloat16, #tokens: 246525, K size: 18.81 GB, V size: 18.81 GB")
     log("Capture target decode CUDA graph begin. backend=full, num_tokens_per_req=1, bs=[1, 2, 4, 8]")
-    tqdm("Capturing batches (bs=8 avail_mem=10.82 GB)", 4)
+    tqdm("Capturing batches (bs=8 avail_mem=10.82 GB)", 4, float(os.environ.get("FAKE_SGLANG_COMPILE_PAUSE", "0")))
     log("Capture target decode CUDA graph end. elapsed=9.05 s, mem usage=0.34 GB, avail mem=10.59 GB.")
     log(
         "max_total_num_tokens=246525, chunked_prefill_size=8192, max_prefill_tokens=16384, "
