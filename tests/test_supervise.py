@@ -168,13 +168,13 @@ def test_off_a_terminal_a_long_compile_is_said_again_with_its_progress(tmp_path,
     from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
 
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_COMPILE_PAUSE": "3"}
+    env = {**os.environ, "PYTHONPATH": str(FAKE), "FAKE_SGLANG_COMPILE_PAUSE": "2"}
     argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(model_dir), "--port", str(port)]
     options = SuperviseOptions(
         tmp_path / "log",
         quiet=True,
         env=env,
-        heartbeat_s=0.5,
+        heartbeat_s=0.4,
         after_ready=lambda _: os.kill(os.getpid(), signal.SIGTERM),
     )
     outcome = Supervisor(argv, ServerFacts("127.0.0.1", port, str(model_dir)), options).run()
