@@ -47,3 +47,26 @@ def test_watcher_reads_the_cuda_graph_bars_of_the_h200_awq_first_start():
         if watcher.phase == "cuda_graphs" and watcher.progress and watcher.progress not in seen:
             seen.append(watcher.progress)
     assert seen[:2] == ["0%, 0/58", "2%, 1/58"] and "100%, 58/58" in seen and seen[-1] == "100%, 12/12", seen
+
+
+def test_off_a_terminal_the_h200_start_said_the_bars_count_it_had_then():
+    """A real first start (bench/results/h200/progress/2026-12-04): qwen-serve's heartbeat line during the CUDA-graph
+    capture gives the count SGLang's bar had at that moment (its first step took longer than the heartbeat)."""
+    import re
+    import tarfile
+
+    call = Path(__file__).resolve().parents[2] / "bench/results/h200/progress/2026-12-04/call-1.tar.gz"
+    with tarfile.open(call) as tar:
+        ours, theirs = (
+            tar.extractfile(f"presets_raw/cold_high_performance/{name}").read().decode(errors="replace")
+            for name in ("server.log", "server.sglang.log")
+        )
+    began = float(re.search(r"\[\s*([\d.]+) s\] capturing CUDA graphs", ours).group(1))
+    said = re.findall(
+        r"\[\s*([\d.]+) s\] still capturing CUDA graphs \(first run compiles kernels\) (\d+)%, (\d+)/58", ours
+    )
+    assert said, ours
+    first_step = float(re.search(r"\| 1/58 \[[\d:]+<[\d:]+, ([\d.]+)s/it\]", theirs).group(1))  # tqdm: seconds to 1/58
+    early = [(float(at) - began, int(count)) for at, _, count in said if float(at) - began < first_step]
+    assert early and all(count == 0 for _, count in early), said  # the bar stood at 0/58 until its first step ended
+    assert all(55 <= after for after, _ in early), said  # said after about 60 s without a line, not sooner
