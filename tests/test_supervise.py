@@ -163,7 +163,7 @@ def test_the_ready_banner_names_the_checkpoints_own_quantization(serve, model_di
 
 def test_off_a_terminal_a_long_compile_is_said_again_with_its_progress(tmp_path, model_dir, capsys):
     """A first start compiles inside SGLang's first CUDA graph for minutes (awq: 485 s on the H200, its tqdm bar at
-    1/58 all along, no newline). Off a terminal (journald, kubectl logs) the phase and the bar's progress are said
+    0/58 all along, no newline). Off a terminal (journald, kubectl logs) the phase and the bar's progress are said
     again every heartbeat_s; the progress is read as the bar's \r-ended updates arrive, not at its end."""
     from qwen_serve.supervise import ServerFacts, SuperviseOptions, Supervisor
 

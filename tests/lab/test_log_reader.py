@@ -34,7 +34,7 @@ def test_watcher_reads_the_real_h100_log():
 
 def test_watcher_reads_the_cuda_graph_bars_of_the_h200_awq_first_start():
     """The progress line's count comes from SGLang 0.5.17's own bars: awq's first start on the H200 (2026-12-04 call
-    8) held its prefill bar at 1/58 for 485 s while awq_marlin compiled."""
+    8) held its prefill bar at 0/58 for 485 s while awq_marlin compiled."""
     import re
     import tarfile
 

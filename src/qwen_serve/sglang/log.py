@@ -129,7 +129,7 @@ class LogWatcher:
 
     def peek(self, text: str) -> None:
         """The progress of the phase from a bar's update not yet ended: tqdm starts each update with \r, so the
-        newest one is ended only by the next (a first CUDA graph held its bar at 1/58 for 485 s)."""
+        newest one is ended only by the next (awq's first CUDA graph held its bar at 0/58 for 485 s)."""
         for pattern, phase in PROGRESS:
             m = pattern.search(text)
             if m and phase == self.phase:
