@@ -83,42 +83,27 @@ class Fleet:
 
     @property
     def router_argv(self) -> tuple[str, ...]:
-        return tuple(
-            _router_argv(
-                self.worker_urls, self.host, self.port, self.router_policy, self.metrics_port, self.router_module
-            )
+        """The release's router (sglang_router, or smg from SGLang 0.5.18 on) in front of the workers, read by that
+        router's own parser in CI; its Prometheus metrics on the service's host (the router's own default is every
+        interface) and `metrics_port`."""
+        return (
+            sys.executable,
+            "-m",
+            ROUTER_ENTRY,
+            self.router_module,
+            "--worker-urls",
+            *self.worker_urls,
+            "--policy",
+            self.router_policy,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--prometheus-host",
+            self.host,
+            "--prometheus-port",
+            str(self.metrics_port),
         )
-
-
-def _router_argv(
-    worker_urls: list[str],
-    host: str,
-    port: int,
-    policy: str,
-    metrics_port: int,
-    module: str,
-) -> list[str]:
-    """The release's router (`module`: sglang_router, or smg from SGLang 0.5.18 on) in front of the workers, read by
-    that router's own parser in CI; its Prometheus metrics on the service's host (the router's own default is every
-    interface) and `metrics_port`."""
-    return [
-        sys.executable,
-        "-m",
-        ROUTER_ENTRY,
-        module,
-        "--worker-urls",
-        *worker_urls,
-        "--policy",
-        policy,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--prometheus-host",
-        host,
-        "--prometheus-port",
-        str(metrics_port),
-    ]
 
 
 def worker_gpus(index: int, tp_size: int) -> str:

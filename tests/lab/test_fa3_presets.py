@@ -4,6 +4,8 @@ auto, and the memory plan for the new checkpoint layouts."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import re
 import tarfile
@@ -36,10 +38,19 @@ def test_every_measured_row_ran_fa3_with_deep_gemm_bundled():
     assert {r["jit_cache"] for r in rows().values() if r["call"] in named} == {"cold"}
 
 
+@functools.cache
+def script(relative: str):
+    """A lab script (bench/presets.py, scripts/readme_tables.py) as a module."""
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def span(starts: list[dict]) -> str:
-    """A preset's starts in the YAML's words: one figure, or the range over the machines it started on."""
-    lo, hi = (round(f(r["ready_s"] for r in starts)) for f in (min, max))
-    return f"{lo} s" if lo == hi else f"{lo}–{hi} s"
+    """A preset's starts in the YAML's words, as the tables give them (scripts/readme_tables.py's own `_span`): one
+    figure, or the range over the machines it started on."""
+    return script("scripts/readme_tables.py")._span([r["ready_s"] for r in starts])
 
 
 @pytest.mark.parametrize(
@@ -137,11 +148,7 @@ def test_the_plan_of_each_checkpoint_layout_is_within_one_percent_of_sglangs_log
 
 
 def test_the_summary_is_made_from_the_raw_files():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("presets", ROOT / "bench/presets.py")
-    presets = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(presets)
+    presets = script("bench/presets.py")
     made = presets.summarize(sorted(RUN.glob("call-*.tar.gz")))
     assert made["rows"] == json.loads((RUN / "summary.json").read_text())["rows"]
     cold = [r for r in made["rows"] if r["launch"].startswith("cold:") and "error" not in r]
