@@ -342,13 +342,14 @@ def with_prompts(
 
 
 def run_sweep(
-    url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | None, progress=None
+    url: str, model: str, sweep: Sweep, sglang: bool, api_key: str | None, progress=None, stop=None
 ) -> list[LevelResult]:
     """Every level in turn: warm-up, optionally an emptied prefix cache, then the measured requests.
     Every request of the sweep, warm-up included, gets a prompt of its own: a prompt sent before
     would find its 512 or 1024 tokens in SGLang's radix cache and skip most of the prefill, making
     TTFT look better than it is (the 2026-11-25 H100 comparison reused prompts across levels).
-    The sweep carries them all (`with_prompts`)."""
+    The sweep carries them all (`with_prompts`). `stop` (an Event, set from another thread) ends the sweep before
+    its next level."""
     if sweep.prompts is None or len(sweep.prompts) < sweep.needed():
         raise ValueError("run_sweep needs a sweep with its prompts (with_prompts)")
     prompts = iter(sweep.prompts)
@@ -371,6 +372,8 @@ def run_sweep(
 
     results = []
     for c in sweep.concurrencies:
+        if stop is not None and stop.is_set():  # a threading.Event: the levels done so far are the result
+            break
         n = sweep.requests(c)
         if sweep.warmup:
             send(sweep.warmup, min(c, sweep.warmup))

@@ -73,6 +73,7 @@ class LaunchRequest:
     force: bool = False
     sglang_version: str | None = None
     environ: dict[str, str] | None = None
+    load: str | int | None = None  # --preset auto: the load to pick for (tune.parse_load), from a tune result
 
 
 def prepare(request: LaunchRequest) -> Prepared:
@@ -88,8 +89,14 @@ def prepare(request: LaunchRequest) -> Prepared:
     hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or gpu_spec or not force else None
     on = PlanTarget(hw, target.release.plan_margin) if hw is not None else None
     auto_line = None
+    if request.load is not None and not auto:
+        raise QwenServeError(
+            f"--load {request.load} picks among measured presets, and the preset is {preset or 'not set'}",
+            allowed="--load with --preset auto",
+            fix="add --preset auto, or drop --load",
+        )
     if auto:
-        preset, auto_line = auto_preset(config, cli_values, on, passthrough)
+        preset, auto_line = auto_preset(config, cli_values, on, passthrough, request.load, target.version)
     launch = resolve(config, preset, cli_values, passthrough, request.environ)
     launch, notes = settle_checkpoint(launch)
     launch, long_notes = settle_long_context(launch)
@@ -243,17 +250,52 @@ def preset_plans(
 
 
 def auto_preset(
-    config: ConfigFile, cli_values: dict[str, Any], on: PlanTarget, passthrough: tuple[str, ...] = ()
+    config: ConfigFile,
+    cli_values: dict[str, Any],
+    on: PlanTarget,
+    passthrough: tuple[str, ...] = (),
+    load: str | int | None = None,
+    sglang: str | None = None,
 ) -> tuple[str, str]:
-    """`--preset auto`: the preset the file's auto_order picks for these GPUs, and why, in one line."""
-    from .plan import choose_preset
+    """`--preset auto`: the fastest preset `qwen-serve tune` measured on this GPU for `load`, where a result of this
+    GPU, driver and SGLang release is there; else the preset the file's auto_order picks for these GPUs. Why, in one
+    line."""
+    from .plan import AUTO_MIN_KV_TOKENS, choose_preset
 
     where = f"{on.count} x {on.gpu.name}" if on.count > 1 else on.gpu.name
-    order = config.auto_order_for(on.gpu)
-    if cli_values.get("model_path"):  # a preset that exists to serve a checkpoint of its own is no choice then
-        order = tuple(n for n in order if "model_path" not in config.presets[n].values)
-    plans = preset_plans(config, list(order), cli_values, on, passthrough)
-    return choose_preset(plans, where, config.label)
+    mine = not cli_values.get("model_path")  # a preset that serves a checkpoint of its own is no choice then
+
+    def usable(names) -> list[str]:
+        return [n for n in names if mine or "model_path" not in config.presets[n].values]
+
+    measured, note = _tuned(config, cli_values, on, sglang)
+    if measured is not None:
+        fitting = [
+            p.name
+            for p in preset_plans(config, usable(config.presets), cli_values, on, passthrough)
+            if p.fits and p.kv_tokens >= AUTO_MIN_KV_TOKENS
+        ]
+        from .tune_result import pick
+
+        picked = pick(measured, load, fitting)
+        if picked is not None:
+            return picked[0], f"preset auto -> {picked[0]} on {where}: {picked[1]}"
+        note = "qwen-serve tune's result holds no preset that fits with these settings"
+    plans = preset_plans(config, usable(config.auto_order_for(on.gpu)), cli_values, on, passthrough)
+    name, line = choose_preset(plans, where, config.label)
+    if load is not None:
+        note = f"--load {load} needs a result of qwen-serve tune on this GPU" + (f" ({note})" if note else "")
+    return name, line + (f"; {note}" if note else "; `qwen-serve tune` measures the presets on this GPU")
+
+
+def _tuned(config: ConfigFile, cli_values: dict[str, Any], on: PlanTarget, sglang: str | None):
+    """The tune result of this GPU model, tensor-parallel size, driver and SGLang release, or None and why not."""
+    if sglang is None:
+        return None, None
+    from .tune_result import Machine, read_result
+
+    tp = cli_values.get("tp_size") or config.values.get("tp_size") or 1
+    return read_result(Machine(on.gpu.name, int(tp), on.hardware.driver, str(sglang)))
 
 
 def _fit(

@@ -15,6 +15,7 @@ import base64
 import functools
 import importlib.util
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -401,4 +402,24 @@ def write_skeleton(
         from safetensors.numpy import save_file
 
         save_file(tiny_weights(config, seed), str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out
+
+
+def write_layout(base: str | Path, out: str | Path, checkpoint: str) -> Path:
+    """A skeleton of one of OFFICIAL_CHECKPOINTS' layouts made from an existing skeleton folder (no tokenizer ranks
+    needed): `base`'s files, with the checkpoint's quantization_config in config.json. Served with --load-format
+    dummy, SGLang runs that checkpoint's kernels on random weights."""
+    if checkpoint not in OFFICIAL_CHECKPOINTS:
+        raise QwenServeError(
+            f"skeleton: unknown checkpoint {checkpoint!r}", allowed=", ".join(OFFICIAL_CHECKPOINTS), fix="pick one"
+        )
+    base, out = Path(base), checked_out_dir(out)
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    config["quantization_config"] = dict(OFFICIAL_CHECKPOINTS[checkpoint])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(f"written by qwen-serve skeleton ({checkpoint})\n")
+    for name in ("generation_config.json", "tokenizer_config.json", "tokenizer.json"):
+        if (base / name).is_file():
+            shutil.copyfile(base / name, out / name)
+    (out / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
     return out

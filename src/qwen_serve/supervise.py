@@ -88,6 +88,7 @@ class SuperviseOptions:
     # off a terminal (journald, kubectl logs, a pipe): the phase and its progress again after this long without a
     # line of qwen-serve's own, so that a first start compiling for minutes does not read as a hang
     heartbeat_s: float = 60.0
+    banner: bool = True  # the ready banner (qwen-serve tune starts servers it measures, not servers to use)
 
 
 @dataclass
@@ -372,6 +373,7 @@ class Engine:
         self.signals = StopPresses()  # recorded by its handler, acted on by the main loop
         self.stop_deadline: float | None = None
         self.killed = False  # SIGKILL went to a member still running (stop timeout or a second press)
+        self.stop_asked: str | None = None  # a stop the library asked for (request_stop), not a signal
 
     @property
     def members(self) -> list[ManagedProcess]:
@@ -413,7 +415,14 @@ class Engine:
         for member in self.members:
             member.signal(signal.SIGKILL, group=True)
 
+    def request_stop(self, why: str) -> None:
+        """A graceful stop asked for from another thread (the caller's work with the server is done): the main loop
+        acts on it between ticks, as on a first Ctrl-C, and the outcome counts it as a clean stop."""
+        self.stop_asked = self.stop_asked or why
+
     def act_on_stops(self) -> None:
+        if self.stop_asked and self.stop_deadline is None:
+            self.begin_stop(self.stop_asked)
         for name, first in self.signals.take():
             if first:
                 self.begin_stop(name, pressed=True)
@@ -548,7 +557,7 @@ class Supervisor(Engine):
         self.act_on_stops()
         now = time.monotonic()
         elapsed = now - self._t0
-        if self.ready or self.signals or self.gave_up:
+        if self.ready or self.signals or self.gave_up or self.stop_asked:
             return True
         w = self.watcher
         progress = f" {w.progress}" if w.progress is not None else ""
@@ -587,7 +596,8 @@ class Supervisor(Engine):
     def outcome(self) -> Outcome:
         exit_code, ready_at = exit_status(self.returncode), self.ready_at
         facts = dict(self.watcher.facts)
-        if self.ready and self.signals and not self.killed and exit_code in (0, 128 + signal.SIGKILL):
+        stopped = self.signals or self.stop_asked
+        if self.ready and stopped and not self.killed and exit_code in (0, 128 + signal.SIGKILL):
             self.display.note(f"SGLang stopped; log: {self.options.log_file}")
             return Outcome(0, True, ready_at, None, facts)
         if self.ready:
@@ -595,7 +605,7 @@ class Supervisor(Engine):
             return Outcome(exit_code, True, ready_at, None, facts)
         if self.gave_up:
             return Outcome(EXIT_NOT_READY, False, None, "not ready before --ready-timeout", facts)
-        if self.signals:
+        if stopped:
             self.display.note(
                 f"interrupted before SGLang was ready (SGLang exit code {exit_code}); exit {EXIT_INTERRUPTED}"
             )
@@ -652,7 +662,7 @@ class Supervisor(Engine):
         if self.options.ready_file:
             write_atomic(self.options.ready_file, facts)
         sd_notify(f"READY=1\nSTATUS=serving {facts['base_url']}")  # under systemd (Type=notify): now active
-        for line in banner_lines(facts):
+        for line in banner_lines(facts) if self.options.banner else ():
             self.display.note(line)
 
 

@@ -56,6 +56,7 @@ def launch_request(params: dict[str, Any], cli_values: dict[str, Any], **changes
     from dataclasses import replace
 
     from ..pipeline import LaunchRequest
+    from ..tune_result import parse_load
 
     request = LaunchRequest(
         config_path=params.get("config_path"),
@@ -66,6 +67,7 @@ def launch_request(params: dict[str, Any], cli_values: dict[str, Any], **changes
         force=bool(params.get("force")),
         sglang_version=params.get("sglang_version"),
         environ=dict(os.environ),
+        load=parse_load(params.get("load")),
     )
     return replace(request, **changes)
 

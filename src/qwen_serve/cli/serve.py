@@ -32,6 +32,12 @@ HELP_EPILOG = (
 @click.option(
     "--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits this GPU."
 )
+@click.option(
+    "--load",
+    metavar="interactive|throughput|N",
+    help="With --preset auto and a `qwen-serve tune` result: pick the fastest preset measured at one request "
+    "(interactive), the most (throughput) or about N at once.",
+)
 @setting_options
 @click.option("--dry-run", is_flag=True, help="Print the SGLang command and every setting's origin; launch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print JSON.")
@@ -110,6 +116,7 @@ HELP_EPILOG = (
 def serve(
     config_path,
     preset,
+    load,
     dry_run,
     as_json,
     check,

@@ -10,6 +10,11 @@ child process; SIGTERM to the server process drains running requests, then ends 
 SIGKILL, itself included (exit 137); a scheduler that dies of a signal of its own is "crashed":
 SIGQUIT path, no drain, SIGKILL. FAKE_SGLANG_GENERATE_DELAY makes /generate take that long;
 FAKE_SGLANG_COMPILE_PAUSE holds the CUDA-graph bar at its first step that long (a first start's JIT compile).
+
+/v1/models and streamed /v1/completions answer as SGLang's do, one "token" per event. FAKE_SGLANG_SPEED sets how
+fast, per kernel family, as JSON {family: [a, b]}: each token takes a + b x (streams running) seconds, so a family
+with a small `a` leads at one request and one with a small `b` under load. The family is --quantization's value, else
+"checkpoint:" + the model's config.json quant_method, else "bf16" (kernel_family()).
 """
 
 import json
@@ -50,6 +55,25 @@ def tqdm(label, total, pause=0.0):
     sys.stdout.write("\n")
 
 
+STREAMS = []  # completions being streamed
+
+
+def kernel_family():
+    if arg("--quantization"):
+        return arg("--quantization")
+    try:
+        with open(os.path.join(arg("--model-path", "."), "config.json")) as f:
+            method = (json.load(f).get("quantization_config") or {}).get("quant_method")
+    except (OSError, ValueError):
+        method = None
+    return f"checkpoint:{method}" if method else "bf16"
+
+
+def token_delay():
+    a, b = json.loads(os.environ.get("FAKE_SGLANG_SPEED") or "{}").get(kernel_family(), [0.001, 0.0])
+    return a + b * len(STREAMS)
+
+
 class Handler(BaseHTTPRequestHandler):
     def _authorized(self):
         return not KEY or self.headers.get("Authorization") == f"Bearer {KEY}"
@@ -65,14 +89,40 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/health":
             self._send(200, {})
+        elif self.path == "/v1/models":
+            name = arg("--served-model-name") or arg("--model-path")
+            self._send(200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "sglang"}]})
         else:
             self._send(404, {"detail": "Not Found"})
 
+    def _stream(self, body):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        STREAMS.append(self)
+        try:
+            tokens = int(body.get("max_tokens") or 16)
+            for i in range(tokens):
+                time.sleep(token_delay())
+                last = i == tokens - 1
+                event = {"choices": [{"index": 0, "text": "x", "finish_reason": "length" if last else None}]}
+                if last:
+                    event["usage"] = {"prompt_tokens": 8, "completion_tokens": tokens, "total_tokens": tokens + 8}
+                self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+        finally:
+            STREAMS.remove(self)
+        self.close_connection = True
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
+        data = self.rfile.read(length)
         if not self._authorized():
             self._send(401, {"error": "Unauthorized"})
+        elif self.path == "/v1/completions":
+            self._stream(json.loads(data or b"{}"))
         elif self.path == "/generate":
             IN_FLIGHT.append(self)
             time.sleep(float(os.environ.get("FAKE_SGLANG_GENERATE_DELAY", "0")))
