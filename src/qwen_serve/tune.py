@@ -312,10 +312,24 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
             say(f"[{i}/{len(todo)}] {cand.name}: " + _outcome_words(result, measured))
         result = replace(result, updated=_now(), interrupted=interrupted)
         save_result(result, path)
+        _wait_for_gpu_memory()
         if interrupted:
             say("interrupted: what was measured is kept; run qwen-serve tune again to go on")
             break
     return result
+
+
+def _wait_for_gpu_memory(limit_s: float = 60.0) -> None:
+    """After a server's exit, until the driver has its memory back (its scheduler processes end a moment after it):
+    the next candidate's SGLang sizes its memory from what is free."""
+    from .hardware import detect
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        hw = detect()
+        if hw is None or all(g.free_mib is None or g.free_mib >= 0.9 * g.memory_mib for g in hw.gpus):
+            return
+        time.sleep(1.0)
 
 
 def _load_words(load: Load) -> str:
