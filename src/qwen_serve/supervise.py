@@ -204,10 +204,11 @@ def write_atomic(path: Path, facts: dict[str, Any]) -> None:
 class Display:
     """A live status line on a terminal; plain lines otherwise."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, to_stderr: bool = False):
         from rich.console import Console
 
-        self.console = Console(stderr=False, highlight=False, soft_wrap=True)
+        # to_stderr: every line on stderr (qwen-serve tune --json keeps stdout for its JSON)
+        self.console = Console(stderr=to_stderr, highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.live = self.console.is_terminal

@@ -43,6 +43,7 @@ from .tune_result import (
     Measured,
     TuneResult,
     cache_dir,
+    check_writable,
     pick,
     read_result,
     result_path,
@@ -261,6 +262,7 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
         request.rounds,
         request.prompts_path,
     )
+    check_writable(path)  # before anything is read or started: a file of the user's there is one line
     earlier, why_not = read_result(machine, request.results_dir)
     if why_not:
         say(why_not)
@@ -287,7 +289,7 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
         f"tuning on {machine.gpu} (tp {machine.tp_size}, SGLang {machine.sglang}): {len(todo)} candidates, "
         f"budget {request.budget_s / 60:.0f} min; result: {path}"
     )
-    measure_s = MEASURE_FIRST_GUESS_S
+    measure_s, seen = MEASURE_FIRST_GUESS_S, False
     for i, cand in enumerate(todo, 1):
         left_s = request.budget_s - (time.monotonic() - t0)
         need = cand.start_estimate_s + measure_s
@@ -300,22 +302,27 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
             f"[{i}/{len(todo)}] {cand.name}: starting ({cand.description}); a first start takes up to "
             f"{cand.start_estimate_s:.0f} s, kernels compile once"
         )
+        began = time.monotonic()
         try:
-            measured, interrupted = _measure(cand, request, layouts, sweep, left_s - measure_s / 2, display)
-        except KeyboardInterrupt:
-            measured, interrupted = None, True
-        if measured is not None:
+            measured, interrupted = _measure(cand, request, layouts, sweep, max(left_s - measure_s, 1.0), display)
+            if measured.complete:  # what measuring took here (warm-up and stop included) stands for the next ones
+                took = time.monotonic() - began - (measured.seconds_to_ready or 0.0)
+                measure_s, seen = max(measure_s if seen else 0.0, took * 1.2), True
             result.measured[cand.name] = measured
-            if measured.complete:
-                took = sum(lv.duration_s for lv in measured.levels)
-                measure_s = max(measure_s if i > 1 else 0, took * 1.3)
             say(f"[{i}/{len(todo)}] {cand.name}: " + _outcome_words(result, measured))
-        result = replace(result, updated=_now(), interrupted=interrupted)
-        save_result(result, path)
-        _wait_for_gpu_memory()
+            result = replace(result, updated=_now(), interrupted=interrupted)
+            save_result(result, path)
+            if not interrupted:
+                _wait_for_gpu_memory()
+        except KeyboardInterrupt:  # between two servers: no server is running, the file holds every one so far
+            interrupted = True
+            result = replace(result, updated=_now(), interrupted=True)
+            save_result(result, path)
         if interrupted:
             say("interrupted: what was measured is kept; run qwen-serve tune again to go on")
             break
+    result = replace(result, updated=_now())
+    save_result(result, path)  # the candidates the budget left out, named
     return result
 
 
@@ -390,7 +397,7 @@ def _launch_of(cand: Candidate, request: TuneRequest, model: Path, port: int):
 def _measure(cand: Candidate, request: TuneRequest, layouts, sweep, ready_timeout: float, display):
     """One candidate: start, measure every level once ready, stop. (Measured, interrupted)."""
     from .bench import run_sweep, served_model
-    from .supervise import SuperviseOptions, Supervisor
+    from .supervise import Display, SuperviseOptions, Supervisor
 
     port = request.port
     model = layouts[cand.layout]
@@ -429,7 +436,7 @@ def _measure(cand: Candidate, request: TuneRequest, layouts, sweep, ready_timeou
         env=env,
         banner=False,
     )
-    supervisor = Measuring(argv, facts, options, display)
+    supervisor = Measuring(argv, facts, options, display or Display(quiet=True, to_stderr=True))
     outcome = supervisor.run()
     interrupted = bool(supervisor.signals)
     cancel.set()

@@ -127,79 +127,107 @@ class TuneFileError(QwenServeError):
     """A result file that is not one qwen-serve tune wrote, in this format."""
 
 
-def _expect(value: Any, kind, where: str):
-    ok = isinstance(value, kind) and not (kind in (int, (int, float)) and isinstance(value, bool))
-    if kind is float or kind == (int, float):
-        ok = ok and math.isfinite(value)
-    if not ok:
-        raise TuneFileError(f"{where}: {type(value).__name__} where the format has {getattr(kind, '__name__', kind)}")
-    return value
+def _fail(where: str, value: Any, wanted: str):
+    raise TuneFileError(f"{where}: {type(value).__name__} where the format has {wanted}")
+
+
+def _str(value: Any, where: str) -> str:
+    return value if isinstance(value, str) else _fail(where, value, "text")
+
+
+def _opt_str(value: Any, where: str) -> str | None:
+    return None if value is None else _str(value, where)
+
+
+def _bool(value: Any, where: str) -> bool:
+    return value if isinstance(value, bool) else _fail(where, value, "true or false")
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= 10**9:
+        return value
+    return _fail(where, value, f"a whole number from {minimum}")
+
+
+def _num(value: Any, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1e12:
+        return float(value)  # nan, inf and negatives fail the range check
+    return _fail(where, value, "a finite number >= 0")
+
+
+def _list(value: Any, where: str) -> list:
+    return value if isinstance(value, list) else _fail(where, value, "a list")
+
+
+def _dict(value: Any, where: str) -> dict:
+    return value if isinstance(value, dict) else _fail(where, value, "a mapping")
 
 
 def _ms(value: Any, where: str) -> dict[str, float]:
-    _expect(value, dict, where)
-    return {_expect(k, str, where): float(_expect(v, (int, float), f"{where}.{k}")) for k, v in value.items()}
+    return {_str(k, where): _num(v, f"{where}.{k}") for k, v in _dict(value, where).items()}
+
+
+def _level(raw: Any, where: str) -> Level:
+    raw = _dict(raw, where)
+    return Level(
+        _int(raw.get("concurrency"), f"{where}.concurrency", 1),
+        _num(raw.get("output_tok_s"), f"{where}.output_tok_s"),
+        _int(raw.get("completed"), f"{where}.completed"),
+        _int(raw.get("errors"), f"{where}.errors"),
+        _num(raw.get("duration_s"), f"{where}.duration_s"),
+        _ms(raw.get("ttft_ms"), f"{where}.ttft_ms"),
+        _ms(raw.get("tpot_ms"), f"{where}.tpot_ms"),
+    )
+
+
+def _measured(name: str, raw: Any) -> Measured:
+    where = f"measured.{name}"
+    raw = _dict(raw, where)
+    ready = raw.get("seconds_to_ready")
+    return Measured(
+        name,
+        _str(raw.get("kind"), f"{where}.kind"),
+        _str(raw.get("layout"), f"{where}.layout"),
+        tuple(_str(a, f"{where}.argv[]") for a in _list(raw.get("argv"), f"{where}.argv")),
+        _str(raw.get("when"), f"{where}.when"),
+        None if ready is None else _num(ready, f"{where}.seconds_to_ready"),
+        _str(raw.get("jit_cache"), f"{where}.jit_cache"),
+        tuple(_level(lv, f"{where}.levels[]") for lv in _list(raw.get("levels"), f"{where}.levels")),
+        _bool(raw.get("complete"), f"{where}.complete"),
+        _opt_str(raw.get("error"), f"{where}.error"),
+    )
 
 
 def result_from_json(data: Any) -> TuneResult:
-    """A result file's JSON, every field checked by type (a file is input like any other)."""
-    _expect(data, dict, "the file")
+    """A result file's JSON, every field checked by type and range (a file is input like any other)."""
+    data = _dict(data, "the file")
     if data.get("written_by") != WRITTEN_BY or data.get("format") != FORMAT:
         raise TuneFileError(f"not a result of {WRITTEN_BY} format {FORMAT}")
-    m = _expect(data.get("machine"), dict, "machine")
-    driver = m.get("driver")
+    m = _dict(data.get("machine"), "machine")
     machine = Machine(
-        _expect(m.get("gpu"), str, "machine.gpu"),
-        _expect(m.get("tp_size"), int, "machine.tp_size"),
-        None if driver is None else _expect(driver, str, "machine.driver"),
-        _expect(m.get("sglang"), str, "machine.sglang"),
+        _str(m.get("gpu"), "machine.gpu"),
+        _int(m.get("tp_size"), "machine.tp_size", 1),
+        _opt_str(m.get("driver"), "machine.driver"),
+        _str(m.get("sglang"), "machine.sglang"),
     )
-    ld = _expect(data.get("load"), dict, "load")
-    input_len, prompts = ld.get("input_len"), ld.get("prompts")
+    ld = _dict(data.get("load"), "load")
+    input_len = ld.get("input_len")
     load = Load(
-        tuple(_expect(c, int, "load.concurrencies[]") for c in _expect(ld.get("concurrencies"), list, "load")),
-        None if input_len is None else _expect(input_len, int, "load.input_len"),
-        _expect(ld.get("output_len"), int, "load.output_len"),
-        _expect(ld.get("rounds"), int, "load.rounds"),
-        None if prompts is None else _expect(prompts, str, "load.prompts"),
+        tuple(_int(c, "load.concurrencies[]", 1) for c in _list(ld.get("concurrencies"), "load.concurrencies")),
+        None if input_len is None else _int(input_len, "load.input_len", 1),
+        _int(ld.get("output_len"), "load.output_len", 1),
+        _int(ld.get("rounds"), "load.rounds", 1),
+        _opt_str(ld.get("prompts"), "load.prompts"),
     )
-    measured = {}
-    for name, raw in _expect(data.get("measured"), dict, "measured").items():
-        where = f"measured.{_expect(name, str, 'measured')}"
-        _expect(raw, dict, where)
-        levels = tuple(
-            Level(
-                _expect(lv.get("concurrency"), int, f"{where}.concurrency"),
-                float(_expect(lv.get("output_tok_s"), (int, float), f"{where}.output_tok_s")),
-                _expect(lv.get("completed"), int, f"{where}.completed"),
-                _expect(lv.get("errors"), int, f"{where}.errors"),
-                float(_expect(lv.get("duration_s"), (int, float), f"{where}.duration_s")),
-                _ms(lv.get("ttft_ms"), f"{where}.ttft_ms"),
-                _ms(lv.get("tpot_ms"), f"{where}.tpot_ms"),
-            )
-            for lv in (_expect(x, dict, f"{where}.levels[]") for x in _expect(raw.get("levels"), list, where))
-        )
-        ready, error = raw.get("seconds_to_ready"), raw.get("error")
-        measured[name] = Measured(
-            name,
-            _expect(raw.get("kind"), str, f"{where}.kind"),
-            _expect(raw.get("layout"), str, f"{where}.layout"),
-            tuple(_expect(a, str, f"{where}.argv[]") for a in _expect(raw.get("argv"), list, f"{where}.argv")),
-            _expect(raw.get("when"), str, f"{where}.when"),
-            None if ready is None else float(_expect(ready, (int, float), f"{where}.seconds_to_ready")),
-            _expect(raw.get("jit_cache"), str, f"{where}.jit_cache"),
-            levels,
-            _expect(raw.get("complete"), bool, f"{where}.complete"),
-            None if error is None else _expect(error, str, f"{where}.error"),
-        )
-    left = _expect(data.get("left_out", {}), dict, "left_out")
+    measured = {_str(k, "measured"): _measured(k, v) for k, v in _dict(data.get("measured"), "measured").items()}
+    left = _dict(data.get("left_out", {}), "left_out")
     return TuneResult(
         machine,
         load,
         measured,
-        {_expect(k, str, "left_out"): _expect(v, str, f"left_out.{k}") for k, v in left.items()},
-        _expect(data.get("updated", ""), str, "updated"),
-        _expect(data.get("interrupted", False), bool, "interrupted"),
+        {_str(k, "left_out"): _str(v, f"left_out.{k}") for k, v in left.items()},
+        _str(data.get("updated", ""), "updated"),
+        _bool(data.get("interrupted", False), "interrupted"),
     )
 
 
@@ -224,15 +252,20 @@ def load_result(path: Path) -> TuneResult:
     return result_from_json(data)
 
 
-def save_result(result: TuneResult, path: Path) -> None:
-    """Atomically, over a file only this tool wrote (its signature checked), never over anything else."""
-    from .supervise import write_atomic
-
+def check_writable(path: Path) -> None:
+    """A result may replace only a file this tool wrote (its signature checked), never a link or anything else."""
     if path.is_symlink() or (path.exists() and not _ours(path)):
         raise QwenServeError(
-            f"{path} exists and is not a result file of {WRITTEN_BY}",
+            f"{path} exists and is not a result file of {WRITTEN_BY}; nothing was changed",
             fix="move it away, or pass --results-dir to write elsewhere",
         )
+
+
+def save_result(result: TuneResult, path: Path) -> None:
+    """Atomically (a new file beside it, then a rename), over a file only this tool wrote."""
+    from .supervise import write_atomic
+
+    check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, result_to_json(result))
 

@@ -109,7 +109,11 @@ def tune_command(
             click.echo(f"  {name:<22} left out: {why}")
         click.echo(f"starts alone: about {total / 60:.0f} min, plus the measuring; --budget {budget:g} min")
         return
-    result = tune.run(request, say=_say)
+    try:
+        result = tune.run(request, say=_say)
+    except KeyboardInterrupt:  # before the first server started (the skeleton, the prompts): nothing to keep
+        _say("interrupted before any server started")
+        sys.exit(130)
     from ..config import load_config
 
     allowed = list(load_config(config_path).presets)

@@ -12,7 +12,7 @@ SIGQUIT path, no drain, SIGKILL. FAKE_SGLANG_GENERATE_DELAY makes /generate take
 FAKE_SGLANG_COMPILE_PAUSE holds the CUDA-graph bar at its first step that long (a first start's JIT compile).
 
 /v1/models and streamed /v1/completions answer as SGLang's do, one "token" per event. FAKE_SGLANG_SPEED sets how
-fast, per kernel family, as JSON {family: [a, b]}: each token takes a + b x (streams running) seconds, so a family
+fast, per kernel family, as JSON {family: [a, b]}: each token takes a + b x (other streams running) seconds, so a family
 with a small `a` leads at one request and one with a small `b` under load. The family is --quantization's value, else
 "checkpoint:" + the model's config.json quant_method, else "bf16" (kernel_family()).
 """
@@ -71,7 +71,7 @@ def kernel_family():
 
 def token_delay():
     a, b = json.loads(os.environ.get("FAKE_SGLANG_SPEED") or "{}").get(kernel_family(), [0.001, 0.0])
-    return a + b * len(STREAMS)
+    return a + b * (len(STREAMS) - 1)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -223,6 +223,7 @@ def main():
         while True:
             time.sleep(1)
     time.sleep(float(os.environ.get("FAKE_SGLANG_BIND_DELAY", "0")))  # a slow start (CUDA graphs) before the bind
+    ThreadingHTTPServer.request_queue_size = 256  # socketserver's 5 would drop a level's connections (1 s retries)
     server = ThreadingHTTPServer((HOST, PORT), Handler)
     log(f"INFO:     Uvicorn running on http://{HOST}:{PORT} (Press CTRL+C to quit)")
     log("The server is fired up and ready to roll!")
