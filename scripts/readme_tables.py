@@ -814,7 +814,78 @@ def presets_h200_simple() -> str:
     return "\n".join(lines)
 
 
+# `qwen-serve tune` as a user runs it on a fresh GPU machine (scripts/gpu/tune.sh): its result file, the picks of
+# --preset auto that followed, and the start of the throughput pick on the JIT cache the run filled
+TUNE_RUNS = sorted((RESULTS).glob("*/tune/*/result.json"))
+
+
+def _tune_result(path: Path):
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.tune_result import result_from_json
+
+    return result_from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def tune_runs() -> str:
+    """Each committed tune run: every candidate's time to ready and output tok/s (x plain bf16) per level, what the
+    budget left out, and what --preset auto picked afterwards for each load."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from qwen_serve.tune import verdict_lines
+
+    if not TUNE_RUNS:
+        return "No run committed yet."
+    out = []
+    for path in TUNE_RUNS:
+        folder = path.parent
+        r = _tune_result(path)
+        levels = r.load.concurrencies
+        lines = [
+            f"`{folder.relative_to(ROOT)}/`: {r.machine.gpu}, driver {r.machine.driver}, SGLang {r.machine.sglang}; "
+            f"{r.load.input_len} tokens in, {r.load.output_len} out, {r.load.rounds} rounds a level; "
+            f"`{(folder / 'command.txt').read_text(encoding='utf-8').splitlines()[0]}`",
+            "",
+            "| candidate | ready s (JIT cache) | "
+            + " | ".join(f"c={c} out tok/s (× bf16)" for c in levels)
+            + " | TPOT p50 ms at 1 |",
+            "| --- | ---: | " + " | ".join("---:" for _ in levels) + " | ---: |",
+        ]
+        for m in r.measured.values():
+            if m.error and not m.levels:
+                lines.append(f"| `{m.name}` | — | " + " | ".join("—" for _ in levels) + f" | {m.error} |")
+                continue
+            cells = []
+            for c in levels:
+                lv, ratio = m.level(c), r.ratio(m.name, c)
+                cells.append(f"{lv.output_tok_s:,.0f} ({ratio:.2f}×)" if lv and ratio else "—")
+            first = m.level(min(levels))
+            tpot = f"{first.tpot_ms['p50']:.2f}" if first and first.tpot_ms.get("p50") else "—"
+            ready = f"{m.seconds_to_ready:.0f} ({m.jit_cache})" if m.seconds_to_ready is not None else "—"
+            lines.append(
+                f"| `{m.name}`{'' if m.complete else ' (cut)'} | {ready} | " + " | ".join(cells) + f" | {tpot} |"
+            )
+        lines.append("")
+        for name, why in r.left_out.items():
+            lines.append(f"- not measured: `{name}` ({why})")
+        presets = [m.name for m in r.measured.values() if m.kind == "preset"]
+        lines += [f"- {line}" for line in verdict_lines(r, presets)]
+        for load in ("interactive", "throughput"):
+            auto = folder / f"auto-{load}.json"
+            if auto.is_file() and auto.stat().st_size:
+                picked = json.loads(auto.read_text(encoding="utf-8"))
+                lines.append(f"- then `qwen-serve --dry-run --preset auto --load {load}` took `{picked['preset']}`")
+        ready = folder / "ready-kept.json"
+        if ready.is_file():
+            facts = json.loads(ready.read_text(encoding="utf-8"))
+            lines.append(
+                f"- the start of `{facts['preset']}` after the run, on the JIT cache it filled: ready in "
+                f"{facts['seconds_to_ready']:.0f} s"
+            )
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 SECTIONS = {
+    "tune-runs": tune_runs,
     "presets-h200-simple": presets_h200_simple,
     "presets-h200-fa3": presets_h200_fa3,
     "startup-h200": startup_h200,

@@ -18,7 +18,8 @@ start)
   cat > $T/run.sh <<'EOF'
 set -uo pipefail
 cd /tmp/tune/repo
-export XDG_CACHE_HOME=/tmp/tune/cache QWEN_SERVE_JIT_CACHE=/tmp/jit PYTHONPATH=$PYTHONPATH
+# this copy's qwen_serve first: the next device call's sync replaces the tree the queue was started from
+export XDG_CACHE_HOME=/tmp/tune/cache QWEN_SERVE_JIT_CACHE=/tmp/jit PYTHONPATH=/tmp/tune/repo/src:$PYTHONPATH
 out=/tmp/tune/out
 { date -u +%FT%TZ; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; } > $out/machine.txt
 echo "python3 -m qwen_serve tune --skeleton .gpu/qwen3-14b --plot $out/tune.png $*" > $out/command.txt
@@ -39,8 +40,10 @@ print(layout_of(load_config(None).presets['$picked'].values).replace('/', '--'))
   echo "python3 -m qwen_serve --preset $picked --model-path $model --load-format dummy --host 127.0.0.1 --port 30300 --ready-file $out/ready.json" >> $out/command.txt
   python3 -m qwen_serve --preset "$picked" --model-path "$model" --load-format dummy --host 127.0.0.1 --port 30300 \
     --quiet --ready-file $out/ready.json > $out/warm-start.txt 2>&1 &
-  for _ in $(seq 600); do [ -f $out/ready.json ] && break; sleep 1; done
-  kill -INT %1; wait
+  pid=$!
+  for _ in $(seq 600); do [ -f $out/ready.json ] && break; kill -0 $pid 2>/dev/null || break; sleep 1; done
+  cp $out/ready.json $out/ready-kept.json 2>/dev/null  # qwen-serve removes its ready file when SGLang stops
+  kill -INT $pid; wait $pid
 fi
 EOF
   (setsid bash -c 'bash /tmp/tune/run.sh "$@"; echo $? > /tmp/tune/rc' _ "$@" > $T/log 2>&1 < /dev/null & echo $! > $T/pid)

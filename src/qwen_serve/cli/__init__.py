@@ -24,10 +24,10 @@ from .common import CONTEXT, LazyGroup
     lazy={
         "serve": ".serve:serve",
         "plan": ".plan:plan_command",
+        "tune": ".tune:tune_command",
         "skeleton": ".skeleton:skeleton",
         "k8s": ".k8s:k8s_command",
         "systemd": ".systemd:systemd_command",
-        "tune": ".tune:tune_command",
     },
     context_settings=CONTEXT,
 )
