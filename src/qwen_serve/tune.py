@@ -517,6 +517,7 @@ def plot(result: TuneResult, png: str) -> None:
             xs, [lv.output_tok_s for lv in m.levels], marker="o", label=m.name, ls="--" if m.kind == "plain" else "-"
         )
     ax.set_xscale("log", base=2)
+    ax.set_xticks(list(result.load.concurrencies), [str(c) for c in result.load.concurrencies])
     ax.set_xlabel("concurrent requests")
     ax.set_ylabel("output tokens/s")
     ax.grid(alpha=0.3)

@@ -338,6 +338,7 @@ def pick(result: TuneResult, load: str | int | None, allowed: Iterable[str]) -> 
     asked = DEFAULT_LOAD if load is None else load
     day = result.updated[:10]
     return best, (
-        f"{best_speed:,.0f} output tok/s at {level} concurrent request{'s' if level > 1 else ''}{versus}: the fastest "
-        f"of {len(scored)} presets measured on this GPU on {day} (--load {asked})"
+        f"{best_speed:,.0f} output tok/s at {level} concurrent request{'s' if level > 1 else ''}{versus}: "
+        + (f"the fastest of {len(scored)} presets" if len(scored) > 1 else "the only preset")
+        + f" measured on this GPU on {day} (--load {asked})"
     )
