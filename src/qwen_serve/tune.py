@@ -285,9 +285,11 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
     todo = [c for c in cands if c.name not in kept]
     for name in kept:
         say(f"{name}: measured on {kept[name].when[:10]}, kept (--fresh measures it again)")
+    expected = sum(c.start_estimate_s + MEASURE_FIRST_GUESS_S for c in todo)
     say(
-        f"tuning on {machine.gpu} (tp {machine.tp_size}, SGLang {machine.sglang}): {len(todo)} candidates, "
-        f"budget {request.budget_s / 60:.0f} min; result: {path}"
+        f"tuning on {machine.gpu} (tp {machine.tp_size}, SGLang {machine.sglang}): {len(todo)} candidates, up to "
+        f"{expected / 60:.0f} min by their first starts on the committed GPU; budget {request.budget_s / 60:.0f} min; "
+        f"result: {path}"
     )
     measure_s, seen = MEASURE_FIRST_GUESS_S, False
     for i, cand in enumerate(todo, 1):
@@ -304,7 +306,7 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
         )
         began = time.monotonic()
         try:
-            measured, interrupted = _measure(cand, request, layouts, sweep, max(left_s - measure_s, 1.0), display)
+            measured, interrupted = _measure(cand, request, layouts, sweep, max(left_s - measure_s, 1.0), display, say)
             if measured.complete:  # what measuring took here (warm-up and stop included) stands for the next ones
                 took = time.monotonic() - began - (measured.seconds_to_ready or 0.0)
                 measure_s, seen = max(measure_s if seen else 0.0, took * 1.2), True
@@ -394,7 +396,23 @@ def _launch_of(cand: Candidate, request: TuneRequest, model: Path, port: int):
     return list(command.argv), env, facts, folder
 
 
-def _measure(cand: Candidate, request: TuneRequest, layouts, sweep, ready_timeout: float, display):
+class _LevelNotes:
+    """run_sweep's progress hook as one line per level (the servers' own progress is the supervisor's line)."""
+
+    def __init__(self, name: str, say: Callable[[str], None]):
+        self.name, self.say = name, say
+
+    def add_task(self, label: str, total: int) -> str:
+        self.say(
+            f"{self.name}: measuring at {label.removeprefix('concurrency ')} concurrent requests ({total} requests)"
+        )
+        return label
+
+    def advance(self, task: str) -> None:
+        pass
+
+
+def _measure(cand: Candidate, request: TuneRequest, layouts, sweep, ready_timeout: float, display, say):
     """One candidate: start, measure every level once ready, stop. (Measured, interrupted)."""
     from .bench import run_sweep, served_model
     from .supervise import Display, SuperviseOptions, Supervisor
@@ -414,7 +432,8 @@ def _measure(cand: Candidate, request: TuneRequest, layouts, sweep, ready_timeou
     def measure(ready: dict) -> None:
         try:
             url = ready["base_url"]
-            box["levels"] = run_sweep(url, served_model(url, None, None), sweep, True, None, stop=cancel)
+            levels = _LevelNotes(cand.name, say)
+            box["levels"] = run_sweep(url, served_model(url, None, None), sweep, True, None, levels, stop=cancel)
         except Exception as exc:  # noqa: BLE001 - any failure of the measurement is this candidate's result
             box["error"] = f"measuring failed: {type(exc).__name__}: {exc}"[:300]
         finally:
@@ -463,11 +482,13 @@ def _measure(cand: Candidate, request: TuneRequest, layouts, sweep, ready_timeou
 def table_rows(result: TuneResult) -> list[list[str]]:
     """The table the run ends with: a row per candidate, tok/s and the ratio to plain bf16 at each level."""
     levels = result.load.concurrencies
-    head = ["candidate", "ready", *(f"tok/s @{c}" for c in levels), *(f"x bf16 @{c}" for c in levels), "TPOT p50 @1"]
+    top, fp8 = max(levels), BASELINES[1].name
+    head = ["candidate", "ready", *(f"tok/s @{c}" for c in levels), *(f"x bf16 @{c}" for c in levels)]
+    head += [f"x plain FP8 ckpt @{top}", "TPOT p50 @1"]
     rows = [head]
     for m in result.measured.values():
         if m.error and not m.levels:
-            rows.append([m.name, "-", *("-" for _ in levels), *("-" for _ in levels), m.error[:60]])
+            rows.append([m.name, "-", *("-" for _ in levels), *("-" for _ in levels), "-", m.error[:60]])
             continue
         speeds, ratios = [], []
         for c in levels:
@@ -477,8 +498,18 @@ def table_rows(result: TuneResult) -> list[list[str]]:
         first = m.level(min(levels))
         tpot = f"{first.tpot_ms.get('p50', 0):.1f} ms" if first and first.tpot_ms else "-"
         ready = f"{m.seconds_to_ready:.0f} s" if m.seconds_to_ready is not None else "-"
-        rows.append([m.name + ("" if m.complete else " (cut)"), ready, *speeds, *ratios, tpot])
+        versus = result.ratio(m.name, top, fp8) if m.name != fp8 else None
+        rows.append([m.name + ("" if m.complete else " (cut)"), ready, *speeds, *ratios, _versus(versus), tpot])
     return rows
+
+
+def _versus(ratio: float | None) -> str:
+    """A ratio to plain SGLang on the FP8 checkpoint, in words a table cell holds."""
+    if ratio is None:
+        return "-"
+    if abs(ratio - 1) <= LEVEL_WITH:
+        return f"{ratio:.2f}x (level)"
+    return f"{ratio:.2f}x ({'+' if ratio > 1 else '-'}{abs(ratio - 1) * 100:.0f} %)"
 
 
 def verdict_lines(result: TuneResult, allowed: Iterable[str]) -> list[str]:
