@@ -403,9 +403,8 @@ class _LevelNotes:
         self.name, self.say = name, say
 
     def add_task(self, label: str, total: int) -> str:
-        self.say(
-            f"{self.name}: measuring at {label.removeprefix('concurrency ')} concurrent requests ({total} requests)"
-        )
+        level = label.removeprefix("concurrency ")
+        self.say(f"{self.name}: measuring {level} concurrent request{'s' if level != '1' else ''} ({total} in all)")
         return label
 
     def advance(self, task: str) -> None:
