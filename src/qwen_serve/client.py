@@ -460,7 +460,7 @@ def wait_until_up(base_url: str, seconds: float) -> None:
         except httpx.HTTPError as exc:
             last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() >= deadline:
-            raise Unreachable(f"{base_url} not ready after {seconds:.0f} s ({last})")
+            raise Unreachable(f"{base_url}: not ready after {seconds:.0f} s ({last})")
         time.sleep(1.0)
 
 

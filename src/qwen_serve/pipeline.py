@@ -198,9 +198,10 @@ def read_by_own_parser(command, who: str, fix: str | None = None):
     return result
 
 
-def hardware_for(gpu_spec: str | None, required: str | None = None):
+def hardware_for(gpu_spec: str | None, required: str | None = None, plan_here: str | None = None):
     """The GPUs named by --gpu, else the detected ones; None without either, unless `required`
-    (the option that needs them) makes that an error."""
+    (the option that needs them) makes that an error. `plan_here`: the command that plans for a named GPU instead,
+    as the command at hand spells it (its fix must be a command that runs)."""
     from . import hardware
 
     hw = hardware.parse_gpu_spec(gpu_spec) if gpu_spec else hardware.detect()
@@ -208,8 +209,12 @@ def hardware_for(gpu_spec: str | None, required: str | None = None):
         raise QwenServeError(
             f"{required} needs the GPU: none is visible here (no NVIDIA driver or device)",
             # a fix that launches would start SGLang on no GPU: only the plan can run here
-            fix=f"run it on the GPU machine, or plan for one here: {required} --gpu 'RTX 4090' --dry-run "
-            "(or `qwen-serve plan --gpu NAME`)",
+            fix="run it on the GPU machine, or plan for a GPU you name here: "
+            + (
+                plan_here
+                or "add --gpu 'RTX 4090' (with --dry-run: the command for that GPU; `qwen-serve plan --gpu "
+                "'RTX 4090'`: every preset on it)"
+            ),
         )
     return hw
 

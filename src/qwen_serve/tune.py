@@ -210,7 +210,11 @@ def machine_here(request: TuneRequest):
     from .pipeline import hardware_for
     from .sglang.capabilities import target_for
 
-    hw = hardware_for(request.gpu_spec, required="qwen-serve tune")
+    hw = hardware_for(
+        request.gpu_spec,
+        required="qwen-serve tune",
+        plan_here="qwen-serve tune --gpu 'RTX 4090' --dry-run (the candidates and their order; measuring needs the GPU)",
+    )
     target = target_for(None)
     return hw, target, Machine(hw.gpu.name, request.tp_size, hw.driver, str(target.version))
 

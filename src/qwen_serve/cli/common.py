@@ -155,6 +155,19 @@ class LazyGroup(NamesProgram, click.Group):
         return getattr(importlib.import_module(module, __package__), attribute)
 
     def parse_args(self, ctx, args):
+        if args and not args[0].startswith("-") and args[0] not in self.lazy:
+            # the default command takes no bare word before `--`: a word here is a command name, mistyped
+            from ..errors import did_you_mean
+
+            hint = did_you_mean(args[0], self.lazy)
+            raise UserError(
+                QwenServeError(
+                    f"unknown command '{args[0][:40]}'" + (f" — {hint}" if hint else ""),
+                    allowed=", ".join(self.lazy),
+                    fix=f"see `{ctx.info_name} --help`",
+                ),
+                ctx.info_name,
+            )
         if not args or args[0] not in (*self.lazy, "--version", "--help", "-h"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
@@ -212,7 +225,13 @@ def typed_settings(ctx: click.Context, params: dict) -> dict:
     }
 
 
-def server_url(base_url: str | None, host: str, port: int) -> str:
+def server_url(base_url: str | None, host: str, port: int, flag: str = "--base-url") -> str:
     """http://host:port of a server, from --base-url (with or without /v1) or --host/--port."""
+    if base_url is not None and not base_url.lower().startswith(("http://", "https://")):
+        shown = base_url[:60].encode("unicode_escape").decode()
+        raise QwenServeError(
+            f"{flag} '{shown}' is not a URL: a URL starts with http:// or https://",
+            fix=f"{flag} http://{shown}" if "://" not in shown else f"e.g. {flag} http://gpu-box:30000",
+        )
     url = (base_url or f"http://{host}:{port}").rstrip("/")
     return url[: -len("/v1")] if url.endswith("/v1") else url

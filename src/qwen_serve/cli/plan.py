@@ -26,22 +26,33 @@ from .common import CONTEXT, Command, setting_options, typed_settings
 @click.option("--json", "as_json", is_flag=True, help="Print the plans as JSON.")
 def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_values):
     """Memory plan: weights, peak at load, KV cache tokens and a verdict per preset, before loading anything."""
+    from ..checkpoint import settle as settle_checkpoint
     from ..config import load_config
     from ..pipeline import PlanTarget, auto_preset, hardware_for, preset_plans
     from ..report import print_plans
+    from ..resolve import resolve, select_preset
     from ..sglang.capabilities import target_for
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
     config = load_config(config_path)
     target = target_for(sglang_version)
     margin, note = target.release.plan_margin, target.unmeasured_note
-    hw = hardware_for(gpu_spec, required="qwen-serve plan")
+    hw = hardware_for(gpu_spec, required="qwen-serve plan", plan_here="qwen-serve plan --gpu 'RTX 4090'")
     on = PlanTarget(hw, margin)
-    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, on)
     try:
-        auto_line = auto_preset(config, cli_values, on)[1]
+        auto_name, auto_line = auto_preset(config, cli_values, on)
     except QwenServeError as exc:
-        auto_line = exc.line
+        auto_name, auto_line = None, exc.line
+    if preset == "auto" and "auto" not in config.presets:
+        if auto_name is None:
+            raise QwenServeError(auto_line)
+        preset = auto_name  # the preset auto takes here, planned like any other
+    elif preset is not None:
+        select_preset(config, preset)  # an unknown name: one line with the names there are, not an empty table
+    plans = preset_plans(config, [preset] if preset else list(config.presets), cli_values, on)
+    if not plans:  # the flags typed contradict the preset's checkpoint
+        launch = resolve(config, preset, cli_values)
+        settle_checkpoint(launch)  # raises the contradiction in one line
     if as_json:
         import json
 

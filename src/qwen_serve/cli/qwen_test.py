@@ -122,7 +122,7 @@ def qwen_test_command(
         from ..compare import Side
 
         this = Side("this", server_url(base_url, host, port), model, api_key)
-        reference = Side("reference", server_url(compare_url, "", 0), compare_model, compare_api_key)
+        reference = Side("reference", server_url(compare_url, "", 0, "--compare"), compare_model, compare_api_key)
         run = functools.partial(
             client_compare,
             prompts_path=prompts_path,
@@ -138,8 +138,12 @@ def qwen_test_command(
     skip_list = [n for item in skip for n in item.split(",") if n]
     for name in [*only_list, *skip_list]:
         if name not in client.CHECKS:
+            from ..errors import did_you_mean
+
             raise QwenServeError(
-                f"unknown check '{name}' (--only/--skip)", allowed=", ".join(names), fix="pick names from the list"
+                f"unknown check '{name[:40]}' (--only/--skip)",
+                allowed=", ".join(names),
+                fix=did_you_mean(name, names) or "pick names from the list",
             )
     selected = [n for n in names if (not only_list or n in only_list) and n not in skip_list]
     url = server_url(base_url, host, port)
@@ -158,6 +162,9 @@ def qwen_test_command(
         if wait:
             client.wait_until_up(url, wait)
         results, facts = client.run_checks(options, selected, on_result=table.add)
+    except KeyboardInterrupt:  # Ctrl-C while waiting or checking: 128 + SIGINT, as shells and scripts expect
+        click.echo("qwen-test: interrupted", err=True)
+        sys.exit(130)
     except client.Unreachable as exc:
         click.echo(
             f"qwen-test: error: cannot reach the server at {exc}; is it running? "

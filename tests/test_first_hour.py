@@ -1,0 +1,98 @@
+"""A new user's first hour (#40): the commands a user mistypes are understood, and every fix a message suggests is
+a command that runs. Each test types what a user would, through the real entry points."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import free_port
+
+ENTRIES = {"qwen-serve": "main", "qwen-test": "test_main", "qwen-bench": "bench_main"}
+
+
+def command(program: str, *args: str) -> list[str]:
+    """The argv of an installed entry point (pyproject's [project.scripts]), run by this interpreter."""
+    return [sys.executable, "-c", f"from qwen_serve.cli import {ENTRIES[program]} as m; m()", *args]
+
+
+def run(program: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(command(program, *args), capture_output=True, text=True, timeout=timeout)
+
+
+def one_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, (result.returncode, result.stderr)
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (("qwen-serve", "pln"), "unknown command 'pln' — did you mean 'plan'?"),
+        (("qwen-serve", "server", "--preset", "balanced"), "unknown command 'server' — did you mean 'serve'?"),
+        (("qwen-bench", "plt", "x.json"), "unknown command 'plt' — did you mean 'plot'?"),
+    ],
+)
+def test_a_mistyped_command_is_named_with_the_nearest_one(argv, suggestion):
+    assert suggestion in one_line(run(*argv))
+
+
+def test_plan_with_an_unknown_preset_is_one_line_not_a_traceback(qwen_serve):
+    for extra in ((), ("--json",)):
+        result = qwen_serve("plan", "--gpu", "H200", "--preset", "balnced", *extra)
+        assert result.exit_code == 2 and "did you mean 'balanced'?" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr + result.stdout and '"plans": []' not in result.stdout
+
+
+def test_plan_of_preset_auto_plans_what_auto_takes(qwen_serve):
+    result = qwen_serve("plan", "--gpu", "H200", "--preset", "auto", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert [p["name"] for p in data["plans"]] == ["fp8_checkpoint"]
+    assert data["auto"].startswith("preset auto -> fp8_checkpoint")
+
+
+@pytest.mark.skipif(os.path.exists("/dev/nvidiactl"), reason="the no-GPU fix is for a machine without a GPU")
+@pytest.mark.parametrize("command", [("plan",), ("tune",)])
+def test_the_no_gpu_fix_of_plan_and_tune_is_a_command_that_runs(command):
+    line = one_line(run("qwen-serve", *command))
+    suggested = line.split("plan for a GPU you name here: ", 1)[1].split(" (", 1)[0]
+    argv = shlex.split(suggested)
+    assert argv[0] == "qwen-serve" and argv[1] == command[0]
+    assert run(*argv).returncode == 0
+
+
+def test_qwen_test_suggests_the_nearest_check():
+    assert "did you mean 'chat'?" in one_line(run("qwen-test", "--only", "chta"))
+
+
+def test_qwen_test_says_a_url_needs_its_scheme():
+    line = one_line(run("qwen-test", "--base-url", "gpu-box:30000"))
+    assert "a URL starts with http:// or https://" in line and "fix: --base-url http://gpu-box:30000" in line
+
+
+def test_qwen_test_wait_says_what_it_waited_for_in_one_sentence():
+    port = free_port()
+    result = run("qwen-test", "--port", str(port), "--wait", "1")
+    assert result.returncode == 2
+    assert f"cannot reach the server at http://127.0.0.1:{port}: not ready after 1 s" in result.stderr
+
+
+def test_ctrl_c_in_qwen_test_wait_exits_130():
+    proc = subprocess.Popen(
+        command("qwen-test", "--port", str(free_port()), "--wait", "60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
