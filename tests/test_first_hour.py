@@ -96,3 +96,12 @@ def test_ctrl_c_in_qwen_test_wait_exits_130():
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ['{"a": 1}', "not json", '{"levels": [{"completed": 1}]}', "[1, 2]", ""])
+def test_qwen_bench_plot_of_a_file_not_its_format_is_one_line(tmp_path, text):
+    path = tmp_path / "x.json"
+    path.write_text(text)
+    line = one_line(run("qwen-bench", "plot", str(path), "-o", str(tmp_path / "p.png")))
+    assert "is not a results file qwen-bench plot reads" in line and "qwen-bench run --out" in line
+    assert not (tmp_path / "p.png").exists()

@@ -602,6 +602,24 @@ def _label(facts: dict[str, Any], model: str) -> str:
 
 
 def plot_points(path: str) -> tuple[str, list[dict]]:
+    """_plot_points, or one line saying the file is not a results file (a file is input like any other)."""
+    from .errors import QwenServeError
+
+    try:
+        label, points = _plot_points(path)
+        if not points:
+            raise ValueError("no level measured in it")
+        return label, points
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise QwenServeError(
+            f"{path} is not a results file qwen-bench plot reads ({type(exc).__name__}: {str(exc)[:80]})",
+            allowed="the JSON `qwen-bench run --out` writes, or the JSONL `python -m sglang.bench_serving "
+            "--output-file` writes",
+            fix="pass one of those files",
+        ) from None
+
+
+def _plot_points(path: str) -> tuple[str, list[dict]]:
     """(label, [{concurrency, output_throughput, tpot_p50, ttft_p50, ttft_ci, ttfts_ms}]) from a qwen-bench
     results file, or from sglang.bench_serving's JSONL (one line per run, the newest per concurrency
     kept). ttft_ci: the 95 % interval of TTFT p50 with whole rounds resampled, and ttfts_ms every
