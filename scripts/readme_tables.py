@@ -842,16 +842,21 @@ def tune_runs() -> str:
         lines = [
             f"`{folder.relative_to(ROOT)}/`: {r.machine.gpu}, driver {r.machine.driver}, SGLang {r.machine.sglang}; "
             f"{r.load.input_len} tokens in, {r.load.output_len} out, {r.load.rounds} rounds a level; "
-            f"`{(folder / 'command.txt').read_text(encoding='utf-8').splitlines()[0]}`",
+            f"`{(folder / 'command.txt').read_text(encoding='utf-8').splitlines()[0]}`"
+            + (
+                f", then on another machine `{(folder / 'resume-command.txt').read_text(encoding='utf-8').split('  (')[0]}`"
+                if (folder / "resume-command.txt").is_file()
+                else ""
+            ),
             "",
             "| candidate | ready s (JIT cache) | "
             + " | ".join(f"c={c} out tok/s (× bf16)" for c in levels)
-            + " | TPOT p50 ms at 1 |",
-            "| --- | ---: | " + " | ".join("---:" for _ in levels) + " | ---: |",
+            + f" | × plain FP8 checkpoint at {max(levels)} | TPOT p50 ms at 1 |",
+            "| --- | ---: | " + " | ".join("---:" for _ in levels) + " | ---: | ---: |",
         ]
         for m in r.measured.values():
             if m.error and not m.levels:
-                lines.append(f"| `{m.name}` | — | " + " | ".join("—" for _ in levels) + f" | {m.error} |")
+                lines.append(f"| `{m.name}` | — | " + " | ".join("—" for _ in levels) + f" | — | {m.error} |")
                 continue
             cells = []
             for c in levels:
@@ -860,16 +865,21 @@ def tune_runs() -> str:
             first = m.level(min(levels))
             tpot = f"{first.tpot_ms['p50']:.2f}" if first and first.tpot_ms.get("p50") else "—"
             ready = f"{m.seconds_to_ready:.0f} ({m.jit_cache})" if m.seconds_to_ready is not None else "—"
+            fp8 = r.ratio(m.name, max(levels), "plain-fp8-checkpoint") if m.name != "plain-fp8-checkpoint" else None
+            versus = f"{fp8:.2f}×" if fp8 else "—"
             lines.append(
-                f"| `{m.name}`{'' if m.complete else ' (cut)'} | {ready} | " + " | ".join(cells) + f" | {tpot} |"
+                f"| `{m.name}`{'' if m.complete else ' (cut)'} | {ready} | "
+                + " | ".join(cells)
+                + f" | {versus} | {tpot} |"
             )
         lines.append("")
         for name, why in r.left_out.items():
             lines.append(f"- not measured: `{name}` ({why})")
         presets = [m.name for m in r.measured.values() if m.kind == "preset"]
         lines += [f"- {line}" for line in verdict_lines(r, presets)]
-        for load in ("interactive", "throughput"):
-            auto = folder / f"auto-{load}.json"
+        for load in ("interactive", "throughput"):  # after the last call that measured
+            auto = folder / f"resume-auto-{load}.json"
+            auto = auto if auto.is_file() else folder / f"auto-{load}.json"
             if auto.is_file() and auto.stat().st_size:
                 picked = json.loads(auto.read_text(encoding="utf-8"))
                 lines.append(f"- then `qwen-serve --dry-run --preset auto --load {load}` took `{picked['preset']}`")

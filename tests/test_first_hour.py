@@ -105,3 +105,11 @@ def test_qwen_bench_plot_of_a_file_not_its_format_is_one_line(tmp_path, text):
     line = one_line(run("qwen-bench", "plot", str(path), "-o", str(tmp_path / "p.png")))
     assert "is not a results file qwen-bench plot reads" in line and "qwen-bench run --out" in line
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.skipif(os.path.exists("/dev/nvidiactl"), reason="the no-GPU fix is for a machine without a GPU")
+def test_the_no_gpu_fix_of_k8s_with_preset_auto_is_a_command_k8s_takes():
+    line = one_line(run("qwen-serve", "k8s", "--preset", "auto"))
+    suggested = line.split("plan for a GPU you name here: ", 1)[1].split(" (", 1)[0]
+    assert "--dry-run" not in suggested  # k8s has no --dry-run
+    assert run(*shlex.split(suggested)).returncode == 0

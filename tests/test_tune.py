@@ -193,6 +193,12 @@ def test_a_budget_that_cuts_candidates_names_each_one_left_out(skeleton, cache, 
     data = json.loads(result_file(cache).read_text())
     assert set(data["measured"]) == {"plain-bf16", "quick"}
     assert set(data["left_out"]) == {"slow", "plain-fp8-checkpoint"}
+    # a later run of fewer presets keeps naming what no run has measured
+    again = qwen_serve(
+        *tune_args(skeleton, free_port(), "--config", str(config), "--presets", "quick", "--budget", "2"), env=env
+    )
+    assert again.returncode == 0, again.stderr
+    assert set(json.loads(result_file(cache).read_text())["left_out"]) == {"slow", "plain-fp8-checkpoint"}
 
 
 def test_ctrl_c_mid_run_stops_cleanly_keeps_what_was_measured_and_the_next_run_goes_on(skeleton, cache):

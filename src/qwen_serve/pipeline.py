@@ -74,6 +74,7 @@ class LaunchRequest:
     sglang_version: str | None = None
     environ: dict[str, str] | None = None
     load: str | int | None = None  # --preset auto: the load to pick for (tune.parse_load), from a tune result
+    plan_here: str | None = None  # the command that plans for a named GPU, as the command at hand spells it
 
 
 def prepare(request: LaunchRequest) -> Prepared:
@@ -86,7 +87,8 @@ def prepare(request: LaunchRequest) -> Prepared:
     target = target_for(request.sglang_version)
     auto = preset == "auto" and "auto" not in config.presets
     # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
-    hw = hardware_for(gpu_spec, required="--preset auto" if auto else None) if auto or gpu_spec or not force else None
+    needs = "--preset auto" if auto else None
+    hw = hardware_for(gpu_spec, needs, request.plan_here) if auto or gpu_spec or not force else None
     on = PlanTarget(hw, target.release.plan_margin) if hw is not None else None
     auto_line = None
     if request.load is not None and not auto:
@@ -210,11 +212,7 @@ def hardware_for(gpu_spec: str | None, required: str | None = None, plan_here: s
             f"{required} needs the GPU: none is visible here (no NVIDIA driver or device)",
             # a fix that launches would start SGLang on no GPU: only the plan can run here
             fix="run it on the GPU machine, or plan for a GPU you name here: "
-            + (
-                plan_here
-                or "add --gpu 'RTX 4090' (with --dry-run: the command for that GPU; `qwen-serve plan --gpu "
-                "'RTX 4090'`: every preset on it)"
-            ),
+            + (plan_here or f"{required} --gpu 'RTX 4090' --dry-run (or `qwen-serve plan --gpu NAME`)"),
         )
     return hw
 

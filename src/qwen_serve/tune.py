@@ -275,7 +275,9 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
             say(f"{path} holds a run at another load ({_load_words(earlier.load)}): measuring again")
         earlier = None
     kept = {n: m for n, m in (earlier.measured if earlier else {}).items() if m.complete}
-    result = TuneResult(machine, load, dict(kept), dict(left_by_plan), _now())
+    # what an earlier run left out and no run has measured since stays named
+    left = {n: why for n, why in (earlier.left_out if earlier else {}).items() if n not in kept}
+    result = TuneResult(machine, load, dict(kept), {**left, **left_by_plan}, _now())
     save_result(result, path)  # before anything starts: a path that cannot be written is one line, not a lost run
     layouts = layouts_dir(work, request.skeleton)
     sweep = with_prompts(
@@ -291,8 +293,9 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
         say(f"{name}: measured on {kept[name].when[:10]}, kept (--fresh measures it again)")
     expected = sum(c.start_estimate_s + MEASURE_FIRST_GUESS_S for c in todo)
     say(
-        f"tuning on {machine.gpu} (tp {machine.tp_size}, SGLang {machine.sglang}): {len(todo)} candidates, up to "
-        f"{expected / 60:.0f} min by their first starts on the committed GPU; budget {request.budget_s / 60:.0f} min; "
+        f"tuning on {machine.gpu} (tp {machine.tp_size}, SGLang {machine.sglang}): {len(todo)} candidate"
+        f"{'s' if len(todo) != 1 else ''}, up to {expected / 60:.0f} min by their first starts on the committed GPU; "
+        f"budget {request.budget_s / 60:g} min; "
         f"result: {path}"
     )
     measure_s, seen = MEASURE_FIRST_GUESS_S, False
@@ -304,6 +307,7 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
             result.left_out[cand.name] = why
             say(f"[{i}/{len(todo)}] {cand.name}: left out ({why})")
             continue
+        result.left_out.pop(cand.name, None)
         say(
             f"[{i}/{len(todo)}] {cand.name}: starting ({cand.description}); a first start takes up to "
             f"{cand.start_estimate_s:.0f} s, kernels compile once"

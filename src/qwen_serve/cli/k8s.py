@@ -51,7 +51,9 @@ def k8s_command(
     if not replicas.isdigit() or int(replicas) < 1:
         raise QwenServeError(f"--replicas '{replicas}' is not a count of workers", allowed="an integer >= 1")
     deployment = Deployment(name, namespace, int(replicas), image, router_image, router_policy)
-    prepared = prepare(launch_request(click.get_current_context().params, cli_values))
+    # k8s prints manifests: the GPU to plan for is named with --gpu (it has no --dry-run)
+    plan_here = "qwen-serve k8s --preset auto --gpu 'RTX 4090' (or `qwen-serve plan --gpu NAME`)"
+    prepared = prepare(launch_request(click.get_current_context().params, cli_values, plan_here=plan_here))
     if prepared.fit and not prepared.fit.plan.fits:
         raise QwenServeError(prepared.fit.line, fix=prepared.fit.fix)
     launch, command = manifest_command(prepared)
