@@ -113,3 +113,17 @@ def test_the_no_gpu_fix_of_k8s_with_preset_auto_is_a_command_k8s_takes():
     suggested = line.split("plan for a GPU you name here: ", 1)[1].split(" (", 1)[0]
     assert "--dry-run" not in suggested  # k8s has no --dry-run
     assert run(*shlex.split(suggested)).returncode == 0
+
+
+def test_a_dry_run_of_a_preset_that_does_not_fit_shows_it_and_exits_as_the_launch_would(qwen_serve):
+    result = qwen_serve("--dry-run", "--preset", "high_performance", "--gpu", "RTX 4090")
+    assert result.exit_code == 2 and "does not fit" in result.stderr and "(or --force)" in result.stderr
+    assert "sglang.launch_server" in result.stdout  # still shown: what it would have run
+    assert qwen_serve("--dry-run", "--preset", "high_performance", "--gpu", "RTX 4090", "--force").exit_code == 0
+
+
+def test_qwen_test_help_lists_the_checks_only_takes():
+    from qwen_serve.client import CHECKS
+
+    out = run("qwen-test", "--help").stdout
+    assert "Checks (for --only/--skip):" in out and all(name in out for name in CHECKS)

@@ -260,6 +260,16 @@ def test_crash_before_ready_shows_the_tail_and_a_diagnosis(serve):
     assert not s.ready_file.exists()
 
 
+def test_a_crash_shown_live_is_not_shown_again(serve):
+    """Without --quiet SGLang's lines were on the terminal as they came: the crash is said once, with the log's path
+    once in the closing line, not the tail a second time."""
+    s = serve(mode="crash_oom")
+    assert s.finish() == 1
+    both = s.out() + s.err()
+    assert both.count("CUDA out of memory. Tried to allocate") == 1
+    assert "before it was ready: the GPU ran out of memory" in s.err() and "last " not in s.err()
+
+
 def test_crash_on_a_taken_port_is_diagnosed(serve):
     s = serve("--quiet", mode="crash_port")
     assert s.finish() == 1

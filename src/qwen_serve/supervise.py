@@ -620,14 +620,15 @@ class Supervisor(Engine):
                 f"port {self.facts.port} is taken by another server, {who}, which answered while SGLang was still "
                 f"loading (qwen-serve did not take it for SGLang): stop it, or pass another --port"
             )
-        err = self.display.err
-        err.print(
-            f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",
-            markup=False,
-            highlight=False,
-        )
-        for line in self.watcher.tail:
-            err.print(line.rsplit("\r", 1)[-1], markup=False, highlight=False)
+        if self.display.quiet:  # SGLang's lines were not shown as they came: its last ones now, once
+            err = self.display.err
+            err.print(
+                f"--- last {len(self.watcher.tail)} lines of SGLang's log ({self.options.log_file}) ---",
+                markup=False,
+                highlight=False,
+            )
+            for line in self.watcher.tail:
+                err.print(line.rsplit("\r", 1)[-1], markup=False, highlight=False)
         self.display.note(f"SGLang exited with code {exit_code} before it was ready: {why}", err=True)
         return Outcome(exit_code or 1, False, None, why, facts)
 

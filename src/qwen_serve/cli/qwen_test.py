@@ -11,7 +11,17 @@ from ..errors import QwenServeError
 from .common import CONTEXT, PORT_RANGE, BearerToken, Command, Finite, server_url
 
 
-@click.command("qwen-test", cls=Command, context_settings=CONTEXT)
+class ListsChecks(Command):
+    """qwen-test's --help ends with the checks --only and --skip take (read from the client when help is shown)."""
+
+    def format_epilog(self, ctx, formatter) -> None:
+        from ..client import CHECKS
+
+        formatter.write_paragraph()
+        formatter.write_text("Checks (for --only/--skip): " + ", ".join(CHECKS) + ".")
+
+
+@click.command("qwen-test", cls=ListsChecks, context_settings=CONTEXT)
 @click.version_option(package_name="qwen-serve", prog_name="qwen-test")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Server host.")
 @click.option("--port", default=30000, show_default=True, type=PORT_RANGE, help="Server port.")

@@ -158,6 +158,9 @@ def serve(
     if check:
         _check(prepared.command)
     if dry_run or check:
+        fit = prepared.fit
+        if fit is not None and not fit.plan.fits and not force:  # shown, and answered as the launch would be
+            raise QwenServeError(fit.line, fix=fit.fix)
         return
     notes = clear_to_launch(prepared, sglang_version, force)
     for note in notes:
@@ -319,7 +322,6 @@ def _launch(
             err=True,
         )
     click.echo(f"qwen-serve: launching {command.shell()}", err=True)
-    click.echo(f"qwen-serve: SGLang's log: {options.log_file}", err=True)
     return Supervisor(command.argv, facts, options).run().exit_code
 
 
