@@ -127,3 +127,45 @@ def test_qwen_test_help_lists_the_checks_only_takes():
 
     out = run("qwen-test", "--help").stdout
     assert "Checks (for --only/--skip):" in out and all(name in out for name in CHECKS)
+
+
+@pytest.fixture
+def html_server():
+    """A web server that is no OpenAI-compatible one: /health answers, everything else is an HTML error page."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = b"<!DOCTYPE html>\n<html><head><title>404</title></head>\n<body>\n<h1>Not Found</h1>\n" + b"<p>x</p>\n" * 40
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            code, body = (200, b"ok") if self.path == "/health" else (404, page)
+            self.send_response(code)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_qwen_test_against_a_server_that_is_not_openai_compatible_says_so_in_one_line_per_check(html_server):
+    import json
+
+    result = run("qwen-test", "--base-url", html_server, "--json", "--timeout", "5")
+    assert result.returncode == 1, result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    for check in checks:
+        assert "\n" not in check["detail"] and "<" not in check["detail"], check
+    by_name = {c["name"]: c for c in checks}
+    assert by_name["models"]["status"] == "fail" and "an HTML page" in by_name["models"]["detail"]
+    # no model id to ask for: the checks that send one say so once each, instead of failing for it
+    assert by_name["chat"]["status"] == "skip" and "pass --model NAME" in by_name["chat"]["detail"]

@@ -7,6 +7,7 @@ endpoints through httpx. Each check returns one row: name, pass/fail/skip, secon
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -380,6 +381,22 @@ def check_auth(ctx: Context) -> str:
     return ", ".join(f"{w} -> HTTP {c}" for w, c in codes.items())
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """A check's detail as one printable line: whatever a server sent (an HTML error page, control characters,
+    line breaks) is shown for what it is, never as pages of markup or terminal escapes."""
+    if re.search(r"<(!doctype|html|body|head)\b", text, re.IGNORECASE):
+        head = re.split(r"<", text, maxsplit=1)[0].strip(" :")
+        text = (
+            head + ": " if head else ""
+        ) + f"an HTML page ({len(text):,} characters), not an OpenAI-compatible answer"
+    text = re.sub(r"\s+", " ", text)
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return text[:limit]
+
+
+# the checks that send no model id: run even when the server names none
+MODEL_FREE = ("health", "models", "model_info", "server_info")
+
 CHECKS: dict[str, Callable[[Context], str]] = {
     "health": check_health,
     "models": check_models,
@@ -484,17 +501,24 @@ def run_checks(
         http.get("/health", headers=ctx.headers())
     except httpx.HTTPError as exc:
         raise Unreachable(f"{options.base_url}: {type(exc).__name__}: {exc}") from None
+    no_model = None  # why no model id is known: the checks that send one are skipped, not failed for it
     if not options.model:  # pick the served model even when the `models` row is not selected
         try:
             ids = [m.id for m in client.models.list().data]
-            ctx.model = ids[0] if ids and isinstance(ids[0], str) else ctx.model
-        except Exception:  # noqa: BLE001 - the `models` check reports this properly
-            pass
+            if ids and isinstance(ids[0], str):
+                ctx.model = ids[0]
+            else:
+                no_model = "/v1/models lists no model"
+        except Exception as exc:  # noqa: BLE001 - the `models` check reports this properly
+            cause = exc.__cause__ if isinstance(exc.__cause__, httpx.HTTPError) else exc
+            no_model = f"/v1/models failed ({type(cause).__name__})"
     results = []
     try:
         for name in selected:
             start = time.perf_counter()
             try:
+                if no_model and name not in MODEL_FREE:
+                    raise Skip(f"no model id to ask for: {no_model}; pass --model NAME")
                 status, detail = PASS, CHECKS[name](ctx)
             except Skip as exc:
                 status, detail = SKIP, str(exc)
@@ -503,7 +527,7 @@ def run_checks(
             except Exception as exc:  # noqa: BLE001 - any client error is this check's failure
                 cause = exc.__cause__ if isinstance(exc.__cause__, httpx.HTTPError) else exc  # openai wraps httpx's
                 status, detail = FAIL, f"{type(cause).__name__}: {cause}"[:300]
-            result = CheckResult(name, status, round(time.perf_counter() - start, 3), detail)
+            result = CheckResult(name, status, round(time.perf_counter() - start, 3), one_line(detail))
             results.append(result)
             on_result(result)
     finally:
