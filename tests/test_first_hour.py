@@ -169,3 +169,15 @@ def test_qwen_test_against_a_server_that_is_not_openai_compatible_says_so_in_one
     assert by_name["models"]["status"] == "fail" and "an HTML page" in by_name["models"]["detail"]
     # no model id to ask for: the checks that send one say so once each, instead of failing for it
     assert by_name["chat"]["status"] == "skip" and "pass --model NAME" in by_name["chat"]["detail"]
+
+
+@pytest.mark.skipif(os.path.exists("/dev/nvidiactl"), reason="the unit is written on a machine without a GPU")
+def test_a_systemd_unit_of_preset_auto_is_written_without_a_gpu_and_picks_on_the_host(tmp_path):
+    key = tmp_path / "api-key"
+    key.write_text("sk-test\n")
+    key.chmod(0o600)
+    result = run("qwen-serve", "systemd", "--key-file", str(key), "--preset", "auto", "--host", "0.0.0.0")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line and not line.startswith("#"))
+    assert "--preset auto" in lines["ExecStart"] and "--gpu" not in lines["ExecStart"]
+    assert "picked for the host's GPU at each start" in lines["Description"]

@@ -49,11 +49,23 @@ def systemd_command(key_file, user, working_directory, serve_args):
         )
     # what a launch would refuse is refused now, not at the service's first start; force: the GPU is the service
     # host's, not necessarily this machine's
-    prepared = prepare(launch_request(params, typed_settings(ctx, params), force=True))
-    preset = prepared.launch.preset.name if prepared.launch.preset else "settings"
+    typed = typed_settings(ctx, params)
+    if params.get("preset") == "auto" and not params.get("gpu_spec"):
+        # the host's GPU picks at each start (ExecStart keeps --preset auto): every preset auto may take is checked
+        from ..config import load_config
+
+        config = load_config(params.get("config_path"))
+        for name in dict.fromkeys(n for order in config.auto_order.values() for n in order):
+            prepare(launch_request(params, typed, force=True, preset=name))
+        what = "Qwen3-14B on SGLang (preset auto: picked for the host's GPU at each start)"
+    else:
+        prepared = prepare(launch_request(params, typed, force=True))
+        preset = prepared.launch.preset.name if prepared.launch.preset else "settings"
+        picked = f"preset auto: {preset} on {params['gpu_spec']}" if params.get("preset") == "auto" else preset
+        what = f"{prepared.launch['model_path']} on SGLang ({picked})"
     unit = Unit(
         serve_args=tuple(args),
-        description=f"qwen-serve: {prepared.launch['model_path']} on SGLang ({preset})",
+        description=f"qwen-serve: {what}",
         stop_timeout=params["stop_timeout"],
         key_file=os.path.abspath(key_file) if key_file else None,
         user=user,
