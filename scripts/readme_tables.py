@@ -894,7 +894,29 @@ def tune_runs() -> str:
     return "\n\n".join(out)
 
 
+def install_sizes() -> str:
+    """What each way of installing downloads and takes (scripts/install_size.sh, an empty uv cache each)."""
+    path = sorted((RESULTS / "install").glob("*.json"))[-1]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    full, light = data["full"], data["clients"]
+    gb = 1e9
+    return (
+        f"| way | what it installs | downloaded | installed | time here |\n| --- | --- | ---: | ---: | ---: |\n"
+        f"| `{full['command']}` (the first `uv run` does it) | SGLang {_LOCKED_SGLANG}, CUDA torch, the test tools "
+        f"| {full['downloaded_cache_bytes'] / gb:.1f} GB | {full['installed_bytes'] / gb:.1f} GB | {full['seconds']:.0f} s |\n"
+        f"| `uv venv && uv pip install '.[bench]'` | qwen-test and qwen-bench only (a server elsewhere) "
+        f"| {light['downloaded_cache_bytes'] / gb:.2f} GB | {light['installed_bytes'] / gb:.2f} GB | {light['seconds']:.0f} s |\n\n"
+        f"Measured on {data['date'][:10]} ({data['machine']}, qwen-serve {data['commit']}, `{path.relative_to(ROOT)}`) from "
+        "an empty uv cache each, next to a fast package mirror: the time on your link is the download's size over its "
+        "speed."
+    )
+
+
+_LOCKED_SGLANG = "0.5.17"
+
+
 SECTIONS = {
+    "install-sizes": install_sizes,
     "tune-runs": tune_runs,
     "presets-h200-simple": presets_h200_simple,
     "presets-h200-fa3": presets_h200_fa3,
