@@ -252,7 +252,7 @@ MIN_ROUNDS = 10  # a level's default: `concurrency` requests sent together, this
 @dataclass(frozen=True)
 class Sweep:
     concurrencies: list[int]
-    requests_per_level: int | None  # None: max(16, rounds x concurrency)
+    requests_per_level: int | None  # None: max(min_requests, rounds x concurrency)
     warmup: int
     input_len: int | None  # None with `prompts`
     output_len: int
@@ -262,9 +262,10 @@ class Sweep:
         None  # all it sends, in order: each level's warm-up, then its requests (with_prompts)
     )
     rounds: int = MIN_ROUNDS
+    min_requests: int = 16  # a level's floor: one request at a time still sends this many
 
     def requests(self, concurrency: int) -> int:
-        return self.requests_per_level or max(16, self.rounds * concurrency)
+        return self.requests_per_level or max(self.min_requests, self.rounds * concurrency)
 
     def needed(self) -> int:
         return sum(self.warmup + self.requests(c) for c in self.concurrencies)

@@ -54,6 +54,9 @@ DEFAULT_LEVELS = (1, 8, 64)
 DEFAULT_INPUT_LEN = 1024
 DEFAULT_OUTPUT_LEN = 256
 DEFAULT_ROUNDS = 3  # each level: `concurrency` requests sent together, this many times over
+# one request at a time decodes at a steady pace: 4 tell its rate (qwen-bench's floor of 16 took 48 s of a plain bf16
+# candidate's 2 minutes on the H100, bench/results/h100/tune/2026-12-07)
+MIN_REQUESTS = 4
 DEFAULT_BUDGET_S = 30 * 60
 DEFAULT_PORT = 30100
 UNKNOWN_START_S = 300.0  # a candidate with no start-up figure of its own: what it is assumed to take
@@ -265,6 +268,7 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
         request.output_len,
         request.rounds,
         request.prompts_path,
+        MIN_REQUESTS,
     )
     check_writable(path)  # before anything is read or started: a file of the user's there is one line
     earlier, why_not = read_result(machine, request.results_dir)
@@ -282,7 +286,14 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
     layouts = layouts_dir(work, request.skeleton)
     sweep = with_prompts(
         Sweep(
-            list(request.concurrencies), None, 4, request.input_len, request.output_len, 300.0, rounds=request.rounds
+            list(request.concurrencies),
+            None,
+            4,
+            request.input_len,
+            request.output_len,
+            300.0,
+            rounds=request.rounds,
+            min_requests=MIN_REQUESTS,
         ),
         request.prompts_path,
         str(layouts[BF16_LAYOUT]),

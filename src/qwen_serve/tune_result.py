@@ -105,6 +105,7 @@ class Load:
     output_len: int
     rounds: int
     prompts: str | None  # the --prompts file's path, or None for random prompts of input_len tokens
+    min_requests: int = 16  # each level sends max(min_requests, rounds x concurrency) requests
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def result_from_json(data: Any) -> TuneResult:
         _int(ld.get("output_len"), "load.output_len", 1),
         _int(ld.get("rounds"), "load.rounds", 1),
         _opt_str(ld.get("prompts"), "load.prompts"),
+        _int(ld.get("min_requests", 16), "load.min_requests", 1),  # 16 in files written before it was recorded
     )
     measured = {_str(k, "measured"): _measured(k, v) for k, v in _dict(data.get("measured"), "measured").items()}
     left = _dict(data.get("left_out", {}), "left_out")
