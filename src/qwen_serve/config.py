@@ -23,7 +23,6 @@ from .settings import (
 BUNDLED_CONFIG = "server_config.yaml"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_NODES = 20_000  # YAML nodes once aliases are expanded (the bundled file has a few hundred)
-BUNDLED_EXAMPLES = "config_examples.yaml"
 _TOP_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, PRESETS_KEY, AUTO_ORDER_KEY, INHERIT_KEY)
 _PRESET_KEYS = (*FIELDS_BY_NAME, SGLANG_ARGS_KEY, DESCRIPTION_KEY, MEASURED_KEY)
 

@@ -83,10 +83,6 @@ def jit_env(launch: LaunchSettings, folder: str) -> tuple[EnvVar, ...]:
         )
     return tuple(env)
 
-    @property
-    def shown(self) -> str:
-        return MASK if self.secret else self.value
-
 
 @dataclass(frozen=True)
 class SGLangCommand:
@@ -203,8 +199,6 @@ def build_command(
                 fix="choose one of those (or drop the preset's torchao_config)",
             )
         emit(spec.sglang_flag, value, setting.origin)
-        if spec.secret:
-            secrets.add(_text(value))
 
     env = humming_env(launch, notes) + tuple(secret_env) + jit_env(launch, jit_folder or jit_cache_dir())
     if secret_env:

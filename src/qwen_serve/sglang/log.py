@@ -27,7 +27,6 @@ PHASES: tuple[tuple[re.Pattern, str, str], ...] = tuple(
         (r"The server is fired up and ready to roll", "warmed_up", "warm-up request done"),
     )
 )
-PHASE_ORDER = [phase for _, phase, _ in PHASES]
 PHASE_LABELS = {phase: label for _, phase, label in PHASES}  # the short words, whatever a launch's own label is
 
 # progress within a phase: tqdm bars SGLang prints (weights shards, CUDA graph batches), percent and count
