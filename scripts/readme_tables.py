@@ -448,7 +448,7 @@ def _preset_line(launch: str, call: str, levels: dict[int, dict]) -> str:
 
 _PRESET_HEADER = (
     "| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | TPOT p50 ms | "
-    "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | c=128 out tok/s | ready s | call |\n"
+    "HBM bound | c=8 out tok/s | c=64 out tok/s (× bf16) | TPOT p50 ms at 64 | c=128 out tok/s | ready s | run |\n"
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 )
 
@@ -472,7 +472,7 @@ def _call_name(call: str) -> str:
 def _calls(calls) -> str:
     """Device calls by their letters: "call e", "calls d, e"."""
     letters = sorted({_call_name(c) for c in calls})
-    return ("calls " if len(letters) > 1 else "call ") + ", ".join(letters)
+    return ("runs " if len(letters) > 1 else "run ") + ", ".join(letters)
 
 
 def _calls_at(data: dict, concurrency: int) -> set[str]:
@@ -514,7 +514,7 @@ def _table(prefix: str, *, others: bool = False) -> str:
         f"{data['bench']['output_len']} out, {' / '.join(str(requests[str(n)]) for n in levels)} requests at "
         f"concurrency {' / '.join(map(str, levels))}"
         + (f" ({'; '.join(missing)})" if missing else "")
-        + f". Ratios are to the `sglang-bf16` row of the same call (`{rel}/summary.json`).",
+        + f". Ratios are to the `sglang-bf16` row of the same run (`{rel}/summary.json`).",
     ]
     return "\n".join(lines + _not_measured(data, by_launch, prefix))
 
@@ -538,7 +538,7 @@ def baseline_h200() -> str:
         tok = [levels[level]["output_tok_s"] for levels in runs.values()]
         parts.append(f"{min(tok):,.1f}-{max(tok):,.1f} tok/s at concurrency {level} ({max(tok) / min(tok) - 1:.1%})")
     return (
-        f"The plain-SGLang bf16 baseline of {_calls(runs)} ({len(runs)} device calls) spans "
+        f"The plain-SGLang bf16 baseline of {_calls(runs)} ({len(runs)} runs) spans "
         + " and ".join(parts)
         + ": ratios within about ±0.02 of each other are the same figure."
     )
@@ -582,7 +582,7 @@ def presets_h200_fa3() -> str:
             by_launch.setdefault((row["launch"], row["call"]), {})[row["concurrency"]] = row
     lines = [
         "| launch | what it ran | weights GiB | KV tokens | c=1 out tok/s (× bf16) | c=64 out tok/s (× bf16) | "
-        "TPOT p50 ms at 64 | decode step at 64 × bf16 | attention | ready s | call |",
+        "TPOT p50 ms at 64 | decode step at 64 × bf16 | attention | ready s | run |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     cold = []
@@ -619,9 +619,9 @@ def presets_h200_fa3() -> str:
         f"{_calls_flags(data, picked)}, the attention backend SGLang picked itself (the cold rows of "
         f"{_calls(named)} named triton: FA3 had not arrived); `{data['bench']['tool']}`, {data['bench']['input_len']} in / "
         f"{data['bench']['output_len']} out, {requests['1']} / {requests['64']} requests at concurrency 1 / 64. "
-        f"Ratios are to the `sglang-bf16` row of the same call; `ready s` is that call's start, JIT caches as the "
-        f"call found them (`{rel}/summary.json`, over the raw files of both dated folders; each folder's README says "
-        f"what each call had compiled before).",
+        f"Ratios are to the `sglang-bf16` row of the same run; `ready s` is that run's start, JIT caches as the "
+        f"run found them (`{rel}/summary.json`, over the raw files of both dated folders; each folder's README says "
+        f"what each run had compiled before; run N is the folder's call-N.tar.gz).",
     ]
     if cold:
         lines += ["", "Cold starts (empty JIT caches): " + "; ".join(cold) + "."]
@@ -798,7 +798,7 @@ def presets_h200_simple() -> str:
             f"{_ready(first).split(' (')[0]} | {kept} |"
         )
     dagger = (
-        " (†: the start of its speed run, on caches that call's earlier starts had filled)"
+        " (†: the start of its speed run, on caches that run's earlier starts had filled)"
         if any(line.endswith("s† |") for line in lines)
         else ""
     )
