@@ -181,3 +181,10 @@ def test_a_systemd_unit_of_preset_auto_is_written_without_a_gpu_and_picks_on_the
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line and not line.startswith("#"))
     assert "--preset auto" in lines["ExecStart"] and "--gpu" not in lines["ExecStart"]
     assert "picked for the host's GPU at each start" in lines["Description"]
+
+
+def test_check_prints_its_verdict_alone():
+    """--check imports SGLang, which warns about the platform on a CPU machine: the user reads one line."""
+    result = run("qwen-serve", "--check", "--preset", "balanced", "--gpu", "H200", timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("check: sglang ") and "Warning" not in result.stderr, result.stderr

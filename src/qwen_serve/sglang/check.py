@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,7 +33,11 @@ class ParserCheck:
 
 @lru_cache(maxsize=1)
 def sglang_parser() -> argparse.ArgumentParser:
-    from sglang.srt.server_args import ServerArgs  # heavy: torch, transformers
+    # SGLang's import warns about the platform on a CPU machine (Triton "roll back to CPU"): the check's own verdict
+    # is the one line a user reads
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from sglang.srt.server_args import ServerArgs  # heavy: torch, transformers
 
     parser = argparse.ArgumentParser(prog="sglang.launch_server", exit_on_error=False)
     ServerArgs.add_cli_args(parser)
