@@ -199,7 +199,7 @@ def test_help_lists_every_command_and_the_defaults(qwen_serve):
     out = qwen_serve("--help").stdout
     commands = out.split("Commands:")[1].split("qwen-serve serve (the default command)")[0]
     names = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and line[2] != " "]
-    assert names == ["serve", "plan", "tune", "skeleton", "k8s", "systemd"]
+    assert names == ["serve", "plan", "tune", "skeleton", "k8s", "systemd", "demo"]
     assert "(default) Launch SGLang" in commands
     for shown in ("[default: 30000]", "[default: Qwen/Qwen3-14B]", "[default: qwen3]", "[default: off]"):
         assert shown in out, shown  # the bundled server_config.yaml's top level, which a preset overrides

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -188,3 +189,27 @@ def test_check_prints_its_verdict_alone():
     result = run("qwen-serve", "--check", "--preset", "balanced", "--gpu", "H200", timeout=180)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("check: sglang ") and "Warning" not in result.stderr, result.stderr
+
+
+def test_the_demo_serves_on_the_cpu_for_qwen_test_and_qwen_bench_and_stops_on_ctrl_c(tmp_path):
+    """`qwen-serve demo` (docs/offline.md): a tiny Qwen3 on the CPU that qwen-test and qwen-bench run against, as
+    the lines it prints say; one Ctrl-C stops it and nothing is left listening."""
+    port = free_port()
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        command("qwen-serve", "demo", "--port", str(port)), env=env, stdout=subprocess.PIPE, text=True
+    )
+    lines = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not any("Ctrl-C stops it" in x for x in lines):
+        lines.append(proc.stdout.readline())
+        assert proc.poll() is None, "".join(lines)
+    said = {line.split()[1]: shlex.split(line)[1:] for line in lines if line.startswith("qwen-serve:   qwen-")}
+    test = run(*said["qwen-test"], "--only", "health,models,chat,stream")
+    assert test.returncode == 0, test.stdout + test.stderr
+    bench = run(*said["qwen-bench"], "--input-len", "16", "--output-len", "4", "--requests", "4", timeout=120)
+    assert bench.returncode == 0 and "req/s" in bench.stdout, bench.stderr
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0

@@ -5,6 +5,7 @@
     qwen-serve skeleton …  cli/skeleton.py  a Qwen3-14B model directory, offline
     qwen-serve k8s …       cli/k8s.py       Kubernetes manifests: workers behind SGLang's router
     qwen-serve tune …      cli/tune.py      measure the presets on this GPU at your load (dummy weights)
+    qwen-serve demo        cli/demo.py      a tiny Qwen3 on the CPU, to try qwen-test and qwen-bench without a GPU
     qwen-test …            cli/qwen_test.py check a running server, or compare two
     qwen-bench [run] …     cli/qwen_bench.py  load a server at several concurrency levels; `plot`
 
@@ -28,6 +29,7 @@ from .common import CONTEXT, LazyGroup
         "skeleton": ".skeleton:skeleton",
         "k8s": ".k8s:k8s_command",
         "systemd": ".systemd:systemd_command",
+        "demo": ".demo:demo_command",
     },
     context_settings=CONTEXT,
 )
