@@ -68,7 +68,7 @@ def tune_command(
     let --preset auto pick from what was measured here (--load interactive|throughput|N).
 
     \b
-    qwen-serve tune                       about 20-30 minutes on a fresh machine; no download
+    qwen-serve tune                       within --budget (30 min unless you say); no download
     qwen-serve tune --presets fp8_checkpoint,balanced --budget 10
     qwen-serve --preset auto --load interactive    serve what won at one request"""
     import sys
