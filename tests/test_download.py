@@ -132,7 +132,8 @@ def serve(hub: Hub, home: Path, model: str, *extra: str, env_extra=None) -> subp
         "XDG_CACHE_HOME": str(home / "xdg"),
         **(env_extra or {}),
     }
-    argv = [sys.executable, "-m", "qwen_serve", "--model-path", model, "--force", "--host", "127.0.0.1"]
+    # --quiet: SGLang's lines are not shown as they come, so its crash's tail is (on stderr): the proof it started
+    argv = [sys.executable, "-m", "qwen_serve", "--model-path", model, "--force", "--host", "127.0.0.1", "--quiet"]
     argv += ["--port", str(free_port()), "--ready-timeout", "60", *extra]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
 
