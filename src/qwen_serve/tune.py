@@ -256,8 +256,6 @@ def plan_candidates(request: TuneRequest) -> tuple[list[Candidate], dict[str, st
 def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) -> TuneResult:
     """Measure every candidate in turn within the budget; the result file is written after each one. Raises
     QwenServeError before anything starts for a request that cannot run."""
-    from .bench import Sweep, with_prompts
-
     t0 = time.monotonic()
     cands, left_by_plan, machine = plan_candidates(request)
     work = request.work_dir or cache_dir()
@@ -270,35 +268,10 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
         request.prompts_path,
         MIN_REQUESTS,
     )
-    check_writable(path)  # before anything is read or started: a file of the user's there is one line
-    earlier, why_not = read_result(machine, request.results_dir)
-    if why_not:
-        say(why_not)
-    if earlier is not None and (earlier.load != load or request.fresh):
-        if earlier.load != load:
-            say(f"{path} holds a run at another load ({_load_words(earlier.load)}): measuring again")
-        earlier = None
-    kept = {n: m for n, m in (earlier.measured if earlier else {}).items() if m.complete}
-    # what an earlier run left out and no run has measured since stays named
-    left = {n: why for n, why in (earlier.left_out if earlier else {}).items() if n not in kept}
-    result = TuneResult(machine, load, dict(kept), {**left, **left_by_plan}, _now())
-    save_result(result, path)  # before anything starts: a path that cannot be written is one line, not a lost run
+    result = _resume(request, machine, path, load, left_by_plan, say)
+    kept = dict(result.measured)
     layouts = layouts_dir(work, request.skeleton)
-    sweep = with_prompts(
-        Sweep(
-            list(request.concurrencies),
-            None,
-            4,
-            request.input_len,
-            request.output_len,
-            300.0,
-            rounds=request.rounds,
-            min_requests=MIN_REQUESTS,
-        ),
-        request.prompts_path,
-        str(layouts[BF16_LAYOUT]),
-        seed=0,
-    )
+    sweep = _sweep(request, layouts[BF16_LAYOUT])
     todo = [c for c in cands if c.name not in kept]
     for name in kept:
         say(f"{name}: measured on {kept[name].when[:10]}, kept (--fresh measures it again)")
@@ -345,6 +318,42 @@ def run(request: TuneRequest, say: Callable[[str], None] = print, display=None) 
     result = replace(result, updated=_now())
     save_result(result, path)  # the candidates the budget left out, named
     return result
+
+
+def _resume(request: TuneRequest, machine: Machine, path: Path, load: Load, left_by_plan: dict, say) -> TuneResult:
+    """The result this run starts from, written before anything starts (a path that cannot be written is one line,
+    not a lost run): an earlier run's complete rows at the same load (unless --fresh), and what it left out."""
+    check_writable(path)  # before anything is read or started: a file of the user's there is one line
+    earlier, why_not = read_result(machine, request.results_dir)
+    if why_not:
+        say(why_not)
+    if earlier is not None and (earlier.load != load or request.fresh):
+        if earlier.load != load:
+            say(f"{path} holds a run at another load ({_load_words(earlier.load)}): measuring again")
+        earlier = None
+    kept = {n: m for n, m in (earlier.measured if earlier else {}).items() if m.complete}
+    # what an earlier run left out and no run has measured since stays named
+    left = {n: why for n, why in (earlier.left_out if earlier else {}).items() if n not in kept}
+    result = TuneResult(machine, load, kept, {**left, **left_by_plan}, _now())
+    save_result(result, path)
+    return result
+
+
+def _sweep(request: TuneRequest, tokenizer: Path):
+    """The levels every candidate is loaded with, and every prompt they send (the same for each candidate)."""
+    from .bench import Sweep, with_prompts
+
+    levels = Sweep(
+        list(request.concurrencies),
+        None,
+        4,  # warm-up requests a level
+        request.input_len,
+        request.output_len,
+        300.0,  # a level's time limit
+        rounds=request.rounds,
+        min_requests=MIN_REQUESTS,
+    )
+    return with_prompts(levels, request.prompts_path, str(tokenizer), seed=0)
 
 
 def _wait_for_gpu_memory(limit_s: float = 60.0) -> None:

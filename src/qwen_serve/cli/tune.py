@@ -99,15 +99,7 @@ def tune_command(
 
         check_outputs([Output("--plot", plot_path, "image")])
     if dry_run:
-        cands, left, machine = tune.plan_candidates(request)
-        click.echo(f"on {machine.gpu} (tp {tp_size}, SGLang {machine.sglang}), in this order:")
-        total = 0.0
-        for c in cands:
-            total += c.start_estimate_s
-            click.echo(f"  {c.name:<22} {c.layout:<20} first start up to {c.start_estimate_s:4.0f} s  {c.description}")
-        for name, why in left.items():
-            click.echo(f"  {name:<22} left out: {why}")
-        click.echo(f"starts alone: about {total / 60:.0f} min, plus the measuring; --budget {budget:g} min")
+        _show_candidates(tune.plan_candidates(request), tp_size, budget)
         return
     try:
         result = tune.run(request, say=_say)
@@ -136,6 +128,21 @@ def tune_command(
         sys.exit(130)
     if not any(m.complete and m.kind == "preset" for m in result.measured.values()):
         raise QwenServeError("no preset was measured", fix="see the lines above; raise --budget", exit_code=1)
+
+
+def _show_candidates(planned, tp_size: int, budget: float) -> None:
+    """--dry-run: the candidates in the order they would start, each with its first-start figure."""
+    cands, left, machine = planned
+    click.echo(f"on {machine.gpu} (tp {tp_size}, SGLang {machine.sglang}), in this order:")
+    width = max(len(c.name) for c in cands) if cands else 0
+    for c in cands:
+        click.echo(
+            f"  {c.name:<{width}}  {c.layout:<20} first start up to {c.start_estimate_s:4.0f} s  {c.description}"
+        )
+    for name, why in left.items():
+        click.echo(f"  {name:<{width}}  left out: {why}")
+    total = sum(c.start_estimate_s for c in cands)
+    click.echo(f"starts alone: about {total / 60:.0f} min, plus the measuring; --budget {budget:g} min")
 
 
 def _say(line: str) -> None:
