@@ -175,7 +175,7 @@ def test_qwen_test_against_a_server_that_is_not_openai_compatible_says_so_in_one
 @pytest.mark.skipif(os.path.exists("/dev/nvidiactl"), reason="the unit is written on a machine without a GPU")
 def test_a_systemd_unit_of_preset_auto_is_written_without_a_gpu_and_picks_on_the_host(tmp_path):
     key = tmp_path / "api-key"
-    key.write_text("sk-test\n")
+    key.write_text("sk-test-0123456789abcdef\n")
     key.chmod(0o600)
     result = run("qwen-serve", "systemd", "--key-file", str(key), "--preset", "auto", "--host", "0.0.0.0")
     assert result.returncode == 0, result.stderr

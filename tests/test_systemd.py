@@ -112,3 +112,111 @@ def test_qwen_serve_tells_systemd_when_it_is_ready_and_when_it_drains(tmp_path):
             assert proc.wait(timeout=60) == 0
         finally:
             proc.kill()
+
+
+# --- #39: every value is checked and escaped by one function; any text either round-trips or is one line ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from qwen_serve.errors import QwenServeError  # noqa: E402
+from qwen_serve.systemd import Unit, render  # noqa: E402
+
+
+def systemd_words(line: str) -> list[str]:
+    """ExecStart= split as systemd splits it: words at spaces, "…" quoted with \\ escapes; then $$ and %% undone."""
+    words, i = [], 0
+    while i < len(line):
+        if line[i] == " ":
+            i += 1
+            continue
+        if line[i] == '"':
+            i, word = i + 1, ""
+            while line[i] != '"':
+                word, i = (word + line[i + 1], i + 2) if line[i] == "\\" else (word + line[i], i + 1)
+            i += 1
+        else:
+            end = line.find(" ", i) if " " in line[i:] else len(line)
+            word, i = line[i:end], end
+        words.append(word.replace("$$", "$").replace("%%", "%"))
+    return words
+
+
+def fields(unit_text: str) -> dict[str, str]:
+    return dict(x.split("=", 1) for x in unit_text.splitlines() if "=" in x and not x.startswith("#"))
+
+
+TEXT = st.text(max_size=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(args=st.lists(TEXT, max_size=4), user=st.none() | TEXT, workdir=st.none() | TEXT, description=TEXT)
+def test_any_text_in_any_field_is_refused_in_one_line_or_round_trips(args, user, workdir, description):
+    unit = Unit(
+        serve_args=("--preset", "balanced", *args),
+        description=description,
+        stop_timeout=30,
+        key_file="/etc/qwen-serve/api-key",
+        user=user,
+        working_directory=None if workdir is None else "/srv/" + workdir,
+        python="/usr/bin/python3",
+    )
+    try:
+        text = render(unit)
+    except QwenServeError as exc:
+        assert "\n" not in exc.line
+        return
+    lines = text.splitlines()
+    assert len(lines) == 23 + (user is not None) + (workdir is not None)  # no value added a line of its own
+    got = fields(text)
+    argv = systemd_words(got["ExecStart"])
+    assert argv == [
+        "/usr/bin/python3",
+        "-m",
+        "qwen_serve",
+        "--preset",
+        "balanced",
+        *args,
+        "--api-key-file",
+        "%d/api-key",
+    ]
+    assert got["Description"].replace("%%", "%") == description
+    if user is not None:
+        assert got["User"] == user and user  # an empty User= (root) is never written
+    if workdir is not None:
+        assert got["WorkingDirectory"].replace("%%", "%") == "/srv/" + workdir
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("args", "x\nExecStartPre=/bin/sh -c 'id'", "holds '\\\\n'"),
+        ("user", "", "an empty User= would run the service as root"),
+        ("user", "root\n[Service]", "holds '\\\\n'"),
+        ("workdir", "relative/dir", "is not an absolute path"),
+    ],
+)
+def test_injection_attempts_are_refused_in_one_line(field, value, words):
+    unit = Unit(
+        serve_args=("--preset", "balanced", *([value] if field == "args" else [])),
+        description="d",
+        stop_timeout=30,
+        user=value if field == "user" else None,
+        working_directory=value if field == "workdir" else None,
+    )
+    with pytest.raises(QwenServeError) as caught:
+        render(unit)
+    assert words in caught.value.line, caught.value.line
+
+
+def test_a_percent_in_a_value_is_written_as_text_not_a_specifier():
+    text = render(Unit(serve_args=("--served-model-name", "%h-model"), description="a %u b", stop_timeout=30))
+    assert '"%%h-model"' in fields(text)["ExecStart"] and fields(text)["Description"] == "a %%u b"
+
+
+def test_a_key_file_a_launch_would_refuse_is_refused_before_the_unit_is_written(qwen_serve, tmp_path):
+    short = tmp_path / "api-key"
+    short.write_text("sk-1\n")
+    result = qwen_serve("systemd", "--key-file", str(short), "--preset", "balanced")
+    assert result.exit_code == 2 and "--key-file" in result.stderr and "8 to 512" in result.stderr
+    assert "ExecStart" not in result.stdout

@@ -145,7 +145,7 @@ def serve(
     from ..pipeline import clear_to_launch, prepare
 
     if api_key_file:
-        cli_values["api_key"] = _read_key_file(api_key_file, cli_values.get("api_key"))
+        cli_values["api_key"] = read_key_file(api_key_file, cli_values.get("api_key"))
     request = launch_request(click.get_current_context().params, cli_values)
     prepared = prepare(request)
     _check_outputs(prepared, ready_file, log_file, config_path, api_key_file)
@@ -211,7 +211,7 @@ def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) ->
     )
 
 
-def _read_key_file(path: str, typed: str | None) -> str:
+def read_key_file(path: str, typed: str | None, flag: str = "--api-key-file") -> str:
 
     if typed:
         raise QwenServeError(
@@ -227,7 +227,7 @@ def _read_key_file(path: str, typed: str | None) -> str:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise QwenServeError(
-                    f"--api-key-file: '{path}' is not a regular file (a directory, device, pipe or socket)",
+                    f"{flag}: '{path}' is not a regular file (a directory, device, pipe or socket)",
                     fix="pass a text file whose first line is the key",
                 )
             data = os.read(fd, KEY_FILE_MAX_BYTES + 1)
@@ -235,25 +235,25 @@ def _read_key_file(path: str, typed: str | None) -> str:
             os.close(fd)
         if len(data) > KEY_FILE_MAX_BYTES:
             raise QwenServeError(
-                f"--api-key-file: '{path}' is {info.st_size:,} bytes",
+                f"{flag}: '{path}' is {info.st_size:,} bytes",
                 allowed=f"a key file of at most {KEY_FILE_MAX_BYTES:,} bytes",
                 fix="pass the file that holds only the key",
             )
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise QwenServeError(
-            f"--api-key-file: '{path}' cannot be read ({exc.__class__.__name__})",
+            f"{flag}: '{path}' cannot be read ({exc.__class__.__name__})",
             fix="pass a readable text file whose first line is the key",
         ) from None
     key = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not key:
-        raise QwenServeError(f"--api-key-file: '{path}' is empty", fix="write the key on its first line")
+        raise QwenServeError(f"{flag}: '{path}' is empty", fix="write the key on its first line")
     from ..settings import FIELDS_BY_NAME
 
-    FIELDS_BY_NAME["api_key"].coerce(key, where=f"from --api-key-file {path}", from_text=True)
+    FIELDS_BY_NAME["api_key"].coerce(key, where=f"from {flag} {path}", from_text=True)
     if info.st_mode & 0o077:  # ssh's rule for private keys
         click.echo(
-            f"qwen-serve: warning: --api-key-file '{path}' can be read by other users (mode "
+            f"qwen-serve: warning: {flag} '{path}' can be read by other users (mode "
             f"{stat.S_IMODE(info.st_mode):o}); chmod 600 {path}",
             err=True,
         )
