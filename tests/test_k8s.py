@@ -136,3 +136,48 @@ def test_pods_that_serve_metrics_carry_prometheus_scrape_annotations(qwen_serve)
     assert router["prometheus.io/scrape"] == "true" and router["prometheus.io/port"] == "29000"
     plain = manifests(qwen_serve, "--preset", "fp8", "--no-enable-metrics")
     assert "annotations" not in plain["StatefulSet/qwen3-14b-worker"]["spec"]["template"]["metadata"]
+
+
+# --- #39: Kubernetes expands $(VAR) in command and args; no value of ours may reach the Secret ------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def kubernetes_expand(word: str, env: dict[str, str]) -> str:
+    """Kubernetes' expansion of a container's command word: $$ -> $, $(VAR) -> its value where VAR is defined."""
+    out, i = "", 0
+    while i < len(word):
+        if word.startswith("$$", i):
+            out, i = out + "$", i + 2
+        elif word.startswith("$(", i) and ")" in word[i:]:
+            end = word.index(")", i)
+            name = word[i + 2 : end]
+            out, i = out + env.get(name, word[i : end + 1]), end + 1
+        else:
+            out, i = out + word[i], i + 1
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=24) | st.sampled_from(["$(QWEN_SERVE_API_KEY)", "$$(X)", "$", "$("]), max_size=6))
+def test_no_word_of_the_worker_command_expands_to_anything_but_itself(words):
+    from qwen_serve.k8s import KEY_ENV, worker_command
+
+    argv = ["/usr/bin/python3", "-m", "sglang.launch_server", "--model-path", "m", *words]
+    command = worker_command(argv, 30000, api_key=True)
+    expanded = [kubernetes_expand(w, {KEY_ENV: "SECRET"}) for w in command]
+    assert expanded[-2:] == ["--api-key", "SECRET"]
+    assert "SECRET" not in expanded[:-1]
+    assert expanded[:-2] == [
+        "python3",
+        "-m",
+        "sglang.launch_server",
+        "--model-path",
+        "m",
+        *words,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "30000",
+    ]

@@ -60,23 +60,30 @@ def default_image(sglang_version: str) -> str:
     return f"lmsysorg/sglang:v{sglang_version}"
 
 
+def literal(word: str) -> str:
+    """A word of a container's command as Kubernetes must pass it: it expands $(VAR) there (a value holding
+    "$(QWEN_SERVE_API_KEY)" would pull the Secret into SGLang's command line), and $$ is its escape."""
+    return word.replace("$", "$$")
+
+
 def worker_command(argv: list[str], port: int, api_key: bool) -> list[str]:
     """SGLang's argv as qwen-serve builds it, for a container: `python3` instead of this interpreter's
-    path, listening on every interface of the pod, the key from the Secret by Kubernetes' $(VAR) expansion."""
+    path, listening on every interface of the pod, the key from the Secret by Kubernetes' $(VAR) expansion (the one
+    reference written; every other word literal)."""
     args = ["python3", *argv[1:]]
     for flag, value in (("--host", "0.0.0.0"), ("--port", str(port))):
         if flag in args:
             args[args.index(flag) + 1] = value
         else:
             args += [flag, value]
-    return args + (["--api-key", f"$({KEY_ENV})"] if api_key else [])
+    return [literal(a) for a in args] + (["--api-key", f"$({KEY_ENV})"] if api_key else [])
 
 
 def router_command(d: Deployment, worker_port: int, port: int, api_key: bool, module: str) -> list[str]:
     """The release's router (`module`: sglang_router, or smg from SGLang 0.5.18 on) with Kubernetes service discovery
     of the worker pods (checked by its own parser in CI)."""
     labels = worker_labels(d)
-    return [
+    words = [
         "python3",
         "-m",
         f"{module}.launch_router",
@@ -97,8 +104,8 @@ def router_command(d: Deployment, worker_port: int, port: int, api_key: bool, mo
         "0.0.0.0",
         "--prometheus-port",
         str(METRICS_PORT),
-        *(["--api-key", f"$({KEY_ENV})"] if api_key else []),
     ]
+    return [literal(w) for w in words] + (["--api-key", f"$({KEY_ENV})"] if api_key else [])
 
 
 def worker_labels(d: Deployment) -> dict[str, str]:
