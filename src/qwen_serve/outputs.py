@@ -83,7 +83,8 @@ def check_outputs(outputs: list[Output], inputs: list[Input] = ()) -> None:
     """Refuse, before anything starts, an output path that would destroy a file of the user's or fail mid-run."""
     named = [o for o in outputs if o.path is not None]
     for o in named:
-        where = f"{o.flag} {o.path!r}"
+        shown = o.path if len(o.path) <= 120 else o.path[:60] + f"…({len(o.path):,} characters)…" + o.path[-40:]
+        where = f"{o.flag} {shown!r}"  # a path of thousands of characters is named, not printed whole
         if not str(o.path).strip():
             raise QwenServeError(
                 f"{o.flag}: the path is empty ('')", allowed="a file path", fix=f"name a file: {o.flag} FILE"
