@@ -44,7 +44,7 @@ SPEED = {
     "fp8": [0.006, 0.0005],
     "bf16": [0.008, 0.001],
 }
-QUICK = ["--concurrency", "1,8", "--input-len", "16", "--output-len", "16", "--rounds", "2"]
+QUICK = ["--concurrency", "1,8", "--output-len", "16", "--rounds", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,14 @@ def skeleton(tmp_path_factory):
     from qwen_serve.skeleton import write_skeleton
 
     return write_skeleton(tmp_path_factory.mktemp("skeleton") / "qwen3-14b")
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory):
+    """Prompts of the user's own (--prompts): the stand-in needs no exact lengths, and the run no tokenizer import."""
+    path = tmp_path_factory.mktemp("prompts") / "prompts.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"question {i}"}) + "\n" for i in range(200)))
+    return path
 
 
 @pytest.fixture
@@ -75,8 +83,9 @@ def qwen_serve(*args, env, timeout=180) -> subprocess.CompletedProcess:
     )
 
 
-def tune_args(skeleton, port, *extra) -> list[str]:
-    return ["tune", "--gpu", "H200", "--force", "--skeleton", str(skeleton), "--port", str(port), *QUICK, *extra]
+def tune_args(skeleton, port, *extra, prompts=None) -> list[str]:
+    own = ["--prompts", str(prompts)] if prompts else ["--input-len", "16"]
+    return ["tune", "--gpu", "H200", "--force", "--skeleton", str(skeleton), "--port", str(port), *QUICK, *own, *extra]
 
 
 def result_file(cache: Path) -> Path:
@@ -176,7 +185,7 @@ def test_the_result_is_read_only_for_its_gpu_driver_and_release(tmp_path):
     assert "measured on NVIDIA H100 80GB HBM3, this is NVIDIA H200" in read_result(here, tmp_path)[1]
 
 
-def test_a_budget_that_cuts_candidates_names_each_one_left_out(skeleton, cache, tmp_path):
+def test_a_budget_that_cuts_candidates_names_each_one_left_out(skeleton, cache, tmp_path, prompts):
     config = tmp_path / "cfg.yaml"
     config.write_text(
         "presets:\n"
@@ -185,7 +194,10 @@ def test_a_budget_that_cuts_candidates_names_each_one_left_out(skeleton, cache, 
     )
     env = env_for(cache)
     run = qwen_serve(
-        *tune_args(skeleton, free_port(), "--config", str(config), "--presets", "quick,slow", "--budget", "2"), env=env
+        *tune_args(
+            skeleton, free_port(), "--config", str(config), "--presets", "quick,slow", "--budget", "2", prompts=prompts
+        ),
+        env=env,
     )
     assert run.returncode == 0, run.stderr
     assert "not measured: slow (the budget: " in run.stdout
@@ -195,17 +207,20 @@ def test_a_budget_that_cuts_candidates_names_each_one_left_out(skeleton, cache, 
     assert set(data["left_out"]) == {"slow", "plain-fp8-checkpoint"}
     # a later run of fewer presets keeps naming what no run has measured
     again = qwen_serve(
-        *tune_args(skeleton, free_port(), "--config", str(config), "--presets", "quick", "--budget", "2"), env=env
+        *tune_args(
+            skeleton, free_port(), "--config", str(config), "--presets", "quick", "--budget", "2", prompts=prompts
+        ),
+        env=env,
     )
     assert again.returncode == 0, again.stderr
     assert set(json.loads(result_file(cache).read_text())["left_out"]) == {"slow", "plain-fp8-checkpoint"}
 
 
-def test_ctrl_c_mid_run_stops_cleanly_keeps_what_was_measured_and_the_next_run_goes_on(skeleton, cache):
+def test_ctrl_c_mid_run_stops_cleanly_keeps_what_was_measured_and_the_next_run_goes_on(skeleton, cache, prompts):
     port = free_port()
     slow = {**SPEED, "humming": [0.5, 0.0]}  # balanced, second in line, takes seconds a token
     env = env_for(cache, slow)
-    args = tune_args(skeleton, port, "--presets", "fp8_checkpoint,balanced")
+    args = tune_args(skeleton, port, "--presets", "fp8_checkpoint,balanced", prompts=prompts)
     proc = subprocess.Popen(
         [sys.executable, "-m", "qwen_serve", *args],
         env=env,
