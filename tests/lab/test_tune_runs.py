@@ -50,3 +50,18 @@ def test_a_tune_runs_result_is_its_raw_file_and_its_picks_are_what_auto_took(pat
     # the machine the result names is the one the run's own nvidia-smi line names
     machine = (folder / "machine.txt").read_text().splitlines()[1]
     assert machine.startswith(result.machine.gpu + ",") and result.machine.driver in machine
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: str(p.parent.relative_to(ROOT)))
+def test_each_tune_run_ended_within_its_budget(path):
+    """The budget bounds the whole run: every call's tune ended before its --budget (minutes) ran out."""
+    import re
+
+    folder = path.parent
+    for name in ("command.txt", "resume-command.txt"):
+        if not (folder / name).is_file():
+            continue
+        text = (folder / name).read_text()
+        budget = float(re.search(r"--budget ([\d.]+)", text).group(1)) * 60
+        took = float(re.search(r"tune: exit 0 after (\d+) s", text).group(1))
+        assert took <= budget, (name, took, budget)
