@@ -69,7 +69,7 @@ def write_yaml(tmp_path):
 
 # A real OpenAI-compatible server on the CPU for the client and bench tests: Hugging Face's
 # `transformers serve`, serving the --tiny Qwen3 skeleton from an offline HF cache.
-MODEL_ID = "qwen-serve/Qwen3-tiny"
+from qwen_serve.demo import MODEL_ID  # noqa: E402
 
 
 def free_port() -> int:
@@ -122,17 +122,13 @@ class CpuServer:
         with _lock(f"cpu-server-{seed}"):
             if _record(f"cpu-server-{seed}"):
                 return
-            from qwen_serve.skeleton import write_skeleton
+            from qwen_serve.demo import demo_model  # what `qwen-serve demo` serves, of this seed
 
             home = Path(tempfile.mkdtemp(prefix=f"cpu-server-{seed}-", dir=SHARED))
-            repo = home / "hf-cache" / ("models--" + MODEL_ID.replace("/", "--"))
-            revision = "0" * 40
-            model_dir = repo / "snapshots" / revision
-            write_skeleton(model_dir, tiny=True, seed=seed)
-            (repo / "refs").mkdir()
-            (repo / "refs" / "main").write_text(revision)
+            model = demo_model(home, seed=seed)
+            model_dir = model.snapshot
             url = f"http://127.0.0.1:{free_port()}"
-            env = {**os.environ, "HF_HUB_CACHE": str(repo.parent), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+            env = {**os.environ, "HF_HUB_CACHE": str(model.cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
             exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
             with open(home / "server.log", "w") as log:
                 proc = subprocess.Popen(

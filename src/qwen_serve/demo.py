@@ -31,14 +31,14 @@ class DemoModel:
     snapshot: Path  # the model folder: its tokenizer is the one qwen-bench's --tokenizer takes
 
 
-def demo_model(folder: Path) -> DemoModel:
-    """The tiny model as a Hugging Face cache entry under `folder` (written once)."""
+def demo_model(folder: Path, seed: int = 0) -> DemoModel:
+    """The tiny model (random weights of `seed`) as a Hugging Face cache entry under `folder` (written once)."""
     from .skeleton import write_skeleton
 
     repo = folder / "hf" / ("models--" + MODEL_ID.replace("/", "--"))
     snapshot = repo / "snapshots" / REVISION
     if not (snapshot / "model.safetensors").is_file():
-        write_skeleton(snapshot, tiny=True)
+        write_skeleton(snapshot, tiny=True, seed=seed)
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / "main").write_text(REVISION)
     return DemoModel(repo.parent, snapshot)

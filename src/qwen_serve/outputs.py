@@ -24,6 +24,11 @@ LOG_MARKER = "# qwen-serve log"
 MIN_FREE_BYTES = 16 << 20  # a log or a ready file on a disk with less than this fails mid-run
 
 
+def cache_root() -> Path:
+    """qwen-serve's own cache folder: logs, server records, JIT caches, tune results, the demo model."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve"
+
+
 @dataclass(frozen=True)
 class Output:
     flag: str  # how the user named it, e.g. "--ready-file"

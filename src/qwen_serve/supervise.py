@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .outputs import LOG_MARKER, WRITTEN_BY
+from .outputs import LOG_MARKER, WRITTEN_BY, cache_root
 from .settings import MASK
 from .sglang.log import PHASE_LABELS, LogWatcher, diagnose
 from .systemd import sd_notify
@@ -100,18 +100,14 @@ class Outcome:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve"
-
-
 def default_log_path(port: int) -> Path:
-    return _cache_dir() / "logs" / f"sglang-{datetime.now():%Y%m%d-%H%M%S}-{port}.log"
+    return cache_root() / "logs" / f"sglang-{datetime.now():%Y%m%d-%H%M%S}-{port}.log"
 
 
 def server_record_path(port: int) -> Path:
     """While a server qwen-serve launched is ready, its ready facts are here too, so that qwen-bench
     and qwen-test on the same machine can say which preset and GPU they measured."""
-    return _cache_dir() / "servers" / f"{port}.json"
+    return cache_root() / "servers" / f"{port}.json"
 
 
 def listening_inodes(port: int) -> set[str] | None:

@@ -73,30 +73,35 @@ def _quote(word: str, what: str = "an argument") -> str:
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$") + '"'
 
 
-def _absolute(path: str, what: str) -> str:
+def _field(value: str, what: str, ok, why: str, allowed: str, fix: str) -> str:
+    """A value of a setting systemd parses by its own rules: checked(), then `ok(value)`, else one line."""
     from .errors import QwenServeError
 
-    checked(path, what)
-    if not path.startswith("/") or ":" in path:
-        raise QwenServeError(
-            f"{what}: {path[:60]!r} is not an absolute path systemd reads here",
-            allowed="an absolute path without ':'",
-            fix=f"give {what} as /an/absolute/path",
-        )
-    return path
+    if not ok(checked(value, what)):
+        raise QwenServeError(f"{what}: {value[:60]!r} {why}", allowed=allowed, fix=fix)
+    return value
+
+
+def _absolute(path: str, what: str) -> str:
+    return _field(
+        path,
+        what,
+        lambda p: p.startswith("/") and ":" not in p,
+        "is not an absolute path systemd reads here",
+        "an absolute path without ':'",
+        f"give {what} as /an/absolute/path",
+    )
 
 
 def _user(name: str) -> str:
-    from .errors import QwenServeError
-
-    if not USER_NAME.fullmatch(checked(name, "--user")):
-        raise QwenServeError(
-            f"--user: {name[:40]!r} is not a user name systemd takes"
-            + (" (an empty User= would run the service as root)" if not name else ""),
-            allowed="a name of letters, digits, _ and - starting with a letter or _, or a numeric uid",
-            fix="pass the service account's name, e.g. --user qwen (or leave --user out for root)",
-        )
-    return name
+    return _field(
+        name,
+        "--user",
+        USER_NAME.fullmatch,
+        "is not a user name systemd takes" + (" (an empty User= would run the service as root)" if not name else ""),
+        "a name of letters, digits, _ and - starting with a letter or _, or a numeric uid",
+        "pass the service account's name, e.g. --user qwen (or leave --user out for root)",
+    )
 
 
 def render(unit: Unit) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -40,7 +39,9 @@ REFERENCE = BASELINES[0].name
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve" / "tune"
+    from .outputs import cache_root
+
+    return cache_root() / "tune"
 
 
 # ---- the result file -------------------------------------------------------------------------------------------------

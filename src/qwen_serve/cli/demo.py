@@ -20,6 +20,6 @@ def demo_command(host, port):
     import sys
 
     from ..demo import serve_demo
-    from ..tune_result import cache_dir
+    from ..outputs import cache_root
 
-    sys.exit(serve_demo(host, port, cache_dir().parent / "demo", say=lambda line: click.echo(f"qwen-serve: {line}")))
+    sys.exit(serve_demo(host, port, cache_root() / "demo", say=lambda line: click.echo(f"qwen-serve: {line}")))

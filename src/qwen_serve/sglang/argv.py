@@ -56,11 +56,10 @@ def jit_cache_dir() -> str:
     """Where the JIT caches of the SGLang that qwen-serve starts live: $QWEN_SERVE_JIT_CACHE, else qwen-serve's own
     cache folder ($XDG_CACHE_HOME or ~/.cache)/qwen-serve/jit."""
     import os
-    from pathlib import Path
 
-    if os.environ.get("QWEN_SERVE_JIT_CACHE"):
-        return os.environ["QWEN_SERVE_JIT_CACHE"]
-    return str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-serve" / "jit")
+    from ..outputs import cache_root
+
+    return os.environ.get("QWEN_SERVE_JIT_CACHE") or str(cache_root() / "jit")
 
 
 def jit_env(launch: LaunchSettings, folder: str) -> tuple[EnvVar, ...]:
