@@ -275,7 +275,10 @@ def auto_preset(
     if measured is not None:
         fitting = [
             p.name
-            for p in preset_plans(config, usable(config.presets), cli_values, on, passthrough)
+            # only what was measured can be picked: only that is planned
+            for p in preset_plans(
+                config, usable(n for n in config.presets if n in measured.measured), cli_values, on, passthrough
+            )
             if p.fits and p.kv_tokens >= AUTO_MIN_KV_TOKENS
         ]
         from .tune_result import pick
