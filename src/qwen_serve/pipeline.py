@@ -152,8 +152,7 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
     notes = [fit.auto] if fit is not None and fit.auto else []
     notes += prepared.notes
     preflight(prepared.launch)
-    if fit is not None and not fit.plan.fits and not force:
-        raise QwenServeError(fit.line, fix=fit.fix)
+    refuse_unfit(prepared, force)
     if not force:  # no GPU here (a --gpu NAME plans for one, it does not make one): SGLang would import, then crash
         from .hardware import detect_with_reason
 
@@ -171,6 +170,13 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
     if force:
         notes.append("warning: --force: launching without checking the memory plan")
     return notes
+
+
+def refuse_unfit(prepared: Prepared, force: bool) -> None:
+    """A plan that does not fit is refused in one line (--force: not), by the launch and the dry run alike."""
+    fit = prepared.fit
+    if fit is not None and not fit.plan.fits and not force:
+        raise QwenServeError(fit.line, fix=fit.fix)
 
 
 def _between_releases(command) -> list[str]:

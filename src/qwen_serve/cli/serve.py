@@ -142,7 +142,7 @@ def serve(
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
 
-    from ..pipeline import clear_to_launch, prepare
+    from ..pipeline import clear_to_launch, prepare, refuse_unfit
 
     if api_key_file:
         cli_values["api_key"] = read_key_file(api_key_file, cli_values.get("api_key"))
@@ -158,9 +158,7 @@ def serve(
     if check:
         _check(prepared.command)
     if dry_run or check:
-        fit = prepared.fit
-        if fit is not None and not fit.plan.fits and not force:  # shown, and answered as the launch would be
-            raise QwenServeError(fit.line, fix=fit.fix)
+        refuse_unfit(prepared, force)  # shown, and answered as the launch would be
         return
     notes = clear_to_launch(prepared, sglang_version, force)
     for note in notes:
