@@ -10,26 +10,20 @@ Each is the skeleton (real config, real tokenizer) with the checkpoint's own qua
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from qwen_serve.model import OFFICIAL_CHECKPOINTS  # noqa: E402
+from qwen_serve.skeleton import write_layout  # noqa: E402
 
 SHORT = {"Qwen/Qwen3-14B-FP8": "fp8", "Qwen/Qwen3-14B-AWQ": "awq"}
 
 
 def main(skeleton: str, out: str) -> None:
     for hub_id, quant in OFFICIAL_CHECKPOINTS.items():
-        target = Path(out) / SHORT[hub_id]
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(skeleton, target)
-        config = json.loads((target / "config.json").read_text())
-        config["quantization_config"] = quant
-        (target / "config.json").write_text(json.dumps(config, indent=2))
-        print(f"{target}: {hub_id} layout, quantization_config {json.dumps(quant)}")
+        target = write_layout(skeleton, Path(out) / SHORT[hub_id], hub_id)  # what qwen-serve tune serves too
+        print(f"{target}: {hub_id} layout, quantization_config {quant}")
 
 
 if __name__ == "__main__":
