@@ -25,8 +25,9 @@ from typing import Any
 
 import httpx
 
-from .client import auth_headers, bounded_client
+from .client import auth_headers
 from .outputs import IMAGE_MARK
+from .safe_http import bounded_client
 
 
 @dataclass
@@ -149,8 +150,10 @@ def load_prompts(path: str) -> list[str]:
 
 async def one_request(session, url: str, body: dict, headers: dict) -> RequestResult:
     """One streamed completion. Output tokens: the server's usage count where it sends one, else
-    the text chunks streamed."""
+    the text chunks streamed. Every event is checked by type (wire.StreamEvent) before it is counted."""
     import aiohttp
+
+    from .wire import StreamEvent, ValidationError, why
 
     start = time.perf_counter()
     first = None
@@ -160,9 +163,14 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
     # not on every server (transformers serve never sends it), so its absence alone is no cut
     finished = False
     try:
-        async with session.post(url, json=body, headers=headers) as r:
+        async with session.post(url, json=body, headers={**headers, "Accept-Encoding": "identity"}) as r:
+            encoding = r.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+            if encoding != "identity":  # the session decodes nothing: a compressed stream is refused, not inflated
+                return RequestResult(
+                    False, error=f"compressed stream ({encoding[:20]!r}) though asked for none", sent=start
+                )
             if r.status != 200:
-                text = (await r.read()).decode(errors="replace")
+                text = (await r.content.read(4096)).decode(errors="replace")
                 return RequestResult(False, error=f"HTTP {r.status}: {text[:120]}", sent=start)
             async for raw in r.content:  # one SSE line at a time
                 if not raw.startswith(b"data:"):
@@ -170,17 +178,18 @@ async def one_request(session, url: str, body: dict, headers: dict) -> RequestRe
                 data = raw[5:].strip()
                 if data == b"[DONE]":
                     break
-                event = json.loads(data)
-                if event.get("usage"):
-                    usage_tokens = event["usage"].get("completion_tokens")
-                    prompt_tokens = event["usage"].get("prompt_tokens")
-                for choice in event.get("choices") or []:
-                    finished = finished or bool(choice.get("finish_reason"))
-                    if choice.get("text"):
+                event = StreamEvent.model_validate_json(data)
+                if event.usage:
+                    usage_tokens, prompt_tokens = event.usage.completion_tokens, event.usage.prompt_tokens
+                for choice in event.choices:
+                    finished = finished or bool(choice.finish_reason)
+                    if choice.text:
                         chunks += 1
                         if first is None:
                             first = time.perf_counter() - start
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:  # ValueError: bad JSON, overlong line
+    except ValidationError as exc:
+        return RequestResult(False, error=f"an event of the wrong shape: {why(exc, whole='the event')}", sent=start)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:  # ValueError: overlong line
         return RequestResult(False, error=f"{type(exc).__name__}: {exc}"[:160], sent=start)
     e2e = time.perf_counter() - start
     tokens = usage_tokens if usage_tokens is not None else chunks
@@ -220,7 +229,9 @@ async def run_level(
     url = base_url.rstrip("/") + "/v1/completions"
     results: list[RequestResult] = []
     queue = collections.deque(range(requests))  # sent in the order given
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=2**20) as session:
+    # auto_decompress off: no answer is inflated (a gzip bomb is refused in one_request, not decoded)
+    session = aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=2**20, auto_decompress=False)
+    async with session:
         cpu0, t0 = time.process_time(), time.perf_counter()
         deadline = t0 + time_limit
 
@@ -300,19 +311,19 @@ def served_model(url: str, api_key: str | None, model: str | None, limit: float 
         ) from exc
     if model:
         return model
-    try:
-        ids = [m["id"] for m in r.json().get("data", [])]
-    except (ValueError, AttributeError, KeyError, TypeError):
-        raise QwenServeError(
-            f"{url}/v1/models answered HTTP {r.status_code} with no model list, so the model to ask for is unknown",
-            fix="pass --model NAME",
-        ) from None
-    if ids and not isinstance(ids[0], str):
-        raise QwenServeError(
-            f"{url}/v1/models names its model {ids[0]!r}, which is no model id (a string)",
-            fix="pass --model NAME",
-        )
-    return ids[0] if ids else "default"
+    from .wire import ModelList, ValidationError, why
+
+    wrong = ""
+    if r.status_code == 200:
+        try:
+            models = ModelList.model_validate_json(r.content)
+            return models.data[0].id if models.data else "default"
+        except ValidationError as exc:
+            wrong = f" ({why(exc, 80)})"
+    raise QwenServeError(
+        f"{url}/v1/models answered HTTP {r.status_code} with no model list{wrong}, so the model to ask for is unknown",
+        fix="pass --model NAME",
+    )
 
 
 def with_prompts(

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from .safe_http import bounded_client
+
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
     """The bearer header of an OpenAI-compatible server's --api-key (none without one)."""
@@ -414,53 +416,6 @@ CHECKS: dict[str, Callable[[Context], str]] = {
     "bad_request": check_bad_request,
     "auth": check_auth,
 }
-
-
-MAX_ANSWER_BYTES = 16 << 20  # a check's whole answer: chat answers are kilobytes, a model list a few
-
-
-class _Bounded(httpx.SyncByteStream):
-    """A response body read within a total deadline and a size cap: httpx's timeouts are per read, so a server that
-    trickles a byte at a time never times out, and an endless body grows until memory runs out."""
-
-    def __init__(self, inner, path: str, deadline: float, seconds: float, max_bytes: int):
-        self.inner, self.path, self.deadline, self.seconds, self.max_bytes = inner, path, deadline, seconds, max_bytes
-
-    def __iter__(self):
-        seen = 0
-        for chunk in self.inner:
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                raise httpx.ReadError(f"{self.path}: the answer passed {self.max_bytes:,} bytes (the limit)")
-            if time.monotonic() > self.deadline:
-                raise httpx.ReadTimeout(f"{self.path}: no complete answer within {self.seconds:g} s (the limit)")
-            yield chunk
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class BoundedTransport(httpx.HTTPTransport):
-    """Every request through it: its whole answer within `seconds` of sending and at most `max_bytes`."""
-
-    def __init__(self, seconds: float, max_bytes: int = MAX_ANSWER_BYTES, **kwargs):
-        super().__init__(**kwargs)
-        self.seconds, self.max_bytes = seconds, max_bytes
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + self.seconds
-        response = super().handle_request(request)
-        stream = _Bounded(response.stream, request.url.path, deadline, self.seconds, self.max_bytes)
-        return httpx.Response(
-            response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
-        )
-
-
-def bounded_client(seconds: float, **kwargs) -> httpx.Client:
-    """An httpx client whose every request has a total deadline and a size cap (BoundedTransport)."""
-    limits = kwargs.pop("limits", None)
-    transport = BoundedTransport(seconds, **({"limits": limits} if limits else {}))
-    return httpx.Client(timeout=seconds, transport=transport, **kwargs)
 
 
 def wait_until_up(base_url: str, seconds: float) -> None:

@@ -152,7 +152,9 @@ class Generator:
     def __call__(self, prompt: str) -> Generation:
         import httpx
 
-        from .client import Unreachable, auth_headers
+        from .client import Unreachable, auth_headers, one_line
+        from .safe_http import bounded_client
+        from .wire import Completion, ValidationError, why
 
         body: dict[str, Any] = {
             "model": self.side.model,
@@ -162,33 +164,37 @@ class Generator:
         }
         url = self.side.base_url + "/v1/completions"
         try:
-            for attempt in (1, 2):
-                r = httpx.post(
-                    url,
-                    json={**body, **({"logprobs": self.k} if self.logprobs else {})},
-                    headers=auth_headers(self.side.api_key),
-                    timeout=self.timeout,
-                )
-                if r.status_code < 400 or not self.logprobs or attempt == 2:
-                    break
-                self.logprobs = False  # e.g. transformers serve: "logprobs" is not supported
+            with bounded_client(self.timeout) as http:
+                for attempt in (1, 2):
+                    r = http.post(
+                        url,
+                        json={**body, **({"logprobs": self.k} if self.logprobs else {})},
+                        headers=auth_headers(self.side.api_key),
+                    )
+                    if r.status_code < 400 or not self.logprobs or attempt == 2:
+                        break
+                    self.logprobs = False  # e.g. transformers serve: "logprobs" is not supported
         except httpx.HTTPError as exc:
-            raise Unreachable(f"{self.side.base_url} ({self.side.name}: {exc.__class__.__name__})") from None
+            raise Unreachable(f"{self.side.base_url} ({self.side.name}: {exc.__class__.__name__}: {exc})") from None
         if r.status_code >= 400:
             raise QwenServeError(
-                f"{self.side.name} server {self.side.base_url} answered {r.status_code}: {r.text[:200]}"
+                f"{self.side.name} server {self.side.base_url} answered {r.status_code}: {one_line(r.text, 200)}"
             )
-        choice = r.json()["choices"][0]
-        lp = choice.get("logprobs") or {}
-        if lp.get("tokens") and lp.get("top_logprobs"):
-            top = [{str(k): float(v) for k, v in (entry or {}).items()} for entry in lp["top_logprobs"]]
-            return Generation([str(t) for t in lp["tokens"]], top)
+        try:
+            choice = Completion.model_validate_json(r.content).choices[0]
+        except ValidationError as exc:
+            raise QwenServeError(
+                f"{self.side.name} server {self.side.base_url}: /v1/completions answered no completion ({why(exc)})"
+            ) from None
+        lp = choice.logprobs
+        if lp and lp.tokens and lp.top_logprobs:
+            return Generation(list(lp.tokens), [dict(entry or {}) for entry in lp.top_logprobs])
         if self.tokenize is None:
             raise QwenServeError(
                 f"{self.side.name} server returns no logprobs, so its tokens are not known",
                 fix="pass --tokenizer DIR (the model's tokenizer.json) to count tokens here",
             )
-        return Generation(self.tokenize(choice.get("text") or ""), None)
+        return Generation(self.tokenize(choice.text or ""), None)
 
 
 def compare_one(prompt: str, reference: Generation, this: Generation) -> PromptResult:
@@ -227,18 +233,23 @@ def served(side: Side, timeout: float) -> Side:
     import httpx
 
     from .client import Unreachable, auth_headers
+    from .safe_http import bounded_client
+    from .wire import ModelList, ValidationError
 
     try:
-        r = httpx.get(side.base_url + "/v1/models", headers=auth_headers(side.api_key), timeout=timeout)
-        models = r.json().get("data") or [] if r.status_code == 200 else []
-    except (httpx.HTTPError, ValueError):
-        raise Unreachable(f"{side.base_url} ({side.name})") from None
+        with bounded_client(timeout) as http:
+            r = http.get(side.base_url + "/v1/models", headers=auth_headers(side.api_key))
+        models = ModelList.model_validate_json(r.content).data if r.status_code == 200 else []
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"{side.base_url} ({side.name}: {exc.__class__.__name__}: {exc})") from None
+    except ValidationError:
+        models = []
     if not models:
         raise QwenServeError(
             f"the {side.name} server {side.base_url} lists no model at /v1/models",
             fix="name it: --model NAME (this server) or --compare-model NAME (the reference)",
         )
-    return Side(side.name, side.base_url, str(models[0]["id"]), side.api_key)
+    return Side(side.name, side.base_url, models[0].id, side.api_key)
 
 
 def compare(
