@@ -33,6 +33,9 @@ def bad_inputs(tmp: Path) -> list[tuple[str, ...]]:
     (tmp / "big.yaml").write_text("# x\n" * 600_000)
     (tmp / "dup.yaml").write_text("port: 1\nport: 2\n")
     (tmp / "spellings.yaml").write_text("tp_size: 1\ntp-size: 2\n")
+    (tmp / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    (tmp / "nul.yaml").write_text('model_path: "Qwen/Qwen3-14B\\0"\n')
+    (tmp / "escape.yaml").write_text('sglang_args:\n  chat-template: "x\\e[2J"\n')
     config = tmp / "mine.yaml"
     config.write_text("port: 31000\n")
     key = tmp / "key"
@@ -73,6 +76,12 @@ def bad_inputs(tmp: Path) -> list[tuple[str, ...]]:
         ("--api-key-file", str(tmp / "none")),
         ("--chunked-prefill-size", "0"),
         ("--preset", "balanced_torchao", "--quantization", "fp8"),
+        # issue #39: nesting past the parser's depth, control characters in a setting and in an SGLang argument
+        ("--config", str(tmp / "deep.yaml")),
+        ("--config", str(tmp / "nul.yaml")),
+        ("--config", str(tmp / "escape.yaml")),
+        ("--model-path", "Qwen/Qwen3-14B\x1b]0;owned\x07"),
+        ("--", "--chat-template", "line\nExecStartPre=/bin/true"),
     ]
 
 

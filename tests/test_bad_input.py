@@ -427,6 +427,7 @@ def test_every_bad_input_is_one_line_and_under_200_mb(tmp_path):
         assert run["exit"] == 2, (args, run)
         assert len(run["stderr"]) == 1 and run["stderr"][0].startswith("qwen-serve: error: "), (args, run)
         assert "fix:" in run["stderr"][0], (args, run)
+        assert not any(c in run["stderr"][0] for c in "\x00\x07\x1b\r"), (args, run)  # nothing for the terminal
         assert run["peak_mib"] < 200, (args, run)
 
 

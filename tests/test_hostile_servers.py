@@ -85,11 +85,14 @@ class Hostile(BaseHTTPRequestHandler):
         """A model list, then a stream whose events are valid JSON of the wrong shape."""
         if self.path == "/v1/models":
             body = b'{"object": "list", "data": [{"id": "m"}]}'
+            if self.mode == "markup":  # rich markup and a terminal escape (clear the screen) in the model id
+                body = b'{"object": "list", "data": [{"id": "[bold red]m[/] [link=file:///etc]x[/link] \\u001b[2J"}]}'
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             return self.wfile.write(body)
         event = {
+            "markup": b"{}",
             "event-list": b"[1, 2]",
             "usage-string": b'{"choices": [{"text": "a", "finish_reason": "stop"}], "usage": {"completion_tokens": "5"}}',
         }[self.mode]
@@ -110,7 +113,7 @@ class Hostile(BaseHTTPRequestHandler):
     do_POST = do_GET
 
 
-EVENTS = ("event-list", "usage-string")
+EVENTS = ("event-list", "usage-string", "markup")
 RAW = ("informational", "slow-headers", "gzip-bomb", "brotli")
 
 
@@ -255,3 +258,13 @@ def test_a_streamed_event_of_the_wrong_shape_is_a_failed_request_not_a_traceback
     r, _ = run("bench_main", "run", "--base-url", url, *args)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "an event of the wrong shape" in out.read_text() and words in out.read_text()
+
+
+def test_what_a_server_names_is_printed_as_text_not_markup_or_terminal_codes(hostile):
+    """A model id holding rich markup and an escape sequence: qwen-test's table shows the brackets as they are and
+    the escape as \\x1b; nothing reaches the terminal to style, link or clear it."""
+    url = hostile("markup")
+    r, _ = run("test_main", "--base-url", url, "--only", "models")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "[bold red]m[/]" in r.stdout and "[link=file:///etc]" in r.stdout, r.stdout
+    assert "\x1b" not in r.stdout and "\\x1b[2J" in r.stdout

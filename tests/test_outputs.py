@@ -53,11 +53,88 @@ def test_an_output_path_that_would_destroy_a_file_is_refused_before_anything(qwe
 
 
 def test_files_qwen_serve_wrote_may_be_written_again(qwen_serve, files):
+    from qwen_serve.outputs import log_header, write_json
+
     ready, log = files / "ready.json", files / "sglang.log"
-    ready.write_text(json.dumps({"written_by": "qwen-serve", "ready": True}))
-    log.write_text("# qwen-serve log: SGLang's output, from 2026-12-03 10:00:00\nold lines\n")
+    write_json(ready, {"ready": True})
+    log.write_text(log_header(log, "2026-12-03 10:00:00") + "old lines\n")
     result = qwen_serve("--dry-run", "--gpu", "H200", "--ready-file", str(ready), "--log-file", str(log))
     assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("ready.json", '{"written_by": "qwen-serve", "ready": true}'),  # mentions the tool: not its signature
+        ("sglang.log", "# qwen-serve log: SGLang's output, from 2026-12-03 10:00:00\nmy notes\n"),
+        ("edited.json", None),  # one qwen-serve wrote, edited by the user since: theirs now
+    ],
+)
+def test_a_file_that_merely_mentions_qwen_serve_is_not_taken_for_its_own(qwen_serve, files, name, text):
+    from qwen_serve.outputs import write_json
+
+    path = files / name
+    if text is None:
+        write_json(path, {"ready": True})
+        path.write_text(path.read_text().replace('"ready": true', '"ready": true, "my note": "keep"'))
+    else:
+        path.write_text(text)
+    before = snapshot(files)
+    flag = "--log-file" if name.endswith(".log") else "--ready-file"
+    result = qwen_serve("--gpu", "H200", flag, str(path))
+    assert result.exit_code == 2 and "already exists and qwen-serve did not write it" in result.error_lines[0]
+    assert snapshot(files) == before
+
+
+def test_the_ready_file_of_a_running_qwen_serve_is_not_taken_or_removed(qwen_serve, files):
+    """Two servers told one --ready-file: the second is refused while the first (a live pid) holds it; a ready file
+    whose writer is gone is stale and may be replaced."""
+    import os
+    import subprocess
+    import sys
+
+    from qwen_serve.outputs import remove_ready_file, write_json
+
+    ready = files / "ready.json"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_json(ready, {"ready": True, "qwen_serve_pid": other.pid})
+        result = qwen_serve("--gpu", "H200", "--ready-file", str(ready))
+        assert result.exit_code == 2 and f"another qwen-serve, running as pid {other.pid}" in result.error_lines[0]
+        remove_ready_file(ready)  # what this process's stop does: not another's
+        assert ready.exists()
+    finally:
+        other.kill()
+        other.wait()
+    remove_ready_file(ready)
+    assert not ready.exists()
+    write_json(ready, {"ready": True, "qwen_serve_pid": os.getpid()})
+    remove_ready_file(ready)
+    assert not ready.exists()
+
+
+def test_writing_replaces_a_planted_link_and_never_leaves_half_a_file(files):
+    """A symlink at the output path is replaced by the file, not followed into what it points at; a write that
+    fails leaves the old file whole and no temporary behind; a plot named .jpg is a whole PNG."""
+    from qwen_serve.outputs import ours, write_json, write_png
+
+    target, link = files / "notes.txt", files / "ready.json"
+    link.symlink_to(target)
+    write_json(link, {"ready": True})
+    assert target.read_text() == "mine\n" and not link.is_symlink() and ours(link, "ready")
+    before = link.read_bytes()
+    with pytest.raises(TypeError):
+        write_json(link, {"ready": object()})
+    assert link.read_bytes() == before and not list(files.glob(".ready.json.*"))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    write_png(fig, files / "plot.jpg")
+    assert (files / "plot.jpg").read_bytes().startswith(b"\x89PNG") and ours(files / "plot.jpg", "image")
 
 
 def test_qwen_bench_results_and_plots_never_overwrite_their_inputs(tmp_path):

@@ -276,11 +276,12 @@ def test_crash_on_a_taken_port_is_diagnosed(serve):
     assert "the port is already in use" in s.err()
 
 
-def test_a_stale_ready_file_is_removed_before_sglang_starts(serve, tmp_path):
+def test_a_stale_ready_file_is_removed_before_sglang_starts(serve, tmp_path, monkeypatch):
     # an earlier server's ready file would tell a polling script this one is ready (it happened on the H100)
-    (tmp_path / "ready.json").write_text(
-        '{"written_by": "qwen-serve", "ready": true, "base_url": "http://127.0.0.1:1"}'
-    )
+    from qwen_serve.outputs import write_json
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # the served qwen-serve's key
+    write_json(tmp_path / "ready.json", {"ready": True, "base_url": "http://127.0.0.1:1", "qwen_serve_pid": 999999})
     s = serve("--quiet", "--ready-timeout", "2", mode="never_ready")
     assert s.ready_file == tmp_path / "ready.json"
     assert s.finish(timeout=30) == 124

@@ -252,7 +252,7 @@ def test_ctrl_c_mid_run_stops_cleanly_keeps_what_was_measured_and_the_next_run_g
     assert again.returncode == 0, again.stderr
     assert "plain-bf16: measured on" in again.stderr and "kept (--fresh measures it again)" in again.stderr
     done = json.loads(again.stdout)
-    assert done == json.loads(result_file(cache).read_text())
+    assert done == {k: v for k, v in json.loads(result_file(cache).read_text()).items() if k != "signature"}
     assert all(m["complete"] for m in done["measured"].values()) and not done["interrupted"]
     assert done["measured"]["plain-bf16"]["when"] == data["measured"]["plain-bf16"]["when"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from .client import auth_headers
-from .outputs import IMAGE_MARK
+from .outputs import write_png
 from .safe_http import bounded_client
 
 
@@ -775,4 +775,4 @@ def plot(files, png: str, pool: bool = False) -> None:
         ax.legend(fontsize=8)
     fig.suptitle("throughput vs latency (point labels: concurrency)")
     fig.tight_layout()
-    fig.savefig(png, dpi=120, metadata={"Software": IMAGE_MARK})  # says who wrote it: a later plot may replace it
+    write_png(fig, Path(png))  # signed: a later plot may replace it

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from collections.abc import Iterable
 
 EXIT_USAGE = 2  # bad input or an impossible request: nothing was started
@@ -31,10 +33,24 @@ class QwenServeError(Exception):
             parts.append(f"allowed: {self.allowed}")
         if self.fix:
             parts.append(f"fix: {self.fix}")
-        return "; ".join(parts)
+        return printable("; ".join(parts))
 
     def __str__(self) -> str:
         return self.line
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text as one terminal line: every control character (line breaks, escapes, NUL) shown as `\\xNN`, so that no
+    value in a message can add a line, repaint the terminal or hide what follows."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first control character in `text` that is not in `allowed`, or None."""
+    return next((c for c in text if unicodedata.category(c) == "Cc" and c not in allowed), None)
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

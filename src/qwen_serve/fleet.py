@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
-from .outputs import WRITTEN_BY
+from .outputs import WRITER_PID, WRITTEN_BY, remove_ready_file, write_json
 from .settings import MASK, ROUTER_METRICS_PORT
 from .supervise import (
     EXIT_INTERRUPTED,
@@ -33,7 +33,6 @@ from .supervise import (
     ManagedProcess,
     exit_status,
     generates,
-    write_atomic,
 )
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
@@ -239,6 +238,7 @@ class FleetSupervisor(Engine):
             "openai_base_url": base + "/v1",
             "seconds_to_ready": round(self.ready_at or 0, 2),
             "router_pid": self.router.proc.pid if self.router.proc else None,
+            WRITER_PID: os.getpid(),
             "router_metrics_url": f"http://{host}:{self.fleet.metrics_port}/metrics",
             "api_key_required": bool(self.fleet.api_key),
             "workers": workers,
@@ -248,7 +248,7 @@ class FleetSupervisor(Engine):
     def _announce(self) -> None:
         facts = self.ready_facts()
         if self.ready_file:
-            write_atomic(Path(self.ready_file), facts)
+            write_json(Path(self.ready_file), facts)
         self.note(
             f"ready in {self.ready_at:.1f} s: {facts['openai_base_url']} — {self.fleet.router_module} in front of "
             f"{len(self.fleet.worker_urls)} worker(s): {', '.join(self.fleet.worker_urls)}"
@@ -261,7 +261,7 @@ class FleetSupervisor(Engine):
                 m.wait()  # nothing of its group outlives it
         self.signals.restore()
         if self.ready_file:  # the fleet is gone: its ready file must not say "ready"
-            Path(self.ready_file).unlink(missing_ok=True)
+            remove_ready_file(Path(self.ready_file))
 
     def outcome(self) -> int:
         if self.gave_up:

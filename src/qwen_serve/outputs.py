@@ -2,23 +2,37 @@
 
 An output is refused, in one line, when it is empty, a directory or a device, the same file as an input of the run
 (its --config, its API-key file, the model directory's files) or as another output, an existing file that
-qwen-serve did not write, or a place that cannot be written (a missing or read-only folder, a full disk). What
-qwen-serve writes says so, so that a later run may write it again: JSON files carry `"written_by"`, a log starts
-with LOG_MARKER.
+qwen-serve did not write, the ready file of another qwen-serve that is running, or a place that cannot be written
+(a missing or read-only folder, a full disk).
+
+What qwen-serve wrote is known by a signature, not by a phrase: an HMAC, keyed by a random key in the user's cache
+folder (created once, mode 0600), over the file's kind and real path (and a JSON file's content). A file that merely
+mentions qwen-serve, a file the user edited since (JSON), or one written under another account is not ours, and is
+not replaced. Every file is written by `write_json`/`write_png`: a temporary of an unpredictable name in the same
+folder (O_EXCL), then an atomic rename that replaces a symlink rather than following it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import QwenServeError
 
 WRITTEN_BY = "written_by"
+SIGNATURE = "signature"
+WRITER_PID = "qwen_serve_pid"  # a ready file names the qwen-serve that wrote it: no other one removes it
 IMAGE_MARK = "qwen-bench plot"  # the PNG's Software text chunk
 LOG_MARKER = "# qwen-serve log"
 MIN_FREE_BYTES = 16 << 20  # a log or a ready file on a disk with less than this fails mid-run
@@ -42,6 +56,50 @@ class Input:
     path: str
 
 
+def _key() -> bytes:
+    return _key_at(cache_root() / "output-key")
+
+
+@functools.cache
+def _key_at(path: Path) -> bytes:
+    """This account's signing key: made once in the cache folder. Where that folder cannot hold it, a key for this
+    process only: what it writes is then not recognised later, so it is never replaced (the safe side)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    key = secrets.token_bytes(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+    except FileExistsError:  # another process made it first
+        return path.read_bytes()
+    except OSError:
+        pass
+    return key
+
+
+def signature(path: Path, kind: str, content: bytes = b"") -> str:
+    where = os.path.join(os.path.realpath(path.parent), path.name)  # the last part as named: a link there is replaced
+    return hmac.new(_key(), kind.encode() + b"\0" + where.encode() + b"\0" + content, hashlib.sha256).hexdigest()[:32]
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
+    return json.dumps({k: v for k, v in data.items() if k != SIGNATURE}, sort_keys=True, ensure_ascii=True).encode()
+
+
+def log_header(path: Path, when: str) -> str:
+    """The first line of a log qwen-serve starts: a later run may append to it."""
+    return f"{LOG_MARKER} {signature(path, 'log')}: SGLang's output, from {when}\n"
+
+
+def image_mark(path: Path) -> str:
+    """The PNG's Software text: a later plot may replace it."""
+    return f"{IMAGE_MARK} {signature(path, 'image')}"
+
+
 def ours(path: Path, kind: str) -> bool:
     """Whether an existing regular file is one qwen-serve wrote (or is empty: nothing to lose)."""
     try:
@@ -52,16 +110,75 @@ def ours(path: Path, kind: str) -> bool:
     if not head.strip():
         return True
     if kind == "log":
-        return head.startswith(LOG_MARKER.encode())
+        return head.startswith(f"{LOG_MARKER} {signature(path, 'log')}:".encode())
     if kind == "image":
-        return IMAGE_MARK.encode() in head
-    if kind == "json":
+        return image_mark(path).encode() in head
+    if kind in ("json", "ready"):
         try:
-            size = path.stat().st_size
-            return size < (8 << 20) and WRITTEN_BY in json.loads(path.read_text(encoding="utf-8"))
+            if path.stat().st_size > (8 << 20):
+                return False
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return isinstance(data, dict) and hmac.compare_digest(
+                str(data.get(SIGNATURE)), signature(path, "json", _canonical(data))
+            )
         except (OSError, ValueError, TypeError):
             return False
     return False
+
+
+def writer_alive(path: Path) -> int | None:
+    """The pid of the running qwen-serve whose ready file this is, if that is another process than this one."""
+    try:
+        pid = json.loads(path.read_text(encoding="utf-8")).get(WRITER_PID)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+        return None
+    return pid if os.path.exists(f"/proc/{pid}") else None  # any account's (no signal sent: supervise.py alone does)
+
+
+def remove_ready_file(path: Path) -> None:
+    """Remove a ready file unless another running qwen-serve wrote it (two servers given one path)."""
+    if writer_alive(path) is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """A new file of an unpredictable name beside `path` (O_EXCL), renamed over it once whole: a reader never sees
+    half of it, a planted symlink at `path` is replaced (not followed), and a failure leaves `path` as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """A JSON output or record, signed (`ours` knows it again), written whole or not at all."""
+    data = {WRITTEN_BY: "qwen-serve", **{k: v for k, v in data.items() if k != SIGNATURE}}
+    data[SIGNATURE] = signature(path, "json", _canonical(data))
+    with _replacing(path) as f:
+        f.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def write_png(fig, path: Path) -> None:
+    """A matplotlib figure as a PNG whatever the suffix, signed, written whole or not at all."""
+    with _replacing(path) as f:
+        fig.savefig(f, format="png", dpi=120, metadata={"Software": image_mark(path)})
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -129,6 +246,13 @@ def check_outputs(outputs: list[Output], inputs: list[Input] = ()) -> None:
                 f"{where} is not a regular file (a device, pipe or socket)",
                 allowed="a regular file path",
                 fix=f"give {o.flag} a file path",
+            )
+        if info is not None and o.kind == "ready" and writer_alive(path):
+            raise QwenServeError(
+                f"{where} is the ready file of another qwen-serve, running as pid {writer_alive(path)}; "
+                "nothing was changed",
+                allowed="a ready file of its own for each server",
+                fix=f"give {o.flag} another path",
             )
         if info is not None and not ours(path, o.kind):
             raise QwenServeError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .errors import printable
 from .resolve import PRECEDENCE, LaunchSettings
 from .sglang.argv import SGLangCommand
 
@@ -171,14 +172,17 @@ class CheckTable:
 
     def finish(self, results, url: str) -> None:
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"qwen-test {url}", title_justify="left")
+        # what a server sent (a model id, an error text) and the URL the user typed are Text, never markup: a detail
+        # such as "[link=…]" or "[/]" is shown as it is, not interpreted
+        table = Table(title=Text(f"qwen-test {url}"), title_justify="left")
         table.add_column("check")
         table.add_column("result")
         table.add_column("seconds", justify="right")
         table.add_column("detail", overflow="fold")
         for r in results:
-            table.add_row(r.name, f"[{self.STYLE[r.status]}]{r.status}[/]", f"{r.seconds:.2f}", r.detail)
+            table.add_row(r.name, Text(r.status, style=self.STYLE[r.status]), f"{r.seconds:.2f}", Text(r.detail))
         self.console.print(table)
         counts = {status: sum(r.status == status for r in results) for status in self.STYLE}
         self.console.print(f"{counts['pass']} checks passed, {counts['fail']} failed, {counts['skip']} skipped")
@@ -187,11 +191,13 @@ class CheckTable:
 def print_bench(data: dict, echo) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(
-        title=f"qwen-bench {data['base_url']} · {data['label']} · in {data['input_len'] or 'prompts from ' + str(data.get('prompts'))} / out {data['output_len']} tokens",
-        title_justify="left",
+    title = (  # the label names the server's model and version: Text, never markup
+        f"qwen-bench {data['base_url']} · {data['label']} · in "
+        f"{data['input_len'] or 'prompts from ' + str(data.get('prompts'))} / out {data['output_len']} tokens"
     )
+    table = Table(title=Text(printable(title)), title_justify="left")
     for column in (
         "conc.",
         "done",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import QwenServeError
+from .errors import QwenServeError, control_character
 
 # The values SGLang's torchao_utils.apply_torchao_config_to_model understands (<= 0.5.17).
 TORCHAO_CONFIGS = (
@@ -92,12 +92,19 @@ class Field:
             )
         if self.kind is float:
             value = float(value)
+        shown = f"a value of {len(value)} characters" if self.secret else _short(value)  # a secret is never echoed
         if self.bound is not None and not self.bound.ok(value):
-            shown = f"a value of {len(value)} characters" if self.secret else repr(value)  # a secret is never echoed
             raise QwenServeError(
                 f"{self.name}: {shown} ({where}) is not allowed",
                 allowed=self.bound.allowed,
                 fix=self.bound.fix,
+            )
+        control = control_character(value, allowed="\t") if self.kind is str else None
+        if control is not None:  # it would reach a command line, a unit, a manifest or a log as something else
+            raise QwenServeError(
+                f"{self.name}: {shown} ({where}) holds the control character {control!r}",
+                allowed="printable text on one line",
+                fix=f"write {self.name}: {self.example}",
             )
         return value
 
@@ -130,6 +137,12 @@ class Field:
                 allowed=self.bound.allowed if self.bound else None,
                 fix=f"pass {self.cli_usage()}",
             ) from None
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """A value as an error names it: its repr (control characters escaped), a long one cut in the middle."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:60]}…({len(text):,} characters)…{text[-40:]}"
 
 
 def _describe(value: Any) -> str:

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .outputs import LOG_MARKER, WRITTEN_BY, cache_root
+from .outputs import WRITER_PID, WRITTEN_BY, cache_root, log_header, remove_ready_file, write_json
 from .settings import MASK
 from .sglang.log import PHASE_LABELS, LogWatcher, diagnose
 from .systemd import sd_notify
@@ -188,13 +188,6 @@ def secret_pattern(secret: str):
     import re
 
     return re.compile(rb"(?<![\w.~+/=-])" + re.escape(secret.encode()) + rb"(?![\w.~+/=-])")
-
-
-def write_atomic(path: Path, facts: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a script polling for the file never reads half of it
 
 
 class Display:
@@ -533,13 +526,13 @@ class Supervisor(Engine):
         opts = self.options
         opts.log_file.parent.mkdir(parents=True, exist_ok=True)
         if opts.ready_file:  # one left by an earlier server would say "ready" before this one is
-            opts.ready_file.unlink(missing_ok=True)
+            remove_ready_file(opts.ready_file)
         self._t0 = time.monotonic()
         self.signals.install()
         remove_stale_record(self.facts.port)
         self._log = open(opts.log_file, "ab")
         if self._log.tell() == 0:  # says who wrote it: a later run may append to it (outputs.check_outputs)
-            self._log.write(f"{LOG_MARKER}: SGLang's output, from {datetime.now():%Y-%m-%d %H:%M:%S}\n".encode())
+            self._log.write(log_header(opts.log_file, f"{datetime.now():%Y-%m-%d %H:%M:%S}").encode())
         self.server.start(subprocess.PIPE)
         self._pump_thread = threading.Thread(target=self._pump, args=(self.child.stdout, self._log), daemon=True)
         self._pump_thread.start()
@@ -588,7 +581,7 @@ class Supervisor(Engine):
         if self.record_written:
             server_record_path(self.facts.port).unlink(missing_ok=True)
         if self.options.ready_file:  # SGLang is gone: a ready file left behind would say "ready" to whoever reads it
-            self.options.ready_file.unlink(missing_ok=True)
+            remove_ready_file(self.options.ready_file)
 
     def outcome(self) -> Outcome:
         exit_code, ready_at = exit_status(self.returncode), self.ready_at
@@ -638,6 +631,7 @@ class Supervisor(Engine):
             "host": f.host,
             "port": f.port,
             "pid": self.child.pid if self.child else None,
+            WRITER_PID: os.getpid(),
             "seconds_to_ready": round(seconds, 2),
             "model": f.model,
             "served_model_name": f.served_model_name or f.model,
@@ -653,12 +647,12 @@ class Supervisor(Engine):
     def _announce(self, seconds: float) -> None:
         facts = self.ready_facts(seconds)
         try:  # before the ready file: whoever waits for that one finds the record too
-            write_atomic(server_record_path(self.facts.port), {**facts, "qwen_serve_pid": os.getpid()})
+            write_json(server_record_path(self.facts.port), facts)
             self.record_written = True
         except OSError:
             pass  # a read-only cache only costs the benchmark its preset/GPU label
         if self.options.ready_file:
-            write_atomic(self.options.ready_file, facts)
+            write_json(self.options.ready_file, facts)
         sd_notify(f"READY=1\nSTATUS=serving {facts['base_url']}")  # under systemd (Type=notify): now active
         for line in banner_lines(facts) if self.options.banner else ():
             self.display.note(line)

@@ -560,7 +560,7 @@ def verdict_lines(result: TuneResult, allowed: Iterable[str]) -> list[str]:
 def plot(result: TuneResult, png: str) -> None:
     """Output tok/s against concurrency, a line per candidate (plain SGLang dashed)."""
     from .bench import needs_extra
-    from .outputs import IMAGE_MARK
+    from .outputs import write_png
 
     matplotlib = needs_extra("matplotlib")
     matplotlib.use("Agg")
@@ -582,4 +582,4 @@ def plot(result: TuneResult, png: str) -> None:
     ax.legend(fontsize=8)
     ax.set_title(f"qwen-serve tune on {result.machine.gpu}, SGLang {result.machine.sglang} ({result.updated[:10]})")
     fig.tight_layout()
-    fig.savefig(png, dpi=120, metadata={"Software": IMAGE_MARK})
+    write_png(fig, Path(png))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
+from .outputs import ours, write_json
 
 FORMAT = 1
 WRITTEN_BY = "qwen-serve tune"
@@ -266,19 +267,20 @@ def check_writable(path: Path) -> None:
 
 def save_result(result: TuneResult, path: Path) -> None:
     """Atomically (a new file beside it, then a rename), over a file only this tool wrote."""
-    from .supervise import write_atomic
-
     check_writable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, result_to_json(result))
+    write_json(path, result_to_json(result))
 
 
 def _ours(path: Path) -> bool:
+    """Signed by this account's qwen-serve, or a whole result file (one carried from another machine): every field
+    checked, not a phrase in the text."""
+    if ours(path, "json"):
+        return True
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        load_result(path)
+    except (OSError, TuneFileError):
         return False
-    return isinstance(data, dict) and data.get("written_by") == WRITTEN_BY
+    return True
 
 
 def read_result(machine: Machine, folder: Path | None = None) -> tuple[TuneResult | None, str | None]:

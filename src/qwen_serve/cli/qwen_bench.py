@@ -86,7 +86,6 @@ def bench_run(
     out_path,
 ):
     """Measure request/s, output tokens/s, TTFT, TPOT and end-to-end latency per concurrency level."""
-    import json
     import sys as _sys
     from pathlib import Path
 
@@ -94,7 +93,7 @@ def bench_run(
     from rich.progress import Progress
 
     from .. import bench
-    from ..outputs import WRITTEN_BY, Input, Output, check_outputs
+    from ..outputs import WRITTEN_BY, Input, Output, check_outputs, write_json
     from ..report import print_bench
 
     # before any request: the results file must not be an input (the prompts, the tokenizer) or a file of yours
@@ -134,8 +133,7 @@ def bench_run(
         command="qwen-bench " + " ".join(_sys.argv[1:]),
     )
     if out_path:
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_path).write_text(json.dumps({WRITTEN_BY: "qwen-bench", **data}, indent=2) + "\n", encoding="utf-8")
+        write_json(Path(out_path), {WRITTEN_BY: "qwen-bench", **data})
     print_bench(data, click.echo)
     for line in bench.input_length_warnings(results) + bench.few_rounds_notes(results) + bench.interval_notes(results):
         click.echo(line, err=True)

@@ -200,7 +200,7 @@ def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) ->
 
     model = prepared.launch["model_path"]
     check_outputs(
-        [Output("--ready-file", ready_file, "json"), Output("--log-file", log_file, "log")],
+        [Output("--ready-file", ready_file, "ready"), Output("--log-file", log_file, "log")],
         [
             Input("--config", config_path),
             Input("--api-key-file", api_key_file),

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import QwenServeError, did_you_mean
+from ..errors import QwenServeError, control_character, did_you_mean
 from ..resolve import LaunchSettings, Setting
 from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP, MASK
 from .capabilities import SGLangTarget
@@ -280,6 +280,13 @@ def build_command(
                     f"{option} (after --): {target.description} has no such flag" + (f" — {hint}" if hint else ""),
                     fix="correct the flag name (python -m sglang.launch_server --help lists them)",
                 )
+    for token in argv:  # a value from sglang_args or after `--`: printed, logged and written into units as it is
+        if control_character(str(token)) is not None:
+            raise QwenServeError(
+                f"the SGLang argument {str(token)[:80]!r} holds the control character {control_character(str(token))!r}",
+                allowed="printable text on one line",
+                fix="remove it from sglang_args or from what follows `--`",
+            )
     return SGLangCommand(
         argv=tuple(argv),
         expected=expected,
