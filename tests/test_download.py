@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Hub:
         self.cut = self.cut_done = False
         self.down_after_cut = True
         self.cut_at = 16 * 2**20
+        self.slow = False  # the weights a 64 KiB piece every 50 ms: a download long enough to press Ctrl-C in
         self.requests: list[tuple[str, str, str | None]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -101,6 +103,20 @@ class Hub:
                         self.wfile.write(body[: hub.cut_at])
                         self.wfile.flush()
                         self.close_connection = True
+                        return None
+                    if name == "model.safetensors" and hub.slow:
+                        self.send_response(200)
+                        for k, v in meta.items():
+                            self.send_header(k, v)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        try:
+                            for i in range(0, len(body), 65536):
+                                self.wfile.write(body[i : i + 65536])
+                                self.wfile.flush()
+                                time.sleep(0.05)
+                        except (BrokenPipeError, ConnectionResetError):
+                            pass
                         return None
                     start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
                     if start:
@@ -235,3 +251,46 @@ def test_a_hub_in_an_outage_serves_the_cached_snapshot_and_sglang_does_not_ask_e
     errors = error_lines(empty)
     assert empty.returncode == 1 and len(errors) == 1 and "the hub could not be asked" in errors[0], empty.stderr
     assert "Load weight begin" not in empty.stderr
+
+
+def test_ctrl_c_during_the_download_stops_qwen_serve_and_starts_nothing(hub, tmp_path):
+    """Ctrl-C while the weights arrive: qwen-serve ends at once with 130 and one line, SGLang is never started, and
+    the next run fetches only what is missing."""
+    import signal
+
+    hub.slow = True
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FAKE),
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(tmp_path),
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_XET": "1",
+        "FAKE_SGLANG_MODE": "crash_oom",
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+    }
+    argv = [sys.executable, "-m", "qwen_serve", "--model-path", "org/tiny", "--force", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*argv, "--quiet", "--port", str(free_port())],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(m == "GET" and p.endswith("model.safetensors") for m, p, _ in hub.requests):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole foreground group
+    start = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    assert time.monotonic() - start < 5, err[-2000:]
+    assert "Load weight begin" not in err and "Traceback" not in err, err[-2000:]
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert len(lines) == 1 and "the next run fetches only what is missing" in lines[0], err[-2000:]
+    hub.slow = False
+    again = serve(hub, tmp_path, "org/tiny")
+    assert "Load weight begin" in again.stderr, again.stderr[-2000:]
+    assert (snapshot(tmp_path) / "model.safetensors").read_bytes() == WEIGHTS

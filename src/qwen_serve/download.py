@@ -14,10 +14,12 @@ cached snapshot is served, said in one line, and SGLang gets HF_HUB_OFFLINE=1 so
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .errors import EXIT_FAULT, QwenServeError
+from .errors import EXIT_FAULT, Interrupted, QwenServeError
 
 # what SGLang's loader reads of a Qwen3 checkpoint (weights as safetensors only; not the copies some repositories
 # keep in original/ or gguf/)
@@ -129,9 +131,19 @@ def fetch(r: Remote, echo=None) -> str:
     if echo and r.missing:
         echo(f"downloading {r.repo_id} ({gib(r.missing_bytes)} in {len(r.missing)} files, of {gib(r.total_bytes)})")
     try:
-        return snapshot_download(
-            r.repo_id, revision=r.revision, allow_patterns=list(ALLOW_PATTERNS), ignore_patterns=list(IGNORE_PATTERNS)
+        return _interruptible(
+            lambda: snapshot_download(
+                r.repo_id,
+                revision=r.revision,
+                allow_patterns=list(ALLOW_PATTERNS),
+                ignore_patterns=list(IGNORE_PATTERNS),
+            )
         )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted during the download of {r.repo_id}; nothing was started, the files that arrived whole are "
+            "kept in the cache and the next run fetches only what is missing"
+        ) from None
     except (HfHubHTTPError, httpx.HTTPError, OSError) as exc:
         raise QwenServeError(
             f"model_path: downloading {r.repo_id} failed ({_reason(exc)}); the files that arrived whole are kept "
@@ -139,6 +151,27 @@ def fetch(r: Remote, echo=None) -> str:
             fix="run the same command again: it fetches only the files still missing",
             exit_code=EXIT_FAULT,
         ) from None
+
+
+def _interruptible(work):
+    """`work()` in a thread of its own, waited for here, where Ctrl-C arrives: huggingface_hub downloads in a pool of
+    threads that it joins before a KeyboardInterrupt gets out of it, so Ctrl-C used to wait for the whole download
+    and, once it was over, the launch went ahead."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread as it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="qwen-serve download", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _reason(exc: BaseException) -> str:

@@ -39,6 +39,13 @@ class QwenServeError(Exception):
         return self.line
 
 
+class Interrupted(QwenServeError):
+    """Ctrl-C before anything was started (during the weights download): exit 130, the documented code. Library
+    threads may still be working (huggingface_hub's download pool): the CLI ends the process without waiting."""
+
+    exit_code = 130
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

@@ -4,12 +4,14 @@ drawn from `settings.FIELDS`, and a server URL from --base-url or --host/--port.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from ..errors import QwenServeError
+from ..errors import Interrupted, QwenServeError
 from ..settings import FIELDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -102,6 +104,11 @@ class NamesProgram:
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:  # library threads (a download pool) may still run: end now, not when they end
+            UserError(exc, ctx.find_root().info_name).show()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.exit_code)
         except QwenServeError as exc:
             raise UserError(exc, ctx.find_root().info_name) from None
 
