@@ -515,7 +515,7 @@ def test_a_key_file_others_can_read_is_warned_about(qwen_serve, tmp_path):
 
 
 def test_the_log_masks_the_key_where_it_stands_whole():
-    from qwen_serve.settings import MASK
+    from qwen_serve.secret import MASK
     from qwen_serve.supervise import secret_pattern
 
     key = "sk-0123456789"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qwen_serve.settings import MASK
+from qwen_serve.secret import MASK
 
 FAKE = Path(__file__).parent / "fake_sglang"
 ROOT = Path(__file__).resolve().parents[1]

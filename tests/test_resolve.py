@@ -52,8 +52,8 @@ def test_the_api_key_from_the_environment_sits_between_preset_and_cli():
     config = parse_config("api_key: from-file\npresets:\n  p: {api_key: from-preset}\n", label="k.yaml")
     env = {"QWEN_SERVE_API_KEY": "from-env-key"}
     assert resolve(config, "p", {}, (), env).get("api_key").origin == "env QWEN_SERVE_API_KEY"
-    assert resolve(config, "p", {"api_key": "typed-key"}, (), env).get("api_key").value == "typed-key"
-    assert resolve(config, "p", {}, (), {}).get("api_key").value == "from-preset"
+    assert resolve(config, "p", {"api_key": "typed-key"}, (), env).get("api_key").value.reveal() == "typed-key"
+    assert resolve(config, "p", {}, (), {}).get("api_key").value.reveal() == "from-preset"
 
 
 def test_each_layer_overrides_the_one_below():

@@ -664,3 +664,16 @@ def test_a_release_between_adapters_is_read_by_its_own_parser_before_anything_st
     lines = [line for line in refused.err().splitlines() if line.strip() and "warning: --force" not in line]
     assert len(lines) == 1 and "sglang 0.5.20" in lines[0] and "enable_metrics" in lines[0], refused.err()
     assert not s.log_file.exists()  # SGLang never started
+
+
+def test_sglang_gets_the_key_once_and_its_children_not_at_all(serve):
+    """The user's QWEN_SERVE_API_KEY is qwen-serve's: SGLang gets the key in its entry module's variable, which that
+    module removes before SGLang starts anything (the stand-in echoes what SGLang's code sees)."""
+    names = ("QWEN_SERVE_API_KEY", "QWEN_SERVE_SGLANG_API_KEY")
+    s = serve(env_extra={"QWEN_SERVE_API_KEY": "sk-env-key-0123456", "FAKE_SGLANG_ECHO_ENV": ",".join(names)})
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    log = s.log_file.read_text()
+    assert all(f"env {name}=<unset>" in log for name in names), log[-2000:]
+    assert "sk-env-key-0123456" not in log + s.err()

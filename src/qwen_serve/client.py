@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 
 from .safe_http import bounded_client
+from .secret import Secret, reveal
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    """The bearer header of an OpenAI-compatible server's --api-key (none without one)."""
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+def auth_headers(api_key: Secret | str | None) -> dict[str, str]:
+    """The bearer header of an OpenAI-compatible server's --api-key (none without one): where a Secret is revealed."""
+    return {"Authorization": f"Bearer {reveal(api_key)}"} if api_key else {}
 
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -446,7 +447,7 @@ def run_checks(
     http = bounded_client(options.timeout, base_url=options.base_url, limits=httpx.Limits(max_keepalive_connections=0))
     client = OpenAI(
         base_url=options.base_url + "/v1",
-        api_key=options.api_key or "EMPTY",
+        api_key=reveal(options.api_key) or "EMPTY",
         timeout=options.timeout,
         max_retries=0,
         http_client=bounded_client(options.timeout),

@@ -25,7 +25,8 @@ from typing import Any
 
 from .errors import QwenServeError
 from .outputs import WRITER_PID, WRITTEN_BY, remove_ready_file, write_json
-from .settings import MASK, ROUTER_METRICS_PORT
+from .secret import MASK, Secret, reveal
+from .settings import ROUTER_METRICS_PORT
 from .supervise import (
     EXIT_INTERRUPTED,
     EXIT_NOT_READY,
@@ -73,7 +74,7 @@ class Fleet:
     port: int
     metrics_port: int  # the router's Prometheus /metrics (requests per worker, latencies)
     remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
-    api_key: str | None = None
+    api_key: Secret | None = None
     in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
 
     @property
@@ -166,7 +167,9 @@ class FleetSupervisor(Engine):
             )
             for w in fleet.workers
         ]
-        router_env = {**env, **({ROUTER_KEY_ENV: fleet.api_key} if fleet.api_key else {})}
+        # the router gets the key once, in its own variable; not the user's QWEN_SERVE_API_KEY
+        router_env = {k: v for k, v in env.items() if k != "QWEN_SERVE_API_KEY"}
+        router_env.update({ROUTER_KEY_ENV: reveal(fleet.api_key)} if fleet.api_key else {})
         self.router = Member(
             f"router (port {fleet.port})",
             list(fleet.router_argv),
@@ -379,7 +382,7 @@ def build_fleet(
         argv += ["--", *passthrough] if passthrough else []
         env = {"CUDA_VISIBLE_DEVICES": worker_gpus(0 if gpu_share else i, tp)}
         if launch["api_key"]:
-            env["QWEN_SERVE_API_KEY"] = launch["api_key"]
+            env["QWEN_SERVE_API_KEY"] = reveal(launch["api_key"])
         sglang_argv = (
             prepare(
                 replace(request, preset=preset, cli_values=local, gpu_spec=None, force=True, environ=None)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
+from .secret import json_default
 
 WRITTEN_BY = "written_by"
 SIGNATURE = "signature"
@@ -87,7 +88,8 @@ def signature(path: Path, kind: str, content: bytes = b"") -> str:
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
-    return json.dumps({k: v for k, v in data.items() if k != SIGNATURE}, sort_keys=True, ensure_ascii=True).encode()
+    data = {k: v for k, v in data.items() if k != SIGNATURE}
+    return json.dumps(data, sort_keys=True, ensure_ascii=True, default=json_default).encode()
 
 
 def log_header(path: Path, when: str) -> str:
@@ -172,7 +174,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     data = {WRITTEN_BY: "qwen-serve", **{k: v for k, v in data.items() if k != SIGNATURE}}
     data[SIGNATURE] = signature(path, "json", _canonical(data))
     with _replacing(path) as f:
-        f.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+        f.write((json.dumps(data, indent=2, ensure_ascii=False, default=json_default) + "\n").encode())
 
 
 def write_png(fig, path: Path) -> None:

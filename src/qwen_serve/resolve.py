@@ -13,7 +13,8 @@ from typing import Any
 
 from .config import ConfigFile, Preset
 from .errors import QwenServeError, did_you_mean
-from .settings import FIELDS, FIELDS_BY_NAME, MASK
+from .secret import MASK
+from .settings import FIELDS, FIELDS_BY_NAME
 
 
 class Layer(IntEnum):

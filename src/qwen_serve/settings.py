@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import QwenServeError, control_character
+from .secret import Secret
 
 # The values SGLang's torchao_utils.apply_torchao_config_to_model understands (<= 0.5.17).
 TORCHAO_CONFIGS = (
@@ -79,6 +80,8 @@ class Field:
         """Type- and range-check a YAML value (typed) or CLI text (from_text); None passes."""
         if value is None:
             return None
+        if isinstance(value, Secret):  # checked again (a key file's text, say): by its text
+            value = value.reveal()
         if from_text and isinstance(value, str) and self.kind is not str:
             value = self._parse_text(value, where)
         ok = (isinstance(value, self.kind) and not (self.kind is int and isinstance(value, bool))) or (
@@ -106,7 +109,7 @@ class Field:
                 allowed="printable text on one line",
                 fix=f"write {self.name}: {self.example}",
             )
-        return value
+        return Secret(value) if self.secret else value
 
     @property
     def example(self) -> str:
@@ -226,8 +229,6 @@ def _f(name, kind, default, help, bound=None, flag=True, secret=False, env=None)
     sglang_flag = "--" + name.replace("_", "-") if flag and not env else None
     return Field(name, kind, default, help, bound, sglang_flag, secret, env)
 
-
-MASK = "****"  # how a secret (the API key) is shown wherever qwen-serve prints or writes it
 
 HUMMING_ONLINE_ENV = "SGLANG_HUMMING_ONLINE_QUANT_CONFIG"
 HUMMING_INPUT_ENV = "SGLANG_HUMMING_INPUT_QUANT_CONFIG"

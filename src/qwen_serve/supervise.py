@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .outputs import WRITER_PID, WRITTEN_BY, cache_root, log_header, remove_ready_file, write_json
-from .settings import MASK
+from .secret import MASK, Secret, reveal
 from .sglang.log import PHASE_LABELS, LogWatcher, diagnose
 from .systemd import sd_notify
 
@@ -63,7 +63,7 @@ class ServerFacts:
     preset: str | None = None
     quantization: str = "none (bf16)"
     tp_size: int = 1
-    api_key: str | None = None  # used for the readiness probe only; never printed
+    api_key: Secret | str | None = None  # used for the readiness probe only; shown as MASK
     gpu: str | None = None  # the hardware the plan was made for, in words
 
     @property
@@ -455,7 +455,7 @@ class Supervisor(Engine):
         self._last_probe = 0.0
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
         self.record_written = False  # server_record_path(port), removed again when SGLang exits
-        self._secrets = [secret_pattern(s) for s in options.secrets if s]
+        self._secrets = [secret_pattern(reveal(s)) for s in options.secrets if s]
 
     # --- output ---------------------------------------------------------------------------
     def _redact(self, data: bytes) -> bytes:

@@ -420,7 +420,7 @@ def _launch_of(cand: Candidate, request: TuneRequest, model: Path, port: int):
     prepared = prepare(launch)
     clear_to_launch(prepared, None, request.force)
     command = prepared.command
-    env = command.child_env(dict(os.environ)) if command.env else dict(os.environ)
+    env = command.child_env(dict(os.environ))
     return list(command.argv), env, facts, folder
 
 

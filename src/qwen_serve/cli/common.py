@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from ..errors import Interrupted, QwenServeError
+from ..secret import Secret
 from ..settings import FIELDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -48,7 +49,7 @@ class BearerToken(click.ParamType):
 
         if not header_safe(value):
             self.fail("it is no HTTP bearer token; allowed: printable ASCII, no spaces or line breaks", param, ctx)
-        return value
+        return Secret(value)
 
 
 def launch_request(params: dict[str, Any], cli_values: dict[str, Any], **changes: Any):

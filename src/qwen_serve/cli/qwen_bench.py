@@ -95,6 +95,7 @@ def bench_run(
     from .. import bench
     from ..outputs import WRITTEN_BY, Input, Output, check_outputs, write_json
     from ..report import print_bench
+    from ..secret import masked
 
     # before any request: the results file must not be an input (the prompts, the tokenizer) or a file of yours
     check_outputs(
@@ -130,7 +131,7 @@ def bench_run(
         results,
         label=label,
         prompts_path=prompts_path,
-        command="qwen-bench " + " ".join(_sys.argv[1:]),
+        command="qwen-bench " + " ".join(masked(_sys.argv[1:], [api_key])),
     )
     if out_path:
         write_json(Path(out_path), {WRITTEN_BY: "qwen-bench", **data})

@@ -304,7 +304,7 @@ def _launch(
         ready_file=Path(ready_file) if ready_file else None,
         secrets=(launch["api_key"],) if launch["api_key"] else (),
         after_ready=_post_ready_checks(launch) if run_tests else None,
-        env=command.child_env(dict(os.environ)) if command.env else None,
+        env=command.child_env(dict(os.environ)),
         phase_labels=dict(command.phase_labels),
     )
     if launch.get("api_key").origin == "cli" and not api_key_from_file:

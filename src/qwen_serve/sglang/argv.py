@@ -14,13 +14,15 @@ from typing import Any
 
 from ..errors import QwenServeError, control_character, did_you_mean
 from ..resolve import LaunchSettings, Setting
-from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP, MASK
+from ..secret import MASK, reveal
+from ..settings import FIELDS, FIELDS_BY_NAME, HUMMING_DEFAULT_GROUP
 from .capabilities import SGLangTarget
 
 SGLANG_MODULE = "sglang.launch_server"
 # SGLang's launch_server behind qwen-serve's torchao fix (qwen_serve/sglang/torchao_fix.py) and API-key handover
 ENTRY_MODULE = "qwen_serve.sglang.entry"
 API_KEY_ENV = "QWEN_SERVE_SGLANG_API_KEY"  # read (and removed) by ENTRY_MODULE
+OWN_SECRET_ENV = ("QWEN_SERVE_API_KEY",)  # qwen-serve's own: read by it, passed to no SGLang process
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,12 @@ class SGLangCommand:
         return {e.name: e.value for e in self.env}
 
     def child_env(self, base: dict[str, str]) -> dict[str, str]:
-        """SGLang's environment: `base` (the user's) with qwen-serve's variables; a default yields to `base`."""
+        """SGLang's environment: `base` (the user's) with qwen-serve's variables; a default yields to `base`. The
+        user's key variable is not passed on: SGLang gets the key once, through API_KEY_ENV, which the entry module
+        removes before SGLang's own children start."""
         return {
             **{e.name: e.value for e in self.env if e.default},
-            **base,
+            **{k: v for k, v in base.items() if k not in OWN_SECRET_ENV},
             **{e.name: e.value for e in self.env if not e.default},
         }
 
@@ -186,8 +190,8 @@ def build_command(
                     f"{spec.name}: set ({setting.origin}) but {target.description} has no {spec.sglang_flag}",
                     fix="remove it, or use the SGLang release that has it",
                 )
-            secret_env.append(EnvVar(API_KEY_ENV, _text(value), setting.origin, secret=True))
-            secrets.add(_text(value))
+            secret_env.append(EnvVar(API_KEY_ENV, reveal(value), setting.origin, secret=True))
+            secrets.add(reveal(value))
             continue
         if spec.name in target.release.removed:
             why, instead = target.release.removed[spec.name]
