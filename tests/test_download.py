@@ -41,6 +41,7 @@ class Hub:
         self.cut = self.cut_done = False
         self.down_after_cut = True
         self.cut_at = 16 * 2**20
+        self.extra: dict[str, bytes] = {}  # more files in the listing (a name that climbs out of the folder)
         self.slow = False  # the weights a 64 KiB piece every 50 ms: a download long enough to press Ctrl-C in
         self.requests: list[tuple[str, str, str | None]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
@@ -48,7 +49,7 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def size(self, repo: str, name: str) -> int:
-        return 2**50 if repo == "org/huge" and name == "model.safetensors" else len(FILES[name])
+        return 2**50 if repo == "org/huge" and name == "model.safetensors" else len({**FILES, **self.extra}[name])
 
     def handler(hub):  # noqa: N805 - the hub, seen from its request handler
         class Handler(BaseHTTPRequestHandler):
@@ -75,16 +76,17 @@ class Hub:
                     if repo not in ("org/tiny", "org/huge"):
                         return self.send(404, b'{"error": "not found"}', {"X-Error-Code": "RepoNotFound"})
                     if parts[4:5] == ["revision"]:
-                        siblings = [{"rfilename": n, "size": hub.size(repo, n)} for n in FILES]
+                        siblings = [{"rfilename": n, "size": hub.size(repo, n)} for n in {**FILES, **hub.extra}]
                         return self.send(200, json.dumps({"id": repo, "sha": SHA, "siblings": siblings}).encode())
                     if parts[4:5] == ["tree"]:
                         tree = [
-                            {"type": "file", "path": n, "size": hub.size(repo, n), "oid": f"oid-{n}"} for n in FILES
+                            {"type": "file", "path": n, "size": hub.size(repo, n), "oid": f"oid-{n}"}
+                            for n in {**FILES, **hub.extra}
                         ]
                         return self.send(200, json.dumps(tree).encode())
                 if len(parts) >= 5 and parts[2] == "resolve":
                     repo, name = "/".join(parts[:2]), "/".join(parts[4:])
-                    body = FILES[name]
+                    body = {**FILES, **hub.extra}[name]
                     meta = {"X-Repo-Commit": SHA, "ETag": f'"{hashlib.sha256(body).hexdigest()}"'}
                     if self.command == "HEAD":
                         self.send_response(200)
@@ -294,3 +296,16 @@ def test_ctrl_c_during_the_download_stops_qwen_serve_and_starts_nothing(hub, tmp
     again = serve(hub, tmp_path, "org/tiny")
     assert "Load weight begin" in again.stderr, again.stderr[-2000:]
     assert (snapshot(tmp_path) / "model.safetensors").read_bytes() == WEIGHTS
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../escaped.json", "sub/../../escaped.safetensors", "/abs/escaped.json", "escaped\x1b[2J.json"]
+)
+def test_a_hub_listing_a_file_outside_the_model_folder_is_one_line_and_writes_nothing_there(hub, tmp_path, name):
+    hub.extra = {name: b"{}"}
+    result = serve(hub, tmp_path / "home", "org/tiny")
+    errors = error_lines(result)
+    assert "Traceback" not in result.stderr and "Load weight begin" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode in (1, 2) and len(errors) == 1 and "org/tiny" in errors[0], result.stderr[-2000:]
+    assert not list(tmp_path.rglob("escaped*")) and not Path("/abs").exists()
+    assert "\x1b" not in errors[0]

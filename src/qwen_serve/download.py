@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EXIT_FAULT, Interrupted, QwenServeError
+from .errors import EXIT_FAULT, Interrupted, QwenServeError, control_character
 
 # what SGLang's loader reads of a Qwen3 checkpoint (weights as safetensors only; not the copies some repositories
 # keep in original/ or gguf/)
@@ -95,9 +95,25 @@ def remote(repo_id: str, revision: str | None = None) -> Remote:
                 fix="check the id (and export HF_TOKEN for a gated model), or pass --model-path with a local directory",
             ) from None
         raise HubUnreachable(repo_id, _reason(cause)) from None
+    except ValueError as exc:  # huggingface_hub's own check of the listing: a file name that leaves the folder
+        raise QwenServeError(
+            f"model_path: the hub's listing of {repo_id} cannot be downloaded safely ({_reason(exc)}); nothing was "
+            "downloaded",
+            fix="ask the repository's owner to rename it, or download the model yourself and pass its folder",
+            exit_code=EXIT_FAULT,
+        ) from None
     finally:
         if not quiet_before:
             enable_progress_bars()
+    for name in (i.filename for i in infos):  # what the hub lists is input: a file lands inside the snapshot or nowhere
+        if not _inside(name):
+            raise QwenServeError(
+                f"model_path: the hub lists a file of {repo_id} named {name[:120]!r}, which lies outside the model's "
+                "folder; nothing was downloaded",
+                allowed="relative file names without '..' segments",
+                fix="ask the repository's owner to rename it, or download the model yourself and pass its folder",
+                exit_code=EXIT_FAULT,
+            )
     files = {i.filename: i.file_size or 0 for i in infos}
     missing = {i.filename: i.file_size or 0 for i in infos if i.will_download}
     return Remote(repo_id, infos[0].commit_hash if infos else (revision or "main"), files, missing)
@@ -151,6 +167,19 @@ def fetch(r: Remote, echo=None) -> str:
             fix="run the same command again: it fetches only the files still missing",
             exit_code=EXIT_FAULT,
         ) from None
+
+
+def _inside(name: str) -> bool:
+    """A repository file name that stays inside the snapshot folder: relative, no '..' segment, no control
+    character, no backslash (a Windows separator)."""
+    parts = name.split("/")
+    return (
+        bool(name)
+        and not name.startswith("/")
+        and "\\" not in name
+        and ".." not in parts
+        and control_character(name) is None
+    )
 
 
 def _interruptible(work):
