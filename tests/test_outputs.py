@@ -157,3 +157,31 @@ def test_qwen_bench_results_and_plots_never_overwrite_their_inputs(tmp_path):
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert r.returncode == 2 and len(lines) == 1 and words in lines[0], r.stderr
     assert snapshot(tmp_path) == before
+
+
+def test_a_home_that_is_no_folder_is_one_line_before_anything_starts(tmp_path, files):
+    """The default log lives under the cache folder (XDG_CACHE_HOME, else HOME/.cache): where that cannot be a folder,
+    the launch is refused in one line naming the path and the flag that moves it, not a traceback at the start."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CACHE_HOME"}
+    argv = [
+        sys.executable,
+        "-m",
+        "qwen_serve",
+        "--model-path",
+        str(files / "model"),
+        "--gpu",
+        "H200",
+        "--port",
+        "31999",
+    ]
+    r = subprocess.run(argv, env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=60)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "--log-file '" in lines[0] and "/logs/sglang-" in lines[0] and "Not a directory" in lines[0]
+    assert "fix: give --log-file another path" in lines[0]

@@ -197,10 +197,13 @@ def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) ->
     """Before anything runs: no output path may overwrite an input of this run or a file the user has."""
     from ..outputs import Input, Output, check_outputs
     from ..preflight import looks_local
+    from ..supervise import default_log_path
 
     model = prepared.launch["model_path"]
+    # the default log too: a HOME that is no folder, or a read-only cache, is one line here, not a crash at the start
+    log = Output("--log-file", log_file or str(default_log_path(int(prepared.launch["port"]))), "log")
     check_outputs(
-        [Output("--ready-file", ready_file, "ready"), Output("--log-file", log_file, "log")],
+        [Output("--ready-file", ready_file, "ready"), log],
         [
             Input("--config", config_path),
             Input("--api-key-file", api_key_file),
