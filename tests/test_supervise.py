@@ -677,3 +677,17 @@ def test_sglang_gets_the_key_once_and_its_children_not_at_all(serve):
     log = s.log_file.read_text()
     assert all(f"env {name}=<unset>" in log for name in names), log[-2000:]
     assert "sk-env-key-0123456" not in log + s.err()
+
+
+def test_a_key_split_across_two_pipe_reads_is_still_masked(serve, tmp_path):
+    """SGLang writes a line holding the key in two writes, 0.3 s apart: qwen-serve masks whole lines, so neither the
+    log nor the screen shows the key (masking each read alone showed it)."""
+    (tmp_path / "key").write_text(KEY + "\n")
+    s = serve("--api-key-file", str(tmp_path / "key"), env_extra={"FAKE_SGLANG_SPLIT_KEY": "1"})
+    s.wait_ready()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.finish() == 0
+    log = s.log_file.read_text()
+    assert "api_key='****' (one line, two writes)" in log, log[-2000:]
+    for text in (s.out(), s.err(), log):
+        assert KEY not in text and KEY[4:] not in text

@@ -32,6 +32,7 @@ from .sglang.log import PHASE_LABELS, LogWatcher, diagnose
 from .systemd import sd_notify
 
 EXIT_NOT_READY = 124  # like timeout(1): gave up waiting for readiness
+HELD_MAX = 1 << 16  # output with no line end held back this long at most before it is written (masked)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: stopped by the user before SGLang was ready
 # Copies of one Ctrl-C arrive together (the terminal signals the whole foreground group, and `uv run`
 # forwards its own copy): signals within this many seconds of the first are that same request.
@@ -456,6 +457,7 @@ class Supervisor(Engine):
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
         self.record_written = False  # server_record_path(port), removed again when SGLang exits
         self._secrets = [secret_pattern(reveal(s)) for s in options.secrets if s]
+        self._longest_secret = max((len(reveal(s).encode()) for s in options.secrets if s), default=0)
 
     # --- output ---------------------------------------------------------------------------
     def _redact(self, data: bytes) -> bytes:
@@ -466,23 +468,34 @@ class Supervisor(Engine):
     def _pump(self, stream, log) -> None:
         """Tee the child's output: raw (redacted) to the log file; to the watcher each segment as it ends and the
         progress of the one not yet ended (a tqdm bar's line ends only when the bar is done: minutes, while a first
-        start compiles); to the display line by line."""
-        line, segment = b"", b""
+        start compiles); to the display line by line. Redacted whole: what has arrived up to its last line end (\\n,
+        or a bar's \\r) now, the rest with the next read, so that a secret the pipe split is still one piece of text
+        (no secret holds a line end)."""
+        line, segment, held = b"", b"", b""
         start = time.monotonic()
         while True:
             chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
             if not chunk:
                 break
-            chunk = self._redact(chunk)
+            data = held + chunk
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            if len(data) - cut > HELD_MAX:  # no line end for long: keep back only what may be a secret's start
+                cut = len(data) - self._longest_secret
+            chunk, held = self._redact(data[:cut]), data[cut:]
             log.write(chunk)
             log.flush()
             *segments, segment = re.split(rb"[\r\n]", segment + chunk)
             for done in segments:
                 self._segment(done.decode("utf-8", "replace"), start)
-            self.watcher.peek(segment.decode("utf-8", "replace"))
+            self.watcher.peek((segment + self._redact(held)).decode("utf-8", "replace"))
             *lines, line = (line + chunk).split(b"\n")
             for done in lines:
                 self.display.child_line(done.decode("utf-8", "replace"))
+        if held:  # the child's last words, with no line end
+            held = self._redact(held)
+            log.write(held)
+            log.flush()
+            segment, line = segment + held, line + held
         if segment:
             self._segment(segment.decode("utf-8", "replace"), start)
         if line:

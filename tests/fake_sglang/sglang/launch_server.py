@@ -189,6 +189,12 @@ def main():
         with open(os.environ["FAKE_SGLANG_PIDFILE"], "w") as f:
             f.write(str(helper.pid))
     log(f"server_args=ServerArgs(model_path='{arg('--model-path')}', host='{HOST}', port={PORT}, api_key={KEY!r})")
+    if os.environ.get("FAKE_SGLANG_SPLIT_KEY") and KEY:  # the key in two writes: a pipe read may end between them
+        sys.stdout.write(f"[2026-11-25 14:08:58] api_key='{KEY[:4]}")
+        sys.stdout.flush()
+        time.sleep(0.3)
+        sys.stdout.write(f"{KEY[4:]}' (one line, two writes)\n")
+        sys.stdout.flush()
     for name in filter(None, os.environ.get("FAKE_SGLANG_ECHO_ENV", "").split(",")):
         log(f"env {name}={os.environ.get(name, '<unset>')}")  # what the stand-in was given
     log("Init torch distributed begin.")
