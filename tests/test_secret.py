@@ -93,3 +93,16 @@ def test_qwen_bench_records_its_command_line_without_the_key(tmp_path):
         assert key not in r.stdout + r.stderr
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.parametrize(
+    "value", [["sk-in-a-list-0123"], {"sk-in-a-map-0123": 1}, 12345678901234, "sk with space 0123"]
+)
+def test_a_refused_key_is_not_echoed_whatever_its_type(value):
+    from qwen_serve.errors import QwenServeError
+    from qwen_serve.settings import FIELDS_BY_NAME
+
+    with pytest.raises(QwenServeError) as error:
+        FIELDS_BY_NAME["api_key"].coerce(value, where="k.yaml:1")
+    text = str(value if not isinstance(value, dict) else next(iter(value)))
+    assert text not in str(error.value) and "fix:" in str(error.value)

@@ -88,8 +88,9 @@ class Field:
             self.kind is float and isinstance(value, int) and not isinstance(value, bool)
         )
         if not ok:
+            shown = "a value of the wrong type" if self.secret else _short(value)  # a secret is never echoed
             raise QwenServeError(
-                f"{self.name}: {value!r} ({where}) is {_describe(value)}, expected {self.type_word()}",
+                f"{self.name}: {shown} ({where}) is {_describe(value)}, expected {self.type_word()}",
                 allowed=self.bound.allowed if self.bound else None,
                 fix=f"write {self.name}: {self.example}",
             )
