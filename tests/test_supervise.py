@@ -691,3 +691,38 @@ def test_a_key_split_across_two_pipe_reads_is_still_masked(serve, tmp_path):
     assert "api_key='****' (one line, two writes)" in log, log[-2000:]
     for text in (s.out(), s.err(), log):
         assert KEY not in text and KEY[4:] not in text
+
+
+def test_the_library_serves_as_the_command_does(tmp_path, model_dir):
+    """docs/using.md's example, on the stand-in SGLang: launch.serve(request, options) prepares, checks, supervises
+    and returns the command's exit code (0 after a SIGTERM once ready); a bad request raises before anything runs."""
+    import textwrap
+
+    ready = tmp_path / "ready.json"
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from qwen_serve.errors import QwenServeError
+        from qwen_serve.launch import LaunchRequest, ServeOptions, serve
+        try:
+            serve(LaunchRequest(cli_values={{"port": "99999"}}, environ={{}}))
+        except QwenServeError as exc:
+            print("refused:", exc, file=sys.stderr)
+        request = LaunchRequest(
+            cli_values={{"model_path": {str(model_dir)!r}, "port": "{free_port()}", "host": "127.0.0.1"}},
+            force=True, environ={{}},
+        )
+        lines = []
+        sys.exit(serve(request, ServeOptions(ready_file={str(ready)!r}, quiet=True, note=lines.append)))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(FAKE), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "refused: port: 99999" in err and "Traceback" not in err

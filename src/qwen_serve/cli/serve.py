@@ -12,7 +12,6 @@ from ..resolve import PRECEDENCE
 from ..settings import ROUTER_METRICS_PORT
 from .common import CONTEXT, Command, Finite, launch_request, setting_options, typed_settings
 
-KEY_FILE_MAX_BYTES = 4096
 MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
 
 # the help's closing words: the precedence as resolve.Layer declares it, and how other SGLang flags pass through
@@ -142,16 +141,30 @@ def serve(
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
 
-    from ..pipeline import clear_to_launch, prepare, refuse_unfit
+    from .. import launch
+    from ..pipeline import refuse_unfit
+
+    def note(line: str) -> None:
+        click.echo(f"qwen-serve: {line}", err=True)
 
     if api_key_file:
-        cli_values["api_key"] = read_key_file(api_key_file, cli_values.get("api_key"))
+        cli_values["api_key"] = launch.read_key_file(api_key_file, cli_values.get("api_key"), note=note)
+    options = launch.ServeOptions(
+        log_file=log_file,
+        ready_file=ready_file,
+        quiet=quiet,
+        ready_timeout=ready_timeout,
+        stop_timeout=stop_timeout,
+        run_tests=run_tests,
+        api_key_file=api_key_file,
+        note=note,
+    )
     request = launch_request(click.get_current_context().params, cli_values)
-    prepared = prepare(request)
-    _check_outputs(prepared, ready_file, log_file, config_path, api_key_file)
+    prepared = launch.prepare(request)
+    launch.check_outputs(prepared, options, config_path)
     count = _replicas(click.get_current_context(), replicas, worker_urls)
     if count is not None:
-        _serve_fleet(prepared, count, request, **click.get_current_context().params)
+        _serve_fleet(prepared, count, request, note=note, **click.get_current_context().params)
         return
     if dry_run:
         _show_dry_run(prepared, as_json)
@@ -160,105 +173,7 @@ def serve(
     if dry_run or check:
         refuse_unfit(prepared, force)  # shown, and answered as the launch would be
         return
-    notes = clear_to_launch(prepared, sglang_version, force)
-    for note in notes:
-        click.echo(f"qwen-serve: {note}", err=True)
-    _fetch_weights(prepared)
-    sys.exit(
-        _launch(
-            prepared.launch,
-            prepared.command,
-            prepared.fit,
-            log_file,
-            quiet,
-            ready_timeout,
-            stop_timeout,
-            ready_file,
-            run_tests,
-            api_key_from_file=bool(api_key_file),
-        )
-    )
-
-
-def _fetch_weights(prepared) -> None:
-    """A hub id's files on disk before SGLang starts (qwen_serve.download), with a line and huggingface_hub's bar;
-    what SGLang's environment must add (HF_HUB_OFFLINE=1 when the hub was down and the cache is served) goes into
-    this process's environment, which SGLang and the fleet's workers inherit."""
-    import os
-
-    from ..download import ensure_weights
-
-    os.environ.update(
-        ensure_weights(prepared.launch["model_path"], echo=lambda line: click.echo(f"qwen-serve: {line}", err=True))
-    )
-
-
-def _check_outputs(prepared, ready_file, log_file, config_path, api_key_file) -> None:
-    """Before anything runs: no output path may overwrite an input of this run or a file the user has."""
-    from ..outputs import Input, Output, check_outputs
-    from ..preflight import looks_local
-    from ..supervise import default_log_path
-
-    model = prepared.launch["model_path"]
-    # the default log too: a HOME that is no folder, or a read-only cache, is one line here, not a crash at the start
-    log = Output("--log-file", log_file or str(default_log_path(int(prepared.launch["port"]))), "log")
-    check_outputs(
-        [Output("--ready-file", ready_file, "ready"), log],
-        [
-            Input("--config", config_path),
-            Input("--api-key-file", api_key_file),
-            Input("--model-path", model if looks_local(model) else None),
-        ],
-    )
-
-
-def read_key_file(path: str, typed: str | None, flag: str = "--api-key-file") -> str:
-
-    if typed:
-        raise QwenServeError(
-            "--api-key and --api-key-file both given", fix="keep one (the file keeps the key out of argv)"
-        )
-    import os
-    import stat
-
-    try:
-        # a regular file, read bounded: a FIFO would block for ever and /dev/zero never end
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise QwenServeError(
-                    f"{flag}: '{path}' is not a regular file (a directory, device, pipe or socket)",
-                    fix="pass a text file whose first line is the key",
-                )
-            data = os.read(fd, KEY_FILE_MAX_BYTES + 1)
-        finally:
-            os.close(fd)
-        if len(data) > KEY_FILE_MAX_BYTES:
-            raise QwenServeError(
-                f"{flag}: '{path}' is {info.st_size:,} bytes",
-                allowed=f"a key file of at most {KEY_FILE_MAX_BYTES:,} bytes",
-                fix="pass the file that holds only the key",
-            )
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QwenServeError(
-            f"{flag}: '{path}' cannot be read ({exc.__class__.__name__})",
-            fix="pass a readable text file whose first line is the key",
-        ) from None
-    key = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if not key:
-        raise QwenServeError(f"{flag}: '{path}' is empty", fix="write the key on its first line")
-    from ..settings import FIELDS_BY_NAME
-
-    FIELDS_BY_NAME["api_key"].coerce(key, where=f"from {flag} {path}", from_text=True)
-    if info.st_mode & 0o077:  # ssh's rule for private keys
-        click.echo(
-            f"qwen-serve: warning: {flag} '{path}' can be read by other users (mode "
-            f"{stat.S_IMODE(info.st_mode):o}); chmod 600 {path}",
-            err=True,
-        )
-    return key
+    sys.exit(launch.serve(request, options, prepared))
 
 
 def _show_dry_run(prepared, as_json: bool) -> None:
@@ -268,75 +183,6 @@ def _show_dry_run(prepared, as_json: bool) -> None:
         click.echo(dry_run_json(prepared.launch, prepared.command, prepared.fit, prepared.notes))
     else:
         print_dry_run(prepared.launch, prepared.command, click.echo, prepared.fit, prepared.notes)
-
-
-def _launch(
-    launch,
-    command,
-    fit,
-    log_file,
-    quiet,
-    ready_timeout,
-    stop_timeout,
-    ready_file,
-    run_tests,
-    api_key_from_file: bool = False,
-) -> int:
-    import os
-    from pathlib import Path
-
-    from ..checkpoint import quantization_label
-    from ..supervise import ServerFacts, SuperviseOptions, Supervisor, default_log_path
-
-    facts = ServerFacts(
-        host=launch["host"],
-        port=launch["port"],
-        model=launch["model_path"],
-        served_model_name=launch["served_model_name"],
-        preset=launch.preset.name if launch.preset else None,
-        quantization=quantization_label(launch),
-        tp_size=launch["tp_size"],
-        api_key=launch["api_key"],
-        gpu=fit.hardware if fit else None,
-    )
-    options = SuperviseOptions(
-        log_file=Path(log_file) if log_file else default_log_path(facts.port),
-        quiet=quiet,
-        ready_timeout=ready_timeout,
-        stop_timeout=stop_timeout,
-        ready_file=Path(ready_file) if ready_file else None,
-        secrets=(launch["api_key"],) if launch["api_key"] else (),
-        after_ready=_post_ready_checks(launch) if run_tests else None,
-        env=command.child_env(dict(os.environ)),
-        phase_labels=dict(command.phase_labels),
-    )
-    if launch.get("api_key").origin == "cli" and not api_key_from_file:
-        click.echo(
-            "qwen-serve: warning: --api-key on qwen-serve's own command line is visible to every local user "
-            "(ps); use QWEN_SERVE_API_KEY or --api-key-file (SGLang gets it through the environment either way)",
-            err=True,
-        )
-    if facts.host in ("0.0.0.0", "::") and not facts.api_key:
-        click.echo(
-            f"qwen-serve: warning: listening on {facts.host} without --api-key: anyone who can reach "
-            f"port {facts.port} can use the server (pass --api-key, or --host 127.0.0.1)",
-            err=True,
-        )
-    click.echo(f"qwen-serve: launching {command.shell()}", err=True)
-    return Supervisor(command.argv, facts, options).run().exit_code
-
-
-def _post_ready_checks(launch):
-    def run_checks(facts: dict) -> None:
-        from .. import client
-        from ..report import CheckTable
-
-        options = client.Options(base_url=facts["base_url"], api_key=launch["api_key"])
-        table = CheckTable(live=False)
-        results, _ = client.run_checks(options, list(client.CHECKS))
-        table.finish(results, facts["base_url"])
-
-    return run_checks
 
 
 def _check(command) -> None:
@@ -403,12 +249,14 @@ def _serve_fleet(
     dry_run,
     as_json,
     check,
+    note,
     **_other_params,
 ) -> None:
     import json
     from pathlib import Path
 
     from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, check_fleet_ports, describe
+    from ..launch import fetch_weights
     from ..pipeline import clear_to_launch, hardware_for
     from ..preflight import check_port
     from ..supervise import default_log_path
@@ -456,9 +304,9 @@ def _serve_fleet(
     if dry_run or check:
         return
     if fleet.workers:  # the workers' whole gate, the router's host and port among it
-        for note in clear_to_launch(prepared, sglang_version, force):
-            click.echo(f"qwen-serve: {note}", err=True)
-        _fetch_weights(prepared)  # once, before the workers start (each then finds the cache complete)
+        for line in clear_to_launch(prepared, sglang_version, force):
+            note(line)
+        fetch_weights(prepared, note)  # once, before the workers start (each then finds the cache complete)
     else:  # only the router: its host and port
         check_port(prepared.launch)
     check_fleet_ports(fleet)

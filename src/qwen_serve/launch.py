@@ -1,0 +1,208 @@
+"""qwen-serve as a library: launch one SGLang server the way `qwen-serve` does, from Python.
+
+    from qwen_serve.launch import LaunchRequest, ServeOptions, serve
+
+    request = LaunchRequest(preset="auto", cli_values={"port": "30001"}, environ=dict(os.environ))
+    exit_code = serve(request, ServeOptions(ready_file="/tmp/ready.json", quiet=True))
+
+`serve` runs one pipeline with data flowing one way: `prepare` (config -> settings -> checkpoint -> plan -> SGLang's
+command), then `check` (every check that needs no side effect: the output paths, the port, the GPU, the plan's
+verdict), then the weights download, then one supervised SGLang until it stops. Bad input raises QwenServeError
+(one line: what, allowed, fix; nothing started); the exit code it returns is the one the CLI exits with
+(0 stopped after being ready, 130 stopped before, 124 not ready in time, SGLang's own on a crash). `serve` installs
+signal handlers: call it from the main thread.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import QwenServeError
+from .pipeline import LaunchRequest, Prepared, clear_to_launch, prepare
+
+__all__ = ["LaunchRequest", "Prepared", "ServeOptions", "check", "prepare", "read_key_file", "serve"]
+
+
+def _to_stderr(line: str) -> None:
+    print(f"qwen-serve: {line}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions:
+    """How to run the server, beside what to run (LaunchRequest). `note` receives each line for the user (warnings
+    start with "warning: "); by default they go to stderr as `qwen-serve: LINE`."""
+
+    log_file: str | None = None  # default: ~/.cache/qwen-serve/logs/sglang-DATE-PORT.log
+    ready_file: str | None = None
+    quiet: bool = False
+    ready_timeout: float = 1200.0
+    stop_timeout: float = 30.0
+    run_tests: bool = False  # qwen-test's checks once ready
+    api_key_file: str | None = None  # where the key came from (an input: no output may overwrite it)
+    note: Callable[[str], None] = field(default=_to_stderr, compare=False)
+
+
+def check_outputs(prepared: Prepared, options: ServeOptions, config_path: str | None = None) -> None:
+    """No output path (the ready file, the log, the default log's folder) may overwrite an input of this run or a
+    file the user has, or fail mid-run."""
+    from .outputs import Input, Output
+    from .outputs import check_outputs as check_paths
+    from .preflight import looks_local
+    from .supervise import default_log_path
+
+    model = prepared.launch["model_path"]
+    # the default log too: a HOME that is no folder, or a read-only cache, is one line here, not a crash at the start
+    log = Output("--log-file", options.log_file or str(default_log_path(int(prepared.launch["port"]))), "log")
+    check_paths(
+        [Output("--ready-file", options.ready_file, "ready"), log],
+        [
+            Input("--config", config_path),
+            Input("--api-key-file", options.api_key_file),
+            Input("--model-path", model if looks_local(model) else None),
+        ],
+    )
+
+
+def check(prepared: Prepared, options: ServeOptions, request: LaunchRequest) -> list[str]:
+    """Every check of a launch that needs no side effect, in one place; the notes the user should read."""
+    check_outputs(prepared, options, request.config_path)
+    return clear_to_launch(prepared, request.sglang_version, request.force)
+
+
+def fetch_weights(prepared: Prepared, note: Callable[[str], None] = _to_stderr) -> None:
+    """A hub id's files on disk before SGLang starts (qwen_serve.download); what SGLang's environment must add
+    (HF_HUB_OFFLINE=1 when the hub was down and the cache is served) goes into this process's environment, which
+    SGLang and a fleet's workers inherit."""
+    from .download import ensure_weights
+
+    os.environ.update(ensure_weights(prepared.launch["model_path"], echo=note))
+
+
+def serve(request: LaunchRequest, options: ServeOptions | None = None, prepared: Prepared | None = None) -> int:
+    """Validate, download, supervise: the exit code. `prepared`: the request already prepared (`prepare(request)`),
+    as a caller that showed the plan first has it."""
+    options = options or ServeOptions()
+    prepared = prepared or prepare(request)
+    for line in check(prepared, options, request):
+        options.note(line)
+    fetch_weights(prepared, options.note)
+    return supervise(prepared, options)
+
+
+def supervise(prepared: Prepared, options: ServeOptions) -> int:
+    """One SGLang, started with the prepared command and supervised until it stops: the exit code."""
+    from .checkpoint import quantization_label
+    from .supervise import ServerFacts, SuperviseOptions, Supervisor, default_log_path
+
+    launch, command, fit = prepared.launch, prepared.command, prepared.fit
+    facts = ServerFacts(
+        host=launch["host"],
+        port=launch["port"],
+        model=launch["model_path"],
+        served_model_name=launch["served_model_name"],
+        preset=launch.preset.name if launch.preset else None,
+        quantization=quantization_label(launch),
+        tp_size=launch["tp_size"],
+        api_key=launch["api_key"],
+        gpu=fit.hardware if fit else None,
+    )
+    supervise_options = SuperviseOptions(
+        log_file=Path(options.log_file) if options.log_file else default_log_path(facts.port),
+        quiet=options.quiet,
+        ready_timeout=options.ready_timeout,
+        stop_timeout=options.stop_timeout,
+        ready_file=Path(options.ready_file) if options.ready_file else None,
+        secrets=(launch["api_key"],) if launch["api_key"] else (),
+        after_ready=_post_ready_checks(launch) if options.run_tests else None,
+        env=command.child_env(dict(os.environ)),
+        phase_labels=dict(command.phase_labels),
+    )
+    for line in _warnings(prepared, options):
+        options.note(line)
+    options.note(f"launching {command.shell()}")
+    return Supervisor(command.argv, facts, supervise_options).run().exit_code
+
+
+def _warnings(prepared: Prepared, options: ServeOptions) -> list[str]:
+    launch = prepared.launch
+    lines = []
+    if launch.get("api_key").origin == "cli" and not options.api_key_file:
+        lines.append(
+            "warning: --api-key on qwen-serve's own command line is visible to every local user "
+            "(ps); use QWEN_SERVE_API_KEY or --api-key-file (SGLang gets it through the environment either way)"
+        )
+    if launch["host"] in ("0.0.0.0", "::") and not launch["api_key"]:
+        lines.append(
+            f"warning: listening on {launch['host']} without --api-key: anyone who can reach "
+            f"port {launch['port']} can use the server (pass --api-key, or --host 127.0.0.1)"
+        )
+    return lines
+
+
+def _post_ready_checks(launch):
+    def run_checks(facts: dict) -> None:
+        from . import client
+        from .report import CheckTable
+
+        options = client.Options(base_url=facts["base_url"], api_key=launch["api_key"])
+        table = CheckTable(live=False)
+        results, _ = client.run_checks(options, list(client.CHECKS))
+        table.finish(results, facts["base_url"])
+
+    return run_checks
+
+
+KEY_FILE_MAX_BYTES = 4096  # a key is a line; a larger file is not a key file
+
+
+def read_key_file(
+    path: str, typed: object = None, flag: str = "--api-key-file", note: Callable[[str], None] = _to_stderr
+) -> str:
+    """The API key from the first line of a file (the way to keep it off every command line), checked as the
+    api_key setting is; a file other users can read is a warning (ssh's rule for private keys)."""
+    if typed:
+        raise QwenServeError(
+            "--api-key and --api-key-file both given", fix="keep one (the file keeps the key out of argv)"
+        )
+    try:
+        # a regular file, read bounded: a FIFO would block for ever and /dev/zero never end
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise QwenServeError(
+                    f"{flag}: '{path}' is not a regular file (a directory, device, pipe or socket)",
+                    fix="pass a text file whose first line is the key",
+                )
+            data = os.read(fd, KEY_FILE_MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(data) > KEY_FILE_MAX_BYTES:
+            raise QwenServeError(
+                f"{flag}: '{path}' is {info.st_size:,} bytes",
+                allowed=f"a key file of at most {KEY_FILE_MAX_BYTES:,} bytes",
+                fix="pass the file that holds only the key",
+            )
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QwenServeError(
+            f"{flag}: '{path}' cannot be read ({exc.__class__.__name__})",
+            fix="pass a readable text file whose first line is the key",
+        ) from None
+    key = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not key:
+        raise QwenServeError(f"{flag}: '{path}' is empty", fix="write the key on its first line")
+    from .settings import FIELDS_BY_NAME
+
+    FIELDS_BY_NAME["api_key"].coerce(key, where=f"from {flag} {path}", from_text=True)
+    if info.st_mode & 0o077:  # ssh's rule for private keys
+        note(
+            f"warning: {flag} '{path}' can be read by other users (mode {stat.S_IMODE(info.st_mode):o}); "
+            f"chmod 600 {path}"
+        )
+    return key
