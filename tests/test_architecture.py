@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "qwen_serve"
 
 
@@ -110,3 +112,33 @@ def test_one_supervision_engine_starts_signals_and_kills_every_child():
                 assert not (owner in ("subprocess", "os", "signal") and node.func.attr in calls), (name, node.lineno)
     fleet = (PACKAGE / "fleet.py").read_text(encoding="utf-8")
     assert "class FleetSupervisor(Engine)" in fleet and "class Member(ManagedProcess)" in fleet
+
+
+CORE = ("config", "resolve", "settings", "pipeline", "plan", "model", "checkpoint", "supervise", "launch", "sglang")
+
+
+@pytest.mark.parametrize(
+    "entry, argv",
+    [
+        ("test_main", ["--help"]),
+        ("test_main", ["--base-url", "http://127.0.0.1:1", "--only", "health"]),
+        ("bench_main", ["--help"]),
+        ("bench_main", ["run", "--base-url", "http://127.0.0.1:1", "--requests", "1"]),
+    ],
+)
+def test_the_clients_import_no_module_of_the_core(entry, argv):
+    """qwen-test and qwen-bench talk HTTP: run (to their end: here an unreachable server), they import the client
+    side only (client, safe_http, wire, bench, report, outputs, secret, errors), no settings, plan or SGLang."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys; atexit.register(lambda: print(' '.join(sorted(m for m in sys.modules "
+        "if m.startswith('qwen_serve')))));"
+        f" sys.argv = ['x', *sys.argv[1:]]; from qwen_serve.cli import {entry}; {entry}()"
+    )
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    loaded = r.stdout.split()[-40:]
+    core = [m for m in loaded if m.split(".")[1:2] and m.split(".")[1] in CORE]
+    assert any(m == "qwen_serve.cli" for m in loaded), (r.stdout, r.stderr)
+    assert not core, core

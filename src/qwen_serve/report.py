@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import printable
-from .resolve import PRECEDENCE, LaunchSettings
-from .sglang.argv import SGLangCommand
+
+if TYPE_CHECKING:  # the types of the dry run's functions; qwen-test's CheckTable needs none of the core
+    from .resolve import LaunchSettings
+    from .sglang.argv import SGLangCommand
 
 
 def _columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -29,6 +31,8 @@ def _rendered(table, console) -> str:
 def dry_run_data(
     launch: LaunchSettings, command: SGLangCommand, fit=None, notes: tuple[str, ...] = ()
 ) -> dict[str, Any]:
+    from .resolve import PRECEDENCE
+
     target = command.target
     return {
         "plan": None
@@ -103,7 +107,7 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         + ("installed" if sglang["installed"] else "not installed here")
         + f"; flags checked against the {sglang['flag_snapshot']} snapshot)"
     )
-    echo("precedence: " + " < ".join(PRECEDENCE))
+    echo("precedence: " + " < ".join(data["precedence"]))
     echo(data["checkpoint"])
     for note in data["notes"]:
         echo(f"note: {note}")

@@ -48,6 +48,11 @@ class Secret:
         raise TypeError("a Secret is not pickled")
 
 
+def header_safe(token: str) -> bool:
+    """A bearer token that can travel in an HTTP header: printable ASCII, no space or line break."""
+    return bool(token) and all(33 <= ord(c) <= 126 for c in token)
+
+
 def reveal(value: Secret | str | None) -> str | None:
     """The text of a secret or of a plain value (clients given a key in code), None for none."""
     return value.reveal() if isinstance(value, Secret) else value

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import QwenServeError, control_character
-from .secret import Secret
+from .secret import Secret, header_safe
 
 # The values SGLang's torchao_utils.apply_torchao_config_to_model understands (<= 0.5.17).
 TORCHAO_CONFIGS = (
@@ -214,11 +214,6 @@ NONEMPTY = Bound(lambda v: bool(v.strip()), "a non-empty string", "remove the ke
 
 # an HTTP bearer token (it travels in the Authorization header: printable ASCII, no space or line break) long
 # enough that masking it in logs hides it rather than every occurrence of a common letter
-def header_safe(token: str) -> bool:
-    """A bearer token that can travel in an HTTP header: printable ASCII, no space or line break."""
-    return bool(token) and all(33 <= ord(c) <= 126 for c in token)
-
-
 API_KEY = Bound(
     lambda v: 8 <= len(v) <= 512 and header_safe(v),
     "8 to 512 printable ASCII characters, no spaces or line breaks (it travels in an HTTP header)",

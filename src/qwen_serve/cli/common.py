@@ -13,7 +13,6 @@ from click.core import ParameterSource
 
 from ..errors import Interrupted, QwenServeError
 from ..secret import Secret
-from ..settings import FIELDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 MAX_SECONDS = 7 * 24 * 3600  # the longest wait any option may ask for: a week
@@ -45,7 +44,7 @@ class BearerToken(click.ParamType):
     name = "KEY"
 
     def convert(self, value, param, ctx):
-        from ..settings import header_safe
+        from ..secret import header_safe
 
         if not header_safe(value):
             self.fail("it is no HTTP bearer token; allowed: printable ASCII, no spaces or line breaks", param, ctx)
@@ -127,6 +126,8 @@ class Command(NamesProgram, click.Command):
         if stray:
             # a switch just before the stray word means it was given a value (look at every place the word
             # stands: the same word may also be another option's value)
+            from ..settings import FIELDS
+
             switches = {w: f for f in FIELDS if f.kind is bool for w in (f.cli_flag, f.cli_no_flag)}
             before = next((w for w, nxt in zip(words, words[1:]) if nxt == stray[0] and w in switches), None)
             switch = switches.get(before)
@@ -201,6 +202,8 @@ def setting_options(func):
     """One flag per setting of `settings.FIELDS`, its built-in default shown (the bundled server_config.yaml's
     top level, which a selected preset overrides). Values come in as text and are checked by the settings
     table itself, so every bad value gets the same one-line error as in YAML."""
+    from ..settings import FIELDS  # here, not at the top: qwen-test and qwen-bench import this module too
+
     for spec in reversed(FIELDS):
         if spec.default is None:
             shown = "SGLang's own" if spec.sglang_flag else "none"
@@ -226,6 +229,8 @@ def setting_options(func):
 
 def typed_settings(ctx: click.Context, params: dict) -> dict:
     """The settings the user typed (click's parameter source, not a None sentinel): only these override."""
+    from ..settings import FIELDS
+
     return {
         spec.name: params[spec.name]
         for spec in FIELDS
