@@ -219,3 +219,28 @@ def test_the_help_texts_pass_through_example_is_a_command_qwen_serve_takes(qwen_
     assert example[0] == "qwen-serve" and "--" in example
     result = qwen_serve("--dry-run", *example[1:])
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_dry_run_with_preset_auto_reads_config_json_once(qwen_serve, tmp_path, monkeypatch):
+    """--preset auto plans every candidate preset from the checkpoint: its config.json is read once (the stages
+    ask for it many times; read again only when the file changed)."""
+    import json
+    from pathlib import Path
+
+    from qwen_serve.model import QWEN3_14B_CONFIG
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(QWEN3_14B_CONFIG))
+    reads = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        if self.name == "config.json" and self.parent == model:
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    result = qwen_serve("--dry-run", "--preset", "auto", "--gpu", "H200", "--model-path", str(model))
+    assert result.exit_code == 0, result.stderr
+    assert len(reads) == 1, len(reads)

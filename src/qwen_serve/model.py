@@ -4,6 +4,7 @@ shapes and the checkpoint's quantization_config)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -171,12 +172,30 @@ def check_config(data: Any, path: str) -> None:
             )
 
 
+def json_file(path: Path) -> Any:
+    """A model's config.json, read and parsed once per process while the file is unchanged: a launch asks for it in
+    many stages (the checkpoint, the shapes, every preset's plan). OSError or ValueError as reading it would raise."""
+    info = path.stat()
+    kind, value = _json_file(str(path), info.st_mtime_ns, info.st_size)
+    if kind == "error":
+        raise value
+    return value
+
+
+@functools.lru_cache(maxsize=32)
+def _json_file(path: str, mtime_ns: int, size: int) -> tuple[str, Any]:
+    try:
+        return "ok", json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return "error", exc
+
+
 def model_facts(model_path: str) -> ModelFacts:
     """From the local config.json; else the built-in shapes of a known hub id; else Qwen3-14B's, said so."""
     config = Path(model_path).expanduser() / "config.json"
     if config.is_file():
         try:
-            data = json.loads(config.read_text(encoding="utf-8"))
+            data = json_file(config)
         except (OSError, ValueError) as exc:
             raise QwenServeError(
                 f"model_path: {config} is not readable JSON ({type(exc).__name__}: {exc})",
@@ -239,7 +258,7 @@ def read_checkpoint(model_path: str) -> Checkpoint:
         candidates += sorted(snapshots.glob("*/config.json"))
     for config in candidates:
         try:
-            data = json.loads(config.read_text(encoding="utf-8"))
+            data = json_file(config)
         except (OSError, ValueError):
             continue
         quant = data.get("quantization_config") if isinstance(data, dict) else None
