@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,34 @@ class Preset:
     sglang_args: dict[str, Any]
     measured: str = ""  # what its measurement found, in words
     source: str = ""  # the file it comes from, where that is not the file given (a bundled preset under yours)
+
+    @property
+    def start_seconds(self) -> tuple[float | None, float | None]:
+        """Its first start (the longest figure) and its start with the JIT cache kept, from its measured words."""
+        return start_estimates(self.measured)
+
+    @property
+    def start_words(self) -> str | None:
+        """e.g. "balanced's first start on the H200: 217 s, 118 s kept", from its measured words; None without."""
+        first, kept = self.start_seconds
+        if first is None:
+            return None
+        gpu = self.measured.split(",", 1)[0].strip()
+        return f"{self.name}'s first start on the {gpu}: {first:.0f} s" + (f", {kept:.0f} s kept" if kept else "")
+
+
+# A preset's `measured:` words are the committed summary's figures (the lab holds them to it): read, not retyped.
+_FIRST_START = re.compile(r"first start (\d+)(?:[–-](\d+))? s")
+_KEPT_START = re.compile(r"(\d+) s with the JIT cache kept")
+
+
+def start_estimates(measured: str) -> tuple[float | None, float | None]:
+    """A preset's first start (the longest figure) and its start with the JIT cache kept, from its measured words."""
+    first, kept = _FIRST_START.search(measured or ""), _KEPT_START.search(measured or "")
+    return (
+        float(first.group(2) or first.group(1)) if first else None,
+        float(kept.group(1)) if kept else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -102,19 +102,7 @@ class Candidate:
     start_estimate_s: float  # its start here, from the preset's measured figures (UNKNOWN_START_S without)
 
 
-# A preset's `measured:` words are the committed summary's figures (the lab holds them to it): read, not retyped here.
-_FIRST_START = re.compile(r"first start (\d+)(?:[–-](\d+))? s")
-_KEPT_START = re.compile(r"(\d+) s with the JIT cache kept")
 _RATIO = re.compile(r"(\d+\.\d+)x at (?:concurrency )?(\d+)")
-
-
-def start_estimates(measured: str) -> tuple[float | None, float | None]:
-    """A preset's first start (the longest figure) and its start with the JIT cache kept, from its measured words."""
-    first, kept = _FIRST_START.search(measured or ""), _KEPT_START.search(measured or "")
-    return (
-        float(first.group(2) or first.group(1)) if first else None,
-        float(kept.group(1)) if kept else None,
-    )
 
 
 def expected_ratios(measured: str, gpu_name: str) -> dict[int, float]:
@@ -151,7 +139,7 @@ def candidates(config, fitting: Iterable[str], order: Iterable[str], baselines: 
     presets, kept = [], {}
     for name in names:
         preset = config.presets[name]
-        first, kept[name] = start_estimates(preset.measured)
+        first, kept[name] = preset.start_seconds
         presets.append(
             Candidate(name, "preset", layout_of(preset.values), preset.description, first or UNKNOWN_START_S)
         )

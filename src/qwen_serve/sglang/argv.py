@@ -309,21 +309,22 @@ def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
 
     what = []
     method = read_checkpoint(launch["model_path"]).method
+    measured = launch.preset.start_words if launch.preset else None  # the preset's own figures, never retyped here
+
+    def cached_in(folder: str) -> str:
+        return f" ({measured}; cached in {folder})" if measured else f" (cached in {folder})"
+
     if method == "fp8":
         what.append(
-            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch (fp8_checkpoint's first "
-            "start on the H200: 258 s, 74 s kept; cached in $SGLANG_DG_CACHE_DIR)"
+            "DeepGEMM JIT-compiles the block-FP8 GEMMs for each new shape on a first launch"
+            + cached_in("$SGLANG_DG_CACHE_DIR")
         )
     if method in ("awq", "gptq"):
         what.append(
-            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch (awq's first start on the H200: 595 s, "
-            "85 s kept; cached in $TVM_FFI_CACHE_DIR)"
+            f"SGLang JIT-compiles its {method}_marlin GEMMs on a first launch" + cached_in("$TVM_FFI_CACHE_DIR")
         )
     if launch["quantization"] == "humming":
-        what.append(
-            "humming JIT-compiles its kernels with NVRTC on a first launch (balanced's first start on the H200: 217 s, "
-            "118 s kept; cached in $HUMMING_CACHE_DIR)"
-        )
+        what.append("humming JIT-compiles its kernels with NVRTC on a first launch" + cached_in("$HUMMING_CACHE_DIR"))
     if launch["enable_torch_compile"]:
         what.append(
             "torch.compile compiles the model for each batch size up to --torch-compile-max-bs on a first "
@@ -477,9 +478,10 @@ def humming_env(launch: LaunchSettings, notes: list[str]) -> tuple[EnvVar, ...]:
         if env
         else "serving the checkpoint's own quantization_config"
     )
+    measured = launch.preset.start_words if launch.preset else None
     notes.append(
         f"quantization humming: SGLang's own int4/int8 kernels (package humming-kernels), {how}; they JIT-compile "
-        "with NVRTC on the first launch (balanced's first start on the H200: 217 s, 118 s kept), cached in "
+        "with NVRTC on the first launch" + (f" ({measured})" if measured else "") + ", cached in "
         "$HUMMING_CACHE_DIR (qwen-serve's JIT cache)"
     )
     return tuple(env)
