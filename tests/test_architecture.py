@@ -120,8 +120,8 @@ CORE = ("config", "resolve", "settings", "pipeline", "plan", "model", "checkpoin
 @pytest.mark.parametrize(
     "entry, argv",
     [
-        ("test_main", ["--help"]),
-        ("test_main", ["--base-url", "http://127.0.0.1:1", "--only", "health"]),
+        ("qwen_test_main", ["--help"]),
+        ("qwen_test_main", ["--base-url", "http://127.0.0.1:1", "--only", "health"]),
         ("bench_main", ["--help"]),
         ("bench_main", ["run", "--base-url", "http://127.0.0.1:1", "--requests", "1"]),
     ],

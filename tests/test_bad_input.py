@@ -474,7 +474,7 @@ def test_nan_infinity_and_huge_numbers_are_one_line_and_exit_2(prog, args, words
     import subprocess
     import sys
 
-    entry = {"qwen-serve": "main", "qwen-test": "test_main", "qwen-bench": "bench_main"}[prog]
+    entry = {"qwen-serve": "main", "qwen-test": "qwen_test_main", "qwen-bench": "bench_main"}[prog]
     code = f"import sys; from qwen_serve.cli import {entry}; sys.argv = [{prog!r}, *sys.argv[1:]]; {entry}()"
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
     lines = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith(("Usage:", "Try "))]

@@ -14,7 +14,7 @@ import time
 import pytest
 from conftest import free_port
 
-ENTRIES = {"qwen-serve": "main", "qwen-test": "test_main", "qwen-bench": "bench_main"}
+ENTRIES = {"qwen-serve": "main", "qwen-test": "qwen_test_main", "qwen-bench": "bench_main"}
 
 
 def command(program: str, *args: str) -> list[str]:

@@ -168,7 +168,7 @@ def run(entry: str, *args: str, timeout: float = 30, peak: list | None = None):
 )
 def test_qwen_test_ends_on_a_server_that_never_finishes_its_answer(hostile, mode, words):
     url = hostile(mode)
-    r, took = run("test_main", "--base-url", url, "--only", "models", "--timeout", "2", "--json")
+    r, took = run("qwen_test_main", "--base-url", url, "--only", "models", "--timeout", "2", "--json")
     assert r.returncode == 1 and took < 15, (r.stdout, r.stderr)
     assert words in r.stdout and "/v1/models" in r.stdout and "Traceback" not in r.stderr
 
@@ -187,7 +187,7 @@ def test_malformed_answers_are_no_traceback(hostile):
 
     url = hostile("garbage")
     assert server_facts(url, None)["sglang"] is False  # /get_server_info answered HTML
-    r, _ = run("test_main", "--base-url", url, "--only", "models", "--json")
+    r, _ = run("qwen_test_main", "--base-url", url, "--only", "models", "--json")
     assert "Traceback" not in r.stderr and r.returncode in (0, 1)
 
 
@@ -200,11 +200,11 @@ def test_a_model_id_that_is_no_string_is_one_line_for_qwen_bench_and_a_failed_ch
         and len(lines) == 1
         and "no model list (data.0.id: Input should be a valid string)" in lines[0]
     ), r.stderr
-    r, _ = run("test_main", "--base-url", url, "--only", "models", "--json")
+    r, _ = run("qwen_test_main", "--base-url", url, "--only", "models", "--json")
     assert r.returncode == 1 and "Traceback" not in r.stderr and "not strings" in r.stdout
 
 
-@pytest.mark.parametrize("entry, args", [("test_main", ()), ("bench_main", ("run",))])
+@pytest.mark.parametrize("entry, args", [("qwen_test_main", ()), ("bench_main", ("run",))])
 @pytest.mark.parametrize("key", ["ключ-0123456", "sk with space", "sk-line\nbreak"])
 def test_a_key_that_cannot_travel_in_a_header_is_one_line(hostile, entry, args, key):
     url = hostile("garbage")
@@ -229,7 +229,7 @@ def test_no_server_holds_qwen_test_past_its_limit_or_fills_its_memory(hostile, m
     gzip_bomb()  # made before the server answers: its making is no part of the client's time
     url = hostile(mode)
     peak: list[float] = []
-    r, took = run("test_main", "--base-url", url, "--only", "models", "--timeout", "2", "--json", peak=peak)
+    r, took = run("qwen_test_main", "--base-url", url, "--only", "models", "--timeout", "2", "--json", peak=peak)
     assert r.returncode == 1 and took < 15, (r.stdout, r.stderr)
     assert words in r.stdout and "/v1/models" in r.stdout and "Traceback" not in r.stderr, r.stdout
     assert peak[0] < 200, f"{peak[0]:.0f} MiB"
@@ -264,7 +264,7 @@ def test_what_a_server_names_is_printed_as_text_not_markup_or_terminal_codes(hos
     """A model id holding rich markup and an escape sequence: qwen-test's table shows the brackets as they are and
     the escape as \\x1b; nothing reaches the terminal to style, link or clear it."""
     url = hostile("markup")
-    r, _ = run("test_main", "--base-url", url, "--only", "models")
+    r, _ = run("qwen_test_main", "--base-url", url, "--only", "models")
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert "[bold red]m[/]" in r.stdout and "[link=file:///etc]" in r.stdout, r.stdout
     assert "\x1b" not in r.stdout and "\\x1b[2J" in r.stdout

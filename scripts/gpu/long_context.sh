@@ -28,7 +28,7 @@ if [ $ready = 1 ] && [ "$TOKENS" -gt 0 ]; then
   say "$TOKENS-token prompt (exit $?): $(cat "$OUTDIR/long_prompt.json")"
 fi
 if [ $ready = 1 ]; then
-  QT=(python3 -c "from qwen_serve.cli import test_main; test_main()" --port "$PORT" --api-key "$KEY" --wait 30 ${ONLY:+--only "$ONLY"})
+  QT=(python3 -c "from qwen_serve.cli import qwen_test_main; qwen_test_main()" --port "$PORT" --api-key "$KEY" --wait 30 ${ONLY:+--only "$ONLY"})
   "${QT[@]}" --json > "$OUTDIR/qwen_test.json" 2>>"$LOG"; say "qwen-test --json exit $?"
   COLUMNS=160 "${QT[@]}" 2>&1 | tee -a "$LOG" > "$OUTDIR/qwen_test.txt"
 fi

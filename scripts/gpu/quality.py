@@ -118,7 +118,7 @@ def main() -> int:
         for row in rows[1:]:
             if "error" in row or "error" in reference:
                 continue
-            cmd = [sys.executable, "-c", "from qwen_serve.cli import test_main; test_main()"]
+            cmd = [sys.executable, "-c", "from qwen_serve.cli import qwen_test_main; qwen_test_main()"]
             cmd += [
                 "--base-url",
                 f"http://127.0.0.1:{row['port']}",

@@ -33,7 +33,7 @@ wait_ready $QPID "$OUTDIR/server.log" "$READY_TIMEOUT"
 say "ready=$ready after $(python3 -c "import time; print(round(time.time() - $T0, 1))") s"
 
 if [ $ready = 1 ]; then
-  QT=(python3 -c "from qwen_serve.cli import test_main; test_main()" --port "$PORT" --api-key "$KEY" --wait 60)
+  QT=(python3 -c "from qwen_serve.cli import qwen_test_main; qwen_test_main()" --port "$PORT" --api-key "$KEY" --wait 60)
   "${QT[@]}" --json > "$OUTDIR/qwen_test.json" 2>>"$LOG"; say "qwen-test --json exit $?"
   COLUMNS=160 "${QT[@]}" > "$OUTDIR/qwen_test.txt" 2>&1; say "qwen-test (table) exit $?"
   cat "$OUTDIR/qwen_test.txt" >> "$LOG"

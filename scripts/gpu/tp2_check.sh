@@ -45,7 +45,7 @@ for case in "${CASES[@]}"; do
       | sed "s/^/pid $p: /"
   done > "$dir/sglang_env.txt"
   nvidia-smi --query-gpu=index,memory.used --format=csv,noheader > "$dir/gpu_memory_ready.txt"
-  python3 -c "from qwen_serve.cli import test_main; test_main()" --port $PORT --json > "$dir/qwen_test.json" 2>&1
+  python3 -c "from qwen_serve.cli import qwen_test_main; qwen_test_main()" --port $PORT --json > "$dir/qwen_test.json" 2>&1
   say "$case: qwen-test exit $?"
   python3 -c "from qwen_serve.cli import bench_main; bench_main()" --port $PORT --tokenizer "$MODEL" \
     --input-len 512 --output-len 128 --concurrency 1,64 --warmup 4 --label "$case" --out "$dir/qwen_bench.json" \

@@ -32,8 +32,8 @@ from .supervise import (
     EXIT_NOT_READY,
     Engine,
     ManagedProcess,
+    answers_a_generation,
     exit_status,
-    generates,
 )
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
@@ -75,7 +75,7 @@ class Fleet:
     metrics_port: int  # the router's Prometheus /metrics (requests per worker, latencies)
     remote_workers: tuple[str, ...] = ()  # --worker-url: served elsewhere, not started here
     api_key: Secret | None = None
-    in_turn: bool = False  # --gpu-share: each worker starts once the one before it is ready
+    gpu_share_staggered: bool = False  # --gpu-share: each worker starts once the one before it is ready
 
     @property
     def worker_urls(self) -> list[str]:
@@ -190,7 +190,7 @@ class FleetSupervisor(Engine):
             m.ready_file.unlink(missing_ok=True)
         self.signals.install()
         self._t0 = time.monotonic()
-        for m in self.workers[: 1 if self.fleet.in_turn else None]:
+        for m in self.workers[: 1 if self.fleet.gpu_share_staggered else None]:
             m.launch()
         self.note(
             f"starting {len(self.workers)} worker(s) on ports {', '.join(str(w.port) for w in self.fleet.workers)}"
@@ -228,7 +228,7 @@ class FleetSupervisor(Engine):
         return True
 
     def _router_serves(self) -> bool:
-        return generates(f"http://127.0.0.1:{self.fleet.port}", self.fleet.api_key)
+        return answers_a_generation(f"http://127.0.0.1:{self.fleet.port}", self.fleet.api_key)
 
     def ready_facts(self) -> dict[str, Any]:
         host = "127.0.0.1" if self.fleet.host in ("0.0.0.0", "::") else self.fleet.host
@@ -401,7 +401,7 @@ def build_fleet(
         metrics_port=check_metrics_port(metrics_port, port, len(workers)),
         remote_workers=remote,
         api_key=launch["api_key"],
-        in_turn=gpu_share,
+        gpu_share_staggered=gpu_share,
     )
 
 

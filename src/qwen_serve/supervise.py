@@ -332,7 +332,7 @@ class ManagedProcess:
         return code
 
 
-def generates(url: str, api_key: str | None) -> bool:
+def answers_a_generation(url: str, api_key: str | None) -> bool:
     """Readiness, for one SGLang and for the router alike: /health answers 200 and one tiny generation succeeds."""
     import httpx
 
@@ -521,7 +521,7 @@ class Supervisor(Engine):
 
     # --- readiness --------------------------------------------------------------------------
     def _probe(self) -> bool:
-        """`generates` — from a socket of *this* SGLang: whatever else answers on the port (a server that bound it
+        """`answers_a_generation` — from a socket of *this* SGLang: whatever else answers on the port (a server that bound it
         after the port check) does not count."""
         inodes = listening_inodes(self.facts.port)
         if inodes is not None and self.child is not None:
@@ -530,7 +530,7 @@ class Supervisor(Engine):
             if not holders(inodes, process_group(self.child.pid)):
                 self.impostors = holders(inodes)  # someone else's server: who, for the diagnosis
                 return False
-        return generates(self.facts.local_url, self.facts.api_key)
+        return answers_a_generation(self.facts.local_url, self.facts.api_key)
 
     # --- the run: start, tick until SGLang exits, stop -------------------------------------------
 

@@ -58,7 +58,7 @@ def main() -> None:
     main_group(prog_name="qwen-serve")
 
 
-def test_main() -> None:
+def qwen_test_main() -> None:
     from .qwen_test import qwen_test_command
 
     qwen_test_command(prog_name="qwen-test")

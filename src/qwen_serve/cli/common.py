@@ -86,7 +86,7 @@ class UserError(click.ClickException):
         click.echo(f"{self.prog}: error: {self.message}", err=True, file=file)
 
 
-class NamesProgram:
+class ErrorsAsClickErrors:
     """The one place where the library's QwenServeError becomes a click error (parsing and running alike)."""
 
     def make_context(self, info_name, args, parent=None, **extra):
@@ -113,7 +113,7 @@ class NamesProgram:
             raise UserError(exc, ctx.find_root().info_name) from None
 
 
-class Command(NamesProgram, click.Command):
+class Command(ErrorsAsClickErrors, click.Command):
     """A command whose SGLang flags come after `--` (its `passthrough` argument): a bare word before `--`
     is refused, not passed to SGLang — it is most often a value given to a switch (`--enable-x true`)."""
 
@@ -144,7 +144,7 @@ class Command(NamesProgram, click.Command):
         return rest
 
 
-class LazyGroup(NamesProgram, click.Group):
+class LazyGroup(ErrorsAsClickErrors, click.Group):
     """Subcommands given as "module:attribute" and imported only when run or listed (vLLM's shape: the
     chosen command alone is imported). The first is the default: `qwen-serve --preset x` means
     `qwen-serve serve --preset x`; `--help` shows the commands and then the default command's options."""
