@@ -309,3 +309,28 @@ def test_a_hub_listing_a_file_outside_the_model_folder_is_one_line_and_writes_no
     assert result.returncode in (1, 2) and len(errors) == 1 and "org/tiny" in errors[0], result.stderr[-2000:]
     assert not list(tmp_path.rglob("escaped*")) and not Path("/abs").exists()
     assert "\x1b" not in errors[0]
+
+
+def test_a_fleet_whose_router_is_not_installed_is_refused_before_the_download(hub, tmp_path):
+    """Every check that needs no side effect comes first: the release's router missing (sglang_router hidden from
+    this process) is one line before a byte of the weights is fetched."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FAKE),
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(tmp_path),
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_XET": "1",
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+    }
+    code = (
+        "import runpy, sys; sys.modules['sglang_router'] = None; sys.argv = ['qwen-serve', *sys.argv[1:]]; "
+        "runpy.run_module('qwen_serve', run_name='__main__')"
+    )
+    argv = ["--model-path", "org/tiny", "--replicas", "2", "--gpu", "H200x2", "--force", "--host", "127.0.0.1"]
+    result = subprocess.run(
+        [sys.executable, "-c", code, *argv, "--port", str(free_port())], env=env, capture_output=True, text=True
+    )
+    errors = error_lines(result)
+    assert result.returncode == 2 and len(errors) == 1 and "which is not installed" in errors[0], result.stderr
+    assert not [r for r in hub.requests if "/resolve/" in r[1]], hub.requests  # nothing downloaded

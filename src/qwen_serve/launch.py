@@ -206,3 +206,97 @@ def read_key_file(
             f"chmod 600 {path}"
         )
     return key
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetOptions:
+    """Several SGLang workers behind the release's router (`--replicas`, `--worker-url`)."""
+
+    replicas: int  # local workers (0: only the router, in front of worker_urls)
+    worker_urls: tuple[str, ...] = ()
+    gpu_share: bool = False  # the workers share one GPU: each starts once the one before it is ready
+    router_policy: str = "cache_aware"
+    router_metrics_port: int | str | None = None
+
+
+def plan_fleet(
+    prepared: Prepared, request: LaunchRequest, fleet: FleetOptions, options: ServeOptions, show_sglang: bool = False
+):
+    """The fleet as data: each worker's launch and the router's (fleet.Fleet); starts nothing."""
+    from .fleet import ROUTER_METRICS_PORT, build_fleet
+    from .pipeline import hardware_for
+
+    return build_fleet(
+        prepared,
+        replicas=fleet.replicas,
+        worker_urls=tuple(fleet.worker_urls),
+        policy=fleet.router_policy,
+        metrics_port=ROUTER_METRICS_PORT if fleet.router_metrics_port is None else fleet.router_metrics_port,
+        show_sglang=show_sglang,
+        request=request,
+        hardware=hardware_for(request.gpu_spec),
+        gpu_share=fleet.gpu_share,
+        memory_fraction=prepared.launch["mem_fraction_static"]
+        or (prepared.fit.plan.mem_fraction_static if prepared.fit else None),
+        stop_timeout=options.stop_timeout,
+        ready_timeout=options.ready_timeout,
+        log_dir=fleet_log_dir(prepared, options),
+    )
+
+
+def fleet_log_dir(prepared: Prepared, options: ServeOptions) -> Path:
+    """--log-file names the router's log, the workers' logs beside it; else a folder for the port."""
+    from .supervise import default_log_path
+
+    if options.log_file:
+        return Path(options.log_file).parent
+    port = int(prepared.launch["port"])
+    return default_log_path(port).parent / f"fleet-{port}"
+
+
+def check_fleet(prepared: Prepared, request: LaunchRequest, fleet) -> list[str]:
+    """Every check of a fleet's launch that needs no side effect, before any download: the workers' gate (or the
+    router's host and port alone), every port the fleet binds, the release's router installed."""
+    import importlib.util
+
+    from .fleet import check_fleet_ports
+    from .preflight import check_port
+
+    notes: list[str] = []
+    if fleet.workers:
+        notes = clear_to_launch(prepared, request.sglang_version, request.force)
+    else:
+        check_port(prepared.launch)
+    check_fleet_ports(fleet)
+    release = prepared.command.target.release
+    if importlib.util.find_spec(release.router_module) is None:
+        from .sglang.releases import DEFAULT
+
+        raise QwenServeError(
+            f"--replicas and --worker-url run {release.router_package} (the router of SGLang "
+            f"{prepared.command.target.version}), which is not installed",
+            fix="pip install 'qwen-serve[router]' (sglang-router)"
+            if release.version == DEFAULT
+            else f"pip install '{release.router_requirement}'",
+        )
+    return notes
+
+
+def serve_fleet(prepared: Prepared, request: LaunchRequest, fleet, options: ServeOptions) -> int:
+    """Validate, download (once, before the workers start: each then finds the cache complete), supervise the
+    workers and the router under one engine: the exit code."""
+    from .fleet import FleetSupervisor
+
+    for line in check_fleet(prepared, request, fleet):
+        options.note(line)
+    if fleet.workers:
+        fetch_weights(prepared, options.note)
+    supervisor = FleetSupervisor(
+        fleet,
+        fleet_log_dir(prepared, options),
+        options.ready_timeout,
+        options.stop_timeout,
+        Path(options.ready_file) if options.ready_file else None,
+        router_log=Path(options.log_file) if options.log_file else None,
+    )
+    return supervisor.run()

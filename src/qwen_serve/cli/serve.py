@@ -164,7 +164,14 @@ def serve(
     launch.check_outputs(prepared, options, config_path)
     count = _replicas(click.get_current_context(), replicas, worker_urls)
     if count is not None:
-        _serve_fleet(prepared, count, request, note=note, **click.get_current_context().params)
+        fleet_options = launch.FleetOptions(
+            replicas=count,
+            worker_urls=tuple(worker_urls),
+            gpu_share=gpu_share,
+            router_policy=router_policy,
+            router_metrics_port=router_metrics_port,
+        )
+        _serve_fleet(prepared, request, options, fleet_options, dry_run=dry_run, as_json=as_json, check=check)
         return
     if dry_run:
         _show_dry_run(prepared, as_json)
@@ -230,60 +237,14 @@ def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
     return count
 
 
-def _serve_fleet(
-    prepared,
-    count: int,
-    request,
-    *,
-    worker_urls,
-    gpu_share,
-    router_policy,
-    router_metrics_port,
-    log_file,
-    gpu_spec,
-    force,
-    sglang_version,
-    stop_timeout,
-    ready_timeout,
-    ready_file,
-    dry_run,
-    as_json,
-    check,
-    note,
-    **_other_params,
-) -> None:
+def _serve_fleet(prepared, request, options, fleet_options, *, dry_run: bool, as_json: bool, check: bool) -> None:
+    """--replicas / --worker-url: the fleet shown (--dry-run, --check) or served through the library."""
     import json
-    from pathlib import Path
 
-    from ..fleet import ROUTER_ENTRY, FleetSupervisor, build_fleet, check_fleet_ports, describe
-    from ..launch import fetch_weights
-    from ..pipeline import clear_to_launch, hardware_for
-    from ..preflight import check_port
-    from ..supervise import default_log_path
+    from .. import launch
+    from ..fleet import ROUTER_ENTRY, describe
 
-    hw = hardware_for(gpu_spec)
-    # --log-file names the router's log, the workers' logs beside it; else a folder for the port
-    log_dir = (
-        Path(log_file).parent
-        if log_file
-        else default_log_path(int(prepared.launch["port"])).parent / f"fleet-{prepared.launch['port']}"
-    )
-    fleet = build_fleet(
-        prepared,
-        replicas=count,
-        worker_urls=tuple(worker_urls),
-        policy=router_policy,
-        metrics_port=router_metrics_port,
-        show_sglang=dry_run,
-        request=request,
-        hardware=hw,
-        gpu_share=gpu_share,
-        memory_fraction=prepared.launch["mem_fraction_static"]
-        or (prepared.fit.plan.mem_fraction_static if prepared.fit else None),
-        stop_timeout=stop_timeout,
-        ready_timeout=ready_timeout,
-        log_dir=log_dir,
-    )
+    fleet = launch.plan_fleet(prepared, request, fleet_options, options, show_sglang=dry_run)
     if dry_run:
         data = describe(fleet)
         if as_json:
@@ -303,35 +264,7 @@ def _serve_fleet(
         _check(prepared.command)  # what every worker runs, but for its own port and host
     if dry_run or check:
         return
-    if fleet.workers:  # the workers' whole gate, the router's host and port among it
-        for line in clear_to_launch(prepared, sglang_version, force):
-            note(line)
-        fetch_weights(prepared, note)  # once, before the workers start (each then finds the cache complete)
-    else:  # only the router: its host and port
-        check_port(prepared.launch)
-    check_fleet_ports(fleet)
-    import importlib.util
-
-    release = prepared.command.target.release
-    if importlib.util.find_spec(release.router_module) is None:
-        from ..sglang.releases import DEFAULT
-
-        raise QwenServeError(
-            f"--replicas and --worker-url run {release.router_package} (the router of SGLang "
-            f"{prepared.command.target.version}), which is not installed",
-            fix="pip install 'qwen-serve[router]' (sglang-router)"
-            if release.version == DEFAULT
-            else f"pip install '{release.router_requirement}'",
-        )
-    supervisor = FleetSupervisor(
-        fleet,
-        log_dir,
-        ready_timeout,
-        stop_timeout,
-        Path(ready_file) if ready_file else None,
-        router_log=Path(log_file) if log_file else None,
-    )
-    sys.exit(supervisor.run())
+    sys.exit(launch.serve_fleet(prepared, request, fleet, options))
 
 
 def resolved_settings(argv: list[str]) -> dict[str, object]:
