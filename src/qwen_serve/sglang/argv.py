@@ -131,14 +131,83 @@ def build_command(
     launch: LaunchSettings, target: SGLangTarget, python: str | None = None, jit_folder: str | None = None
 ) -> SGLangCommand:
     """`jit_folder`: where SGLang's JIT caches go (default: jit_cache_dir(); a manifest names the pod's)."""
-    flagset = target.flagset
-    argv: list[str] = [python or sys.executable, "-m", SGLANG_MODULE]
-    expected: dict[str, Any] = {}
-    notes: list[str] = []
-    secrets: set[str] = set()
-    secret_env: list[EnvVar] = []
+    b = _Builder(target, [python or sys.executable, "-m", SGLANG_MODULE])
+    secret_env = b.settings(launch)
+    env = humming_env(launch, b.notes) + tuple(secret_env) + jit_env(launch, jit_folder or jit_cache_dir())
+    if secret_env:
+        b.argv[2] = ENTRY_MODULE
+        b.notes.append(
+            f"the API key reaches SGLang through {API_KEY_ENV} and {ENTRY_MODULE}, which hands it to "
+            "SGLang's ServerArgs inside the process: it is in no process's command line (ps shows those "
+            "to every local user)"
+        )
+    _check_quantizers(launch)
+    b.torchao_entry(launch)
+    b.sglang_args(launch)
+    b.passthrough(launch)
+    b.check_text()
+    return SGLangCommand(
+        argv=tuple(b.argv),
+        expected=b.expected,
+        notes=tuple(b.notes),
+        target=target,
+        secret_values=frozenset(reveal(e.value) for e in secret_env),
+        env=env,
+        phase_labels=compile_phases(launch),
+    )
 
-    def emit(option: str, value: Any, origin: str) -> None:
+
+def _check_quantizers(launch: LaunchSettings) -> None:
+    torchao, quantization = launch.get("torchao_config"), launch.get("quantization")
+    if torchao.value and quantization.value:
+        raise QwenServeError(
+            f"torchao_config: {torchao.value!r} ({torchao.origin}) and quantization: {quantization.value!r} "
+            f"({quantization.origin}) would quantize the model twice",
+            allowed="one of torchao_config or quantization",
+            fix="keep one: set the other to null in the YAML, or choose a preset that has only one",
+        )
+    if launch["load_format"] == "layered" and not launch["torchao_config"]:
+        origin = launch.get("load_format").origin
+        raise QwenServeError(
+            f"load_format: 'layered' ({origin}) only serves torchao_config — it quantizes each layer as it "
+            "loads; without torchao there is nothing to quantize, and SGLang 0.5.17's own layered loader "
+            "cannot load Qwen3 (no load_weights_to_module)",
+            allowed="auto, safetensors, dummy, … (python -m sglang.launch_server --help)",
+            fix="drop load_format, or set torchao_config",
+        )
+
+
+def _attention(launch: LaunchSettings, notes: list[str]) -> Setting:
+    """attention_backend, with the seed's enable_flashinfer translated (SGLang has no such flag)."""
+    attention = launch.get("attention_backend")
+    if not launch["enable_flashinfer"]:
+        return attention
+    origin = launch.get("enable_flashinfer").origin
+    if attention.value not in (None, "flashinfer"):
+        raise QwenServeError(
+            f"enable_flashinfer ({origin}) conflicts with attention_backend: {attention.value} ({attention.origin})",
+            allowed="one attention backend",
+            fix="drop --enable-flashinfer, or set --attention-backend flashinfer",
+        )
+    notes.append(
+        "SGLang has no --enable-flashinfer: it is translated to --attention-backend flashinfer "
+        f"(enable_flashinfer from {origin})"
+    )
+    return Setting(
+        "attention_backend", "flashinfer", f"{origin} (enable_flashinfer)", launch.get("enable_flashinfer").layer
+    )
+
+
+class _Builder:
+    """SGLang's argv for one target release, each flag checked against its parser snapshot as it is added."""
+
+    def __init__(self, target: SGLangTarget, argv: list[str]):
+        self.target, self.flagset, self.argv = target, target.flagset, argv
+        self.expected: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    def emit(self, option: str, value: Any, origin: str) -> None:
+        target, flagset = self.target, self.flagset
         if not flagset.has(option):
             raise QwenServeError(
                 f"{option.lstrip('-')}: set ({origin}) but {target.description} has no {option}",
@@ -151,94 +220,57 @@ def build_command(
             raise not_allowed
         dest = flagset.dest(option)
         if value is True and not flagset.takes_value(option):
-            argv.append(option)
+            self.argv.append(option)
         elif isinstance(value, list):
-            argv.append(option)
-            argv.extend(_text(v) for v in value)
+            self.argv.append(option)
+            self.argv.extend(_text(v) for v in value)
         else:
-            argv.extend([option, _text(value)])
-        expected[dest] = value
+            self.argv.extend([option, _text(value)])
+        self.expected[dest] = value
 
-    attention = launch.get("attention_backend")
-    if launch["enable_flashinfer"]:
-        origin = launch.get("enable_flashinfer").origin
-        if attention.value not in (None, "flashinfer"):
-            raise QwenServeError(
-                f"enable_flashinfer ({origin}) conflicts with attention_backend: "
-                f"{attention.value} ({attention.origin})",
-                allowed="one attention backend",
-                fix="drop --enable-flashinfer, or set --attention-backend flashinfer",
-            )
-        notes.append(
-            "SGLang has no --enable-flashinfer: it is translated to --attention-backend flashinfer "
-            f"(enable_flashinfer from {origin})"
-        )
-        attention = Setting(
-            "attention_backend", "flashinfer", f"{origin} (enable_flashinfer)", launch.get("enable_flashinfer").layer
-        )
-
-    for spec in FIELDS:
-        if spec.sglang_flag is None:
-            continue
-        setting = attention if spec.name == "attention_backend" else launch.get(spec.name)
-        value = setting.value
-        if value is None or value is False:
-            continue
-        if spec.secret:  # the API key: to SGLang through the entry module and the environment, never argv
-            if not flagset.has(spec.sglang_flag):
+    def settings(self, launch: LaunchSettings) -> list[EnvVar]:
+        """Every modelled setting as its flag; the API key as an environment variable (returned), never argv."""
+        attention = _attention(launch, self.notes)
+        secret_env: list[EnvVar] = []
+        for spec in FIELDS:
+            if spec.sglang_flag is None:
+                continue
+            setting = attention if spec.name == "attention_backend" else launch.get(spec.name)
+            value = setting.value
+            if value is None or value is False:
+                continue
+            if spec.secret:  # the API key: to SGLang through the entry module and the environment, never argv
+                if not self.flagset.has(spec.sglang_flag):
+                    raise QwenServeError(
+                        f"{spec.name}: set ({setting.origin}) but {self.target.description} has no {spec.sglang_flag}",
+                        fix="remove it, or use the SGLang release that has it",
+                    )
+                secret_env.append(EnvVar(API_KEY_ENV, reveal(value), setting.origin, secret=True))
+                continue
+            if spec.name in self.target.release.removed:
+                why, instead = self.target.release.removed[spec.name]
                 raise QwenServeError(
-                    f"{spec.name}: set ({setting.origin}) but {target.description} has no {spec.sglang_flag}",
-                    fix="remove it, or use the SGLang release that has it",
+                    f"{spec.name}: {value!r} ({setting.origin}) needs --{spec.name.replace('_', '-')}, "
+                    f"but {self.target.description} has none — {why}",
+                    allowed=instead,
+                    fix="choose one of those (or drop the preset's torchao_config)",
                 )
-            secret_env.append(EnvVar(API_KEY_ENV, reveal(value), setting.origin, secret=True))
-            secrets.add(reveal(value))
-            continue
-        if spec.name in target.release.removed:
-            why, instead = target.release.removed[spec.name]
-            raise QwenServeError(
-                f"{spec.name}: {value!r} ({setting.origin}) needs --{spec.name.replace('_', '-')}, "
-                f"but {target.description} has none — {why}",
-                allowed=instead,
-                fix="choose one of those (or drop the preset's torchao_config)",
-            )
-        emit(spec.sglang_flag, value, setting.origin)
+            self.emit(spec.sglang_flag, value, setting.origin)
+        return secret_env
 
-    env = humming_env(launch, notes) + tuple(secret_env) + jit_env(launch, jit_folder or jit_cache_dir())
-    if secret_env:
-        argv[2] = ENTRY_MODULE
-        notes.append(
-            f"the API key reaches SGLang through {API_KEY_ENV} and {ENTRY_MODULE}, which hands it to "
-            "SGLang's ServerArgs inside the process: it is in no process's command line (ps shows those "
-            "to every local user)"
-        )
-    torchao, quantization = launch.get("torchao_config"), launch.get("quantization")
-    if torchao.value and quantization.value:
-        raise QwenServeError(
-            f"torchao_config: {torchao.value!r} ({torchao.origin}) and quantization: {quantization.value!r} "
-            f"({quantization.origin}) would quantize the model twice",
-            allowed="one of torchao_config or quantization",
-            fix="keep one: set the other to null in the YAML, or choose a preset that has only one",
-        )
-
-    if launch["load_format"] == "layered" and not launch["torchao_config"]:
-        origin = launch.get("load_format").origin
-        raise QwenServeError(
-            f"load_format: 'layered' ({origin}) only serves torchao_config — it quantizes each layer as it "
-            "loads; without torchao there is nothing to quantize, and SGLang 0.5.17's own layered loader "
-            "cannot load Qwen3 (no load_weights_to_module)",
-            allowed="auto, safetensors, dummy, … (python -m sglang.launch_server --help)",
-            fix="drop load_format, or set torchao_config",
-        )
-    if launch["torchao_config"] and target.supports("torchao_needs_entry_fix"):
-        argv[2] = ENTRY_MODULE
-        notes.append(
+    def torchao_entry(self, launch: LaunchSettings) -> None:
+        target = self.target
+        if not (launch["torchao_config"] and target.supports("torchao_needs_entry_fix")):
+            return
+        self.argv[2] = ENTRY_MODULE
+        self.notes.append(
             f"runs SGLang through {ENTRY_MODULE}: SGLang {target.version}'s --torchao-config calls torchao "
             "functions that its pinned torchao 0.17 removed (int4_weight_only, …), so the server would die "
             "at model load; qwen_serve/sglang/torchao_fix.py puts a version built on torchao's *Config API in "
             "its place in every SGLang process, then SGLang's own launch_server runs unchanged"
         )
         if launch["load_format"] == "layered":
-            notes.append(
+            self.notes.append(
                 f"--load-format layered ({launch.get('load_format').origin}): {ENTRY_MODULE} also replaces "
                 f"SGLang {target.version}'s LayeredModelLoader.load_model with qwen_serve/sglang/layered_load.py — "
                 "SGLang's own cannot load Qwen3 (it needs load_weights_to_module, hands one weights generator "
@@ -246,60 +278,60 @@ def build_command(
                 "layer at a time from the safetensors files, so the whole bf16 model is never on the GPU"
             )
 
-    for arg in launch.sglang_args:
-        option = "--" + arg.flag
-        field = modeled_field(option, flagset)
-        if field is not None:
-            raise QwenServeError(
-                f"sglang_args.{arg.flag} ({arg.origin}) is SGLang's {flagset.parsed_as(option) or option}, which "
-                f"qwen-serve sets from its setting '{field.name}'",
-                allowed="flags qwen-serve does not model under sglang_args",
-                fix=f"write `{field.name}: {_text(arg.value)}` instead of under sglang_args",
-            )
-        if not flagset.has(option):
-            hint = did_you_mean(option, flagset.flags)
-            what = f"sglang_args.{arg.flag} ({arg.origin}): {target.description} has no {option}"
-            if target.exact_snapshot:
+    def sglang_args(self, launch: LaunchSettings) -> None:
+        flagset, target = self.flagset, self.target
+        for arg in launch.sglang_args:
+            option = "--" + arg.flag
+            field = modeled_field(option, flagset)
+            if field is not None:
                 raise QwenServeError(
-                    what + (f" — {hint}" if hint else ""),
-                    fix="correct the flag name (python -m sglang.launch_server --help lists them)",
+                    f"sglang_args.{arg.flag} ({arg.origin}) is SGLang's {flagset.parsed_as(option) or option}, "
+                    f"which qwen-serve sets from its setting '{field.name}'",
+                    allowed="flags qwen-serve does not model under sglang_args",
+                    fix=f"write `{field.name}: {_text(arg.value)}` instead of under sglang_args",
                 )
-            notes.append(what + "; passed through unchecked")
-            argv.extend([option] if arg.value is True else [option, _text(arg.value)])
-            continue
-        if arg.value is False or arg.value is None:
-            continue
-        emit(option, arg.value, arg.origin)
+            if not flagset.has(option):
+                hint = did_you_mean(option, flagset.flags)
+                what = f"sglang_args.{arg.flag} ({arg.origin}): {target.description} has no {option}"
+                if target.exact_snapshot:
+                    raise QwenServeError(
+                        what + (f" — {hint}" if hint else ""),
+                        fix="correct the flag name (python -m sglang.launch_server --help lists them)",
+                    )
+                self.notes.append(what + "; passed through unchecked")
+                self.argv.extend([option] if arg.value is True else [option, _text(arg.value)])
+                continue
+            if arg.value is False or arg.value is None:
+                continue
+            self.emit(option, arg.value, arg.origin)
 
-    if launch.passthrough:
+    def passthrough(self, launch: LaunchSettings) -> None:
+        if not launch.passthrough:
+            return
+        flagset, target = self.flagset, self.target
         check_passthrough(launch.passthrough, flagset, target)
-        argv.extend(launch.passthrough)
+        self.argv.extend(launch.passthrough)
         for token in launch.passthrough:
             option = token.split("=", 1)[0]
-            if option.startswith("--") and argv.count(option) > 1:
-                notes.append(f"{option} after `--` overrides the value set before it (last one wins)")
+            if option.startswith("--") and self.argv.count(option) > 1:
+                self.notes.append(f"{option} after `--` overrides the value set before it (last one wins)")
             if option.startswith("--") and not flagset.has(option) and target.exact_snapshot:
                 hint = did_you_mean(option, flagset.flags)
                 raise QwenServeError(
                     f"{option} (after --): {target.description} has no such flag" + (f" — {hint}" if hint else ""),
                     fix="correct the flag name (python -m sglang.launch_server --help lists them)",
                 )
-    for token in argv:  # a value from sglang_args or after `--`: printed, logged and written into units as it is
-        if control_character(str(token)) is not None:
-            raise QwenServeError(
-                f"the SGLang argument {str(token)[:80]!r} holds the control character {control_character(str(token))!r}",
-                allowed="printable text on one line",
-                fix="remove it from sglang_args or from what follows `--`",
-            )
-    return SGLangCommand(
-        argv=tuple(argv),
-        expected=expected,
-        notes=tuple(notes),
-        target=target,
-        secret_values=frozenset(secrets),
-        env=env,
-        phase_labels=compile_phases(launch),
-    )
+
+    def check_text(self) -> None:
+        """A value from sglang_args or after `--` is printed, logged and written into units as it is."""
+        for token in self.argv:
+            bad = control_character(str(token))
+            if bad is not None:
+                raise QwenServeError(
+                    f"the SGLang argument {str(token)[:80]!r} holds the control character {bad!r}",
+                    allowed="printable text on one line",
+                    fix="remove it from sglang_args or from what follows `--`",
+                )
 
 
 def compile_phases(launch: LaunchSettings) -> tuple[tuple[str, str], ...]:
