@@ -172,15 +172,35 @@ def manifests(
             fix="pass --image with an image that has qwen-serve installed, or choose a preset without torchao",
         )
     image = d.image or default_image(sglang_version)
-    meta = {"namespace": d.namespace}
     env = [{"name": k, "value": v} for k, v in sorted(environ.items())] + (_key_env(d) if api_key else [])
-    http = {"name": "http", "containerPort": port}
+    worker = _worker_container(image, worker_command(argv, port, api_key), env, port, tp_size, ready_timeout)
+    router = {
+        "name": "router",
+        "image": d.router_image or image,
+        "command": router_command(d, port, port, api_key, router_module),
+        "ports": [{"name": "http", "containerPort": port}, {"name": "metrics", "containerPort": METRICS_PORT}],
+        "env": _key_env(d) if api_key else [],
+        "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 30},
+    }
+    return [
+        *_router_access(d),
+        _workers_service(d, port),
+        _worker_set(d, worker, "--enable-metrics" in argv, port, stop_timeout),
+        _router_deployment(d, router),
+        _router_service(d, port),
+    ]
+
+
+def _worker_container(
+    image: str, command: list[str], env: list[dict], port: int, tp_size: int, ready_timeout: float
+) -> dict[str, Any]:
     generate = {"httpGet": {"path": "/health_generate", "port": "http"}, "timeoutSeconds": 30}
-    worker = {
+    return {
         "name": "sglang",
         "image": image,
-        "command": worker_command(argv, port, api_key),
-        "ports": [http],
+        "command": command,
+        "ports": [{"name": "http", "containerPort": port}],
         "env": env,
         "resources": {"limits": {"nvidia.com/gpu": tp_size}},
         "volumeMounts": [
@@ -198,23 +218,17 @@ def manifests(
             "failureThreshold": 3,
         },
     }
-    router_port = {"name": "http", "containerPort": port}
-    router = {
-        "name": "router",
-        "image": d.router_image or image,
-        "command": router_command(d, port, port, api_key, router_module),
-        "ports": [router_port, {"name": "metrics", "containerPort": METRICS_PORT}],
-        "env": _key_env(d) if api_key else [],
-        "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
-        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 30},
-    }
-    sa = f"{d.name}-router"
+
+
+def _router_access(d: Deployment) -> list[dict[str, Any]]:
+    """The router's ServiceAccount and the Role it needs: it watches the worker pods, nothing else."""
+    sa, meta = f"{d.name}-router", {"namespace": d.namespace}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, **meta}},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
-            "metadata": {"name": sa, **meta},  # the router watches the worker pods, nothing else
+            "metadata": {"name": sa, **meta},
             "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
         },
         {
@@ -224,62 +238,73 @@ def manifests(
             "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": d.namespace}],
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
         },
-        {  # headless: the StatefulSet's pods get stable names (and so keep their volumes)
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": f"{d.name}-workers", **meta, "labels": worker_labels(d)},
-            "spec": {"clusterIP": "None", "selector": worker_labels(d), "ports": [{"name": "http", "port": port}]},
-        },
-        {  # a StatefulSet, so that each worker keeps its weights and JIT caches on a volume of its own across
-            # restarts and rollouts (an emptyDir would download 15-28 GB and compile again in every new pod)
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {"name": f"{d.name}-worker", **meta, "labels": worker_labels(d)},
-            "spec": {
-                "serviceName": f"{d.name}-workers",
-                "replicas": d.replicas,
-                "podManagementPolicy": "Parallel",
-                "selector": {"matchLabels": worker_labels(d)},
-                "template": {
-                    "metadata": {"labels": worker_labels(d), **_scrape("--enable-metrics" in argv, port)},
-                    "spec": {
-                        "terminationGracePeriodSeconds": math.ceil(stop_timeout) + 10,  # SGLang drains first
-                        "containers": [worker],
-                        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": d.shm}}],
-                    },
-                },
-                "volumeClaimTemplates": [
-                    _claim("hf-cache", HF_CACHE_SIZE),
-                    _claim("jit-cache", JIT_CACHE_SIZE),
-                ],
-            },
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": f"{d.name}-router", **meta, "labels": router_labels(d)},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": router_labels(d)},
-                "template": {
-                    "metadata": {"labels": router_labels(d), **_scrape(True, METRICS_PORT)},  # the router: always
-                    "spec": {"serviceAccountName": sa, "containers": [router]},
-                },
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": d.name, **meta, "labels": router_labels(d)},
-            "spec": {
-                "selector": router_labels(d),
-                "ports": [
-                    {"name": "http", "port": port, "targetPort": "http"},
-                    {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
-                ],
-            },
-        },
     ]
+
+
+def _workers_service(d: Deployment, port: int) -> dict[str, Any]:
+    """Headless: the StatefulSet's pods get stable names (and so keep their volumes)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"{d.name}-workers", "namespace": d.namespace, "labels": worker_labels(d)},
+        "spec": {"clusterIP": "None", "selector": worker_labels(d), "ports": [{"name": "http", "port": port}]},
+    }
+
+
+def _worker_set(d: Deployment, worker: dict, metrics: bool, port: int, stop_timeout: float) -> dict[str, Any]:
+    """A StatefulSet, so that each worker keeps its weights and JIT caches on a volume of its own across restarts
+    and rollouts (an emptyDir would download 15-28 GB and compile again in every new pod)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": f"{d.name}-worker", "namespace": d.namespace, "labels": worker_labels(d)},
+        "spec": {
+            "serviceName": f"{d.name}-workers",
+            "replicas": d.replicas,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": worker_labels(d)},
+            "template": {
+                "metadata": {"labels": worker_labels(d), **_scrape(metrics, port)},
+                "spec": {
+                    "terminationGracePeriodSeconds": math.ceil(stop_timeout) + 10,  # SGLang drains first
+                    "containers": [worker],
+                    "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": d.shm}}],
+                },
+            },
+            "volumeClaimTemplates": [_claim("hf-cache", HF_CACHE_SIZE), _claim("jit-cache", JIT_CACHE_SIZE)],
+        },
+    }
+
+
+def _router_deployment(d: Deployment, router: dict) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{d.name}-router", "namespace": d.namespace, "labels": router_labels(d)},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": router_labels(d)},
+            "template": {
+                "metadata": {"labels": router_labels(d), **_scrape(True, METRICS_PORT)},  # the router: always
+                "spec": {"serviceAccountName": f"{d.name}-router", "containers": [router]},
+            },
+        },
+    }
+
+
+def _router_service(d: Deployment, port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": d.name, "namespace": d.namespace, "labels": router_labels(d)},
+        "spec": {
+            "selector": router_labels(d),
+            "ports": [
+                {"name": "http", "port": port, "targetPort": "http"},
+                {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
+            ],
+        },
+    }
 
 
 def to_yaml(docs: list[dict[str, Any]], header: str) -> str:
