@@ -322,14 +322,40 @@ def build_fleet(
     log_dir: Path,
 ) -> Fleet:
     """The workers' qwen-serve commands (each its own SGLang on its own GPUs) and the router's."""
-    from dataclasses import replace
-
-    from .pipeline import prepare
-
-    config_path, cli_values, passthrough = request.config_path, request.cli_values, request.passthrough
-    gpu_spec, force, sglang_version = request.gpu_spec, request.force, request.sglang_version
     launch = prepared.launch
     tp = int(launch["tp_size"] or 1)
+    _check_fits(prepared, replicas, tp, hardware, gpu_share, memory_fraction, request.force)
+    workers = tuple(
+        _worker(
+            prepared,
+            request,
+            i,
+            tp,
+            share_fraction(memory_fraction, replicas, i) if gpu_share else None,
+            show_sglang=show_sglang,
+            stop_timeout=stop_timeout,
+            ready_timeout=ready_timeout,
+            log_dir=log_dir,
+        )
+        for i in range(replicas)
+    )
+    port, host = int(launch["port"]), launch["host"]
+    remote = tuple(check_worker_url(u) for u in worker_urls)
+    return Fleet(
+        workers=workers,
+        router_module=prepared.command.target.release.router_module,
+        router_policy=check_router_policy(policy),
+        host=host,
+        port=port,
+        metrics_port=check_metrics_port(metrics_port, port, len(workers)),
+        remote_workers=remote,
+        api_key=launch["api_key"],
+        gpu_share_staggered=gpu_share,
+    )
+
+
+def _check_fits(prepared, replicas: int, tp: int, hardware, gpu_share: bool, memory_fraction, force: bool) -> None:
+    """Enough GPUs for the workers, or with --gpu-share one worker's share of the memory fits its GPU."""
     gpu_count = hardware.count if hardware else None
     if gpu_share and replicas < 2:
         raise QwenServeError("--gpu-share needs --replicas 2 or more", fix="add --replicas N, or drop --gpu-share")
@@ -347,7 +373,7 @@ def build_fleet(
     if gpu_share and hardware is not None and not force:
         from .plan import plan
 
-        values = {x.name: x.value for x in launch.settings}
+        values = {x.name: x.value for x in prepared.launch.settings}
         first = plan(
             {**values, "mem_fraction_static": share_fraction(memory_fraction, replicas, 0)},
             hardware.gpu,
@@ -361,48 +387,42 @@ def build_fleet(
                 fix="fewer --replicas, a preset with smaller weights (`qwen-serve plan --gpu ...` lists each preset's), "
                 "or --force",
             )
-    port, host = int(launch["port"]), launch["host"]
+
+
+def _worker(
+    prepared, request, i: int, tp: int, share: float | None, *, show_sglang, stop_timeout, ready_timeout, log_dir
+) -> Worker:
+    """Worker i: its qwen-serve command on its own port (and GPUs, or its share of the one GPU)."""
+    from dataclasses import replace
+
+    from .pipeline import prepare
+
+    launch = prepared.launch
     preset = launch.preset.name if launch.preset else None
-    workers = []
-    for i in range(replicas):
-        worker_port = port + 1 + i
-        local = {**cli_values, "port": worker_port, "host": "127.0.0.1"}
-        if gpu_share:
-            local["mem_fraction_static"] = share_fraction(memory_fraction, replicas, i)
-        argv = [sys.executable, "-m", "qwen_serve", "serve"]
-        argv += ["--config", config_path] if config_path else []
-        argv += ["--preset", preset] if preset else []
-        argv += _flag_args(local)
-        argv += ["--force"] if force else []
-        argv += ["--gpu", re.sub(r"\s*x\s*\d+\s*$", "", gpu_spec) + (f"x{tp}" if tp > 1 else "")] if gpu_spec else []
-        argv += ["--sglang-version", sglang_version] if sglang_version else []
-        argv += ["--stop-timeout", str(stop_timeout), "--ready-timeout", str(ready_timeout), "--quiet"]
-        argv += ["--log-file", str(log_dir / f"worker{i}.sglang.log")]
-        argv += ["--ready-file", str(log_dir / f"worker{i}.ready.json")]
-        argv += ["--", *passthrough] if passthrough else []
-        env = {"CUDA_VISIBLE_DEVICES": worker_gpus(0 if gpu_share else i, tp)}
-        if launch["api_key"]:
-            env["QWEN_SERVE_API_KEY"] = reveal(launch["api_key"])
-        sglang_argv = (
-            prepare(
-                replace(request, preset=preset, cli_values=local, gpu_spec=None, force=True, environ=None)
-            ).command.argv
-            if show_sglang
-            else ()
-        )
-        workers.append(Worker(i, worker_port, tuple(argv), env, tuple(sglang_argv)))
-    remote = tuple(check_worker_url(u) for u in worker_urls)
-    return Fleet(
-        workers=tuple(workers),
-        router_module=prepared.command.target.release.router_module,
-        router_policy=check_router_policy(policy),
-        host=host,
-        port=port,
-        metrics_port=check_metrics_port(metrics_port, port, len(workers)),
-        remote_workers=remote,
-        api_key=launch["api_key"],
-        gpu_share_staggered=gpu_share,
-    )
+    worker_port = int(launch["port"]) + 1 + i
+    local = {**request.cli_values, "port": worker_port, "host": "127.0.0.1"}
+    if share is not None:
+        local["mem_fraction_static"] = share
+    gpu_spec = request.gpu_spec
+    argv = [sys.executable, "-m", "qwen_serve", "serve"]
+    argv += ["--config", request.config_path] if request.config_path else []
+    argv += ["--preset", preset] if preset else []
+    argv += _flag_args(local)
+    argv += ["--force"] if request.force else []
+    argv += ["--gpu", re.sub(r"\s*x\s*\d+\s*$", "", gpu_spec) + (f"x{tp}" if tp > 1 else "")] if gpu_spec else []
+    argv += ["--sglang-version", request.sglang_version] if request.sglang_version else []
+    argv += ["--stop-timeout", str(stop_timeout), "--ready-timeout", str(ready_timeout), "--quiet"]
+    argv += ["--log-file", str(log_dir / f"worker{i}.sglang.log")]
+    argv += ["--ready-file", str(log_dir / f"worker{i}.ready.json")]
+    argv += ["--", *request.passthrough] if request.passthrough else []
+    env = {"CUDA_VISIBLE_DEVICES": worker_gpus(0 if share is not None else i, tp)}
+    if launch["api_key"]:
+        env["QWEN_SERVE_API_KEY"] = reveal(launch["api_key"])
+    sglang_argv = ()
+    if show_sglang:
+        local_request = replace(request, preset=preset, cli_values=local, gpu_spec=None, force=True, environ=None)
+        sglang_argv = prepare(local_request).command.argv
+    return Worker(i, worker_port, tuple(argv), env, tuple(sglang_argv))
 
 
 def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
