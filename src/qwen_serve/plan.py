@@ -285,26 +285,8 @@ def plan(
     )
     layered = settings.get("load_format") == "layered"
     w = weights(model, scheme, tp, layered)
-    reasons = []
-    if tp > gpus:
-        reasons.append(f"tp_size {tp} needs {tp} GPUs, {gpus} available")
-    if model.kv_heads % tp:
-        reasons.append(f"tp_size {tp} does not divide the {model.kv_heads} KV heads")
     kv_dtype = settings.get("kv_cache_dtype") or "auto"
-    needs = [
-        what
-        for what, needed in (
-            # torchao's float8 paths need sm89+ (torch._scaled_mm; SGLang's torchao_utils notes
-            # "fp8e4nv data type is not supported on CUDA arch < 89", Triton's e4m3 type, which an
-            # fp8_e4m3 KV cache uses too). SGLang's own --quantization fp8 runs on sm80-88 through
-            # Marlin weight-only kernels (fp8_utils.can_auto_enable_marlin_fp8), so it is not refused.
-            (f"torchao {settings.get('torchao_config')}", scheme.startswith("torchao:fp8")),
-            ("an fp8_e4m3 KV cache", kv_dtype == "fp8_e4m3"),
-        )
-        if needed
-    ]
-    if needs and not gpu.fp8:
-        reasons.append(f"{' and '.join(needs)} need compute capability >= 8.9; {gpu.name} is {gpu.sm}")
+    reasons = _hardware_reasons(settings, gpu, gpus, model, tp, scheme, kv_dtype)
     mfs = settings.get("mem_fraction_static")
     origin = "set"
     if mfs is None:
@@ -353,6 +335,33 @@ def plan(
         reasons=reasons,
         margin=margin,
     )
+
+
+def _hardware_reasons(
+    settings: dict[str, Any], gpu: GPU, gpus: int, model: ModelFacts, tp: int, scheme: str, kv_dtype: str
+) -> list[str]:
+    """Why the GPUs cannot run it at all, whatever the memory: too few, a tp that splits no KV heads, FP8 paths
+    on a card without FP8."""
+    reasons = []
+    if tp > gpus:
+        reasons.append(f"tp_size {tp} needs {tp} GPUs, {gpus} available")
+    if model.kv_heads % tp:
+        reasons.append(f"tp_size {tp} does not divide the {model.kv_heads} KV heads")
+    needs = [
+        what
+        for what, needed in (
+            # torchao's float8 paths need sm89+ (torch._scaled_mm; SGLang's torchao_utils notes
+            # "fp8e4nv data type is not supported on CUDA arch < 89", Triton's e4m3 type, which an
+            # fp8_e4m3 KV cache uses too). SGLang's own --quantization fp8 runs on sm80-88 through
+            # Marlin weight-only kernels (fp8_utils.can_auto_enable_marlin_fp8), so it is not refused.
+            (f"torchao {settings.get('torchao_config')}", scheme.startswith("torchao:fp8")),
+            ("an fp8_e4m3 KV cache", kv_dtype == "fp8_e4m3"),
+        )
+        if needed
+    ]
+    if needs and not gpu.fp8:
+        reasons.append(f"{' and '.join(needs)} need compute capability >= 8.9; {gpu.name} is {gpu.sm}")
+    return reasons
 
 
 # --preset auto wants room for 8 concurrent 4k-token requests: with less, a server queues more
