@@ -142,3 +142,15 @@ def test_the_clients_import_no_module_of_the_core(entry, argv):
     core = [m for m in loaded if m.split(".")[1:2] and m.split(".")[1] in CORE]
     assert any(m == "qwen_serve.cli" for m in loaded), (r.stdout, r.stderr)
     assert not core, core
+
+
+def test_no_function_in_src_is_over_80_lines():
+    """#41: a function that does one thing reads in one screen (decorators and the signature count)."""
+    long = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 80:
+                    long.append(f"{name}.{node.name}: {lines} lines")
+    assert not long, long

@@ -143,19 +143,7 @@ def qwen_test_command(
         )
         sys.exit(_compare(this, reference, run, wait, as_json, min_agreement))
 
-    names = list(client.CHECKS)
-    only_list = [n for item in only for n in item.split(",") if n]
-    skip_list = [n for item in skip for n in item.split(",") if n]
-    for name in [*only_list, *skip_list]:
-        if name not in client.CHECKS:
-            from ..errors import did_you_mean
-
-            raise QwenServeError(
-                f"unknown check '{name[:40]}' (--only/--skip)",
-                allowed=", ".join(names),
-                fix=did_you_mean(name, names) or "pick names from the list",
-            )
-    selected = [n for n in names if (not only_list or n in only_list) and n not in skip_list]
+    selected = _selected(client.CHECKS, only, skip)
     url = server_url(base_url, host, port)
     options = client.Options(
         base_url=url,
@@ -187,6 +175,23 @@ def qwen_test_command(
     else:
         table.finish(results, url)
     sys.exit(1 if any(r.status == client.FAIL for r in results) else 0)
+
+
+def _selected(checks, only, skip) -> list[str]:
+    """The checks --only and --skip leave, in their order; an unknown name is one line with the closest."""
+    names = list(checks)
+    only_list = [n for item in only for n in item.split(",") if n]
+    skip_list = [n for item in skip for n in item.split(",") if n]
+    for name in [*only_list, *skip_list]:
+        if name not in checks:
+            from ..errors import did_you_mean
+
+            raise QwenServeError(
+                f"unknown check '{name[:40]}' (--only/--skip)",
+                allowed=", ".join(names),
+                fix=did_you_mean(name, names) or "pick names from the list",
+            )
+    return [n for n in names if (not only_list or n in only_list) and n not in skip_list]
 
 
 def client_compare(this, reference, on_prompt, *, prompts_path, max_tokens, top_logprobs, tokenizer, timeout):

@@ -106,28 +106,33 @@ def tune_command(
     except KeyboardInterrupt:  # before the first server started (the skeleton, the prompts): nothing to keep
         _say("interrupted before any server started")
         sys.exit(130)
-    from ..config import load_config
-
-    allowed = list(load_config(config_path).presets)
-    if as_json:
-        import json
-
-        from ..tune_result import result_to_json
-
-        click.echo(json.dumps(result_to_json(result), indent=2))
-    else:
-        click.echo(_aligned(tune.table_rows(result)))
-        for name, why in result.left_out.items():
-            click.echo(f"not measured: {name} ({why})")
-        for line in tune.verdict_lines(result, allowed):
-            click.echo(line)
-        click.echo(f"result: {tune.result_path(result.machine, request.results_dir)}")
+    _show_result(result, config_path, as_json, request.results_dir)
     if plot_path:
         tune.plot(result, plot_path)
     if result.interrupted:
         sys.exit(130)
     if not any(m.complete and m.kind == "preset" for m in result.measured.values()):
         raise QwenServeError("no preset was measured", fix="see the lines above; raise --budget", exit_code=1)
+
+
+def _show_result(result, config_path, as_json: bool, results_dir) -> None:
+    """The run's table, what was left out, the picks per load and where the result is; or the result as JSON."""
+    from .. import tune
+    from ..config import load_config
+
+    if as_json:
+        import json
+
+        from ..tune_result import result_to_json
+
+        click.echo(json.dumps(result_to_json(result), indent=2))
+        return
+    click.echo(_aligned(tune.table_rows(result)))
+    for name, why in result.left_out.items():
+        click.echo(f"not measured: {name} ({why})")
+    for line in tune.verdict_lines(result, list(load_config(config_path).presets)):
+        click.echo(line)
+    click.echo(f"result: {tune.result_path(result.machine, results_dir)}")
 
 
 def _show_candidates(planned, tp_size: int, budget: float) -> None:
