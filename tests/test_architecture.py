@@ -154,3 +154,14 @@ def test_no_function_in_src_is_over_80_lines():
                 if lines > 80:
                     long.append(f"{name}.{node.name}: {lines} lines")
     assert not long, long
+
+
+@pytest.mark.parametrize("module", ["qwen_serve.k8s", "qwen_serve.systemd", "qwen_serve.pipeline", "qwen_serve.plan"])
+def test_planning_and_rendering_import_no_process_code(module):
+    """#41: what plans or renders starts nothing, and imports neither the supervision engine nor the fleet."""
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('qwen_serve')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
+    assert module in loaded and not [m for m in loaded if m in ("qwen_serve.supervise", "qwen_serve.fleet")], loaded

@@ -27,6 +27,7 @@ from .errors import QwenServeError
 from .outputs import WRITER_PID, WRITTEN_BY, remove_ready_file, write_json
 from .secret import MASK, Secret, reveal
 from .settings import ROUTER_METRICS_PORT
+from .sglang.releases import check_router_policy
 from .supervise import (
     EXIT_INTERRUPTED,
     EXIT_NOT_READY,
@@ -38,18 +39,6 @@ from .supervise import (
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
-# --policy choices that sglang-router 0.3.2 and smg 1.13 both have (the release adapter picks the router)
-ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")
-
-
-def check_router_policy(policy: str) -> str:
-    if policy not in ROUTER_POLICIES:
-        raise QwenServeError(
-            f"--router-policy '{policy}' is not a policy of SGLang's router",
-            allowed=", ".join(ROUTER_POLICIES),
-            fix="--router-policy cache_aware (reuses each worker's prefix cache)",
-        )
-    return policy
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import QwenServeError
-from .fleet import check_router_policy
 from .settings import ROUTER_METRICS_PORT
+from .sglang.releases import check_router_policy
 
 ENTRY_MODULE = "qwen_serve.sglang.entry"
 METRICS_PORT = ROUTER_METRICS_PORT  # the router's Prometheus /metrics

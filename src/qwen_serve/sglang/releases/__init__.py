@@ -99,3 +99,20 @@ def release_for(version: Version) -> Release:
     known = releases()
     holding = [v for v, release in known.items() if Version(release.applies_from or release.version) <= version]
     return known[holding[-1] if holding else next(iter(known))]
+
+
+# --policy choices that sglang-router 0.3.2 and smg 1.13 both have (the release adapter picks the router); here, with
+# the releases, so that rendering (k8s) checks a policy without importing the fleet's supervisor
+ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "random")
+
+
+def check_router_policy(policy: str) -> str:
+    if policy not in ROUTER_POLICIES:
+        from ...errors import QwenServeError
+
+        raise QwenServeError(
+            f"--router-policy '{policy}' is not a policy of SGLang's router",
+            allowed=", ".join(ROUTER_POLICIES),
+            fix="--router-policy cache_aware (reuses each worker's prefix cache)",
+        )
+    return policy
