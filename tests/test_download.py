@@ -138,8 +138,9 @@ def hub():
     h.server.shutdown()
 
 
-def serve(hub: Hub, home: Path, model: str, *extra: str, env_extra=None) -> subprocess.CompletedProcess:
-    env = {
+def hub_env(hub: Hub, home: Path, **extra: str) -> dict[str, str]:
+    """qwen-serve's environment against the stand-in hub, with its caches under `home`."""
+    return {
         **os.environ,
         "PYTHONPATH": str(FAKE),
         "HF_ENDPOINT": hub.url,
@@ -148,8 +149,12 @@ def serve(hub: Hub, home: Path, model: str, *extra: str, env_extra=None) -> subp
         "HF_HUB_DISABLE_XET": "1",
         "FAKE_SGLANG_MODE": "crash_oom",  # the stand-in SGLang ends at once: we only need to see that it started
         "XDG_CACHE_HOME": str(home / "xdg"),
-        **(env_extra or {}),
+        **extra,
     }
+
+
+def serve(hub: Hub, home: Path, model: str, *extra: str, env_extra=None) -> subprocess.CompletedProcess:
+    env = hub_env(hub, home, **(env_extra or {}))
     # --quiet: SGLang's lines are not shown as they come, so its crash's tail is (on stderr): the proof it started
     argv = [sys.executable, "-m", "qwen_serve", "--model-path", model, "--force", "--host", "127.0.0.1", "--quiet"]
     argv += ["--port", str(free_port()), "--ready-timeout", "60", *extra]
@@ -261,16 +266,7 @@ def test_ctrl_c_during_the_download_stops_qwen_serve_and_starts_nothing(hub, tmp
     import signal
 
     hub.slow = True
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(FAKE),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path),
-        "HF_HUB_OFFLINE": "0",
-        "HF_HUB_DISABLE_XET": "1",
-        "FAKE_SGLANG_MODE": "crash_oom",
-        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-    }
+    env = hub_env(hub, tmp_path)
     argv = [sys.executable, "-m", "qwen_serve", "--model-path", "org/tiny", "--force", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
         [*argv, "--quiet", "--port", str(free_port())],
@@ -314,15 +310,7 @@ def test_a_hub_listing_a_file_outside_the_model_folder_is_one_line_and_writes_no
 def test_a_fleet_whose_router_is_not_installed_is_refused_before_the_download(hub, tmp_path):
     """Every check that needs no side effect comes first: the release's router missing (sglang_router hidden from
     this process) is one line before a byte of the weights is fetched."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(FAKE),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path),
-        "HF_HUB_OFFLINE": "0",
-        "HF_HUB_DISABLE_XET": "1",
-        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-    }
+    env = hub_env(hub, tmp_path)
     code = (
         "import runpy, sys; sys.modules['sglang_router'] = None; sys.argv = ['qwen-serve', *sys.argv[1:]]; "
         "runpy.run_module('qwen_serve', run_name='__main__')"
