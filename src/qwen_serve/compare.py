@@ -16,7 +16,6 @@ and the quantized one, then compare what they generate. Per prompt, both servers
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -111,19 +110,12 @@ def kl_divergence(reference: dict[str, float], this: dict[str, float]) -> float:
 
 
 def load_prompts(path: str | None) -> list[str]:
+    """--prompts as qwen-bench reads it (bench.load_prompts: one {"prompt": "..."} a line), or the built-in set."""
     if not path:
         return list(DEFAULT_PROMPTS)
-    prompts = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            prompts.append(str(json.loads(line)["prompt"]))
-        except (ValueError, KeyError, TypeError):
-            raise QwenServeError(
-                f'--prompts {path}: line {n} is not a JSON object with a "prompt"',
-                fix='write one {"prompt": "..."} per line',
-            ) from None
+    from .bench import load_prompts as read_prompts
+
+    prompts = read_prompts(path)
     if not prompts:
         raise QwenServeError(f"--prompts {path}: no prompts in the file", fix='write one {"prompt": "..."} per line')
     return prompts
