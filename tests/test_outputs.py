@@ -185,3 +185,25 @@ def test_a_home_that_is_no_folder_is_one_line_before_anything_starts(tmp_path, f
     assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert "--log-file '" in lines[0] and "/logs/sglang-" in lines[0] and "Not a directory" in lines[0]
     assert "fix: give --log-file another path" in lines[0]
+
+
+def test_processes_starting_together_sign_with_one_key(tmp_path, monkeypatch):
+    """The signing key is created once, whole, even when several processes make it at the same moment: each of them
+    recognises the files the others wrote."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from qwen_serve.outputs import write_json; "
+        "write_json(Path(sys.argv[1]), {'ready': True})"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"out{i}.json")], env=env) for i in range(6)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    from qwen_serve.outputs import ours
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert all(ours(tmp_path / f"out{i}.json", "ready") for i in range(6))
+    key = tmp_path / "cache" / "qwen-serve" / "output-key"
+    assert len(key.read_bytes()) == 32 and key.stat().st_mode & 0o077 == 0

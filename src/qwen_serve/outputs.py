@@ -33,6 +33,7 @@ from .secret import json_default
 
 WRITTEN_BY = "written_by"
 SIGNATURE = "signature"
+KEY_BYTES = 32
 WRITER_PID = "qwen_serve_pid"  # a ready file names the qwen-serve that wrote it: no other one removes it
 IMAGE_MARK = "qwen-bench plot"  # the PNG's Software text chunk
 LOG_MARKER = "# qwen-serve log"
@@ -63,19 +64,27 @@ def _key() -> bytes:
 
 @functools.cache
 def _key_at(path: Path) -> bytes:
-    """This account's signing key: made once in the cache folder. Where that folder cannot hold it, a key for this
-    process only: what it writes is then not recognised later, so it is never replaced (the safe side)."""
+    """This account's signing key: made once in the cache folder, whole before anyone can read it (written to a
+    temporary, then linked into place: two processes starting together read the same key). Where that folder
+    cannot hold it, a key for this process only: what it writes is then not recognised later, so it is never
+    replaced (the safe side)."""
     try:
-        return path.read_bytes()
+        key = path.read_bytes()
+        if len(key) == KEY_BYTES:
+            return key
     except OSError:
         pass
-    key = secrets.token_bytes(32)
+    key = secrets.token_bytes(KEY_BYTES)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-    except FileExistsError:  # another process made it first
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".output-key.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+            os.link(tmp, path)  # fails where a key is already in place: that one is read and used
+        finally:
+            os.unlink(tmp)
+    except FileExistsError:
         return path.read_bytes()
     except OSError:
         pass
