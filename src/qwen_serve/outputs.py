@@ -84,11 +84,14 @@ def _key_at(path: Path) -> bytes:
             os.link(tmp, path)  # fails where a key is already in place: that one is read and used
         finally:
             os.unlink(tmp)
-    except FileExistsError:
-        return path.read_bytes()
+    except FileExistsError:  # made meanwhile by another process: whole, since it was linked into place
+        with contextlib.suppress(OSError):
+            made = path.read_bytes()
+            if len(made) == KEY_BYTES:
+                return made
     except OSError:
         pass
-    return key
+    return key  # a key file of another length (not ours) is left alone and not used
 
 
 def signature(path: Path, kind: str, content: bytes = b"") -> str:
