@@ -160,15 +160,18 @@ def aiohttp_app_served(app):
     from aiohttp import web
 
     loop, runner, port = asyncio.new_event_loop(), web.AppRunner(app), free_port()
+    listening = threading.Event()
 
     def serve():
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runner.setup())
         loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        listening.set()
         loop.run_forever()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    assert listening.wait(timeout=10), "the test server did not start"  # a client may connect at once
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -14,6 +14,7 @@ Whatever is read from the answer is then validated by type where it is used (pyd
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 import zlib
@@ -131,14 +132,21 @@ class _Decoded(httpx.SyncByteStream):
         self.inner.close()
 
 
+@functools.cache
+def _ssl_context():
+    """One TLS context for every client of the process: loading the CA bundle takes tens of ms each time."""
+    return httpx.create_ssl_context()
+
+
 class BoundedTransport(httpx.HTTPTransport):
     """Every request through it: its whole answer within `seconds` of sending and at most `max_bytes` decoded."""
 
     def __init__(self, seconds: float, max_bytes: int = MAX_ANSWER_BYTES, limits: httpx.Limits | None = None):
-        super().__init__()
+        ssl_context = _ssl_context()
+        super().__init__(verify=ssl_context)
         limits = limits or httpx.Limits()
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+        self._pool = httpcore.ConnectionPool(  # httpx's own pool, with the deadline on every socket operation
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
