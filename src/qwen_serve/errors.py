@@ -55,6 +55,11 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def shortened(text: str, limit: int = 120) -> str:
+    """A long value as a message names it: its start and end, and how long it is, cut in the middle."""
+    return text if len(text) <= limit else f"{text[:60]}…({len(text):,} characters)…{text[-40:]}"
+
+
 def control_character(text: str, allowed: str = "") -> str | None:
     """The first control character in `text` that is not in `allowed`, or None."""
     return next((c for c in text if unicodedata.category(c) == "Cc" and c not in allowed), None)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import QwenServeError
+from .errors import QwenServeError, shortened
 from .secret import json_default
 
 WRITTEN_BY = "written_by"
@@ -167,7 +167,7 @@ def _replacing(path: Path):
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
-        os.chmod(tmp, 0o644 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would have made it: mkstemp's is 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -176,9 +176,12 @@ def _replacing(path: Path):
 
 
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process's umask, read, not set: os.umask() to read it would leave it 0 for a moment to every thread."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return 0o022
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -219,7 +222,7 @@ def check_outputs(outputs: list[Output], inputs: list[Input] = ()) -> None:
     """Refuse, before anything starts, an output path that would destroy a file of the user's or fail mid-run."""
     named = [o for o in outputs if o.path is not None]
     for o in named:
-        shown = o.path if len(o.path) <= 120 else o.path[:60] + f"…({len(o.path):,} characters)…" + o.path[-40:]
+        shown = shortened(o.path)
         where = f"{o.flag} {shown!r}"  # a path of thousands of characters is named, not printed whole
         if not str(o.path).strip():
             raise QwenServeError(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import QwenServeError, control_character
+from .errors import QwenServeError, control_character, shortened
 from .secret import Secret, header_safe
 
 # The values SGLang's torchao_utils.apply_torchao_config_to_model understands (<= 0.5.17).
@@ -143,10 +143,9 @@ class Field:
             ) from None
 
 
-def _short(value: Any, limit: int = 120) -> str:
+def _short(value: Any) -> str:
     """A value as an error names it: its repr (control characters escaped), a long one cut in the middle."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:60]}…({len(text):,} characters)…{text[-40:]}"
+    return shortened(repr(value))
 
 
 def _describe(value: Any) -> str:
