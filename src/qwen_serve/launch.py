@@ -254,14 +254,15 @@ def fleet_log_dir(prepared: Prepared, options: ServeOptions) -> Path:
     return default_log_path(port).parent / f"fleet-{port}"
 
 
-def check_fleet(prepared: Prepared, request: LaunchRequest, fleet) -> list[str]:
-    """Every check of a fleet's launch that needs no side effect, before any download: the workers' gate (or the
-    router's host and port alone), every port the fleet binds, the release's router installed."""
+def check_fleet(prepared: Prepared, request: LaunchRequest, fleet, options: ServeOptions) -> list[str]:
+    """Every check of a fleet's launch that needs no side effect, before any download: the output paths, the
+    workers' gate (or the router's host and port alone), every port the fleet binds, the release's router."""
     import importlib.util
 
     from .fleet import check_fleet_ports
     from .preflight import check_port
 
+    check_outputs(prepared, options, request.config_path)
     notes: list[str] = []
     if fleet.workers:
         notes = clear_to_launch(prepared, request.sglang_version, request.force)
@@ -287,7 +288,7 @@ def serve_fleet(prepared: Prepared, request: LaunchRequest, fleet, options: Serv
     workers and the router under one engine: the exit code."""
     from .fleet import FleetSupervisor
 
-    for line in check_fleet(prepared, request, fleet):
+    for line in check_fleet(prepared, request, fleet, options):
         options.note(line)
     if fleet.workers:
         fetch_weights(prepared, options.note)

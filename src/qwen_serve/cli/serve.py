@@ -144,11 +144,8 @@ def serve(
     from .. import launch
     from ..pipeline import refuse_unfit
 
-    def note(line: str) -> None:
-        click.echo(f"qwen-serve: {line}", err=True)
-
     if api_key_file:
-        cli_values["api_key"] = launch.read_key_file(api_key_file, cli_values.get("api_key"), note=note)
+        cli_values["api_key"] = launch.read_key_file(api_key_file, cli_values.get("api_key"))
     options = launch.ServeOptions(
         log_file=log_file,
         ready_file=ready_file,
@@ -157,12 +154,12 @@ def serve(
         stop_timeout=stop_timeout,
         run_tests=run_tests,
         api_key_file=api_key_file,
-        note=note,
     )
     request = launch_request(click.get_current_context().params, cli_values)
     prepared = launch.prepare(request)
-    launch.check_outputs(prepared, options, config_path)
     count = _replicas(click.get_current_context(), replicas, worker_urls)
+    if dry_run or check:  # answered as the launch would answer (a launch checks them in launch.serve)
+        launch.check_outputs(prepared, options, config_path)
     if count is not None:
         fleet_options = launch.FleetOptions(
             replicas=count,

@@ -50,7 +50,7 @@ def systemd_command(key_file, user, working_directory, serve_args):
     if key_file:  # read as the service's launch will read it: a key it would refuse is refused now, not in a loop
         from ..launch import read_key_file
 
-        read_key_file(key_file, None, flag="--key-file", note=lambda line: click.echo(f"qwen-serve: {line}", err=True))
+        read_key_file(key_file, None, flag="--key-file")
     # what a launch would refuse is refused now, not at the service's first start; force: the GPU is the service
     # host's, not necessarily this machine's
     typed = typed_settings(ctx, params)
