@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -348,6 +348,151 @@ def answers_a_generation(url: str, api_key: str | None) -> bool:
         return False
 
 
+def _ignore(*_args) -> None:
+    pass
+
+
+@dataclass
+class Server(ManagedProcess):
+    """One SGLang as qwen-serve runs it, alone (Supervisor) or as a fleet's worker: its output tee'd to its log with
+    every secret masked, its start-up phases read from that output (LogWatcher), its readiness proven over HTTP from
+    its own socket. `on_line` gets each line of its output, `on_phase` each phase it enters (seconds, label)."""
+
+    facts: ServerFacts | None = None
+    log_file: Path | None = None
+    secrets: tuple[str, ...] = ()
+    phase_labels: dict[str, str] = field(default_factory=dict)
+    on_line: Callable[[str], None] = _ignore
+    on_phase: Callable[[float, str], None] = _ignore
+
+    def __post_init__(self) -> None:
+        self.watcher = LogWatcher(labels=dict(self.phase_labels))
+        self.impostors: set[int] = set()  # pids of another server found listening on its port
+        self._patterns = [secret_pattern(reveal(s)) for s in self.secrets if s]
+        self._longest_secret = max((len(reveal(s).encode()) for s in self.secrets if s), default=0)
+        self._log = None
+        self._pump_thread: threading.Thread | None = None
+
+    def launch(self) -> None:
+        """Spawn it (ManagedProcess.start) with its output piped through the pump into its log."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_file, "ab")
+        if self._log.tell() == 0:  # says who wrote it: a later run may append to it (outputs.check_outputs)
+            self._log.write(log_header(self.log_file, f"{datetime.now():%Y-%m-%d %H:%M:%S}").encode())
+        self.start(subprocess.PIPE)
+        self._pump_thread = threading.Thread(target=self._pump, args=(self.proc.stdout, self._log), daemon=True)
+        self._pump_thread.start()
+
+    def close(self) -> int:
+        """Once it has exited (ManagedProcess.wait: nothing of its group outlives it): its output drained into the log;
+        its return code."""
+        code = self.wait()
+        if self._pump_thread is not None:
+            self._pump_thread.join(timeout=10)
+        if self._log is not None:
+            self._log.close()
+        return code
+
+    @property
+    def http_up(self) -> bool:
+        return "http" in self.watcher.seen_phases
+
+    def probe(self) -> bool:
+        """`answers_a_generation` — from a socket of *this* SGLang: whatever else answers on the port (a server that
+        bound it after the port check) does not count."""
+        inodes = listening_inodes(self.facts.port)
+        if inodes is not None and self.proc is not None:
+            if not inodes:
+                return False  # nothing listens yet
+            if not holders(inodes, process_group(self.proc.pid)):
+                self.impostors = holders(inodes)  # someone else's server: who, for the diagnosis
+                return False
+        return answers_a_generation(self.facts.local_url, self.facts.api_key)
+
+    def diagnosis(self) -> str:
+        """Why it exited before it was ready, from the last lines of its log (and who holds its port, if another)."""
+        why = diagnose(self.watcher.tail)
+        if not self.impostors and "port is already in use" in why:
+            self.impostors = port_listeners(self.facts.port) or set()  # it is gone: whoever holds the port now
+        if self.impostors:
+            who = ", ".join(f"pid {p} ({_cmdline(p)})" for p in sorted(self.impostors))
+            why = (
+                f"port {self.facts.port} is taken by another server, {who}, which answered while SGLang was still "
+                f"loading (qwen-serve did not take it for SGLang): stop it, or pass another --port"
+            )
+        return why
+
+    def ready_facts(self, seconds: float) -> dict[str, Any]:
+        f = self.facts
+        return {
+            WRITTEN_BY: "qwen-serve",
+            "ready": True,
+            "base_url": f.local_url,
+            "openai_base_url": f.local_url + "/v1",
+            "host": f.host,
+            "port": f.port,
+            "pid": self.proc.pid if self.proc else None,
+            WRITER_PID: os.getpid(),
+            "seconds_to_ready": round(seconds, 2),
+            "model": f.model,
+            "served_model_name": f.served_model_name or f.model,
+            "preset": f.preset,
+            "quantization": f.quantization,
+            "tp_size": f.tp_size,
+            "gpu": f.gpu,
+            "api_key_required": bool(f.api_key),
+            "log_file": str(self.log_file),
+            "sglang": dict(self.watcher.facts),
+        }
+
+    # --- output ---------------------------------------------------------------------------
+    def _redact(self, data: bytes) -> bytes:
+        for secret in self._patterns:
+            data = secret.sub(MASK.encode(), data)
+        return data
+
+    def _pump(self, stream, log) -> None:
+        """Tee the child's output: raw (redacted) to the log file; to the watcher each segment as it ends and the
+        progress of the one not yet ended (a tqdm bar's line ends only when the bar is done: minutes, while a first
+        start compiles); to the display line by line. Redacted whole: what has arrived up to its last line end (\\n,
+        or a bar's \\r) now, the rest with the next read, so that a secret the pipe split is still one piece of text
+        (no secret holds a line end)."""
+        line, segment, held = b"", b"", b""
+        start = time.monotonic()
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                break
+            data = held + chunk
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            if len(data) - cut > HELD_MAX:  # no line end for long: keep back only what may be a secret's start
+                cut = len(data) - self._longest_secret
+            chunk, held = self._redact(data[:cut]), data[cut:]
+            log.write(chunk)
+            log.flush()
+            *segments, segment = re.split(rb"[\r\n]", segment + chunk)
+            for done in segments:
+                self._segment(done.decode("utf-8", "replace"), start)
+            self.watcher.peek((segment + self._redact(held)).decode("utf-8", "replace"))
+            *lines, line = (line + chunk).split(b"\n")
+            for done in lines:
+                self.on_line(done.decode("utf-8", "replace"))
+        if held:  # the child's last words, with no line end
+            held = self._redact(held)
+            log.write(held)
+            log.flush()
+            segment, line = segment + held, line + held
+        if segment:
+            self._segment(segment.decode("utf-8", "replace"), start)
+        if line:
+            self.on_line(line.decode("utf-8", "replace"))
+
+    def _segment(self, text: str, start: float) -> None:
+        label = self.watcher.feed(text)
+        if label:
+            self.on_phase(time.monotonic() - start, label)
+
+
 class Engine:
     """The one supervision loop, for one SGLang (Supervisor) and for a fleet (fleet.FleetSupervisor): start the
     members, tick until they have exited, act on stop presses between ticks — the first press (or the
@@ -439,6 +584,9 @@ class Engine:
 
 
 class Supervisor(Engine):
+    """The engine over one SGLang (Server): its progress on the display, a ready banner, file and record, and an
+    outcome that says why it ended."""
+
     def __init__(
         self, argv: Sequence[str], facts: ServerFacts, options: SuperviseOptions, display: Display | None = None
     ):
@@ -446,65 +594,24 @@ class Supervisor(Engine):
         self.facts = facts
         self.options = options
         self.display = display or Display(options.quiet)
-        self.watcher = LogWatcher(labels=dict(options.phase_labels))
         env = dict(options.env if options.env is not None else os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self.server = ManagedProcess("SGLang", list(argv), env)
-        self.impostors: set[int] = set()  # pids of another server found listening on our port
+        self.server = Server(
+            "SGLang",
+            list(argv),
+            env,
+            facts=facts,
+            log_file=options.log_file,
+            secrets=options.secrets,
+            phase_labels=dict(options.phase_labels),
+            on_line=self.display.child_line,
+            on_phase=self.display.phase,
+        )
         self.ready = False
         self.ready_at: float | None = None  # seconds from the start to ready
         self._last_probe = 0.0
         self.gave_up = False  # our own stop after --ready-timeout, not the user's
         self.record_written = False  # server_record_path(port), removed again when SGLang exits
-        self._secrets = [secret_pattern(reveal(s)) for s in options.secrets if s]
-        self._longest_secret = max((len(reveal(s).encode()) for s in options.secrets if s), default=0)
-
-    # --- output ---------------------------------------------------------------------------
-    def _redact(self, data: bytes) -> bytes:
-        for secret in self._secrets:
-            data = secret.sub(MASK.encode(), data)
-        return data
-
-    def _pump(self, stream, log) -> None:
-        """Tee the child's output: raw (redacted) to the log file; to the watcher each segment as it ends and the
-        progress of the one not yet ended (a tqdm bar's line ends only when the bar is done: minutes, while a first
-        start compiles); to the display line by line. Redacted whole: what has arrived up to its last line end (\\n,
-        or a bar's \\r) now, the rest with the next read, so that a secret the pipe split is still one piece of text
-        (no secret holds a line end)."""
-        line, segment, held = b"", b"", b""
-        start = time.monotonic()
-        while True:
-            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
-            if not chunk:
-                break
-            data = held + chunk
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-            if len(data) - cut > HELD_MAX:  # no line end for long: keep back only what may be a secret's start
-                cut = len(data) - self._longest_secret
-            chunk, held = self._redact(data[:cut]), data[cut:]
-            log.write(chunk)
-            log.flush()
-            *segments, segment = re.split(rb"[\r\n]", segment + chunk)
-            for done in segments:
-                self._segment(done.decode("utf-8", "replace"), start)
-            self.watcher.peek((segment + self._redact(held)).decode("utf-8", "replace"))
-            *lines, line = (line + chunk).split(b"\n")
-            for done in lines:
-                self.display.child_line(done.decode("utf-8", "replace"))
-        if held:  # the child's last words, with no line end
-            held = self._redact(held)
-            log.write(held)
-            log.flush()
-            segment, line = segment + held, line + held
-        if segment:
-            self._segment(segment.decode("utf-8", "replace"), start)
-        if line:
-            self.display.child_line(line.decode("utf-8", "replace"))
-
-    def _segment(self, text: str, start: float) -> None:
-        label = self.watcher.feed(text)
-        if label:
-            self.display.phase(time.monotonic() - start, label)
 
     # --- the engine's hooks ------------------------------------------------------------------------
     @property
@@ -515,40 +622,25 @@ class Supervisor(Engine):
     def child(self) -> subprocess.Popen | None:
         return self.server.proc
 
+    @property
+    def watcher(self) -> LogWatcher:
+        return self.server.watcher
+
     def note(self, text: str) -> None:
         self.display.stop()
         self.display.note(text, err=True)
-
-    # --- readiness --------------------------------------------------------------------------
-    def _probe(self) -> bool:
-        """`answers_a_generation` — from a socket of *this* SGLang: whatever else answers on the port (a server that bound it
-        after the port check) does not count."""
-        inodes = listening_inodes(self.facts.port)
-        if inodes is not None and self.child is not None:
-            if not inodes:
-                return False  # nothing listens yet
-            if not holders(inodes, process_group(self.child.pid)):
-                self.impostors = holders(inodes)  # someone else's server: who, for the diagnosis
-                return False
-        return answers_a_generation(self.facts.local_url, self.facts.api_key)
 
     # --- the run: start, tick until SGLang exits, stop -------------------------------------------
 
     def start(self) -> None:
         """Spawn SGLang in a process group of its own that dies with qwen-serve; tee its output."""
         opts = self.options
-        opts.log_file.parent.mkdir(parents=True, exist_ok=True)
         if opts.ready_file:  # one left by an earlier server would say "ready" before this one is
             remove_ready_file(opts.ready_file)
         self._t0 = time.monotonic()
         self.signals.install()
         remove_stale_record(self.facts.port)
-        self._log = open(opts.log_file, "ab")
-        if self._log.tell() == 0:  # says who wrote it: a later run may append to it (outputs.check_outputs)
-            self._log.write(log_header(opts.log_file, f"{datetime.now():%Y-%m-%d %H:%M:%S}").encode())
-        self.server.start(subprocess.PIPE)
-        self._pump_thread = threading.Thread(target=self._pump, args=(self.child.stdout, self._log), daemon=True)
-        self._pump_thread.start()
+        self.server.launch()
         self.display.start(f"starting SGLang (pid {self.child.pid}); log: {opts.log_file}")
 
     def tick(self) -> bool:
@@ -566,11 +658,11 @@ class Supervisor(Engine):
         progress = f" {w.progress}" if w.progress is not None else ""
         self.display.update(f"[{elapsed:5.0f} s] {w.label}{progress}")
         self.display.heartbeat(elapsed, f"still {PHASE_LABELS.get(w.phase, w.label)}{progress}", opts.heartbeat_s)
-        http_up = "http" in w.seen_phases
+        http_up = self.server.http_up
         interval = opts.probe_interval if http_up else max(opts.probe_interval, 1.0)
         if now - self._last_probe >= interval and (http_up or elapsed > 5):
             self._last_probe = now
-            if self._probe():
+            if self.server.probe():
                 self.ready, self.ready_at = True, time.monotonic() - self._t0
                 self.display.stop()
                 self._announce(self.ready_at)
@@ -587,9 +679,7 @@ class Supervisor(Engine):
         """After SGLang's exit: nothing of its group outlives it, the handlers and the record go."""
         self.display.stop()
         self.act_on_stops()
-        self.returncode = self.server.wait()
-        self._pump_thread.join(timeout=10)
-        self._log.close()
+        self.returncode = self.server.close()
         self.signals.restore()
         if self.record_written:
             server_record_path(self.facts.port).unlink(missing_ok=True)
@@ -613,15 +703,7 @@ class Supervisor(Engine):
                 f"interrupted before SGLang was ready (SGLang exit code {exit_code}); exit {EXIT_INTERRUPTED}"
             )
             return Outcome(EXIT_INTERRUPTED, False, None, "interrupted before ready", facts)
-        why = diagnose(self.watcher.tail)
-        if not self.impostors and "port is already in use" in why:
-            self.impostors = port_listeners(self.facts.port) or set()  # SGLang is gone: whoever holds it now
-        if self.impostors:
-            who = ", ".join(f"pid {p} ({_cmdline(p)})" for p in sorted(self.impostors))
-            why = (
-                f"port {self.facts.port} is taken by another server, {who}, which answered while SGLang was still "
-                f"loading (qwen-serve did not take it for SGLang): stop it, or pass another --port"
-            )
+        why = self.server.diagnosis()
         if self.display.quiet:  # SGLang's lines were not shown as they came: its last ones now, once
             err = self.display.err
             err.print(
@@ -635,27 +717,7 @@ class Supervisor(Engine):
         return Outcome(exit_code or 1, False, None, why, facts)
 
     def ready_facts(self, seconds: float) -> dict[str, Any]:
-        f = self.facts
-        return {
-            WRITTEN_BY: "qwen-serve",
-            "ready": True,
-            "base_url": f.local_url,
-            "openai_base_url": f.local_url + "/v1",
-            "host": f.host,
-            "port": f.port,
-            "pid": self.child.pid if self.child else None,
-            WRITER_PID: os.getpid(),
-            "seconds_to_ready": round(seconds, 2),
-            "model": f.model,
-            "served_model_name": f.served_model_name or f.model,
-            "preset": f.preset,
-            "quantization": f.quantization,
-            "tp_size": f.tp_size,
-            "gpu": f.gpu,
-            "api_key_required": bool(f.api_key),
-            "log_file": str(self.options.log_file),
-            "sglang": dict(self.watcher.facts),
-        }
+        return self.server.ready_facts(seconds)
 
     def _announce(self, seconds: float) -> None:
         facts = self.ready_facts(seconds)
