@@ -111,7 +111,20 @@ def test_one_supervision_engine_starts_signals_and_kills_every_child():
                 owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
                 assert not (owner in ("subprocess", "os", "signal") and node.func.attr in calls), (name, node.lineno)
     fleet = (PACKAGE / "fleet.py").read_text(encoding="utf-8")
-    assert "class FleetSupervisor(Engine)" in fleet and "class Member(ManagedProcess)" in fleet
+    assert "class FleetSupervisor(Engine)" in fleet and "Server(" in fleet  # its workers: the engine's own Server
+
+
+def test_no_qwen_serve_command_line_is_rendered_but_in_units_and_manifests():
+    """#41: a fleet's workers are SGLangs built from one Prepared each in this process, not qwen-serve re-run through
+    a command line; only a systemd unit or a k8s manifest (which start qwen-serve elsewhere) spell one."""
+    found = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.List, ast.Tuple)):
+                words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if any(a == "-m" and b == "qwen_serve" for a, b in zip(words, words[1:])):
+                    found.add(name)
+    assert found == {"qwen_serve.systemd"}, found
 
 
 CORE = ("config", "resolve", "settings", "pipeline", "plan", "model", "checkpoint", "supervise", "launch", "sglang")

@@ -47,19 +47,47 @@ def dry(qwen_serve, *args: str) -> dict:
     return result.json()
 
 
-def test_every_worker_runs_qwen_serve_on_its_own_gpus_and_port(qwen_serve):
-    from qwen_serve.cli.serve import resolved_settings
-
+def test_every_worker_is_the_same_sglang_on_its_own_gpus_and_port(qwen_serve):
     data = dry(qwen_serve, "--preset", "fp8", "--replicas", "2", "--gpu", "H100x4", "--tp-size", "2", "--port", "31000")
-    parent = resolved_settings(["--preset", "fp8", "--tp-size", "2", "--port", "31000"])
+    one = dry(qwen_serve, "--preset", "fp8", "--gpu", "H100x2", "--tp-size", "2", "--port", "31000")["argv"]
     assert [w["url"] for w in data["workers"]] == ["http://127.0.0.1:31001", "http://127.0.0.1:31002"]
     assert [w["env"]["CUDA_VISIBLE_DEVICES"] for w in data["workers"]] == ["0,1", "2,3"]  # disjoint GPUs
     for i, w in enumerate(data["workers"]):
-        assert w["argv"][1:4] == ["-m", "qwen_serve", "serve"]
-        settings = resolved_settings(w["argv"][4 : w["argv"].index("--stop-timeout")])  # its own parser reads it
-        assert settings == {**parent, "host": "127.0.0.1", "port": 31001 + i}
-        assert w["argv"][w["argv"].index("--gpu") + 1] == "H100x2"  # each plans on its own two GPUs
-        assert w["sglang_argv"][w["sglang_argv"].index("--port") + 1] == str(31001 + i)
+        argv = w["argv"]
+        assert argv[1:3] == ["-m", "sglang.launch_server"]  # SGLang itself, not another qwen-serve
+        # what one server on two of the GPUs would run, for the worker's own host and port
+        assert argv[argv.index("--port") + 1] == str(31001 + i) and argv[argv.index("--host") + 1] == "127.0.0.1"
+        mine = [a for a in argv if a not in ("127.0.0.1", str(31001 + i))]
+        assert mine == [a for a in one if a not in ("0.0.0.0", "31000")]
+
+
+def test_the_gpus_are_read_once_for_the_whole_fleet_and_each_worker_plans_on_its_own(monkeypatch, tmp_path):
+    """#41: the library prepares every worker in this process from the GPUs read once (NVML), each planned on its own
+    tp_size GPUs; the gate before the start does not read them again."""
+    from qwen_serve import hardware, launch
+
+    h100 = hardware.parse_gpu_spec("H100x4").gpu
+    reads = []
+
+    def detected():
+        reads.append(1)
+        gpus = tuple(
+            hardware.GPU(h100.name, h100.memory_mib, h100.compute_capability, free_mib=80000 - i) for i in range(4)
+        )
+        return hardware.Hardware(gpus, "nvml", "580.1", "13.0"), "4 GPUs"
+
+    monkeypatch.setattr(hardware, "detect_with_reason", detected)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # the hub id is SGLang's to download: nothing is fetched here
+    port = free_ports(4)
+    request = launch.LaunchRequest(preset="fp8", cli_values={"tp_size": 2, "port": port, "host": "127.0.0.1"})
+    options = launch.ServeOptions()
+    prepared = launch.prepare(request)
+    fleet = launch.plan_fleet(prepared, request, launch.FleetOptions(replicas=2, router_metrics_port=port + 3), options)
+    launch.check_fleet(prepared, request, fleet, options)
+    assert len(reads) == 1
+    assert [[g.free_mib for g in w.prepared.hardware.gpus] for w in fleet.workers] == [[80000, 79999], [79998, 79997]]
+    assert all(w.prepared.fit.plan.fits and w.prepared.hardware.count == 2 for w in fleet.workers)
 
 
 def test_the_router_fronts_every_worker_as_its_own_parser_reads_it(qwen_serve):
@@ -108,10 +136,12 @@ def test_gpu_share_splits_one_servers_memory_and_the_first_share_must_fit(qwen_s
 
 
 def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
+    from qwen_serve.sglang.argv import API_KEY_ENV
+
     data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--api-key", KEY)
     text = json.dumps(data)
-    assert KEY not in text  # the router reads it from its environment, each worker from QWEN_SERVE_API_KEY
-    assert all(w["env"]["QWEN_SERVE_API_KEY"] == MASK for w in data["workers"])
+    assert KEY not in text  # the router reads it from its environment, each SGLang from API_KEY_ENV
+    assert all(w["env"][API_KEY_ENV] == MASK and "--api-key" not in w["argv"] for w in data["workers"])
     assert "--api-key" not in data["router"]["argv"]
 
 
@@ -227,6 +257,20 @@ def test_a_worker_that_dies_stops_the_service_and_is_named(fleet):
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(p) for p in pids)
+
+
+def test_a_worker_that_fails_to_start_is_named_with_why_and_no_log_holds_the_key(fleet):
+    """Each worker is an SGLang this process supervises: its start-up phases are noted under its name, its crash
+    before ready is diagnosed from its own log, and its log has the key masked (the stand-in prints it)."""
+    start, _, tmp = fleet
+    proc, port = start("--replicas", "2", "--api-key", KEY, mode="crash_oom")
+    code = proc.wait(timeout=60)
+    err = (tmp / "stderr.txt").read_text()
+    assert code == 1 and "exited with code 1 before it was ready: the GPU ran out of memory" in err, err
+    assert f"worker 0 (port {port + 1}): [" in err and "loading weights" in err  # its phases, under its name
+    logs = sorted(tmp.glob("cache/qwen-serve/logs/fleet-*/worker*.sglang.log"))
+    assert len(logs) == 2 and all("api_key='****'" in log.read_text() for log in logs)
+    assert not any(KEY in log.read_text() for log in logs) and not (tmp / "ready.json").exists()
 
 
 @pytest.fixture
@@ -366,10 +410,7 @@ def test_check_with_replicas_parses_the_workers_command_and_launches_nothing(qwe
 
 def test_log_file_names_the_routers_log_and_the_workers_logs_go_beside_it(qwen_serve, tmp_path):
     data = dry(qwen_serve, "--replicas", "2", "--gpu", "H100x2", "--log-file", str(tmp_path / "run" / "router.log"))
-    for i, w in enumerate(data["workers"]):
-        argv = w["argv"]
-        assert argv[argv.index("--log-file") + 1] == str(tmp_path / "run" / f"worker{i}.sglang.log")
-        assert argv[argv.index("--ready-file") + 1] == str(tmp_path / "run" / f"worker{i}.ready.json")
+    assert [w["log_file"] for w in data["workers"]] == [str(tmp_path / "run" / f"worker{i}.sglang.log") for i in (0, 1)]
 
 
 @pytest.mark.parametrize(
@@ -387,7 +428,7 @@ def test_a_taken_router_metrics_or_worker_port_is_one_line_before_anything_start
     err = (tmp / "stderr.txt").read_text()
     lines = [x for x in err.splitlines() if "error:" in x]
     assert code == 2 and len(lines) == 1 and words.format(p=port + offset) in lines[0], err
-    assert "starting 2 worker(s)" not in err and not list(tmp.glob("cache/qwen-serve/logs/fleet-*/worker*.out"))
+    assert "starting 2 worker(s)" not in err and not list(tmp.glob("cache/qwen-serve/logs/fleet-*/worker*"))
 
 
 def test_with_worker_urls_alone_the_routers_taken_port_is_one_line(fleet):

@@ -1,31 +1,29 @@
 """Several SGLang workers behind SGLang's own router (`--replicas N`, `--worker-url URL`), supervised as one.
 
-Each worker is a `qwen-serve` process of its own on 127.0.0.1 (port + 1 … port + N, its own GPUs through
-CUDA_VISIBLE_DEVICES), so every worker keeps all of qwen-serve's supervision of its SGLang: its plan, its
-drain on SIGTERM, nothing outliving it. Once every worker has written its ready file, the SGLang release's router
-(sglang-router; smg from SGLang 0.5.18 on) starts
-on --host/--port in front of them (cache-aware routing by default); the service is ready when a generation
-through the router succeeds. One stop signal: SIGTERM to the router and to every worker (each drains its
-SGLang); a second one, a second or more later, or the stop timeout: SIGKILL to all. A worker or the router
-that exits on its own stops the rest, and qwen-serve exits with its code and names it: restarting a
+Each worker is an SGLang of its own on 127.0.0.1 (port + 1 … port + N, its own GPUs through CUDA_VISIBLE_DEVICES),
+built in this process from one `Prepared` each (the request again, for the worker's port and GPUs: its own plan and
+command) and run as a supervise.Server: its log masked, its phases read, its readiness proven from its own socket.
+Once every worker answers a generation, the SGLang release's router (sglang-router; smg from SGLang 0.5.18 on)
+starts on --host/--port in front of them (cache-aware routing by default); the service is ready when a generation
+through the router succeeds. One stop signal: SIGTERM to the router, then to each SGLang's server process (each
+drains its requests); a second one, a second or more later, or the stop timeout: SIGKILL to every group. A worker or
+the router that exits on its own stops the rest, and qwen-serve exits with its code and names it: restarting a
 replica of a model that just crashed would hide the crash, and the router keeps no state worth saving.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
 from .outputs import WRITER_PID, WRITTEN_BY, remove_ready_file, write_json
-from .secret import MASK, Secret, reveal
+from .secret import Secret, reveal
 from .settings import ROUTER_METRICS_PORT
 from .sglang.releases import check_router_policy
 from .supervise import (
@@ -33,25 +31,38 @@ from .supervise import (
     EXIT_NOT_READY,
     Engine,
     ManagedProcess,
+    Server,
+    ServerFacts,
     answers_a_generation,
     exit_status,
 )
 
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
+PROBE_INTERVAL_S = 1.0  # a worker's readiness probe, once its HTTP server is up (or 5 s after its start)
 
 
 @dataclass(frozen=True)
 class Worker:
+    """One local SGLang of the fleet: the request prepared again for its port on 127.0.0.1 and its GPUs."""
+
     index: int
     port: int
-    argv: tuple[str, ...]  # qwen-serve's command for this worker (its SGLang command is its own --dry-run)
-    env: dict[str, str] = field(default_factory=dict)  # CUDA_VISIBLE_DEVICES
-    sglang_argv: tuple[str, ...] = ()  # for --dry-run: what that worker will launch
+    prepared: Any  # pipeline.Prepared: its settings, plan and SGLang command
+    gpus: str  # CUDA_VISIBLE_DEVICES
+    log_file: Path
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return f"worker {self.index} (port {self.port})"
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        """Its SGLang's environment: `base` with the command's variables and its GPUs."""
+        return {**self.prepared.command.child_env(base), "CUDA_VISIBLE_DEVICES": self.gpus, "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass(frozen=True)
@@ -104,28 +115,23 @@ def worker_gpus(index: int, tp_size: int) -> str:
 
 
 @dataclass
-class Member(ManagedProcess):
-    """A worker (a qwen-serve of its own) or the router: its output appended to `log`; a worker says it is
-    ready by writing `ready_file`."""
+class RouterProcess(ManagedProcess):
+    """The router: its output appended to `log`."""
 
     log: Path | None = None
-    ready_file: Path | None = None
 
     def launch(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.start(out)
 
-    @property
-    def ready(self) -> bool:
-        return self.ready_file is not None and self.ready_file.exists()
-
 
 class FleetSupervisor(Engine):
-    """supervise.Engine over the workers and the router: workers first (in turn where they share GPUs), the
-    router once every worker is ready, ready when a generation through the router succeeds."""
+    """supervise.Engine over the workers (a supervise.Server each) and the router: workers first (in turn where they
+    share GPUs), the router once every worker answers a generation, ready when a generation through the router
+    succeeds."""
 
-    what = "the router and every worker (each drains its SGLang)"
+    what = "the router and every worker (each SGLang drains its requests)"
     whom = "the router and every worker"
 
     def __init__(
@@ -146,28 +152,35 @@ class FleetSupervisor(Engine):
         self.failed: tuple[str, int] | None = None  # (member, return code) that ended on its own
         self.gave_up = False
         env = dict(os.environ)
-        self.workers = [
-            Member(
-                f"worker {w.index} (port {w.port})",
-                list(w.argv),
-                {**env, **w.env},
-                log=log_dir / f"worker{w.index}.out",
-                ready_file=log_dir / f"worker{w.index}.ready.json",
-            )
-            for w in fleet.workers
-        ]
+        self.workers = [self._server(w, env) for w in fleet.workers]
+        self.started_at: dict[int, float] = {}  # worker index -> when it was started (monotonic)
+        self.worker_ready_at: dict[int, float] = {}  # worker index -> seconds from its start to ready
+        self._last_probe = 0.0
         # the router gets the key once, in its own variable; not the user's QWEN_SERVE_API_KEY
         router_env = {k: v for k, v in env.items() if k != "QWEN_SERVE_API_KEY"}
         router_env.update({ROUTER_KEY_ENV: reveal(fleet.api_key)} if fleet.api_key else {})
-        self.router = Member(
+        self.router = RouterProcess(
             f"router (port {fleet.port})",
             list(fleet.router_argv),
             router_env,
             log=router_log or log_dir / "router.log",
         )
 
+    def _server(self, worker: Worker, env: dict[str, str]) -> Server:
+        launch, command = worker.prepared.launch, worker.prepared.command
+        return Server(
+            worker.name,
+            list(command.argv),
+            worker.env(env),
+            facts=ServerFacts.of(worker.prepared),
+            log_file=worker.log_file,
+            secrets=(launch["api_key"],) if launch["api_key"] else (),
+            phase_labels=dict(command.phase_labels),
+            on_phase=lambda elapsed, label: self.note(f"{worker.name}: [{elapsed:6.1f} s] {label}"),
+        )
+
     @property
-    def members(self) -> list[Member]:
+    def members(self) -> list[ManagedProcess]:
         return [*self.workers, self.router]
 
     def graceful(self) -> None:
@@ -175,12 +188,10 @@ class FleetSupervisor(Engine):
             m.signal(signal.SIGTERM)
 
     def start(self) -> None:
-        for m in self.workers:
-            m.ready_file.unlink(missing_ok=True)
         self.signals.install()
         self._t0 = time.monotonic()
-        for m in self.workers[: 1 if self.fleet.gpu_share_staggered else None]:
-            m.launch()
+        for i in range(1 if self.fleet.gpu_share_staggered else len(self.workers)):
+            self._launch(i)
         self.note(
             f"starting {len(self.workers)} worker(s) on ports {', '.join(str(w.port) for w in self.fleet.workers)}"
             + (f" and {len(self.fleet.remote_workers)} remote" if self.fleet.remote_workers else "")
@@ -189,23 +200,27 @@ class FleetSupervisor(Engine):
         if not self.workers:
             self.router.launch()
 
+    def _launch(self, index: int) -> None:
+        self.started_at[index] = time.monotonic()
+        self.workers[index].launch()
+
     def tick(self) -> bool:
         self.act_on_stops()
+        ended = next((i for i, m in enumerate(self.members) if m.proc is not None and m.exited is not None), None)
+        if ended is not None and self.stop_deadline is None:  # on its own, not stopped: say which and why, first
+            self.failed = (self.members[ended].name, self.members[ended].exited)
+            self.begin_stop(self._exit_line(self.members[ended], ended))
         if all(m.exited is not None for m in self.members if m.proc is not None):
             return False
         if self.stop_deadline is not None:
             return True
-        for m in self.members:
-            if m.proc is not None and m.exited is not None:
-                self.failed = (m.name, m.exited)
-                self.begin_stop(f"{m.name} exited with code {m.exited} ({m.log})")
-                return True
         elapsed = time.monotonic() - self._t0
-        waiting = [m for m in self.workers if m.proc is None]
-        if waiting and all(m.ready for m in self.workers if m.proc is not None):
-            self.note(f"{waiting[0].name}: starting, the worker before it ready after {elapsed:.0f} s")
-            waiting[0].launch()
-        elif self.router.proc is None and all(m.ready for m in self.workers):
+        self._probe_workers()
+        waiting = [i for i, m in enumerate(self.workers) if m.proc is None]
+        if waiting and len(self.worker_ready_at) == len(self.started_at):
+            self.note(f"{self.workers[waiting[0]].name}: starting, the worker before it ready after {elapsed:.0f} s")
+            self._launch(waiting[0])
+        elif self.router.proc is None and len(self.worker_ready_at) == len(self.workers):
             self.note(f"every worker ready after {elapsed:.0f} s; starting the router ({self.fleet.router_module})")
             self.router.launch()
         elif self.router.proc is not None and self.ready_at is None and self._router_serves():
@@ -216,13 +231,32 @@ class FleetSupervisor(Engine):
             self.begin_stop(f"not ready after {self.ready_timeout:.0f} s")
         return True
 
+    def _probe_workers(self) -> None:
+        """Each started worker not yet ready, once a second: answers a generation from its own socket."""
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_INTERVAL_S:
+            return
+        self._last_probe = now
+        for i, started in self.started_at.items():
+            server = self.workers[i]
+            if i not in self.worker_ready_at and (server.http_up or now - started > 5) and server.probe():
+                self.worker_ready_at[i] = time.monotonic() - started
+                self.note(f"{server.name}: ready after {self.worker_ready_at[i]:.0f} s")
+
+    def _exit_line(self, member: ManagedProcess, index: int) -> str:
+        line = f"{member.name} exited with code {exit_status(member.exited)}"
+        if isinstance(member, Server):
+            if index not in self.worker_ready_at:
+                line += f" before it was ready: {member.diagnosis()}"
+            return f"{line} ({member.log_file})"
+        return f"{line} ({member.log})"
+
     def _router_serves(self) -> bool:
         return answers_a_generation(f"http://127.0.0.1:{self.fleet.port}", self.fleet.api_key)
 
     def ready_facts(self) -> dict[str, Any]:
         host = "127.0.0.1" if self.fleet.host in ("0.0.0.0", "::") else self.fleet.host
         base = f"http://{host}:{self.fleet.port}"
-        workers = [json.loads(m.ready_file.read_text()) for m in self.workers if m.ready]
         return {
             WRITTEN_BY: "qwen-serve",
             "ready": True,
@@ -233,7 +267,7 @@ class FleetSupervisor(Engine):
             WRITER_PID: os.getpid(),
             "router_metrics_url": f"http://{host}:{self.fleet.metrics_port}/metrics",
             "api_key_required": bool(self.fleet.api_key),
-            "workers": workers,
+            "workers": [self.workers[i].ready_facts(s) for i, s in sorted(self.worker_ready_at.items())],
             "remote_workers": list(self.fleet.remote_workers),
         }
 
@@ -248,9 +282,11 @@ class FleetSupervisor(Engine):
         )
 
     def stop(self) -> None:
-        for m in self.members:
+        for m in self.workers:
             if m.proc is not None:
-                m.wait()  # nothing of its group outlives it
+                m.close()  # nothing of its group outlives it; its output drained into its log
+        if self.router.proc is not None:
+            self.router.wait()
         self.signals.restore()
         if self.ready_file:  # the fleet is gone: its ready file must not say "ready"
             remove_ready_file(Path(self.ready_file))
@@ -263,22 +299,6 @@ class FleetSupervisor(Engine):
         if self.signals and self.ready_at is None:
             return EXIT_INTERRUPTED
         return 0
-
-
-def _flag_args(cli_values: dict[str, Any]) -> list[str]:
-    """The typed settings back as flags, for a worker's own qwen-serve (the API key travels in its environment)."""
-    from .settings import FIELDS
-
-    args: list[str] = []
-    for spec in FIELDS:
-        if spec.name not in cli_values or spec.name == "api_key":
-            continue
-        value = cli_values[spec.name]
-        if spec.kind is bool:
-            args.append(spec.cli_flag if value else f"--no-{spec.cli_flag[2:]}")
-        else:
-            args += [spec.cli_flag, str(value)]
-    return args
 
 
 def check_worker_url(url: str) -> str:
@@ -302,15 +322,12 @@ def build_fleet(
     policy: str,
     metrics_port: int | str = ROUTER_METRICS_PORT,
     request,  # pipeline.LaunchRequest: what the user asked for; each worker asks for the same on its own port
-    hardware,  # hardware.Hardware of the GPUs named or detected, or None
-    show_sglang: bool = False,  # --dry-run: resolve each worker's SGLang command too (each worker does on launch)
+    hardware,  # hardware.Hardware of the GPUs named or detected (read once, for every worker), or None
     gpu_share: bool = False,
     memory_fraction: float | None = None,
-    stop_timeout: float,
-    ready_timeout: float,
     log_dir: Path,
 ) -> Fleet:
-    """The workers' qwen-serve commands (each its own SGLang on its own GPUs) and the router's."""
+    """The workers (each its own SGLang on its own GPUs, prepared here) and the router's command."""
     launch = prepared.launch
     tp = int(launch["tp_size"] or 1)
     _check_fits(prepared, replicas, tp, hardware, gpu_share, memory_fraction, request.force)
@@ -318,12 +335,10 @@ def build_fleet(
         _worker(
             prepared,
             request,
+            hardware,
             i,
             tp,
             share_fraction(memory_fraction, replicas, i) if gpu_share else None,
-            show_sglang=show_sglang,
-            stop_timeout=stop_timeout,
-            ready_timeout=ready_timeout,
             log_dir=log_dir,
         )
         for i in range(replicas)
@@ -378,40 +393,24 @@ def _check_fits(prepared, replicas: int, tp: int, hardware, gpu_share: bool, mem
             )
 
 
-def _worker(
-    prepared, request, i: int, tp: int, share: float | None, *, show_sglang, stop_timeout, ready_timeout, log_dir
-) -> Worker:
-    """Worker i: its qwen-serve command on its own port (and GPUs, or its share of the one GPU)."""
-    from dataclasses import replace
-
+def _worker(prepared, request, hardware, i: int, tp: int, share: float | None, *, log_dir: Path) -> Worker:
+    """Worker i: the request prepared again for its port on 127.0.0.1 and its GPUs (or its share of the one GPU),
+    planned on those GPUs as read once for the fleet."""
     from .pipeline import prepare
 
     launch = prepared.launch
-    preset = launch.preset.name if launch.preset else None
-    worker_port = int(launch["port"]) + 1 + i
-    local = {**request.cli_values, "port": worker_port, "host": "127.0.0.1"}
+    port = int(launch["port"]) + 1 + i
+    local = {**request.cli_values, "port": port, "host": "127.0.0.1"}
     if share is not None:
         local["mem_fraction_static"] = share
-    gpu_spec = request.gpu_spec
-    argv = [sys.executable, "-m", "qwen_serve", "serve"]
-    argv += ["--config", request.config_path] if request.config_path else []
-    argv += ["--preset", preset] if preset else []
-    argv += _flag_args(local)
-    argv += ["--force"] if request.force else []
-    argv += ["--gpu", re.sub(r"\s*x\s*\d+\s*$", "", gpu_spec) + (f"x{tp}" if tp > 1 else "")] if gpu_spec else []
-    argv += ["--sglang-version", request.sglang_version] if request.sglang_version else []
-    argv += ["--stop-timeout", str(stop_timeout), "--ready-timeout", str(ready_timeout), "--quiet"]
-    argv += ["--log-file", str(log_dir / f"worker{i}.sglang.log")]
-    argv += ["--ready-file", str(log_dir / f"worker{i}.ready.json")]
-    argv += ["--", *request.passthrough] if request.passthrough else []
-    env = {"CUDA_VISIBLE_DEVICES": worker_gpus(0 if share is not None else i, tp)}
-    if launch["api_key"]:
-        env["QWEN_SERVE_API_KEY"] = reveal(launch["api_key"])
-    sglang_argv = ()
-    if show_sglang:
-        local_request = replace(request, preset=preset, cli_values=local, gpu_spec=None, force=True, environ=None)
-        sglang_argv = prepare(local_request).command.argv
-    return Worker(i, worker_port, tuple(argv), env, tuple(sglang_argv))
+    first = 0 if share is not None else i * tp
+    mine = None
+    if hardware is not None:
+        gpus = hardware.gpus[first : first + tp]
+        mine = replace(hardware, gpus=gpus if len(gpus) == tp else hardware.gpus[:tp])
+    # --preset auto chose for the fleet: every worker serves that preset
+    own = replace(request, preset=launch.preset.name if launch.preset else None, load=None, cli_values=local)
+    return Worker(i, port, prepare(own, hardware=mine), worker_gpus(first // tp, tp), log_dir / f"worker{i}.sglang.log")
 
 
 def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
@@ -462,7 +461,7 @@ def share_fraction(fraction: float, replicas: int, index: int) -> float:
     return round(fraction * (index + 1) / replicas, 4)
 
 
-def describe(fleet: Fleet, mask: str = MASK) -> dict[str, Any]:
+def describe(fleet: Fleet) -> dict[str, Any]:
     """--dry-run --json of a fleet: every command, the key masked."""
     return {
         "router": {
@@ -474,9 +473,12 @@ def describe(fleet: Fleet, mask: str = MASK) -> dict[str, Any]:
             {
                 "index": w.index,
                 "url": w.url,
-                "env": {k: (mask if k == "QWEN_SERVE_API_KEY" else v) for k, v in w.env.items()},
-                "argv": list(w.argv),
-                "sglang_argv": list(w.sglang_argv),
+                "env": {
+                    **{e.name: e.shown for e in w.prepared.command.env if not e.default},
+                    "CUDA_VISIBLE_DEVICES": w.gpus,
+                },
+                "argv": list(w.prepared.command.shown_argv()),
+                "log_file": str(w.log_file),
             }
             for w in fleet.workers
         ],

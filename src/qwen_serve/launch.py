@@ -96,21 +96,10 @@ def serve(request: LaunchRequest, options: ServeOptions | None = None, prepared:
 
 def supervise(prepared: Prepared, options: ServeOptions) -> int:
     """One SGLang, started with the prepared command and supervised until it stops: the exit code."""
-    from .checkpoint import quantization_label
     from .supervise import ServerFacts, SuperviseOptions, Supervisor, default_log_path
 
-    launch, command, fit = prepared.launch, prepared.command, prepared.fit
-    facts = ServerFacts(
-        host=launch["host"],
-        port=launch["port"],
-        model=launch["model_path"],
-        served_model_name=launch["served_model_name"],
-        preset=launch.preset.name if launch.preset else None,
-        quantization=quantization_label(launch),
-        tp_size=launch["tp_size"],
-        api_key=launch["api_key"],
-        gpu=fit.hardware if fit else None,
-    )
+    launch, command = prepared.launch, prepared.command
+    facts = ServerFacts.of(prepared)
     supervise_options = SuperviseOptions(
         log_file=Path(options.log_file) if options.log_file else default_log_path(facts.port),
         quiet=options.quiet,
@@ -219,12 +208,10 @@ class FleetOptions:
     router_metrics_port: int | str | None = None
 
 
-def plan_fleet(
-    prepared: Prepared, request: LaunchRequest, fleet: FleetOptions, options: ServeOptions, show_sglang: bool = False
-):
-    """The fleet as data: each worker's launch and the router's (fleet.Fleet); starts nothing."""
+def plan_fleet(prepared: Prepared, request: LaunchRequest, fleet: FleetOptions, options: ServeOptions):
+    """The fleet as data (fleet.Fleet): each worker prepared for its port and GPUs, the router's command; starts
+    nothing. The GPUs are the ones `prepare` planned for, read once for every worker."""
     from .fleet import ROUTER_METRICS_PORT, build_fleet
-    from .pipeline import hardware_for
 
     return build_fleet(
         prepared,
@@ -232,14 +219,11 @@ def plan_fleet(
         worker_urls=tuple(fleet.worker_urls),
         policy=fleet.router_policy,
         metrics_port=ROUTER_METRICS_PORT if fleet.router_metrics_port is None else fleet.router_metrics_port,
-        show_sglang=show_sglang,
         request=request,
-        hardware=hardware_for(request.gpu_spec),
+        hardware=prepared.hardware,
         gpu_share=fleet.gpu_share,
         memory_fraction=prepared.launch["mem_fraction_static"]
         or (prepared.fit.plan.mem_fraction_static if prepared.fit else None),
-        stop_timeout=options.stop_timeout,
-        ready_timeout=options.ready_timeout,
         log_dir=fleet_log_dir(prepared, options),
     )
 

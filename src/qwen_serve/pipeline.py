@@ -57,6 +57,7 @@ class Prepared:
     command: SGLangCommand
     fit: Fit | None  # None: no GPU known (no driver and no --gpu), or --force
     notes: tuple[str, ...] = ()  # what the pipeline decided that the user should read (the checkpoint's choices)
+    hardware: Any = None  # hardware.Hardware the plan was made for (named by --gpu or read from NVML once), or None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,8 +78,9 @@ class LaunchRequest:
     plan_here: str | None = None  # the command that plans for a named GPU, as the command at hand spells it
 
 
-def prepare(request: LaunchRequest) -> Prepared:
-    """config -> resolve -> checkpoint -> long context -> plan -> SGLang's command, for one request."""
+def prepare(request: LaunchRequest, *, hardware=None) -> Prepared:
+    """config -> resolve -> checkpoint -> long context -> plan -> SGLang's command, for one request. `hardware`: the
+    GPUs already read for it (a fleet's worker gets its share of the fleet's), not read again."""
     from .sglang.capabilities import target_for
 
     preset, cli_values, passthrough = request.preset, request.cli_values, request.passthrough
@@ -88,7 +90,10 @@ def prepare(request: LaunchRequest) -> Prepared:
     auto = preset == "auto" and "auto" not in config.presets
     # --force skips the plan, unless --gpu names the GPUs to plan for (then the plan is shown, not enforced)
     needs = "--preset auto" if auto else None
-    hw = hardware_for(gpu_spec, needs, request.plan_here) if auto or gpu_spec or not force else None
+    if hardware is not None:
+        hw = hardware
+    else:
+        hw = hardware_for(gpu_spec, needs, request.plan_here) if auto or gpu_spec or not force else None
     on = PlanTarget(hw, target.release.plan_margin) if hw is not None else None
     auto_line = None
     if request.load is not None and not auto:
@@ -113,7 +118,7 @@ def prepare(request: LaunchRequest) -> Prepared:
         except QwenServeError:
             if not force:
                 raise  # with --force, a plan that cannot be made (say, an odd config.json) is not a reason to stop
-    return Prepared(config, launch, build_command(launch, target), fit, notes)
+    return Prepared(config, launch, build_command(launch, target), fit, notes, hw)
 
 
 def check_other_presets(config: ConfigFile, selected: str | None, target) -> None:
@@ -156,7 +161,9 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
     if not force:  # no GPU here (a --gpu NAME plans for one, it does not make one): SGLang would import, then crash
         from .hardware import detect_with_reason
 
-        hw, found = detect_with_reason()
+        hw, found = prepared.hardware, ""
+        if hw is None or not hw.source.startswith("nvml"):  # the plan's GPUs were named, not read: look now
+            hw, found = detect_with_reason()
         if hw is None:
             named = f" ({fit.hardware}: --gpu plans for a GPU, it does not put one here)" if fit is not None else ""
             raise QwenServeError(

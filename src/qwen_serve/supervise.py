@@ -67,6 +67,24 @@ class ServerFacts:
     api_key: Secret | str | None = None  # used for the readiness probe only; shown as MASK
     gpu: str | None = None  # the hardware the plan was made for, in words
 
+    @classmethod
+    def of(cls, prepared) -> ServerFacts:
+        """A prepared launch's (pipeline.Prepared)."""
+        from .checkpoint import quantization_label
+
+        launch, fit = prepared.launch, prepared.fit
+        return cls(
+            host=launch["host"],
+            port=launch["port"],
+            model=launch["model_path"],
+            served_model_name=launch["served_model_name"],
+            preset=launch.preset.name if launch.preset else None,
+            quantization=quantization_label(launch),
+            tp_size=launch["tp_size"],
+            api_key=launch["api_key"],
+            gpu=fit.hardware if fit else None,
+        )
+
     @property
     def local_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host

@@ -241,7 +241,7 @@ def _serve_fleet(prepared, request, options, fleet_options, *, dry_run: bool, as
     from .. import launch
     from ..fleet import ROUTER_ENTRY, describe
 
-    fleet = launch.plan_fleet(prepared, request, fleet_options, options, show_sglang=dry_run)
+    fleet = launch.plan_fleet(prepared, request, fleet_options, options)
     if dry_run:
         data = describe(fleet)
         if as_json:
@@ -249,8 +249,7 @@ def _serve_fleet(prepared, request, options, fleet_options, *, dry_run: bool, as
         else:
             for w in data["workers"]:
                 env = " ".join(f"{k}={v}" for k, v in w["env"].items())
-                click.echo(f"# worker {w['index']}: {w['url']}\n{env} {' '.join(w['argv'])}")
-                click.echo(f"#   which launches: {' '.join(w['sglang_argv'])}")
+                click.echo(f"# worker {w['index']}: {w['url']} (log {w['log_file']})\n{env} {' '.join(w['argv'])}")
             for url in data["remote_workers"]:
                 click.echo(f"# remote worker: {url}")
             click.echo(
