@@ -10,13 +10,7 @@ from conftest import free_port
 
 from qwen_serve.hardware import parse_gpu_spec
 from qwen_serve.model import qwen3_14b
-from qwen_serve.plan import (
-    GIB,
-    auto_mem_fraction_static,
-    plan,
-    prefill_graph_sizes,
-    weights,
-)
+from qwen_serve.plan import GIB, default_memory_rules, plan, weights
 
 H100 = parse_gpu_spec("H100").gpu
 QWEN = {"model_path": "Qwen/Qwen3-14B"}
@@ -64,9 +58,10 @@ def test_tensor_parallel_splits_weights_and_kv():
 
 
 def test_sglang_prefill_graph_sizes_and_mem_fraction():
-    assert len(prefill_graph_sizes(8192)) == 58  # the H100 log lists 58 prefill graph sizes
-    assert auto_mem_fraction_static(81559, 1) == 0.83
-    assert auto_mem_fraction_static(81559, 1, cuda_graph=False) == 0.841
+    rules = default_memory_rules()  # the locked release's (0.5.17), which the H100's log came from
+    assert len(rules.prefill_graph_sizes(8192)) == 58  # the H100 log lists 58 prefill graph sizes
+    assert rules.auto_mem_fraction_static(81559, 1) == 0.83
+    assert rules.auto_mem_fraction_static(81559, 1, cuda_graph=False) == 0.841
 
 
 def test_seed_gpus_verdicts():

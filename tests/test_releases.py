@@ -246,3 +246,100 @@ def test_a_release_between_folders_takes_the_adapter_that_holds_for_it(version, 
         assert torchao.exit_code == 2 and f"sglang {version} (planned" in torchao.stderr, torchao.stderr
         assert "removed --torchao-config in 0.5.18" in torchao.stderr
         assert len(torchao.stderr.strip().splitlines()) == 1, torchao.stderr
+
+
+def _sglang_root(version: str, sglang_path) -> Path:
+    """The folder of release `version`'s `sglang` package: the installed one, or its wheel's."""
+    first = sglang_path(version).split(os.pathsep)[0]
+    if first == str(SRC):
+        import importlib.util
+
+        return Path(importlib.util.find_spec("sglang").submodule_search_locations[0])
+    return Path(first) / "sglang"
+
+
+def _assigned(body: list, name: str) -> list[int]:
+    """The integer constants a branch gives `name`, in source order: `x.name = N` or `f(..., name=N)`."""
+    import ast
+
+    found = []
+    for node in (n for stmt in body for n in ast.walk(stmt)):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            if any(isinstance(t, ast.Attribute) and t.attr == name for t in node.targets):
+                found.append((node.lineno, node.value.value))
+        elif isinstance(node, ast.Call):
+            found += [
+                (k.value.lineno, k.value.value)
+                for k in node.keywords
+                if k.arg == name and isinstance(k.value, ast.Constant)
+            ]
+    return [value for _, value in sorted(found)]
+
+
+def _memory_buckets(source: str, function: str):
+    """The release's buckets as its own code writes them: each `gpu_mem < LIMIT` branch of `function` (under
+    `if gpu_mem is not None`) with the chunked prefill size and the decode graph max_bs (tp < 4, tp >= 4) it sets,
+    and the last `else`'s (chunked prefill size, max_bs)."""
+    import ast
+
+    tree = ast.parse(source)
+    func = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+    known = next(n for n in ast.walk(func) if isinstance(n, ast.If) and ast.unparse(n.test) == "gpu_mem is not None")
+    from qwen_serve.sglang.releases.memory import Bucket
+
+    buckets, branch = [], known.body[0]
+    while isinstance(branch, ast.If):
+        assert ast.unparse(branch.test).startswith("gpu_mem < "), ast.unparse(branch.test)
+        limit = eval(compile(ast.Expression(branch.test.comparators[0]), "limit", "eval"), {})
+        chunk, max_bs = _assigned(branch.body, "chunked_prefill_size"), _assigned(branch.body, "max_bs")
+        buckets.append(Bucket(limit, chunk[0], max_bs[0], max_bs[-1]))
+        branch = branch.orelse[0] if len(branch.orelse) == 1 and isinstance(branch.orelse[0], ast.If) else branch.orelse
+        if not isinstance(branch, ast.If):
+            largest = (_assigned(branch, "chunked_prefill_size")[0], _assigned(branch, "max_bs")[-1])
+    return tuple(buckets), largest
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_each_adapters_memory_defaults_are_its_releases_own_code(version, sglang_path):
+    """#41: the plan's automatic mem_fraction_static follows the release planned for; each adapter's buckets,
+    reserve and prefill graph sizes are read back from that release's own source (0.5.23 moved them to
+    arg_groups/memory_hook.py and gave 24-32 GB cards a 4k chunk and 48 decode graphs)."""
+    import ast
+
+    from packaging.version import Version
+
+    rules = releases()[Version(version)].memory
+    root = _sglang_root(version, sglang_path)
+    file, where = rules.source.split(": ")
+    source = (root.parent / file).read_text(encoding="utf-8")
+    assert _memory_buckets(source, where.split(".")[-1]) == (rules.buckets, rules.largest)
+    reserve = ("reserved_mem = 512", "activation_tokens * 1.5", "/ 8 * 1024", "max(reserved_mem, 10 * 1024)")
+    assert all(words in source for words in reserve), [w for w in reserve if w not in source]
+    graphs = [p for p in (root / "srt").rglob("*.py") if "prefill_cuda_graph_batch_sizes(self" in p.read_text() or
+              "def generate_prefill_cuda_graph_batch_sizes(" in p.read_text()]  # fmt: skip
+    text = graphs[0].read_text(encoding="utf-8")
+    assert "max_bs * 2" in text or "max_bs * 2" in source  # reserve_for_graph_mb: decode graphs
+    assert "len(prefill_cuda_graph_config.bs) * 8" in text + source  # and the prefill graphs' non-torch memory
+    func = next(
+        n for n in ast.walk(ast.parse(text))
+        if isinstance(n, ast.FunctionDef) and n.name.lstrip("_") == "generate_prefill_cuda_graph_batch_sizes"
+    )  # fmt: skip
+    namespace: dict = {}
+    exec(compile(ast.Module([func], []), "sizes", "exec"), namespace)
+    theirs = namespace[func.name]
+    for max_bs in (2048, 4096, 8192, 16384):
+        args = (None, max_bs) if func.args.args[0].arg == "self" else (max_bs,)
+        assert rules.prefill_graph_sizes(max_bs) == theirs(*args)
+
+
+def test_a_24_gb_card_is_planned_with_each_releases_own_reserve(qwen_serve):
+    """0.5.23 reserves more on a 24 GB card than 0.5.17 (a 4k prefill chunk and 48 decode graphs), so its
+    automatic mem_fraction_static is smaller there; on an H100 both releases pick the same."""
+
+    def fraction(gpu: str, *release: str) -> float:
+        result = qwen_serve("plan", "--gpu", gpu, "--preset", "balanced", "--json", *release)
+        assert result.exit_code == 0, result.stderr
+        return result.json()["plans"][0]["mem_fraction_static"]
+
+    assert fraction("RTX 4090", "--sglang-version", "0.5.23") < fraction("RTX 4090")
+    assert fraction("H100", "--sglang-version", "0.5.23") == fraction("H100")

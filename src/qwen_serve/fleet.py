@@ -383,6 +383,7 @@ def _check_fits(prepared, replicas: int, tp: int, hardware, gpu_share: bool, mem
             hardware.gpu,
             tp,
             margin=prepared.command.target.release.plan_margin,
+            memory=prepared.command.target.release.memory,
         )
         if not first.fits:
             raise QwenServeError(

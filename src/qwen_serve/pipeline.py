@@ -31,12 +31,21 @@ class Fit:
 
 @dataclass(frozen=True)
 class PlanTarget:
-    """What every plan of one request is made for: the GPUs (named by --gpu or detected), and the margin the SGLang
-    release keeps in hand (releases.Release.plan_margin: 0 where its constants were measured, else the share of KV
-    tokens and peak at load it may differ by). Built once per request; the planning stages take it whole."""
+    """What every plan of one request is made for: the GPUs (named by --gpu or detected), and the SGLang release
+    planned for (releases.Release): its memory defaults, and the margin it keeps in hand (Release.plan_margin: 0 where
+    its constants were measured, else the share of KV tokens and peak at load it may differ by). Built once per
+    request; the planning stages take it whole."""
 
     hardware: Any  # hardware.Hardware
-    margin: float = 0.0
+    release: Any = None  # releases.Release; None: the locked one's rules, no margin
+
+    @property
+    def margin(self) -> float:
+        return self.release.plan_margin if self.release is not None else 0.0
+
+    @property
+    def memory(self):
+        return self.release.memory if self.release is not None else None
 
     @property
     def gpu(self):
@@ -94,7 +103,7 @@ def prepare(request: LaunchRequest, *, hardware=None) -> Prepared:
         hw = hardware
     else:
         hw = hardware_for(gpu_spec, needs, request.plan_here) if auto or gpu_spec or not force else None
-    on = PlanTarget(hw, target.release.plan_margin) if hw is not None else None
+    on = PlanTarget(hw, target.release) if hw is not None else None
     auto_line = None
     if request.load is not None and not auto:
         raise QwenServeError(
@@ -259,7 +268,13 @@ def preset_plans(
             continue  # the flags typed contradict this preset's checkpoint: it cannot launch with them
         plans.append(
             plan_as_launched(
-                _values(launch), on.gpu, on.count, name=name, cuda_graph=cuda_graph(launch), margin=on.margin
+                _values(launch),
+                on.gpu,
+                on.count,
+                name=name,
+                cuda_graph=cuda_graph(launch),
+                margin=on.margin,
+                memory=on.memory,
             )
         )
     return plans
@@ -324,13 +339,13 @@ def _fit(
 
     graphs = cuda_graph(launch)
     asked = {s.name: s.value for s in launch.settings}
-    settings = as_launched(asked, on.gpu, on.count, graphs, on.margin)
+    settings = as_launched(asked, on.gpu, on.count, graphs, on.margin, on.memory)
     if settings.get("load_format") != asked.get("load_format"):
         launch = launch.with_setting(
             "load_format", settings["load_format"], "plan (the bf16 model would not fit at load)"
         )
     name = launch.preset.name if launch.preset else "settings"
-    this = plan(settings, on.gpu, on.count, name=name, cuda_graph=graphs, margin=on.margin)
+    this = plan(settings, on.gpu, on.count, name=name, cuda_graph=graphs, margin=on.margin, memory=on.memory)
     line = (
         f"memory plan on {on.describe()}: {this.verdict}"
         if not this.fits

@@ -1,8 +1,8 @@
-"""Stage 3 — the memory plan: what SGLang 0.5.17 will do with Qwen3-14B on a given GPU.
+"""Stage 3 — the memory plan: what SGLang will do with Qwen3-14B on a given GPU.
 
-Weights per quantization, the peak while loading, KV cache bytes per token, and SGLang's own
-reservation logic — `ServerArgs._handle_gpu_memory_settings` (the automatic
-mem_fraction_static) and `KVCacheConfigurator._profile_available_bytes` (the KV pool is what is
+Weights per quantization, the peak while loading, KV cache bytes per token (measured on SGLang 0.5.17), and SGLang's
+own reservation logic — the release's `_handle_gpu_memory_settings` (the automatic mem_fraction_static; each release
+adapter holds its own, sglang/releases/vX_Y_Z/memory.py) and `KVCacheConfigurator._profile_available_bytes` (the KV pool is what is
 free after the weights minus pre_model_load_memory * (1 - mem_fraction_static)) — give the KV
 token capacity. Checked against SGLang's own log on the H100 (bench/results/h100/) and on an H200
 (bench/results/h200/bench/2026-12-01: 643,667 KV tokens planned, 642,870 allocated).
@@ -183,48 +183,16 @@ def weights(model: ModelFacts, scheme: str, tp_size: int = 1, layered: bool = Fa
     return Weights(scheme, total, per_gpu, peak + LOAD_TRANSIENT_GIB * GIB, note)
 
 
-# --- SGLang's memory reservation -------------------------------------------------------------
+# --- SGLang's memory reservation: the release's own rules ---------------------------------------
 
 
-def prefill_graph_sizes(max_bs: int) -> list[int]:
-    """ServerArgs._generate_prefill_cuda_graph_batch_sizes (sglang 0.5.17)."""
-    sizes = (
-        list(range(4, 33, 4))
-        + list(range(48, 257, 16))
-        + list(range(288, 513, 32))
-        + list(range(576, 1025, 64))
-        + list(range(1280, 4097, 256))
-        + list(range(4608, max_bs + 1, 512))
-    )
-    return [s for s in sizes if s <= max_bs]
+def default_memory_rules():
+    """The locked release's (releases.DEFAULT), for a plan that names none."""
+    from packaging.version import Version
 
+    from .sglang.releases import DEFAULT, releases
 
-def sglang_defaults(gpu_mem_mib: float, tp_size: int) -> tuple[int, int]:
-    """(chunked_prefill_size, decode cuda graph max_bs) by GPU memory, as SGLang 0.5.17 picks them."""
-    for limit, chunk, bs_small, bs_large in (
-        (20 * 1024, 2048, 8, 8),
-        (35 * 1024, 2048, 24, 80),
-        (60 * 1024, 4096, 32, 160),
-        (90 * 1024, 8192, 256, 512),
-        (160 * 1024, 8192, 256, 512),
-    ):
-        if gpu_mem_mib < limit:
-            return chunk, bs_small if tp_size < 4 else bs_large
-    return 16384, 512
-
-
-def auto_mem_fraction_static(
-    gpu_mem_mib: float, tp_size: int, chunked_prefill_size: int | None = None, cuda_graph: bool = True
-) -> float:
-    """ServerArgs._handle_gpu_memory_settings when mem_fraction_static is not given."""
-    default_chunk, max_bs = sglang_defaults(gpu_mem_mib, tp_size)
-    chunk = chunked_prefill_size or default_chunk
-    reserved = 512 + max(chunk, 2048) * 1.5 + tp_size / 8 * 1024
-    if cuda_graph:  # reserve_for_graph_mb: decode graphs + non-torch memory of prefill graphs
-        reserved += max_bs * 2 + len(prefill_graph_sizes(chunk)) * 8
-    if gpu_mem_mib > 60 * 1024:
-        reserved = max(reserved, 10 * 1024)
-    return round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)
+    return releases()[Version(DEFAULT)].memory
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -271,9 +239,11 @@ def plan(
     name: str = "settings",
     cuda_graph: bool = True,
     margin: float = 0.0,
+    memory=None,
 ) -> Plan:
     """Plan one configuration (resolved setting values) on `gpus` x `gpu`, with `margin` kept in hand (the share of
-    KV tokens and peak at load an unmeasured SGLang release may differ by)."""
+    KV tokens and peak at load an unmeasured SGLang release may differ by) and SGLang's memory defaults as `memory`
+    (releases.memory.MemoryRules of the release planned for; the locked one's by default) picks them."""
     model = model or model_facts(settings.get("model_path") or "")
     tp = settings.get("tp_size") or 1
     scheme = weight_scheme(
@@ -291,7 +261,9 @@ def plan(
     origin = "set"
     if mfs is None:
         mfs, origin = (
-            auto_mem_fraction_static(gpu.memory_mib, tp, settings.get("chunked_prefill_size"), cuda_graph),
+            (memory or default_memory_rules()).auto_mem_fraction_static(
+                gpu.memory_mib, tp, settings.get("chunked_prefill_size"), cuda_graph
+            ),
             "SGLang's automatic value",
         )
     pre_gib = gpu.memory_gib - CONTEXT_OVERHEAD_GIB
@@ -400,14 +372,16 @@ def choose_preset(plans: list[Plan], where: str, source: str) -> tuple[str, str]
 
 
 def loading_choice(
-    settings: dict[str, Any], gpu: GPU, gpus: int = 1, cuda_graph: bool = True, margin: float = 0.0
+    settings: dict[str, Any], gpu: GPU, gpus: int = 1, cuda_graph: bool = True, margin: float = 0.0, memory=None
 ) -> str | None:
     """'layered' when only layer-by-layer loading fits: a torchao preset whose bf16 model would not
     fit the GPU at load, with no load format chosen by the user."""
     if not settings.get("torchao_config") or settings.get("load_format"):
         return None
-    whole = plan(settings, gpu, gpus, cuda_graph=cuda_graph, margin=margin)
-    layered = plan({**settings, "load_format": "layered"}, gpu, gpus, cuda_graph=cuda_graph, margin=margin)
+    whole = plan(settings, gpu, gpus, cuda_graph=cuda_graph, margin=margin, memory=memory)
+    layered = plan(
+        {**settings, "load_format": "layered"}, gpu, gpus, cuda_graph=cuda_graph, margin=margin, memory=memory
+    )
     return "layered" if not whole.fits and layered.fits else None
 
 
@@ -418,15 +392,18 @@ def plan_as_launched(
     name: str = "settings",
     cuda_graph: bool = True,
     margin: float = 0.0,
+    memory=None,
 ) -> Plan:
     """The plan of what qwen-serve would launch: with layered loading where only that fits."""
-    settings = as_launched(settings, gpu, gpus, cuda_graph, margin)
-    return plan(settings, gpu, gpus, name=name, cuda_graph=cuda_graph, margin=margin)
+    settings = as_launched(settings, gpu, gpus, cuda_graph, margin, memory)
+    return plan(settings, gpu, gpus, name=name, cuda_graph=cuda_graph, margin=margin, memory=memory)
 
 
-def as_launched(settings: dict[str, Any], gpu: GPU, gpus: int, cuda_graph: bool, margin: float) -> dict[str, Any]:
+def as_launched(
+    settings: dict[str, Any], gpu: GPU, gpus: int, cuda_graph: bool, margin: float, memory=None
+) -> dict[str, Any]:
     """The settings with the loader qwen-serve picks: layered where only that fits, else as they are."""
-    if loading_choice(settings, gpu, gpus, cuda_graph, margin) == "layered":
+    if loading_choice(settings, gpu, gpus, cuda_graph, margin, memory) == "layered":
         return {**settings, "load_format": "layered"}
     return settings
 

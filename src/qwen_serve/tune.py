@@ -233,7 +233,7 @@ def plan_candidates(request: TuneRequest) -> tuple[list[Candidate], dict[str, st
                 allowed=", ".join(config.presets),
                 fix=hint or "pick names from that list",
             )
-    on = PlanTarget(hw, target.release.plan_margin)
+    on = PlanTarget(hw, target.release)
     plans = preset_plans(config, names, {"tp_size": request.tp_size}, on)
     fitting = [p.name for p in plans if p.fits]
     left = {p.name: f"does not fit: {p.verdict}" for p in plans if not p.fits}

@@ -36,9 +36,9 @@ def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_v
     cli_values = typed_settings(click.get_current_context(), cli_values)
     config = load_config(config_path)
     target = target_for(sglang_version)
-    margin, note = target.release.plan_margin, target.unmeasured_note
+    note = target.unmeasured_note
     hw = hardware_for(gpu_spec, required="qwen-serve plan", plan_here="qwen-serve plan --gpu 'RTX 4090'")
-    on = PlanTarget(hw, margin)
+    on = PlanTarget(hw, target.release)
     try:
         auto_name, auto_line = auto_preset(config, cli_values, on)
     except QwenServeError as exc:
@@ -62,7 +62,7 @@ def plan_command(config_path, preset, gpu_spec, sglang_version, as_json, **cli_v
                     "hardware": hw.describe(),
                     "config": config.label,
                     "sglang": target.description,
-                    "margin": margin,
+                    "margin": on.margin,
                     "note": note,
                     "auto": auto_line,
                     "auto_order": config.auto_order_for(hw.gpu),

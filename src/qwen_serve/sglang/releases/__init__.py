@@ -1,7 +1,8 @@
 """One adapter per SGLang release: everything that differs between releases, one folder each.
 
 A folder `vX_Y_Z/` holds that release's `flags.json` (its own parser's options, written by
-`python -m qwen_serve.sglang.releases.parser snapshot`) and a `RELEASE` (the `Release` below) in its `__init__.py`. Adding a
+`python -m qwen_serve.sglang.releases.parser snapshot`), its memory defaults (`memory.py`) and a `RELEASE` (the
+`Release` below) in its `__init__.py`. Adding a
 release is adding a folder (and its lock entry when it becomes the default); `tests/test_releases.py` is the
 contract every adapter passes, against that release's real parser."""
 
@@ -15,6 +16,8 @@ from importlib import import_module, resources
 from typing import Any
 
 from packaging.version import Version
+
+from .memory import MemoryRules
 
 # The release the lock pins and every measurement was made on (pyproject's `sglang` extra, uv.lock).
 DEFAULT = "0.5.17"
@@ -36,6 +39,7 @@ class Release:
     # whose `router_args.RouterArgs` and `router.Router` qwen-serve starts (`MODULE.launch_router` in a k8s pod)
     router_requirement: str
     router_module: str
+    memory: MemoryRules  # its memory defaults (vX_Y_Z/memory.py), which the plan follows
     # a modelled setting this release lacks -> why, and what to use instead (in the one-line refusal)
     removed: dict[str, tuple[str, str]] = field(default_factory=dict)
     # the first release this adapter holds for (its own version when None): a release between two folders takes

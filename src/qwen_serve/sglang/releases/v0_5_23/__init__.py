@@ -4,6 +4,7 @@ the GPU image has 2.11). It removed --torchao-config (0.5.18, sgl-project/sglang
 router is `smg`, the renamed SGLang Model Gateway (sglang-router stopped at 0.3.2)."""
 
 from .. import Release
+from .memory import MEMORY
 
 RELEASE = Release(
     version="0.5.23",
@@ -12,6 +13,7 @@ RELEASE = Release(
     torchao_needs_entry_fix=False,
     router_requirement="smg==1.13.0",  # the newest smg on PyPI when this adapter was written (2026-10)
     router_module="smg",
+    memory=MEMORY,
     applies_from="0.5.18",  # --torchao-config left in 0.5.18: the releases from it on are planned with this one
     removed={
         "torchao_config": (
