@@ -240,11 +240,11 @@ def _torchao_rows(json_name: str) -> list[tuple[str, dict]]:
 
 
 def _settings_of(args: list[str]) -> dict:
-    """What qwen-serve resolves the recorded arguments to (its own CLI parser and resolver)."""
+    """What qwen-serve resolves the recorded arguments to (the library's reading of a recorded command)."""
     sys.path.insert(0, str(ROOT / "src"))
-    from qwen_serve.cli.serve import resolved_settings
+    from qwen_serve.launch import request_from_args, settings_for
 
-    return resolved_settings(args)
+    return settings_for(request_from_args(args))
 
 
 def torchao_h100() -> str:

@@ -178,3 +178,51 @@ def test_planning_and_rendering_import_no_process_code(module):
     code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('qwen_serve')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
     assert module in loaded and not [m for m in loaded if m in ("qwen_serve.supervise", "qwen_serve.fleet")], loaded
+
+
+def test_a_recorded_command_reads_as_the_serve_commands_own_parser_reads_it():
+    """#41: launch.request_from_args (what scripts and the lab replay recorded commands with, without the CLI) knows
+    every option of `qwen-serve serve` with its arity, and reads any mix of setting flags as click does."""
+    import click
+    from click.core import ParameterSource
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from qwen_serve.cli.common import typed_settings
+    from qwen_serve.cli.serve import serve
+    from qwen_serve.launch import REQUEST_FLAGS, REQUEST_SWITCHES, RUN_OPTIONS, request_from_args
+    from qwen_serve.settings import FIELDS
+
+    options = {}
+    for param in (p for p in serve.params if isinstance(p, click.Option)):
+        for opt in [*param.opts, *param.secondary_opts]:
+            options[opt] = 0 if getattr(param, "is_flag", False) else 1
+    settings_flags = {s.cli_flag for s in FIELDS} | {s.cli_no_flag for s in FIELDS if s.kind is bool}
+    ours = {**{f: 1 for f in REQUEST_FLAGS}, **{f: 0 for f in REQUEST_SWITCHES}, **RUN_OPTIONS}
+    assert {o: n for o, n in options.items() if o not in settings_flags and o != "--help"} == ours
+
+    def word(spec):
+        if spec.kind is bool:
+            return st.sampled_from([[spec.cli_flag], [spec.cli_no_flag]])
+        text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8)
+        return text.filter(lambda v: not v.startswith("-")).flatmap(
+            lambda v: st.sampled_from([[spec.cli_flag, v], [f"{spec.cli_flag}={v}"]])
+        )
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.lists(st.sampled_from(FIELDS).flatmap(word), max_size=6),
+        st.sampled_from(
+            [[], ["--preset", "fp8"], ["--config", "x.yaml", "--quiet"], ["--", "--schedule-policy", "lpm"]]
+        ),
+    )
+    def same(parts, tail):
+        args = [w for part in parts for w in part] + tail
+        ctx = serve.make_context("serve", list(args))
+        request = request_from_args(args)
+        assert request.cli_values == typed_settings(ctx, ctx.params)
+        assert (request.preset, request.config_path) == (ctx.params["preset"], ctx.params["config_path"])
+        assert request.passthrough == tuple(ctx.params["passthrough"])
+        assert ctx.get_parameter_source("force") is ParameterSource.DEFAULT
+
+    same()

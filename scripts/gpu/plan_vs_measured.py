@@ -195,7 +195,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from qwen_serve import hardware
-    from qwen_serve.cli.serve import resolved_settings
+    from qwen_serve.launch import request_from_args, settings_for
     from qwen_serve.plan import plan
 
     hw = hardware.parse_gpu_spec(args.gpu) if args.gpu else hardware.detect()
@@ -203,8 +203,8 @@ def main() -> int:
     for spec in args.config:
         name, _, qargs = spec.partition("=")
         qargs = shlex.split(qargs)
-        # the plan for exactly these settings (the flags the launch gets, parsed by qwen-serve's own CLI)
-        settings = resolved_settings([*qargs, "--model-path", args.model])
+        # the plan for exactly these settings (the flags the launch gets, read as qwen-serve reads them)
+        settings = settings_for(request_from_args([*qargs, "--model-path", args.model]))
         predicted = plan(settings, hw.gpu, hw.count, name=name, cuda_graph=False).as_dict()
         measured = measure(
             name, qargs, args.model, out, args.timeout, with_speed=args.speed, dummy="" if args.real_weights else DUMMY

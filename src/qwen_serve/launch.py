@@ -18,14 +18,24 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import QwenServeError
 from .pipeline import LaunchRequest, Prepared, clear_to_launch, prepare
 
-__all__ = ["LaunchRequest", "Prepared", "ServeOptions", "check", "prepare", "read_key_file", "serve"]
+__all__ = [
+    "LaunchRequest",
+    "Prepared",
+    "ServeOptions",
+    "check",
+    "prepare",
+    "read_key_file",
+    "request_from_args",
+    "serve",
+    "settings_for",
+]
 
 
 def _to_stderr(line: str) -> None:
@@ -285,3 +295,78 @@ def serve_fleet(prepared: Prepared, request: LaunchRequest, fleet, options: Serv
         router_log=Path(options.log_file) if options.log_file else None,
     )
     return supervisor.run()
+
+
+# A recorded `qwen-serve` command (a unit, a lab's raw file): the request's own flags, and the options of the run
+# that are no setting (how many words each takes); tests/test_architecture.py holds both to the serve command's.
+REQUEST_FLAGS = {"--config": "config_path", "--preset": "preset", "--load": "load", "--gpu": "gpu_spec"}
+REQUEST_SWITCHES = {"--force": "force"}
+RUN_OPTIONS = {
+    "--sglang-version": 1,
+    "--log-file": 1,
+    "--ready-file": 1,
+    "--ready-timeout": 1,
+    "--stop-timeout": 1,
+    "--api-key-file": 1,
+    "--replicas": 1,
+    "--worker-url": 1,
+    "--router-policy": 1,
+    "--router-metrics-port": 1,
+    "--quiet": 0,
+    "--dry-run": 0,
+    "--json": 0,
+    "--check": 0,
+    "--test": 0,
+    "--gpu-share": 0,
+}
+
+
+def request_from_args(args: Sequence[str]) -> LaunchRequest:
+    """The request a recorded `qwen-serve [serve] ARGS` command makes: --config, --preset, --load, --gpu, --force,
+    each setting's flag (`--flag VALUE`, `--flag=VALUE`, `--flag`/`--no-flag`) and the words after `--`; the run's
+    options (--quiet, --log-file, …) are read past. Any other word: QwenServeError naming it."""
+    from .settings import FIELDS
+
+    takes = {spec.cli_flag: spec.name for spec in FIELDS if spec.kind is not bool}
+    switches = {spec.cli_flag: (spec.name, True) for spec in FIELDS if spec.kind is bool}
+    switches.update({spec.cli_no_flag: (spec.name, False) for spec in FIELDS if spec.kind is bool})
+    words, known, values = list(args), {}, {}
+    words = words[1:] if words[:1] == ["serve"] else words
+    while words:
+        word = words.pop(0)
+        flag, eq, inline = word.partition("=")
+        if word == "--":
+            known["passthrough"] = tuple(words)
+            break
+        if word in switches or word in REQUEST_SWITCHES:
+            name, value = switches.get(word) or (REQUEST_SWITCHES[word], True)
+            (values if word in switches else known)[name] = value
+        elif flag in takes or flag in REQUEST_FLAGS or flag in RUN_OPTIONS:
+            if not eq and RUN_OPTIONS.get(flag, 1) and not words:
+                raise QwenServeError(f"{flag} has no value in the recorded command", fix=f"give {flag} a value")
+            value = inline if eq else (words.pop(0) if RUN_OPTIONS.get(flag, 1) else None)
+            if flag in takes:
+                values[takes[flag]] = value
+            elif flag in REQUEST_FLAGS:
+                known[REQUEST_FLAGS[flag]] = value
+        else:
+            raise QwenServeError(
+                f"'{word}' in a recorded qwen-serve command is no option of `qwen-serve serve`",
+                fix="`qwen-serve --help` lists them; SGLang's own flags go after `--`",
+            )
+    if "load" in known:
+        from .tune_result import parse_load
+
+        known["load"] = parse_load(known["load"])
+    return LaunchRequest(cli_values=values, **known)
+
+
+def settings_for(request: LaunchRequest) -> dict[str, object]:
+    """The setting values a request resolves to (config file, preset, flags), before the plan's own choices such as
+    layered loading: for scripts that replay a recorded command. `--preset auto` is not chosen here (that needs
+    the GPU): name the preset it chose."""
+    from .config import load_config
+    from .resolve import resolve
+
+    launch = resolve(load_config(request.config_path), request.preset, request.cli_values, request.passthrough)
+    return {s.name: s.value for s in launch.settings}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qwen_serve.cli.serve import resolved_settings
 from qwen_serve.hardware import parse_gpu_spec
+from qwen_serve.launch import request_from_args, settings_for
 from qwen_serve.plan import plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_plan_against_every_configuration_measured_on_the_h100():
     data = json.loads((ROOT / "bench/results/h100/plan/2026-11-25/plan_vs_measured.json").read_text())
     assert {r["name"] for r in data["rows"]} == {"bf16", "fp8_native", "bf16_fp8kv"}
     for row in data["rows"]:
-        p = plan(resolved_settings(row["qwen_serve_args"]), H100, 1, cuda_graph=False)
+        p = plan(settings_for(request_from_args(row["qwen_serve_args"])), H100, 1, cuda_graph=False)
         m = row["measured"]
         assert p.mem_fraction_static == m["mem_fraction_static"]
         assert p.weights_gib == pytest.approx(m["weight_gib"], rel=0.10), row["name"]
@@ -77,17 +77,17 @@ def test_plan_against_every_torchao_run_on_the_h100():
         for path in sorted((ROOT / "bench/results/h100/torchao").glob("2026-*/plan_vs_measured*.json"))
         for row in json.loads(path.read_text())["rows"]
     ]
-    torchao = [r for r in rows if resolved_settings(r["qwen_serve_args"])["torchao_config"]]
-    assert {resolved_settings(r["qwen_serve_args"])["torchao_config"] for r in torchao} == {
+    torchao = [r for r in rows if settings_for(request_from_args(r["qwen_serve_args"]))["torchao_config"]]
+    assert {settings_for(request_from_args(r["qwen_serve_args"]))["torchao_config"] for r in torchao} == {
         "int4wo-128",
         "int4wo-64",
         "int8wo",
         "fp8dq-per_tensor",
         "fp8dq-per_row",
     }
-    assert any(resolved_settings(r["qwen_serve_args"])["load_format"] == "layered" for r in torchao)
+    assert any(settings_for(request_from_args(r["qwen_serve_args"]))["load_format"] == "layered" for r in torchao)
     for row in torchao:
-        p, m = plan(resolved_settings(row["qwen_serve_args"]), H100, 1, cuda_graph=False), row["measured"]
+        p, m = plan(settings_for(request_from_args(row["qwen_serve_args"])), H100, 1, cuda_graph=False), row["measured"]
         assert m["ready"], row["name"]
         if "weights_after_quantization_gib" in m:
             assert p.weights_gib == pytest.approx(m["weights_after_quantization_gib"], rel=0.03), row["name"]

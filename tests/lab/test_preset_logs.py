@@ -21,12 +21,14 @@ H200 = parse_gpu_spec("H200").gpu
 
 def replayed_settings(command: str, preset: str) -> dict:
     """The settings a row's `[NAME=value …] qwen-serve …` command resolved to, read by the serve command's
-    own parser (`resolved_settings`), with the preset `--preset auto` chose on the GPU in its place."""
-    from qwen_serve.cli.serve import resolved_settings
+    reading (`launch.request_from_args`), with the preset `--preset auto` chose on the GPU in its place."""
+    from qwen_serve.launch import request_from_args, settings_for
 
     words = shlex.split(command)
     words = words[words.index("qwen-serve") + 1 :]
-    return resolved_settings([preset if w == "auto" and words[i - 1] == "--preset" else w for i, w in enumerate(words)])
+    return settings_for(
+        request_from_args([preset if w == "auto" and words[i - 1] == "--preset" else w for i, w in enumerate(words)])
+    )
 
 
 def measured_preset_rows():
@@ -75,11 +77,11 @@ def test_every_measured_preset_row_is_tested():
 def test_the_plan_follows_a_larger_prefill_chunk_as_sglang_did():
     """Call h's --chunked-prefill-size 16384: SGLang reserved more for activations and kept 11 % fewer KV
     tokens than the preset's 8,192; the plan says the same within 1 %, and without the setting it would not."""
-    from qwen_serve.cli.serve import resolved_settings
+    from qwen_serve.launch import request_from_args, settings_for
 
     ((_, preset, settings, log),) = [r for r in measured_preset_rows() if r[0] == "knob:auto+prefill-chunk-16k"]
     kv_tokens = int(re.search(r"KV Cache is allocated\..*?#tokens: (\d+)", log).group(1))
-    preset_alone = resolved_settings(["--preset", preset])
+    preset_alone = settings_for(request_from_args(["--preset", preset]))
 
     assert {k: v for k, v in settings.items() if preset_alone[k] != v} == {"chunked_prefill_size": 16384}
     assert plan(settings, H200).kv_tokens == pytest.approx(kv_tokens, rel=0.01)

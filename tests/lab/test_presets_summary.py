@@ -73,14 +73,16 @@ def test_the_replicas_summary_is_made_from_the_raw_files_and_counts_every_reques
 def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
     """scripts/gpu/quality.py on an H200: each preset loaded the same random bf16 safetensors; the plan's
     weights against SGLang's log, and its peak at load against the measured one where it was caught."""
-    from qwen_serve.cli.serve import resolved_settings
     from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.launch import request_from_args, settings_for
     from qwen_serve.plan import plan
 
     measured = [r for _, r in script("scripts/readme_tables.py").quality_rows()]  # every quality.py call of the day
     assert {r["preset"] for r in measured} >= {"high_performance", "balanced", "fp8", "memory_optimized"}
     for r in measured:
-        settings = resolved_settings(["--preset", r["preset"], "--mem-fraction-static", str(r["mem_fraction_static"])])
+        settings = settings_for(
+            request_from_args(["--preset", r["preset"], "--mem-fraction-static", str(r["mem_fraction_static"])])
+        )
         p = plan(settings, parse_gpu_spec("H200").gpu, 1, cuda_graph=False)
         assert abs(p.weights_gib / r["weights_gib"] - 1) < 0.10, (r["preset"], p.weights_gib, r["weights_gib"])
         # humming quantizes as it loads: never the bf16 model; the plan is not under it
@@ -92,13 +94,13 @@ def test_the_plan_is_within_ten_percent_of_what_real_files_measured():
 def test_fp8_loads_the_whole_bf16_model_first_as_the_plan_says():
     """scripts/gpu/peak_at_load.sh fp8 on an H200 (real files, 4,096-token KV pool, no CUDA graphs): the
     highest nvidia-smi reading above the CUDA context is the bf16 model, and the plan is not under it."""
-    from qwen_serve.cli.serve import resolved_settings
     from qwen_serve.hardware import parse_gpu_spec
+    from qwen_serve.launch import request_from_args, settings_for
     from qwen_serve.plan import plan
 
     csv = ROOT / "bench/results/h200/quality/2026-12-02/peak-fp8/peak_fp8.smi.csv"
     peak, context = presets_script().start_peak_gib([float(x) for x in csv.read_text().split()])
-    planned = plan(resolved_settings(["--preset", "fp8"]), parse_gpu_spec("H200").gpu, 1).peak_load_gib
+    planned = plan(settings_for(request_from_args(["--preset", "fp8"])), parse_gpu_spec("H200").gpu, 1).peak_load_gib
     assert 0.3 < context < 1.5 and abs(peak - 27.53) < 0.3  # the bf16 weights, then quantized to 15.78 GiB
     assert planned >= peak and planned / peak - 1 < 0.10
 

@@ -261,21 +261,3 @@ def _serve_fleet(prepared, request, options, fleet_options, *, dry_run: bool, as
     if dry_run or check:
         return
     sys.exit(launch.serve_fleet(prepared, request, fleet, options))
-
-
-def resolved_settings(argv: list[str]) -> dict[str, object]:
-    """The setting values a recorded `qwen-serve ARGS` command resolves to (config file, preset, flags),
-    before the plan's own choices such as layered loading: for scripts and tests that replay a command.
-    The arguments are read by the serve command's own parser."""
-    from ..config import load_config
-    from ..resolve import resolve
-    from .common import typed_settings
-
-    ctx = serve.make_context("serve", list(argv))
-    launch = resolve(
-        load_config(ctx.params["config_path"]),
-        ctx.params["preset"],
-        typed_settings(ctx, ctx.params),
-        tuple(ctx.params["passthrough"]),
-    )
-    return {s.name: s.value for s in launch.settings}
