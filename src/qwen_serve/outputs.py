@@ -148,7 +148,9 @@ def writer_alive(path: Path) -> int | None:
         return None
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
         return None
-    return pid if os.path.exists(f"/proc/{pid}") else None  # any account's (no signal sent: supervise.py alone does)
+    import psutil
+
+    return pid if psutil.pid_exists(pid) else None  # any account's (no signal sent: supervise.py alone does)
 
 
 def remove_ready_file(path: Path) -> None:

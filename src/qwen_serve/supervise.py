@@ -129,58 +129,40 @@ def server_record_path(port: int) -> Path:
     return cache_root() / "servers" / f"{port}.json"
 
 
-def listening_inodes(port: int) -> set[str] | None:
-    """The `socket:[inode]` names of TCP sockets listening on `port` (Linux /proc), or None without /proc."""
-    if not Path("/proc/net/tcp").exists():
+def port_holders(port: int) -> list[int | None] | None:
+    """The pids holding a listening TCP socket on `port` (None for a socket whose owner this user cannot see; an
+    empty list: nothing listens), or None where the system cannot tell (psutil)."""
+    import psutil
+
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, NotImplementedError, OSError):
         return None
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    return inodes
-
-
-def holders(inodes: set[str], pids=None) -> set[int]:
-    """Which of `pids` (default: every process) hold one of these sockets."""
-    found = set()
-    for pid in pids if pids is not None else (int(p.name) for p in Path("/proc").glob("[0-9]*")):
-        try:
-            if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
-                found.add(pid)
-        except OSError:
-            continue  # gone, or another user's
-    return found
+    return [c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port]
 
 
 def port_listeners(port: int) -> set[int] | None:
-    """Pids holding a listening TCP socket on `port`, or None where /proc cannot tell."""
-    inodes = listening_inodes(port)
-    return None if inodes is None else holders(inodes) if inodes else set()
+    """Pids holding a listening TCP socket on `port`, or None where the system cannot tell."""
+    holders = port_holders(port)
+    return None if holders is None else {pid for pid in holders if pid is not None}
 
 
-def process_group(pgid: int) -> set[int]:
-    """Pids whose process group is `pgid` (SGLang's tree: it was started in a session of its own)."""
-    pids = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            pids.add(int(stat.parent.name))
-    return pids
+def process_tree(pid: int) -> set[int]:
+    """`pid` and every process below it (SGLang's server, its schedulers and their children)."""
+    import psutil
+
+    try:
+        return {pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))}
+    except psutil.Error:
+        return {pid}
 
 
 def _cmdline(pid: int) -> str:
+    import psutil
+
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:80]
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())[:80] or "?"
+    except psutil.Error:
         return "?"
 
 
@@ -418,12 +400,12 @@ class Server(ManagedProcess):
     def probe(self) -> bool:
         """`answers_a_generation` — from a socket of *this* SGLang: whatever else answers on the port (a server that
         bound it after the port check) does not count."""
-        inodes = listening_inodes(self.facts.port)
-        if inodes is not None and self.proc is not None:
-            if not inodes:
+        holders = port_holders(self.facts.port)
+        if holders is not None and self.proc is not None:
+            if not holders:
                 return False  # nothing listens yet
-            if not holders(inodes, process_group(self.proc.pid)):
-                self.impostors = holders(inodes)  # someone else's server: who, for the diagnosis
+            if not set(holders) & process_tree(self.proc.pid):
+                self.impostors = {pid for pid in holders if pid is not None}  # someone else's: who, for the diagnosis
                 return False
         return answers_a_generation(self.facts.local_url, self.facts.api_key)
 
