@@ -148,8 +148,9 @@ def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (("--replicas", "0"), "--replicas '0' is not a count of workers"),
-        (("--replicas", "two"), "--replicas 'two' is not a count of workers"),
+        (("--replicas", "0"), "--replicas 0 starts no worker, and no --worker-url names one"),
+        (("--replicas", "two"), "'--replicas': 'two' is not a valid integer"),
+        (("--replicas", "65"), "'--replicas': 65 is not in the range 0<=x<=64"),
         (("--replicas", "3", "--gpu", "H100x2"), "--replicas 3 with tp_size 1 needs 3 GPUs; 2 are visible"),
         (("--worker-url", "ftp://x:1"), "--worker-url 'ftp://x:1' is not a server URL"),
         (("--worker-url", "http://x:1/v1"), "--worker-url 'http://x:1/v1' is not a server URL"),
@@ -159,12 +160,12 @@ def test_the_api_key_is_in_no_fleet_command_line(qwen_serve):
             "--gpu-share needs --replicas 2",
         ),
         (("--replicas", "2", "--gpu-share", "--force"), "--gpu-share splits the memory one server would take"),
-        (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "0"), "--router-metrics-port 0 is not a TCP"),
+        (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "0"), "'--router-metrics-port': 0 is not in"),
         (
             ("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "30002"),
             "--router-metrics-port 30002 is the router's or a worker's own port",
         ),
-        (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "x"), "--router-metrics-port x is not a TCP"),
+        (("--replicas", "2", "--gpu", "H100x2", "--router-metrics-port", "x"), "'--router-metrics-port': 'x' is not a"),
         (("--gpu", "H100", "--gpu-share"), "--gpu-share is for several workers behind a router"),
         (("--gpu", "H100", "--router-policy", "round_robin"), "--router-policy is for several workers"),
         (("--gpu", "H100", "--replicas", "1", "--router-metrics-port", "9100"), "--router-metrics-port is for several"),

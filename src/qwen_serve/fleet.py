@@ -320,7 +320,7 @@ def build_fleet(
     replicas: int,
     worker_urls: tuple[str, ...],
     policy: str,
-    metrics_port: int | str = ROUTER_METRICS_PORT,
+    metrics_port: int = ROUTER_METRICS_PORT,
     request,  # pipeline.LaunchRequest: what the user asked for; each worker asks for the same on its own port
     hardware,  # hardware.Hardware of the GPUs named or detected (read once, for every worker), or None
     gpu_share: bool = False,
@@ -414,20 +414,16 @@ def _worker(prepared, request, hardware, i: int, tp: int, share: float | None, *
     return Worker(i, port, prepare(own, hardware=mine), worker_gpus(first // tp, tp), log_dir / f"worker{i}.sglang.log")
 
 
-def check_metrics_port(metrics_port: int | str, port: int, workers: int) -> int:
+def check_metrics_port(metrics_port: int, port: int, workers: int) -> int:
     """--router-metrics-port: a TCP port that none of the service's own (PORT, PORT+1 … PORT+N) already is."""
-    try:
-        value = int(metrics_port)
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= 65535 or value in range(port, port + workers + 1):
+    if not 1 <= metrics_port <= 65535 or metrics_port in range(port, port + workers + 1):
         raise QwenServeError(
             f"--router-metrics-port {metrics_port} is "
-            + ("the router's or a worker's own port" if value and 1 <= value <= 65535 else "not a TCP port"),
+            + ("the router's or a worker's own port" if 1 <= metrics_port <= 65535 else "not a TCP port"),
             allowed=f"1-65535, other than {port}-{port + workers}",
             fix=f"--router-metrics-port {ROUTER_METRICS_PORT} (sglang-router's default)",
         )
-    return value
+    return metrics_port
 
 
 def check_fleet_ports(fleet: Fleet) -> None:

@@ -215,7 +215,7 @@ class FleetOptions:
     worker_urls: tuple[str, ...] = ()
     gpu_share: bool = False  # the workers share one GPU: each starts once the one before it is ready
     router_policy: str = "cache_aware"
-    router_metrics_port: int | str | None = None
+    router_metrics_port: int | None = None
 
 
 def plan_fleet(prepared: Prepared, request: LaunchRequest, fleet: FleetOptions, options: ServeOptions):

@@ -10,7 +10,7 @@ import click
 from ..errors import QwenServeError
 from ..resolve import PRECEDENCE
 from ..settings import ROUTER_METRICS_PORT
-from .common import CONTEXT, Command, Finite, launch_request, setting_options, typed_settings
+from .common import CONTEXT, PORT_RANGE, Command, Finite, launch_request, setting_options, typed_settings
 
 MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
 
@@ -79,7 +79,8 @@ HELP_EPILOG = (
 )
 @click.option(
     "--replicas",
-    default="1",
+    type=click.IntRange(0, MAX_REPLICAS),
+    default=1,
     show_default=True,
     metavar="N",
     help="N workers on disjoint GPUs (tp-size each) behind SGLang's router (sglang-router; smg from SGLang 0.5.18) "
@@ -106,7 +107,8 @@ HELP_EPILOG = (
 )
 @click.option(
     "--router-metrics-port",
-    default=str(ROUTER_METRICS_PORT),
+    type=PORT_RANGE,
+    default=ROUTER_METRICS_PORT,
     show_default=True,
     metavar="PORT",
     help="With --replicas/--worker-url: the router's Prometheus /metrics on --host (requests per worker).",
@@ -205,19 +207,18 @@ def _check(command) -> None:
     )
 
 
-def _replicas(ctx: click.Context, replicas: str, worker_urls) -> int | None:
+def _replicas(ctx: click.Context, replicas: int, worker_urls) -> int | None:
     """Local workers behind a router, or None for one SGLang with no router."""
     from click.core import ParameterSource
 
-    if not replicas.isdigit() or (int(replicas) < 1 and not worker_urls) or int(replicas) > MAX_REPLICAS:
+    given = ctx.get_parameter_source("replicas") is ParameterSource.COMMANDLINE
+    if replicas == 0 and not worker_urls:
         raise QwenServeError(
-            f"--replicas '{replicas[:20]}' is not a count of workers",
-            allowed=f"an integer from 1 to {MAX_REPLICAS} (0 with --worker-url: only the router)",
+            "--replicas 0 starts no worker, and no --worker-url names one to route to",
+            allowed=f"--replicas 1 to {MAX_REPLICAS}, or 0 with --worker-url (only the router)",
             fix="one worker per GPU (or per --gpu-share of one): e.g. --replicas 8 on an 8-GPU machine",
         )
-    count = int(replicas)
-    if worker_urls and ctx.get_parameter_source("replicas") is not ParameterSource.COMMANDLINE:
-        count = 0  # --worker-url alone: the router in front of servers elsewhere
+    count = 0 if worker_urls and not given else replicas  # --worker-url alone: the router in front of servers elsewhere
     if count == 1 and not worker_urls:  # one SGLang, no router: the router's flags would do nothing
         for name, flag in (
             ("gpu_share", "--gpu-share"),
