@@ -14,6 +14,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 class Hostile(BaseHTTPRequestHandler):
@@ -268,3 +270,15 @@ def test_what_a_server_names_is_printed_as_text_not_markup_or_terminal_codes(hos
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert "[bold red]m[/]" in r.stdout and "[link=file:///etc]" in r.stdout, r.stdout
     assert "\x1b" not in r.stdout and "\\x1b[2J" in r.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(100, 599), st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
+def test_every_client_reads_a_model_list_one_way_and_never_raises(status, content):
+    """#41: qwen-test, qwen-bench, --compare and tune name the served model through wire.first_model: any answer
+    gives a model id or why not, in words."""
+    from qwen_serve.wire import first_model
+
+    found, why_not = first_model(status, content)
+    assert (found is None) != (why_not == "") and (found is None or found)
+    assert first_model(200, b'{"data": [{"id": "qwen"}, {"id": "other"}]}') == ("qwen", "")

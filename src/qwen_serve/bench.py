@@ -311,19 +311,12 @@ def served_model(url: str, api_key: str | None, model: str | None, limit: float 
         ) from exc
     if model:
         return model
-    from .wire import ModelList, ValidationError, why
+    from .wire import NO_MODEL, first_model
 
-    wrong = ""
-    if r.status_code == 200:
-        try:
-            models = ModelList.model_validate_json(r.content)
-            return models.data[0].id if models.data else "default"
-        except ValidationError as exc:
-            wrong = f" ({why(exc, 80)})"
-    raise QwenServeError(
-        f"{url}/v1/models answered HTTP {r.status_code} with no model list{wrong}, so the model to ask for is unknown",
-        fix="pass --model NAME",
-    )
+    found, why_not = first_model(r.status_code, r.content)
+    if found or why_not == NO_MODEL:
+        return found or "default"
+    raise QwenServeError(f"{url}/v1/models {why_not}, so the model to ask for is unknown", fix="pass --model NAME")
 
 
 def with_prompts(

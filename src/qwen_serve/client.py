@@ -459,15 +459,17 @@ def run_checks(
         raise Unreachable(f"{options.base_url}: {type(exc).__name__}: {exc}") from None
     no_model = None  # why no model id is known: the checks that send one are skipped, not failed for it
     if not options.model:  # pick the served model even when the `models` row is not selected
+        from .wire import first_model
+
         try:
-            ids = [m.id for m in client.models.list().data]
-            if ids and isinstance(ids[0], str):
-                ctx.model = ids[0]
-            else:
-                no_model = "/v1/models lists no model"
-        except Exception as exc:  # noqa: BLE001 - the `models` check reports this properly
-            cause = exc.__cause__ if isinstance(exc.__cause__, httpx.HTTPError) else exc
-            no_model = f"/v1/models failed ({type(cause).__name__})"
+            r = http.get("/v1/models", headers=ctx.headers())
+            found, why_not = first_model(r.status_code, r.content)
+        except httpx.HTTPError as exc:  # the `models` check reports this properly
+            found, why_not = None, f"failed ({type(exc).__name__})"
+        if found:
+            ctx.model = found
+        else:
+            no_model = f"/v1/models {why_not}"
     results = []
     try:
         for name in selected:

@@ -226,22 +226,20 @@ def served(side: Side, timeout: float) -> Side:
 
     from .client import Unreachable, auth_headers
     from .safe_http import bounded_client
-    from .wire import ModelList, ValidationError
+    from .wire import first_model
 
     try:
         with bounded_client(timeout) as http:
             r = http.get(side.base_url + "/v1/models", headers=auth_headers(side.api_key))
-        models = ModelList.model_validate_json(r.content).data if r.status_code == 200 else []
     except httpx.HTTPError as exc:
         raise Unreachable(f"{side.base_url} ({side.name}: {exc.__class__.__name__}: {exc})") from None
-    except ValidationError:
-        models = []
-    if not models:
+    found, why_not = first_model(r.status_code, r.content)
+    if found is None:
         raise QwenServeError(
-            f"the {side.name} server {side.base_url} lists no model at /v1/models",
+            f"the {side.name} server {side.base_url}: /v1/models {why_not}",
             fix="name it: --model NAME (this server) or --compare-model NAME (the reference)",
         )
-    return Side(side.name, side.base_url, models[0].id, side.api_key)
+    return Side(side.name, side.base_url, found, side.api_key)
 
 
 def compare(

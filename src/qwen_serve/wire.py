@@ -38,6 +38,21 @@ class ModelList(_Read):
     data: list[Model] = []
 
 
+NO_MODEL = "lists no model"
+
+
+def first_model(status: int, content: bytes) -> tuple[str | None, str]:
+    """The one reading of a /v1/models answer for every client: its first model id, or None and why not in words
+    ("answered HTTP 404 with no model list", "answered HTTP 200 with no model list (data.0.id: …)", NO_MODEL)."""
+    if status == 200:
+        try:
+            models = ModelList.model_validate_json(content)
+        except ValidationError as exc:
+            return None, f"answered HTTP 200 with no model list ({why(exc, 80)})"
+        return (models.data[0].id, "") if models.data else (None, NO_MODEL)
+    return None, f"answered HTTP {status} with no model list"
+
+
 def why(error: ValidationError, limit: int = 160, whole: str = "the answer") -> str:
     """A validation error as one short line: where the first wrong field is (`whole` when it is the whole thing) and
     what it should have been."""
@@ -72,6 +87,8 @@ __all__ = [
     "ModelList",
     "StreamEvent",
     "Usage",
+    "NO_MODEL",
     "ValidationError",
+    "first_model",
     "why",
 ]
