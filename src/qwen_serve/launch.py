@@ -84,6 +84,24 @@ def check(prepared: Prepared, options: ServeOptions, request: LaunchRequest) -> 
     return clear_to_launch(prepared, request.sglang_version, request.force)
 
 
+def check_with_own_parser(prepared: Prepared) -> str:
+    """`--check`: the installed SGLang's own parser reads the prepared command; the line that says it took every
+    intended field as intended (QwenServeError otherwise, or when the command is for another release)."""
+    from .pipeline import read_by_own_parser
+
+    target = prepared.command.target
+    if not target.installed:
+        raise QwenServeError(
+            f"--check parses with the installed SGLang, but this is {target.description}",
+            fix="drop --sglang-version, or install that release (uv sync)",
+        )
+    result = read_by_own_parser(prepared.command, f"sglang {target.version}")
+    return (
+        f"check: sglang {target.version}'s own parser accepts the command; "
+        f"all {result.checked} intended fields parse as intended"
+    )
+
+
 def fetch_weights(prepared: Prepared, note: Callable[[str], None] = _to_stderr) -> None:
     """A hub id's files on disk before SGLang starts (qwen_serve.download); what SGLang's environment must add
     (HF_HUB_OFFLINE=1 when the hub was down and the cache is served) goes into this process's environment, which

@@ -119,6 +119,23 @@ def print_dry_run(launch: LaunchSettings, command: SGLangCommand, echo, fit=None
         echo(f"plan: {fit.line}" + ("" if fit.plan.fits else f" ({fit.fix})"))
 
 
+def fleet_dry_run(fleet, as_json: bool) -> str:
+    """--dry-run of a fleet (fleet.Fleet): each worker's SGLang command with its GPUs, the router's; the key masked."""
+    from .fleet import ROUTER_ENTRY, describe
+
+    data = describe(fleet)
+    if as_json:
+        return json.dumps(data, indent=2)
+    lines = []
+    for w in data["workers"]:
+        env = " ".join(f"{k}={v}" for k, v in w["env"].items())
+        lines += [f"# worker {w['index']}: {w['url']} (log {w['log_file']})", f"{env} {' '.join(w['argv'])}"]
+    lines += [f"# remote worker: {url}" for url in data["remote_workers"]]
+    lines.append(f"# router ({ROUTER_ENTRY}: {fleet.router_module}, key from the environment): {data['router']['url']}")
+    lines.append(" ".join(data["router"]["argv"]))
+    return "\n".join(lines)
+
+
 def print_plans(plans, hardware: str, config_label: str, echo) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -175,7 +175,7 @@ def serve(
     if dry_run:
         _show_dry_run(prepared, as_json)
     if check:
-        _check(prepared.command)
+        _check(prepared)
     if dry_run or check:
         refuse_unfit(prepared, force)  # shown, and answered as the launch would be
         return
@@ -191,20 +191,10 @@ def _show_dry_run(prepared, as_json: bool) -> None:
         print_dry_run(prepared.launch, prepared.command, click.echo, prepared.fit, prepared.notes)
 
 
-def _check(command) -> None:
-    from ..pipeline import read_by_own_parser
+def _check(prepared) -> None:
+    from ..launch import check_with_own_parser
 
-    target = command.target
-    if not target.installed:
-        raise QwenServeError(
-            f"--check parses with the installed SGLang, but this is {target.description}",
-            fix="drop --sglang-version, or install that release (uv sync)",
-        )
-    result = read_by_own_parser(command, f"sglang {target.version}")
-    click.echo(
-        f"check: sglang {target.version}'s own parser accepts the command; "
-        f"all {result.checked} intended fields parse as intended"
-    )
+    click.echo(check_with_own_parser(prepared))
 
 
 def _replicas(ctx: click.Context, replicas: int, worker_urls) -> int | None:
@@ -237,28 +227,15 @@ def _replicas(ctx: click.Context, replicas: int, worker_urls) -> int | None:
 
 def _serve_fleet(prepared, request, options, fleet_options, *, dry_run: bool, as_json: bool, check: bool) -> None:
     """--replicas / --worker-url: the fleet shown (--dry-run, --check) or served through the library."""
-    import json
-
     from .. import launch
-    from ..fleet import ROUTER_ENTRY, describe
 
     fleet = launch.plan_fleet(prepared, request, fleet_options, options)
     if dry_run:
-        data = describe(fleet)
-        if as_json:
-            click.echo(json.dumps(data, indent=2))
-        else:
-            for w in data["workers"]:
-                env = " ".join(f"{k}={v}" for k, v in w["env"].items())
-                click.echo(f"# worker {w['index']}: {w['url']} (log {w['log_file']})\n{env} {' '.join(w['argv'])}")
-            for url in data["remote_workers"]:
-                click.echo(f"# remote worker: {url}")
-            click.echo(
-                f"# router ({ROUTER_ENTRY}: {fleet.router_module}, key from the environment): {data['router']['url']}"
-            )
-            click.echo(" ".join(data["router"]["argv"]))
+        from ..report import fleet_dry_run
+
+        click.echo(fleet_dry_run(fleet, as_json))
     if check:
-        _check(prepared.command)  # what every worker runs, but for its own port and host
+        _check(prepared)  # what every worker runs, but for its own port and host
     if dry_run or check:
         return
     sys.exit(launch.serve_fleet(prepared, request, fleet, options))
