@@ -590,6 +590,20 @@ def read_call(source: Path) -> tuple[dict, dict[str, dict], Path]:
     return run, rows, source
 
 
+def requests_per_worker(metrics_text: str) -> dict[str, int]:
+    """The requests each worker answered, from the router's Prometheus text (smg_worker_cb_outcomes_total,
+    outcome success: the router's circuit breaker counts every answer it passed on, per worker URL)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    served: dict[str, int] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "smg_worker_cb_outcomes_total" and sample.labels.get("outcome") == "success":
+                url = sample.labels["worker"]
+                served[url] = served.get(url, 0) + int(sample.value)
+    return served
+
+
 def fleet_facts(row: dict, level: str) -> dict:
     """A replicas row's KV pool per worker and, from the router's own metrics, the requests each worker served
     at this level (the counters after the level less before it)."""
@@ -597,8 +611,6 @@ def fleet_facts(row: dict, level: str) -> dict:
     before, after = folder / f"metrics_c{level}.before.txt", folder / f"metrics_c{level}.after.txt"
     if not after.exists():
         return {}
-    from qwen_serve.fleet import requests_per_worker
-
     start, end = requests_per_worker(before.read_text()), requests_per_worker(after.read_text())
     served = {url: n - start.get(url, 0) for url, n in sorted(end.items())}
     total = sum(served.values())

@@ -437,20 +437,6 @@ def check_fleet_ports(fleet: Fleet) -> None:
         check_port_free("127.0.0.1", w.port, f"worker {w.index}'s port (--port + {w.index + 1})")
 
 
-def requests_per_worker(metrics_text: str) -> dict[str, int]:
-    """The requests each worker answered, from the router's Prometheus text (smg_worker_cb_outcomes_total,
-    outcome success: the router's circuit breaker counts every answer it passed on, per worker URL)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    served: dict[str, int] = {}
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if sample.name == "smg_worker_cb_outcomes_total" and sample.labels.get("outcome") == "success":
-                url = sample.labels["worker"]
-                served[url] = served.get(url, 0) + int(sample.value)
-    return served
-
-
 def share_fraction(fraction: float, replicas: int, index: int) -> float:
     """--gpu-share: worker `index`'s --mem-fraction-static. SGLang sizes its KV pool as the memory free after its
     weights less total x (1 - mem_fraction_static); with `index` workers already holding their share each, a
