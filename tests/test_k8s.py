@@ -94,8 +94,8 @@ def test_the_api_key_comes_from_a_secret_and_is_never_printed(qwen_serve, monkey
 @pytest.mark.parametrize(
     "args, words",
     [
-        (("--replicas", "0"), "--replicas '0' is not a count of workers"),
-        (("--replicas", "two"), "--replicas 'two' is not a count of workers"),
+        (("--replicas", "0"), "'--replicas': 0 is not in the range x>=1"),
+        (("--replicas", "two"), "'--replicas': 'two' is not a valid integer"),
         (("--name", "Qwen_14B"), "--name 'Qwen_14B' is not a Kubernetes name"),
         (("--namespace", "a.b"), "--namespace 'a.b' is not a Kubernetes namespace name"),
         (("--router-policy", "fastest"), "--router-policy 'fastest' is not a policy of SGLang's router"),

@@ -17,7 +17,9 @@ The workers run the SGLang command `qwen-serve --dry-run` prints for the same fl
 @click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
 @click.option("--preset", metavar="NAME", help="A preset of the config file; auto needs --gpu.")
 @setting_options
-@click.option("--replicas", default="1", show_default=True, metavar="N", help="Worker pods, tp-size GPUs each.")
+@click.option(
+    "--replicas", type=click.IntRange(min=1), default=1, show_default=True, help="Worker pods, tp-size GPUs each."
+)
 @click.option("--image", metavar="IMAGE", help="Worker image (default: SGLang's own, lmsysorg/sglang:vVERSION).")
 @click.option("--router-image", metavar="IMAGE", help="Router image (default: the worker image).")
 @click.option("--name", default="qwen3-14b", show_default=True, help="Name of the Service and prefix of the rest.")
@@ -48,9 +50,7 @@ def k8s_command(
     from ..pipeline import prepare
 
     cli_values = typed_settings(click.get_current_context(), cli_values)
-    if not replicas.isdigit() or int(replicas) < 1:
-        raise QwenServeError(f"--replicas '{replicas}' is not a count of workers", allowed="an integer >= 1")
-    deployment = Deployment(name, namespace, int(replicas), image, router_image, router_policy)
+    deployment = Deployment(name, namespace, replicas, image, router_image, router_policy)
     # k8s prints manifests: the GPU to plan for is named with --gpu (it has no --dry-run)
     plan_here = "qwen-serve k8s --preset auto --gpu 'RTX 4090' (or `qwen-serve plan --gpu NAME`)"
     prepared = prepare(launch_request(click.get_current_context().params, cli_values, plan_here=plan_here))
