@@ -184,11 +184,10 @@ def test_a_recorded_command_reads_as_the_serve_commands_own_parser_reads_it():
     """#41: launch.request_from_args (what scripts and the lab replay recorded commands with, without the CLI) knows
     every option of `qwen-serve serve` with its arity, and reads any mix of setting flags as click does."""
     import click
-    from click.core import ParameterSource
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from qwen_serve.cli.common import typed_settings
+    from qwen_serve.cli.common import launch_request, typed_settings
     from qwen_serve.cli.serve import serve
     from qwen_serve.launch import REQUEST_FLAGS, REQUEST_SWITCHES, RUN_OPTIONS, request_from_args
     from qwen_serve.settings import FIELDS
@@ -213,7 +212,13 @@ def test_a_recorded_command_reads_as_the_serve_commands_own_parser_reads_it():
     @given(
         st.lists(st.sampled_from(FIELDS).flatmap(word), max_size=6),
         st.sampled_from(
-            [[], ["--preset", "fp8"], ["--config", "x.yaml", "--quiet"], ["--", "--schedule-policy", "lpm"]]
+            [
+                [],
+                ["--preset", "fp8", "--load", "interactive"],
+                ["--config", "x.yaml", "--quiet", "--gpu", "H100x2", "--force"],
+                ["--sglang-version", "0.5.23", "--ready-file", "r.json"],
+                ["--", "--schedule-policy", "lpm"],
+            ]
         ),
     )
     def same(parts, tail):
@@ -223,6 +228,12 @@ def test_a_recorded_command_reads_as_the_serve_commands_own_parser_reads_it():
         assert request.cli_values == typed_settings(ctx, ctx.params)
         assert (request.preset, request.config_path) == (ctx.params["preset"], ctx.params["config_path"])
         assert request.passthrough == tuple(ctx.params["passthrough"])
-        assert ctx.get_parameter_source("force") is ParameterSource.DEFAULT
+        clicked = launch_request(ctx.params, typed_settings(ctx, ctx.params))
+        assert (request.gpu_spec, request.force, request.sglang_version, request.load) == (
+            clicked.gpu_spec,
+            clicked.force,
+            clicked.sglang_version,
+            clicked.load,
+        )
 
     same()

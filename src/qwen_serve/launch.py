@@ -317,10 +317,15 @@ def serve_fleet(prepared: Prepared, request: LaunchRequest, fleet, options: Serv
 
 # A recorded `qwen-serve` command (a unit, a lab's raw file): the request's own flags, and the options of the run
 # that are no setting (how many words each takes); tests/test_architecture.py holds both to the serve command's.
-REQUEST_FLAGS = {"--config": "config_path", "--preset": "preset", "--load": "load", "--gpu": "gpu_spec"}
+REQUEST_FLAGS = {
+    "--config": "config_path",
+    "--preset": "preset",
+    "--load": "load",
+    "--gpu": "gpu_spec",
+    "--sglang-version": "sglang_version",
+}
 REQUEST_SWITCHES = {"--force": "force"}
 RUN_OPTIONS = {
-    "--sglang-version": 1,
     "--log-file": 1,
     "--ready-file": 1,
     "--ready-timeout": 1,
@@ -341,6 +346,7 @@ RUN_OPTIONS = {
 
 def request_from_args(args: Sequence[str]) -> LaunchRequest:
     """The request a recorded `qwen-serve [serve] ARGS` command makes: --config, --preset, --load, --gpu, --force,
+    --sglang-version,
     each setting's flag (`--flag VALUE`, `--flag=VALUE`, `--flag`/`--no-flag`) and the words after `--`; the run's
     options (--quiet, --log-file, …) are read past. Any other word: QwenServeError naming it."""
     from .settings import FIELDS
