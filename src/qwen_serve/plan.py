@@ -2,9 +2,9 @@
 
 Weights per quantization, the peak while loading, KV cache bytes per token (measured on SGLang 0.5.17), and SGLang's
 own reservation logic — the release's `_handle_gpu_memory_settings` (the automatic mem_fraction_static; each release
-adapter holds its own, sglang/releases/vX_Y_Z/memory.py) and `KVCacheConfigurator._profile_available_bytes` (the KV pool is what is
-free after the weights minus pre_model_load_memory * (1 - mem_fraction_static)) — give the KV
-token capacity. Checked against SGLang's own log on the H100 (bench/results/h100/) and on an H200
+adapter holds its own, sglang/releases/vX_Y_Z/memory.py) and `KVCacheConfigurator._profile_available_bytes` (the KV
+pool is what is free after the weights minus pre_model_load_memory * (1 - mem_fraction_static)) — give the KV token
+capacity. Checked against SGLang's own log on the H100 (bench/results/h100/) and on an H200
 (bench/results/h200/bench/2026-12-01: 643,667 KV tokens planned, 642,870 allocated).
 """
 
