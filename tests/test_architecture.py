@@ -237,3 +237,11 @@ def test_a_recorded_command_reads_as_the_serve_commands_own_parser_reads_it():
         )
 
     same()
+
+
+def test_every_module_is_on_the_drawing_in_docs_development():
+    """#41: a newcomer finds each module in docs/development.md's drawing, from its file name."""
+    drawing = (PACKAGE.parents[1] / "docs" / "development.md").read_text(encoding="utf-8")
+    modules_ = [p for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    missing = [str(p.relative_to(PACKAGE)) for p in modules_ if p.name not in drawing]
+    assert len(modules_) > 40 and not missing, missing
