@@ -229,6 +229,10 @@ AHEAD_WANTED: list[str] = []
 
 
 def pytest_collection_modifyitems(session, config, items):
+    # the tests that wait on a CPU server (or a subprocess run ahead) last, in their order: the servers boot while
+    # the rest run, instead of holding a test process idle (every process sorts alike, as xdist requires)
+    waits = set().union(*NEEDS.values(), AHEAD)
+    items[:] = sorted(items, key=lambda item: bool(waits & set(item.fixturenames)))
     names = set().union(*(item.fixturenames for item in items)) if items else set()
     WANTED[:] = [seed for seed, fixtures in NEEDS.items() if names & fixtures]
     AHEAD_WANTED[:] = [name for name in AHEAD if name in names]
