@@ -35,6 +35,10 @@ class Finite(click.FloatRange):
 
 
 PORT_RANGE = click.IntRange(1, 65535)
+# --config, as every command that reads the settings file takes it
+config_option = click.option(
+    "--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml)."
+)
 
 
 class BearerToken(click.ParamType):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import QwenServeError
-from .common import CONTEXT, Command, launch_request, setting_options, typed_settings
+from .common import CONTEXT, Command, config_option, launch_request, setting_options, typed_settings
 
 EPILOG = """\b
 The workers run the SGLang command `qwen-serve --dry-run` prints for the same flags; the router
@@ -14,7 +14,7 @@ The workers run the SGLang command `qwen-serve --dry-run` prints for the same fl
 
 
 @click.command("k8s", cls=Command, context_settings=CONTEXT, epilog=EPILOG)
-@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@config_option
 @click.option("--preset", metavar="NAME", help="A preset of the config file; auto needs --gpu.")
 @setting_options
 @click.option(

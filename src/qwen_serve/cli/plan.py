@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from ..errors import QwenServeError
-from .common import CONTEXT, Command, setting_options, typed_settings
+from .common import CONTEXT, Command, config_option, setting_options, typed_settings
 
 
 @click.command("plan", cls=Command, context_settings=CONTEXT)
-@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@config_option
 @click.option("--preset", metavar="NAME", help="Plan one preset (default: every preset of the file).")
 @click.option(
     "--gpu",

@@ -10,7 +10,7 @@ import click
 from ..errors import QwenServeError
 from ..resolve import PRECEDENCE
 from ..settings import ROUTER_METRICS_PORT
-from .common import CONTEXT, PORT_RANGE, Command, Finite, launch_request, setting_options, typed_settings
+from .common import CONTEXT, PORT_RANGE, Command, Finite, config_option, launch_request, setting_options, typed_settings
 
 MAX_REPLICAS = 64  # workers on one machine: 8 GPUs shared 8 ways at most
 
@@ -27,7 +27,7 @@ HELP_EPILOG = (
 
 
 @click.command("serve", cls=Command, context_settings=CONTEXT, epilog=HELP_EPILOG)
-@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@config_option
 @click.option(
     "--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits this GPU."
 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from ..errors import QwenServeError
-from .common import CONTEXT, PORT_RANGE, Command, Finite
+from .common import CONTEXT, PORT_RANGE, Command, Finite, config_option
 
 
 @click.command("tune", cls=Command, context_settings=CONTEXT)
-@click.option("--config", "config_path", metavar="FILE", help="YAML config (default: bundled server_config.yaml).")
+@config_option
 @click.option(
     "--presets", metavar="A,B,…", help="Measure these presets (default: every preset the memory plan says fits)."
 )
