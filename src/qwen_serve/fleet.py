@@ -62,7 +62,7 @@ class Worker:
 
     def env(self, base: dict[str, str]) -> dict[str, str]:
         """Its SGLang's environment: `base` with the command's variables and its GPUs."""
-        return {**self.prepared.command.child_env(base), "CUDA_VISIBLE_DEVICES": self.gpus, "PYTHONUNBUFFERED": "1"}
+        return {"PYTHONUNBUFFERED": "1", **self.prepared.command.child_env(base), "CUDA_VISIBLE_DEVICES": self.gpus}
 
 
 @dataclass(frozen=True)
