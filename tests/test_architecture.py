@@ -245,3 +245,16 @@ def test_every_module_is_on_the_drawing_in_docs_development():
     modules_ = [p for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")]
     missing = [str(p.relative_to(PACKAGE)) for p in modules_ if p.name not in drawing]
     assert len(modules_) > 40 and not missing, missing
+
+
+def test_the_serve_commands_parameters_are_the_librarys_option_fields():
+    """cli/serve.py builds ServeOptions and FleetOptions from click's parameters by field name: each field but the
+    `note` callback is a parameter of the command, so a renamed flag cannot silently fall back to a default."""
+    from dataclasses import fields
+
+    from qwen_serve.cli.serve import serve
+    from qwen_serve.launch import FleetOptions, ServeOptions
+
+    names = {p.name for p in serve.params}
+    wanted = {f.name for f in (*fields(ServeOptions), *fields(FleetOptions))} - {"note"}
+    assert wanted <= names, wanted - names

@@ -114,70 +114,36 @@ HELP_EPILOG = (
     help="With --replicas/--worker-url: the router's Prometheus /metrics on --host (requests per worker).",
 )
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
-def serve(
-    config_path,
-    preset,
-    load,
-    dry_run,
-    as_json,
-    check,
-    sglang_version,
-    log_file,
-    quiet,
-    ready_timeout,
-    stop_timeout,
-    ready_file,
-    run_tests,
-    gpu_spec,
-    force,
-    api_key_file,
-    replicas,
-    worker_urls,
-    gpu_share,
-    router_policy,
-    router_metrics_port,
-    passthrough,
-    **cli_values,
-):
+def serve(**params):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
-
-    cli_values = typed_settings(click.get_current_context(), cli_values)
+    from dataclasses import fields, replace
 
     from .. import launch
     from ..pipeline import refuse_unfit
 
-    if api_key_file:
-        cli_values["api_key"] = launch.read_key_file(api_key_file, cli_values.get("api_key"))
-    options = launch.ServeOptions(
-        log_file=log_file,
-        ready_file=ready_file,
-        quiet=quiet,
-        ready_timeout=ready_timeout,
-        stop_timeout=stop_timeout,
-        run_tests=run_tests,
-        api_key_file=api_key_file,
-    )
-    request = launch_request(click.get_current_context().params, cli_values)
+    ctx = click.get_current_context()
+    cli_values = typed_settings(ctx, params)
+    if params["api_key_file"]:
+        cli_values["api_key"] = launch.read_key_file(params["api_key_file"], cli_values.get("api_key"))
+    # the run's options and the fleet's: click's parameter names are the library's field names
+    options = launch.ServeOptions(**{f.name: params[f.name] for f in fields(launch.ServeOptions) if f.name in params})
+    request = launch_request(params, cli_values)
     prepared = launch.prepare(request)
-    count = _replicas(click.get_current_context(), replicas, worker_urls)
+    dry_run, check, as_json = params["dry_run"], params["check"], params["as_json"]
     if dry_run or check:  # answered as the launch would answer (a launch checks them in launch.serve)
-        launch.check_outputs(prepared, options, config_path)
+        launch.check_outputs(prepared, options, request.config_path)
+    count = _replicas(ctx, params["replicas"], params["worker_urls"])
     if count is not None:
-        fleet_options = launch.FleetOptions(
-            replicas=count,
-            worker_urls=tuple(worker_urls),
-            gpu_share=gpu_share,
-            router_policy=router_policy,
-            router_metrics_port=router_metrics_port,
-        )
-        _serve_fleet(prepared, request, options, fleet_options, dry_run=dry_run, as_json=as_json, check=check)
+        fleet = launch.FleetOptions(**{f.name: params[f.name] for f in fields(launch.FleetOptions)})
+        fleet = replace(fleet, replicas=count, worker_urls=tuple(fleet.worker_urls))
+        _serve_fleet(prepared, request, options, fleet, dry_run=dry_run, as_json=as_json, check=check)
         return
     if dry_run:
         _show_dry_run(prepared, as_json)
     if check:
         _check(prepared)
     if dry_run or check:
-        refuse_unfit(prepared, force)  # shown, and answered as the launch would be
+        refuse_unfit(prepared, request.force)  # shown, and answered as the launch would be
         return
     sys.exit(launch.serve(request, options, prepared))
 
