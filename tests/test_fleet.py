@@ -447,3 +447,18 @@ def test_with_worker_urls_alone_the_routers_taken_port_is_one_line(fleet):
     err = (tmp / "stderr.txt").read_text()
     lines = [x for x in err.splitlines() if "error:" in x]
     assert code == 2 and len(lines) == 1 and f"port: {port} (cli) on host 127.0.0.1 is already in use" in lines[0], err
+
+
+def test_the_library_refuses_a_fleet_with_no_worker_as_the_command_does(tmp_path, monkeypatch):
+    from qwen_serve import launch
+    from qwen_serve.errors import QwenServeError
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    request = launch.LaunchRequest(preset="fp8", gpu_spec="H100x2")
+    prepared = launch.prepare(request)
+    with pytest.raises(QwenServeError, match="--replicas 0 starts no worker"):
+        launch.plan_fleet(prepared, request, launch.FleetOptions(replicas=0), launch.ServeOptions())
+    only_router = launch.FleetOptions(replicas=0, worker_urls=("http://10.0.0.9:30000",))
+    assert launch.plan_fleet(prepared, request, only_router, launch.ServeOptions()).worker_urls == [
+        "http://10.0.0.9:30000"
+    ]

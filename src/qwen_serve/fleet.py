@@ -328,6 +328,12 @@ def build_fleet(
     log_dir: Path,
 ) -> Fleet:
     """The workers (each its own SGLang on its own GPUs, prepared here) and the router's command."""
+    if replicas < 1 and not worker_urls:
+        raise QwenServeError(
+            f"--replicas {replicas} starts no worker, and no --worker-url names one to route to",
+            allowed="--replicas 1 or more, or 0 with --worker-url (only the router)",
+            fix="one worker per GPU (or per --gpu-share of one): e.g. --replicas 8 on an 8-GPU machine",
+        )
     launch = prepared.launch
     tp = int(launch["tp_size"] or 1)
     _check_fits(prepared, replicas, tp, hardware, gpu_share, memory_fraction, request.force)

@@ -168,14 +168,8 @@ def _replicas(ctx: click.Context, replicas: int, worker_urls) -> int | None:
     from click.core import ParameterSource
 
     given = ctx.get_parameter_source("replicas") is ParameterSource.COMMANDLINE
-    if replicas == 0 and not worker_urls:
-        raise QwenServeError(
-            "--replicas 0 starts no worker, and no --worker-url names one to route to",
-            allowed=f"--replicas 1 to {MAX_REPLICAS}, or 0 with --worker-url (only the router)",
-            fix="one worker per GPU (or per --gpu-share of one): e.g. --replicas 8 on an 8-GPU machine",
-        )
     count = 0 if worker_urls and not given else replicas  # --worker-url alone: the router in front of servers elsewhere
-    if count == 1 and not worker_urls:  # one SGLang, no router: the router's flags would do nothing
+    if count == 1 and not worker_urls:  # one SGLang, no router: the router's flags would do nothing (0: the library's)
         for name, flag in (
             ("gpu_share", "--gpu-share"),
             ("router_policy", "--router-policy"),
