@@ -50,6 +50,11 @@ class Hardware:
         return len(self.gpus)
 
     @property
+    def detected(self) -> bool:
+        """Read from this machine's NVML (not described by --gpu)."""
+        return self.source.startswith("nvml")
+
+    @property
     def gpu(self) -> GPU:
         return self.gpus[0]
 

@@ -345,32 +345,36 @@ RUN_OPTIONS = {
 
 
 def request_from_args(args: Sequence[str]) -> LaunchRequest:
-    """The request a recorded `qwen-serve [serve] ARGS` command makes: --config, --preset, --load, --gpu, --force,
-    --sglang-version,
-    each setting's flag (`--flag VALUE`, `--flag=VALUE`, `--flag`/`--no-flag`) and the words after `--`; the run's
-    options (--quiet, --log-file, …) are read past. Any other word: QwenServeError naming it."""
+    """The request a recorded `qwen-serve [serve] ARGS` command makes: REQUEST_FLAGS, --force, each setting's flag
+    (`--flag VALUE`, `--flag=VALUE`, `--flag`/`--no-flag`) and the words after `--`; the run's options (RUN_OPTIONS:
+    --quiet, --log-file, …) are read past. Any other word: QwenServeError naming it."""
     from .settings import FIELDS
 
-    takes = {spec.cli_flag: spec.name for spec in FIELDS if spec.kind is not bool}
+    settings = {spec.cli_flag: spec.name for spec in FIELDS if spec.kind is not bool}
     switches = {spec.cli_flag: (spec.name, True) for spec in FIELDS if spec.kind is bool}
-    switches.update({spec.cli_no_flag: (spec.name, False) for spec in FIELDS if spec.kind is bool})
-    words, known, values = list(args), {}, {}
-    words = words[1:] if words[:1] == ["serve"] else words
+    switches |= {spec.cli_no_flag: (spec.name, False) for spec in FIELDS if spec.kind is bool}
+    words = list(args[1:] if list(args[:1]) == ["serve"] else args)
+    values: dict[str, object] = {}
+    known: dict[str, object] = {}
     while words:
         word = words.pop(0)
         flag, eq, inline = word.partition("=")
         if word == "--":
             known["passthrough"] = tuple(words)
             break
-        if word in switches or word in REQUEST_SWITCHES:
-            name, value = switches.get(word) or (REQUEST_SWITCHES[word], True)
-            (values if word in switches else known)[name] = value
-        elif flag in takes or flag in REQUEST_FLAGS or flag in RUN_OPTIONS:
-            if not eq and RUN_OPTIONS.get(flag, 1) and not words:
+        if word in switches:
+            name, on = switches[word]
+            values[name] = on
+        elif word in REQUEST_SWITCHES:
+            known[REQUEST_SWITCHES[word]] = True
+        elif RUN_OPTIONS.get(word) == 0:
+            continue  # a switch of the run
+        elif flag in settings or flag in REQUEST_FLAGS or flag in RUN_OPTIONS:
+            if not eq and not words:
                 raise QwenServeError(f"{flag} has no value in the recorded command", fix=f"give {flag} a value")
-            value = inline if eq else (words.pop(0) if RUN_OPTIONS.get(flag, 1) else None)
-            if flag in takes:
-                values[takes[flag]] = value
+            value = inline if eq else words.pop(0)
+            if flag in settings:
+                values[settings[flag]] = value
             elif flag in REQUEST_FLAGS:
                 known[REQUEST_FLAGS[flag]] = value
         else:

@@ -171,7 +171,7 @@ def clear_to_launch(prepared: Prepared, sglang_version: str | None, force: bool)
         from .hardware import detect_with_reason
 
         hw, found = prepared.hardware, ""
-        if hw is None or not hw.source.startswith("nvml"):  # the plan's GPUs were named, not read: look now
+        if hw is None or not hw.detected:  # the plan's GPUs were named (--gpu), not read here: look now
             hw, found = detect_with_reason()
         if hw is None:
             named = f" ({fit.hardware}: --gpu plans for a GPU, it does not put one here)" if fit is not None else ""

@@ -116,8 +116,6 @@ HELP_EPILOG = (
 @click.argument("passthrough", nargs=-1, type=click.UNPROCESSED)
 def serve(**params):
     """Launch SGLang with the resolved settings (or show them with --dry-run)."""
-    from dataclasses import fields, replace
-
     from .. import launch
     from ..pipeline import refuse_unfit
 
@@ -125,8 +123,7 @@ def serve(**params):
     cli_values = typed_settings(ctx, params)
     if params["api_key_file"]:
         cli_values["api_key"] = launch.read_key_file(params["api_key_file"], cli_values.get("api_key"))
-    # the run's options and the fleet's: click's parameter names are the library's field names
-    options = launch.ServeOptions(**{f.name: params[f.name] for f in fields(launch.ServeOptions) if f.name in params})
+    options = _options(launch.ServeOptions, params)
     request = launch_request(params, cli_values)
     prepared = launch.prepare(request)
     dry_run, check, as_json = params["dry_run"], params["check"], params["as_json"]
@@ -134,8 +131,7 @@ def serve(**params):
         launch.check_outputs(prepared, options, request.config_path)
     count = _replicas(ctx, params["replicas"], params["worker_urls"])
     if count is not None:
-        fleet = launch.FleetOptions(**{f.name: params[f.name] for f in fields(launch.FleetOptions)})
-        fleet = replace(fleet, replicas=count, worker_urls=tuple(fleet.worker_urls))
+        fleet = _options(launch.FleetOptions, params, replicas=count, worker_urls=tuple(params["worker_urls"]))
         _serve_fleet(prepared, request, options, fleet, dry_run=dry_run, as_json=as_json, check=check)
         return
     if dry_run:
@@ -146,6 +142,14 @@ def serve(**params):
         refuse_unfit(prepared, request.force)  # shown, and answered as the launch would be
         return
     sys.exit(launch.serve(request, options, prepared))
+
+
+def _options(cls, params: dict, **changes):
+    """A library options dataclass from click's parameters: its field names are the command's parameter names
+    (tests/test_architecture.py holds them so)."""
+    from dataclasses import fields
+
+    return cls(**{**{f.name: params[f.name] for f in fields(cls) if f.name in params}, **changes})
 
 
 def _show_dry_run(prepared, as_json: bool) -> None:
