@@ -417,7 +417,8 @@ def _worker(prepared, request, hardware, i: int, tp: int, share: float | None, *
         mine = replace(hardware, gpus=gpus if len(gpus) == tp else hardware.gpus[:tp])
     # --preset auto chose for the fleet: every worker serves that preset
     own = replace(request, preset=launch.preset.name if launch.preset else None, load=None, cli_values=local)
-    return Worker(i, port, prepare(own, hardware=mine), worker_gpus(first // tp, tp), log_dir / f"worker{i}.sglang.log")
+    gpus_of = worker_gpus(0 if share is not None else i, tp)
+    return Worker(i, port, prepare(own, hardware=mine), gpus_of, log_dir / f"worker{i}.sglang.log")
 
 
 def check_metrics_port(metrics_port: int, port: int, workers: int) -> int:
