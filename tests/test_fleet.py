@@ -462,3 +462,25 @@ def test_the_library_refuses_a_fleet_with_no_worker_as_the_command_does(tmp_path
     assert launch.plan_fleet(prepared, request, only_router, launch.ServeOptions()).worker_urls == [
         "http://10.0.0.9:30000"
     ]
+
+
+def test_the_library_reads_the_fleets_flags_as_the_command_does():
+    """FleetOptions.asked: nothing given is one server with no router; --worker-url alone is the router alone; a
+    router's flag with one server is refused, naming the flag, as `qwen-serve` refuses it."""
+    from qwen_serve.errors import QwenServeError
+    from qwen_serve.launch import FleetOptions
+
+    assert FleetOptions.asked() is None and FleetOptions.asked(replicas=1) is None
+    assert FleetOptions.asked(worker_urls=["http://10.0.0.9:30000"]) == FleetOptions(
+        replicas=0, worker_urls=("http://10.0.0.9:30000",)
+    )
+    assert FleetOptions.asked(replicas=2, router_policy=None).router_policy == "cache_aware"
+    assert FleetOptions.asked(replicas=2, router_policy="random", router_metrics_port=29001) == FleetOptions(
+        replicas=2, router_policy="random", router_metrics_port=29001
+    )
+    for given, flag in (
+        ({"gpu_share": True}, "--gpu-share"),
+        ({"router_metrics_port": 29000}, "--router-metrics-port"),
+    ):
+        with pytest.raises(QwenServeError, match=f"^{flag} is for several workers behind a router"):
+            FleetOptions.asked(replicas=1, **given)

@@ -26,6 +26,7 @@ from .errors import QwenServeError
 from .pipeline import LaunchRequest, Prepared, clear_to_launch, prepare
 
 __all__ = [
+    "FleetOptions",
     "LaunchRequest",
     "Prepared",
     "ServeOptions",
@@ -234,6 +235,43 @@ class FleetOptions:
     gpu_share: bool = False  # the workers share one GPU: each starts once the one before it is ready
     router_policy: str = "cache_aware"
     router_metrics_port: int | None = None
+
+    @classmethod
+    def asked(
+        cls,
+        replicas: int | None = None,
+        worker_urls: Sequence[str] = (),
+        *,
+        gpu_share: bool = False,
+        router_policy: str | None = None,
+        router_metrics_port: int | None = None,
+    ) -> FleetOptions | None:
+        """The fleet a command asks for (None: not given), or None for one SGLang with no router. --worker-url
+        alone puts the router in front of servers elsewhere; a router's flag with one server is refused, as it
+        would do nothing."""
+        count = (0 if worker_urls else 1) if replicas is None else replicas
+        if count == 1 and not worker_urls:
+            given = {
+                "--gpu-share": gpu_share,
+                "--router-policy": router_policy,
+                "--router-metrics-port": router_metrics_port,
+            }
+            flag = next((flag for flag, value in given.items() if value not in (None, False)), None)
+            if flag:
+                raise QwenServeError(
+                    f"{flag} is for several workers behind a router, and --replicas is 1 with no --worker-url",
+                    allowed=f"{flag} with --replicas 2 or more, or with --worker-url",
+                    fix=f"add --replicas 2, or drop {flag}",
+                )
+            return None
+        policy = {} if router_policy is None else {"router_policy": router_policy}
+        return cls(
+            replicas=count,
+            worker_urls=tuple(worker_urls),
+            gpu_share=gpu_share,
+            router_metrics_port=router_metrics_port,
+            **policy,
+        )
 
 
 def plan_fleet(prepared: Prepared, request: LaunchRequest, fleet: FleetOptions, options: ServeOptions):
