@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import free_port
 
-from qwen_serve.bench import make_prompts, percentiles
+from qwen_serve.bench import make_prompts, percentiles, read_tokenizer
 from qwen_serve.cli import bench_group
 
 
@@ -19,14 +19,16 @@ def qwen_bench(*args: str):
     return CliRunner().invoke(bench_group, list(args), prog_name="qwen-bench")
 
 
-def test_prompts_have_the_exact_token_count(cpu_server):
+def test_prompts_have_the_exact_token_count_by_the_servers_own_tokenizer(cpu_server):
+    """make_prompts reads tokenizer.json with `tokenizers` alone; transformers' tokenizer (what SGLang and the CPU
+    server count prompts with) finds each prompt exactly as long."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(cpu_server[1]))
+    served = AutoTokenizer.from_pretrained(str(cpu_server[1]))
     for length in (1, 17, 256):
-        prompts = make_prompts(tok, 5, length, seed=length)
+        prompts = make_prompts(read_tokenizer(str(cpu_server[1])), 5, length, seed=length)
         assert len(prompts) == 5 and len(set(prompts)) == 5
-        assert all(len(tok.encode(p, add_special_tokens=False)) == length for p in prompts)
+        assert all(len(served.encode(p, add_special_tokens=False)) == length for p in prompts)
 
 
 def test_percentiles_interpolate_like_numpy():
@@ -301,10 +303,8 @@ def test_prompts_the_server_counted_differently_are_named():
 
 
 def test_a_sweep_replays_a_prompts_file_in_order(cpu_server, tmp_path):
-    from transformers import AutoTokenizer
-
     url, model_dir = cpu_server
-    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    tok = read_tokenizer(str(model_dir))
     prompts = make_prompts(tok, 1 + 4 + 1 + 4, 24, seed=3)  # level 1: warm-up + 4, level 2: warm-up + 4
     prompts[1] = make_prompts(tok, 1, 40, seed=4)[0]  # one longer prompt, counted by the server
     file = tmp_path / "prompts.jsonl"

@@ -82,10 +82,7 @@ def speed(model_dir: str) -> dict:
     if len(arrivals) > 1:
         (t0, n0), (t1, n1) = arrivals[0], arrivals[-1]
         facts["decode_tok_s_batch1"] = round((n1 - n0) / (t1 - t0), 1)
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    prompts = bench.make_prompts(tok, 128, 256, seed=1)
+    prompts = bench.make_prompts(bench.read_tokenizer(model_dir), 128, 256, seed=1)
     done, duration, cpu = asyncio.run(bench.run_level(base, "default", prompts, 64, 128, 128, 240, True, None))
     level = bench.summarize(done, 64, duration, cpu, 256, 128)
     facts["conc64"] = {

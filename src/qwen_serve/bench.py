@@ -108,17 +108,29 @@ def resample_rounds(rounds: list[list[float]], rng: random.Random) -> list[float
     return [value for block in rng.choices(rounds, k=len(rounds)) for value in block]
 
 
+def read_tokenizer(path: str, flag: str = "--tokenizer"):
+    """A model's tokenizer.json (a model directory or the file), read by the `tokenizers` library: the engine of
+    transformers' fast tokenizer, which SGLang serves the model with, without importing transformers or torch."""
+    from .errors import QwenServeError
+
+    file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise QwenServeError(f"{flag} {path}: no tokenizer.json there", fix="pass the model directory")
+    return needs_extra("tokenizers").Tokenizer.from_file(str(file))
+
+
 def make_prompts(tokenizer, count: int, input_len: int, seed: int = 0) -> list[str]:
-    """Texts that encode to exactly `input_len` tokens (decode random ids, re-encode, trim)."""
+    """Texts that encode to exactly `input_len` tokens (decode random ids, re-encode, trim); `tokenizer` is a
+    `tokenizers.Tokenizer` (read_tokenizer)."""
     rng = random.Random(seed)
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
-    vocab = [i for i in range(min(len(tokenizer), 151643)) if i not in special]
+    special = {i for i, token in tokenizer.get_added_tokens_decoder().items() if token.special}
+    vocab = [i for i in range(min(tokenizer.get_vocab_size(with_added_tokens=True), 151643)) if i not in special]
     prompts = []
     while len(prompts) < count:
         ids = [rng.choice(vocab) for _ in range(input_len + 8)]
         for _ in range(10):
-            text = tokenizer.decode(ids[:input_len])
-            ids = tokenizer.encode(text, add_special_tokens=False)
+            text = tokenizer.decode(ids[:input_len], skip_special_tokens=False)
+            ids = tokenizer.encode(text, add_special_tokens=False).ids
             if len(ids) == input_len:
                 prompts.append(text)
                 break
@@ -340,10 +352,8 @@ def with_prompts(
             f"no tokenizer for exact prompt lengths: model {model!r} is not a local directory",
             fix="pass --tokenizer DIR (e.g. a `qwen-serve skeleton` directory), or --prompts FILE",
         )
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-    return dataclasses.replace(sweep, prompts=tuple(make_prompts(tokenizer, sweep.needed(), sweep.input_len, seed)))
+    prompts = make_prompts(read_tokenizer(tokenizer_path), sweep.needed(), sweep.input_len, seed)
+    return dataclasses.replace(sweep, prompts=tuple(prompts))
 
 
 def run_sweep(

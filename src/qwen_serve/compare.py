@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import QwenServeError
@@ -209,12 +208,9 @@ def compare_one(prompt: str, reference: Generation, this: Generation) -> PromptR
 def local_tokenizer(path: str | None) -> Callable[[str], list[str]] | None:
     if not path:
         return None
-    file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
-    if not file.is_file():
-        raise QwenServeError(f"--tokenizer {path}: no tokenizer.json there", fix="pass the model directory")
-    from tokenizers import Tokenizer
+    from .bench import read_tokenizer
 
-    tok = Tokenizer.from_file(str(file))
+    tok = read_tokenizer(path)
     return lambda text: [str(i) for i in tok.encode(text, add_special_tokens=False).ids]
 
 
