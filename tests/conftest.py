@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -160,7 +161,6 @@ class CpuServer:
                 except httpx.HTTPError:
                     time.sleep(0.5)
             assert record["warm"], "transformers serve did not become healthy in 180 s"
-        _boot_next()
         return record["url"], Path(record["model_dir"])
 
 
@@ -236,21 +236,25 @@ def pytest_collection_modifyitems(session, config, items):
     names = set().union(*(item.fixturenames for item in items)) if items else set()
     WANTED[:] = [seed for seed, fixtures in NEEDS.items() if names & fixtures]
     AHEAD_WANTED[:] = [name for name in AHEAD if name in names]
-    _boot_next()
+    if WANTED or AHEAD_WANTED:
+        threading.Thread(target=_boot_in_turn, daemon=True).start()
 
 
-def _boot_next() -> None:
-    """One server boots at a time (on 2 cores, two booting beside the tests slow everything down); the
-    subprocesses run ahead once they are up."""
-    for seed in WANTED:
-        record = _record(f"cpu-server-{seed}")
-        if record is None:
-            CpuServer.start(seed)
-            return
-        if not record["warm"]:
-            return
-    for name in AHEAD_WANTED:
-        AHEAD[name].start()
+def _boot_in_turn() -> None:
+    """What the last tests wait on, made ready one at a time in a thread of the first test process to get here
+    (on 2 cores, two booting beside the tests slow everything down): each CPU server booted and warmed, then each
+    subprocess run ahead. It runs while the other tests run, largely while they wait on processes of their own. A
+    test finds its server or result ready, or makes it ready itself (and fails with the cause) where this did not."""
+    from filelock import Timeout
+
+    try:
+        with _lock("boot-in-turn").acquire(timeout=0):
+            for seed in WANTED:
+                CpuServer.ready(seed)
+            for name in AHEAD_WANTED:
+                AHEAD[name].result(timeout=300)
+    except (Timeout, AssertionError, OSError):
+        pass  # another process boots them, or the test that needs one meets the failure itself
 
 
 @pytest.fixture
