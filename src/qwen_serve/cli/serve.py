@@ -29,7 +29,9 @@ ROUTER = "With --replicas/--worker-url: "
 
 @click.command("serve", cls=Command, context_settings=CONTEXT, epilog=HELP_EPILOG)
 @config_option
-@click.option("--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits.")
+@click.option(
+    "--preset", metavar="NAME", help="A preset of the config file, e.g. balanced; auto: the best that fits this GPU."
+)
 @click.option(
     "--load",
     metavar="interactive|throughput|N",
