@@ -31,6 +31,17 @@ def test_prompts_have_the_exact_token_count_by_the_servers_own_tokenizer(cpu_ser
         assert all(len(served.encode(p, add_special_tokens=False)) == length for p in prompts)
 
 
+def test_a_folder_without_tokenizer_json_is_one_line_naming_the_flag(tmp_path):
+    from qwen_serve.errors import QwenServeError
+
+    with pytest.raises(QwenServeError) as caught:
+        read_tokenizer(str(tmp_path))
+    assert caught.value.line == (
+        f"--tokenizer {tmp_path}: no tokenizer.json there; fix: pass --tokenizer DIR, a folder that holds the model's "
+        "tokenizer.json"
+    )
+
+
 def test_percentiles_interpolate_like_numpy():
     got = percentiles([0.001 * i for i in range(1, 101)])
     assert got["p50"] == pytest.approx(50.5) and got["p99"] == pytest.approx(99.01) and got["max"] == pytest.approx(100)

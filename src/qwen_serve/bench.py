@@ -115,7 +115,10 @@ def read_tokenizer(path: str, flag: str = "--tokenizer"):
 
     file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
     if not file.is_file():
-        raise QwenServeError(f"{flag} {path}: no tokenizer.json there", fix="pass the model directory")
+        raise QwenServeError(
+            f"{flag} {path}: no tokenizer.json there",
+            fix=f"pass {flag} DIR, a folder that holds the model's tokenizer.json",
+        )
     return needs_extra("tokenizers").Tokenizer.from_file(str(file))
 
 
