@@ -31,10 +31,13 @@ __all__ = [
     "Prepared",
     "ServeOptions",
     "check",
+    "check_fleet",
+    "plan_fleet",
     "prepare",
     "read_key_file",
     "request_from_args",
     "serve",
+    "serve_fleet",
     "settings_for",
 ]
 

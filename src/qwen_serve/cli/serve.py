@@ -118,14 +118,14 @@ def serve(**params):
     if not shown:
         sys.exit(
             launch.serve_fleet(prepared, request, planned, options)
-            if planned
+            if planned is not None
             else launch.serve(request, options, prepared)
         )
     if params["dry_run"]:
         _show_dry_run(prepared, params["as_json"], planned)
     if params["check"]:  # a fleet: what every worker runs, but for its own port and host
         click.echo(launch.check_with_own_parser(prepared))
-    if not fleet:
+    if fleet is None:
         refuse_unfit(prepared, request.force)  # shown, and answered as the launch would be
 
 
@@ -139,7 +139,7 @@ def _fields(cls, params: dict) -> dict:
 def _show_dry_run(prepared, as_json: bool, fleet) -> None:
     from ..report import dry_run_json, fleet_dry_run, print_dry_run
 
-    if fleet:
+    if fleet is not None:
         click.echo(fleet_dry_run(fleet, as_json))
     elif as_json:
         click.echo(dry_run_json(prepared.launch, prepared.command, prepared.fit, prepared.notes))
