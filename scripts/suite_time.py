@@ -6,9 +6,9 @@ A developer's timer, not a benchmark of the product: it measures the tests (issu
 be checked), so it lives in scripts/, not bench/ (which measures what users run). Its runs land in
 bench/results/suite/ beside the other raw results; runs before 2026-12-04 02:10 UTC were made as bench/suite.py.
 
-Target: <= 150 s on the 2-core CPU machine (issue #41; #30's was 180 s). With --clean-clone the group runs in a fresh `git clone` of HEAD after
-`uv sync` (as CI does: no bytecode, a new .venv from uv's cache), else in this checkout. One run per invocation: it
-takes minutes, and a second run beside it would time both wrongly.
+Target: <= 150 s on the 2-core CPU machine (issue #41; #30's was 180 s). With --clean-clone the group runs in a
+fresh `git clone` of HEAD after `uv sync` (as CI does: no bytecode, a new .venv from uv's cache), else in this
+checkout. One run per invocation: it takes minutes, and a second run beside it would time both wrongly.
 
     uv run python scripts/suite_time.py --clean-clone [--all] [--out bench/results/suite/cpu-DATE[-all].json]
 """

@@ -24,9 +24,9 @@ def test_prompts_have_the_exact_token_count_by_the_servers_own_tokenizer(cpu_ser
     server count prompts with) finds each prompt exactly as long."""
     from transformers import AutoTokenizer
 
-    served = AutoTokenizer.from_pretrained(str(cpu_server[1]))
+    served, ours = AutoTokenizer.from_pretrained(str(cpu_server[1])), read_tokenizer(str(cpu_server[1]))
     for length in (1, 17, 256):
-        prompts = make_prompts(read_tokenizer(str(cpu_server[1])), 5, length, seed=length)
+        prompts = make_prompts(ours, 5, length, seed=length)
         assert len(prompts) == 5 and len(set(prompts)) == 5
         assert all(len(served.encode(p, add_special_tokens=False)) == length for p in prompts)
 

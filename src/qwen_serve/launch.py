@@ -254,26 +254,25 @@ class FleetOptions:
         would do nothing."""
         count = (0 if worker_urls else 1) if replicas is None else replicas
         if count == 1 and not worker_urls:
-            given = {
-                "--gpu-share": gpu_share,
-                "--router-policy": router_policy,
-                "--router-metrics-port": router_metrics_port,
-            }
-            flag = next((flag for flag, value in given.items() if value not in (None, False)), None)
-            if flag:
-                raise QwenServeError(
-                    f"{flag} is for several workers behind a router, and --replicas is 1 with no --worker-url",
-                    allowed=f"{flag} with --replicas 2 or more, or with --worker-url",
-                    fix=f"add --replicas 2, or drop {flag}",
-                )
+            given = (
+                ("--gpu-share", gpu_share),
+                ("--router-policy", router_policy),
+                ("--router-metrics-port", router_metrics_port),
+            )
+            for flag, value in given:
+                if value not in (None, False):
+                    raise QwenServeError(
+                        f"{flag} is for several workers behind a router, and --replicas is 1 with no --worker-url",
+                        allowed=f"{flag} with --replicas 2 or more, or with --worker-url",
+                        fix=f"add --replicas 2, or drop {flag}",
+                    )
             return None
-        policy = {} if router_policy is None else {"router_policy": router_policy}
         return cls(
             replicas=count,
             worker_urls=tuple(worker_urls),
             gpu_share=gpu_share,
+            router_policy=cls.router_policy if router_policy is None else router_policy,  # the field's default
             router_metrics_port=router_metrics_port,
-            **policy,
         )
 
 

@@ -23,7 +23,7 @@ HELP_EPILOG = (
     )
     + "\n  qwen-serve --preset balanced -- --schedule-policy lpm"
 )
-WAIT = {"type": Finite(1), "show_default": True, "metavar": "SECONDS"}
+WAIT = {"show_default": True, "metavar": "SECONDS"}  # --ready-timeout, --stop-timeout
 ROUTER = "With --replicas/--worker-url: "
 
 
@@ -47,12 +47,13 @@ ROUTER = "With --replicas/--worker-url: "
 )
 @click.option("--log-file", metavar="PATH", help="SGLang's log (default: ~/.cache/qwen-serve/logs/…).")
 @click.option("--quiet", is_flag=True, help="Show progress and the banner, not SGLang's own log lines.")
-@click.option("--ready-timeout", default=1200, help="Give up (exit 124) if not ready by then.", **WAIT)
+@click.option("--ready-timeout", type=Finite(1), default=1200, help="Give up (exit 124) if not ready by then.", **WAIT)
 @click.option(
     "--stop-timeout",
     default=30,
+    type=Finite(0),
     help="Grace period after SIGINT/SIGTERM (SGLang drains running requests) before SIGKILL.",
-    **{**WAIT, "type": Finite(0)},
+    **WAIT,
 )
 @click.option("--ready-file", metavar="PATH", help="Write the ready facts as JSON here once ready (for scripts).")
 @click.option("--test", "run_tests", is_flag=True, help="Run qwen-test's checks once the server is ready.")
