@@ -30,6 +30,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # 30 s with site-packages' bytecode present (2026-12-03).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+# What the shared servers and run-ahead subprocesses below start with: the environment as the session began. They
+# are started from a thread while tests run in the same process, and a test's monkeypatch.setenv (PYTHONPATH to the
+# stand-in SGLang, say) must not reach them; nor a test's monkeypatch.chdir (`python -m` imports from the cwd).
+SESSION_ENV = dict(os.environ)
 
 
 class Result:
@@ -129,12 +133,14 @@ class CpuServer:
             model = demo_model(home, seed=seed)
             model_dir = model.snapshot
             url = f"http://127.0.0.1:{free_port()}"
-            env = {**os.environ, "HF_HUB_CACHE": str(model.cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+            env = {**SESSION_ENV, "HF_HUB_CACHE": str(model.cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
             exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
             with open(home / "server.log", "w") as log:
                 proc = subprocess.Popen(
                     [exe, "serve", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1], "--device", "cpu"],
                     env=env,
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # outlives the test process that started it; the controller stops it
@@ -208,7 +214,13 @@ class Ahead:
                 return
             out, err, code = (SHARED / f"ahead-{self.name}.{x}" for x in ("out", "err", "code"))
             script = f'"$@" > {shlex.quote(str(out))} 2> {shlex.quote(str(err))}; echo $? > {shlex.quote(str(code))}'
-            proc = subprocess.Popen(["sh", "-c", script, "ahead", *self.argv], start_new_session=True)
+            proc = subprocess.Popen(
+                ["sh", "-c", script, "ahead", *self.argv],
+                env=SESSION_ENV,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             _write_record(f"ahead-{self.name}", {"pid": proc.pid})
 
     def result(self, timeout: float) -> subprocess.CompletedProcess:
