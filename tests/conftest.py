@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # then fails at once instead of sleeping through its retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One OpenMP thread for torch in every test process and server: the tiny CPU model's matrices are too small for a
+# second thread to help, and on 2 cores an idle OpenMP thread spins beside the other test processes (a CPU server
+# spent 7.4 s of CPU on 256 tokens with the default threads, 3.0 s with one, and answered sooner).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Python's own default: write the bytecode of what is imported (.pyc), so that the tests' many processes (each
 # importing click, rich, transformers or SGLang) compile a module once, not once per process. A workplace that
 # sets PYTHONDONTWRITEBYTECODE=1 (this one does) made the product suite take 5 min 43 s on 2 cores, against 3 min
@@ -238,6 +242,43 @@ NEEDS = {0: {"cpu_server", "server", "relay"}, 1: {"other_cpu_server"}}
 WANTED: list[int] = []  # seeds the collected tests need, in boot order
 AHEAD = {"entry_module_help": Ahead("entry_module_help", [sys.executable, "-m", "qwen_serve.sglang.entry", "--help"])}
 AHEAD_WANTED: list[str] = []
+
+
+# Tests that one test process runs together, by node id prefix, so that what they share is done once in the session:
+# those that import SGLang (and with it torch and transformers: about 9 s of CPU) into the test process itself, and
+# those that share the releases' parser runs (release_run, one SGLang import in a subprocess per release). A test
+# missing here still passes; it only costs its process that work again.
+TOGETHER = {
+    "in-process SGLang": (
+        "tests/test_sglang_parser.py::",
+        "tests/test_torchao_compat.py::",
+        "tests/test_layered_load.py::",
+        "tests/test_skeleton.py::",
+        "tests/test_long_context.py::test_sglangs_own_model_config_accepts_the_override",
+        "tests/test_client.py::test_sglangs_own_parser_constrains",
+        "tests/test_client.py::test_the_tools_check_closes_its_call_under_sglangs_grammar",
+        "tests/test_fleet.py::test_check_with_replicas_parses_the_workers_command",
+        "tests/test_bench.py::test_prompts_have_the_exact_token_count_by_the_servers_own_tokenizer",
+        "tests/lab/test_bench_scripts.py::test_interleaved_passes_alternate_the_tools",
+    ),
+    "the releases' parser runs": (
+        "tests/test_releases.py::test_flags_json_is_what_the_releases_own_parser_defines",
+        "tests/test_releases.py::test_every_preset_is_a_command_the_releases_parser_takes",
+    ),
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling, test by test, except that each TOGETHER group is one unit for one process. (xdist's
+    own `--dist loadgroup` cannot group them under pytest 9.2, which ignores its renaming of node ids:
+    pytest-dev/pytest-xdist#1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Together(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for group, prefixes in TOGETHER.items() if nodeid.startswith(prefixes)), nodeid)
+
+    return Together(config, log)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -10,18 +10,19 @@ way SGLang's does); the SGLang side is the lab's GPU runs (docs/seed.md).
 from __future__ import annotations
 
 import pytest
-import torch
-from safetensors.torch import save_file
 
-from qwen_serve.sglang.layered_load import LayeredLoadError, SafetensorsFiles, load_layer_by_layer, unit_of, units
 from qwen_serve.sglang.torchao_fix import apply_torchao_config_to_model
 
-IDS = torch.tensor([[9707, 1879, 11, 104, 5, 77, 1000, 151645]])
+# torch (and qwen_serve.sglang.layered_load, which imports it) are imported by the tests, not at collection: every
+# test process collects this file, and only the one that runs the in-process SGLang tests (conftest.TOGETHER) needs it.
+IDS = [[9707, 1879, 11, 104, 5, 77, 1000, 151645]]
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """The tiny skeleton's model, and its weights re-saved as two shards (layers split between them)."""
+    import torch
+    from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM
 
     from qwen_serve.skeleton import write_skeleton
@@ -44,6 +45,7 @@ def _weight_loader(param, loaded):
 def meta_model(reference):
     """The same architecture built on the meta device, like SGLang's loader does, with SGLang's
     habit of hanging a `weight_loader` on each parameter and a `load_weights(iterable)` method."""
+    import torch
     from transformers import AutoModelForCausalLM
     from transformers.models.qwen3.modeling_qwen3 import Qwen3RotaryEmbedding
 
@@ -64,6 +66,8 @@ def meta_model(reference):
 
 
 def test_units_are_layers_and_the_modules_around_them(checkpoint):
+    from qwen_serve.sglang.layered_load import unit_of, units
+
     model, _ = checkpoint
     names = [n for n, _ in units(model)]
     layers = len(model.model.layers)
@@ -75,12 +79,18 @@ def test_units_are_layers_and_the_modules_around_them(checkpoint):
 
 
 def test_loads_unit_by_unit_and_matches_whole_model_quantization(checkpoint):
-    reference, files = checkpoint
-    expected = reference(IDS).logits.float()
     import copy
 
+    import torch
+
+    from qwen_serve.sglang.layered_load import SafetensorsFiles, load_layer_by_layer, units
+
+    reference, files = checkpoint
+    ids = torch.tensor(IDS)
+    expected = reference(ids).logits.float()
+
     whole = apply_torchao_config_to_model(copy.deepcopy(reference), "int8wo", summary=False)
-    expected_quantized = whole(IDS).logits.float()
+    expected_quantized = whole(ids).logits.float()
 
     model = meta_model(reference)
     order = [n for n, _ in units(model)]
@@ -107,12 +117,16 @@ def test_loads_unit_by_unit_and_matches_whole_model_quantization(checkpoint):
         assert type(layer.input_layernorm.weight) is torch.nn.Parameter
     assert type(model.lm_head.weight) is torch.nn.Parameter
     assert torch.equal(model.model.embed_tokens.weight, reference.model.embed_tokens.weight)
-    out = model(IDS).logits.float()
+    out = model(ids).logits.float()
     assert torch.allclose(out, expected_quantized, atol=1e-2, rtol=0)  # the same quantized model
     assert ((out - expected).norm() / expected.norm()).item() < 0.05
 
 
 def test_missing_tensors_are_an_error_not_garbage(checkpoint):
+    import torch
+
+    from qwen_serve.sglang.layered_load import LayeredLoadError, SafetensorsFiles, load_layer_by_layer
+
     reference, files = checkpoint
     shards = SafetensorsFiles(files)
     names = [n for n in shards.names() if n != "model.norm.weight"]
@@ -120,25 +134,27 @@ def test_missing_tensors_are_an_error_not_garbage(checkpoint):
         load_layer_by_layer(meta_model(reference), names, shards.read, torch.device("cpu"))
 
 
-class RopeLike(torch.nn.Module):
-    """Stand-in for SGLang's RotaryEmbedding: a non-persistent cos/sin cache computed in __init__."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("cos_sin_cache", self._compute_cos_sin_cache(), persistent=False)
-
-    def _compute_cos_sin_cache(self):
-        return torch.arange(8, dtype=torch.float32).outer(torch.ones(4))
-
-
-class Layer(torch.nn.Module):
-    def __init__(self, buffer_owner):
-        super().__init__()
-        self.proj = torch.nn.Linear(4, 4, bias=False)
-        self.rope = buffer_owner
-
-
 def test_meta_buffers_rope_cache_rebuilt_anything_else_refused():
+    import torch
+
+    from qwen_serve.sglang.layered_load import LayeredLoadError, load_layer_by_layer
+
+    class RopeLike(torch.nn.Module):
+        """Stand-in for SGLang's RotaryEmbedding: a non-persistent cos/sin cache computed in __init__."""
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("cos_sin_cache", self._compute_cos_sin_cache(), persistent=False)
+
+        def _compute_cos_sin_cache(self):
+            return torch.arange(8, dtype=torch.float32).outer(torch.ones(4))
+
+    class Layer(torch.nn.Module):
+        def __init__(self, buffer_owner):
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 4, bias=False)
+            self.rope = buffer_owner
+
     with torch.device("meta"):
         model = torch.nn.ModuleList([Layer(RopeLike())])
     model.load_weights = lambda weights: [model[0].proj.weight.data.copy_(t) for _, t in weights]

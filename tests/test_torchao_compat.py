@@ -1,13 +1,15 @@
 """The torchao fix: SGLang 0.5.17's own function fails with its pinned torchao 0.17 (shown here),
 ours maps every value to torchao's *Config API and quantizes the same modules. CPU only: the
-int4/fp8 kernels are CUDA-only and are exercised on the H100, not claimed here."""
+int4/fp8 kernels are CUDA-only and are exercised on the H100, not claimed here.
+
+torch is imported by the tests that use it, not at collection: every test process collects this file, and only the
+one that runs the in-process SGLang tests (conftest.TOGETHER) needs torch."""
 
 from __future__ import annotations
 
 import copy
 
 import pytest
-import torch
 
 from qwen_serve.settings import TORCHAO_CONFIGS
 from qwen_serve.sglang.patches import install
@@ -50,6 +52,7 @@ def test_unknown_value_is_refused():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
+    import torch
     from transformers import AutoModelForCausalLM
 
     from qwen_serve.skeleton import write_skeleton
@@ -68,6 +71,8 @@ def test_sglang_0_5_17s_own_function_fails_with_torchao_0_17(tiny):
 
 @pytest.mark.parametrize("name", ["int8wo", "int8dq"])
 def test_quantizes_linear_layers_only_and_logits_stay_close(tiny, name, capsys):
+    import torch
+
     model = copy.deepcopy(tiny)
     ids = torch.tensor([[9707, 1879, 11, 104, 5, 77, 1000, 151645]])
     reference = tiny(ids).logits.float()
@@ -126,21 +131,27 @@ def test_entry_module_runs_sglangs_own_parser(entry_module_help):
     assert "--torchao-config" in out.stdout and "--model-path" in out.stdout
 
 
-class ParallelLinearLike(torch.nn.Module):
-    """Like SGLang's QKVParallelLinear: a 2-D weight, but not a torch.nn.Linear."""
+def parallel_linear_like():
+    """Like SGLang's QKVParallelLinear: a module with a 2-D weight, but not a torch.nn.Linear."""
+    import torch
 
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.randn(64, 128, dtype=torch.bfloat16))
+    class ParallelLinearLike(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(64, 128, dtype=torch.bfloat16))
 
-    def forward(self, x):
-        return torch.nn.functional.linear(x, self.weight)
+        def forward(self, x):
+            return torch.nn.functional.linear(x, self.weight)
+
+    return ParallelLinearLike()
 
 
 @pytest.mark.parametrize("name", ["int8wo", "int8dq"])
 def test_layered_loaders_per_module_call_quantizes_that_module(name):
     # SGLang's layered loader: apply_torchao_config_to_model(module, config, None) per "proj" module
-    module = ParallelLinearLike()
+    import torch
+
+    module = parallel_linear_like()
     x = torch.randn(4, 128, dtype=torch.bfloat16)
     reference = module(x).float()
     apply_torchao_config_to_model(module, name, None)
@@ -149,6 +160,6 @@ def test_layered_loaders_per_module_call_quantizes_that_module(name):
     # torchao's own None ("nn.Linear only") would have left it untouched
     from torchao.quantization import quantize_
 
-    untouched = ParallelLinearLike()
+    untouched = parallel_linear_like()
     quantize_(untouched, torchao_config_object(name), filter_fn=None)
     assert type(untouched.weight) is torch.nn.Parameter
