@@ -260,6 +260,23 @@ def test_a_worker_that_dies_stops_the_service_and_is_named(fleet):
     assert not any(alive(p) for p in pids)
 
 
+def test_a_router_that_ends_just_before_the_worker_it_followed_names_both_the_worker_first(fleet):
+    """A worker's crash resets the router's connections before the worker can be reaped, and a router may exit on
+    that: the two end within moments, the router first as qwen-serve sees them. The line names the worker too."""
+    start, wait_ready, tmp = fleet
+    proc, port = start("--replicas", "2")
+    facts = wait_ready(proc)
+    os.kill(facts["router_pid"], signal.SIGKILL)
+    time.sleep(0.05)
+    os.kill(facts["workers"][1]["pid"], signal.SIGKILL)
+    assert proc.wait(timeout=60) != 0
+    err = (tmp / "stderr.txt").read_text()
+    line = next(x for x in err.splitlines() if "exited with code" in x)
+    assert line.index(f"worker 1 (port {port + 2}) exited with code 137") < line.index(
+        f"router (port {port}) exited with code 137"
+    ), err
+
+
 def test_a_worker_that_fails_to_start_is_named_with_why_and_no_log_holds_the_key(fleet):
     """Each worker is an SGLang this process supervises: its start-up phases are noted under its name, its crash
     before ready is diagnosed from its own log, and its log has the key masked (the stand-in prints it)."""

@@ -40,6 +40,10 @@ from .supervise import (
 ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
 PROBE_INTERVAL_S = 1.0  # a worker's readiness probe, once its HTTP server is up (or 5 s after its start)
+# After a member ends on its own, how long the others get to show whether they ended with it before the stop is
+# begun and named: a worker's crash resets the router's connections before the worker can be reaped, and the
+# router may exit on that; the line then names the worker, not only the router that followed it.
+EXIT_SETTLE_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class FleetSupervisor(Engine):
         self.started_at: dict[int, float] = {}  # worker index -> when it was started (monotonic)
         self.worker_ready_at: dict[int, float] = {}  # worker index -> seconds from its start to ready
         self._last_probe = 0.0
+        self._ended_at: float | None = None  # when a member was first seen to have ended on its own
         # the router gets the key once, in its own variable; not the user's QWEN_SERVE_API_KEY
         router_env = {k: v for k, v in env.items() if k != "QWEN_SERVE_API_KEY"}
         router_env.update({ROUTER_KEY_ENV: reveal(fleet.api_key)} if fleet.api_key else {})
@@ -206,11 +211,15 @@ class FleetSupervisor(Engine):
 
     def tick(self) -> bool:
         self.act_on_stops()
-        ended = next((i for i, m in enumerate(self.members) if m.proc is not None and m.exited is not None), None)
-        if ended is not None and self.stop_deadline is None:  # on its own, not stopped: say which and why, first
-            self.failed = (self.members[ended].name, self.members[ended].exited)
-            self.begin_stop(self._exit_line(self.members[ended], ended))
-        if all(m.exited is not None for m in self.members if m.proc is not None):
+        started = [i for i, m in enumerate(self.members) if m.proc is not None]
+        ended = [i for i in started if self.members[i].exited is not None]
+        if ended and self.stop_deadline is None:  # on its own, not stopped: say which and why, first
+            self._ended_at = self._ended_at or time.monotonic()
+            if len(ended) == len(started) or time.monotonic() - self._ended_at >= EXIT_SETTLE_S:
+                first = self.members[ended[0]]  # the members are the workers, then the router
+                self.failed = (first.name, first.exited)
+                self.begin_stop("; ".join(self._exit_line(self.members[i], i) for i in ended))
+        if len(ended) == len(started):
             return False
         if self.stop_deadline is not None:
             return True
