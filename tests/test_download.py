@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_sglang"
@@ -317,7 +317,7 @@ def test_a_fleet_whose_router_is_not_installed_is_refused_before_the_download(hu
     )
     argv = ["--model-path", "org/tiny", "--replicas", "2", "--gpu", "H200x2", "--force", "--host", "127.0.0.1"]
     result = subprocess.run(
-        [sys.executable, "-c", code, *argv, "--port", str(free_port())], env=env, capture_output=True, text=True
+        [sys.executable, "-c", code, *argv, "--port", str(free_ports(4))], env=env, capture_output=True, text=True
     )
     errors = error_lines(result)
     assert result.returncode == 2 and len(errors) == 1 and "which is not installed" in errors[0], result.stderr

@@ -15,30 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_ports
 
 from qwen_serve.secret import MASK
 
 FAKE = Path(__file__).parent / "fake_sglang"
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-fleet-secret"
-
-
-def free_ports(n: int) -> int:
-    """A port P with P … P+n-1 all free."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n > 65535:
-            continue
-        try:
-            for p in range(base, base + n):
-                with socket.socket() as t:
-                    t.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-    raise AssertionError("no run of free ports")
 
 
 def dry(qwen_serve, *args: str) -> dict:
