@@ -300,51 +300,26 @@ MOSTLY_WAIT = (
 WAITING_LANES = 2
 
 
+def scheduling_unit(nodeid: str, lanes: dict[str, str]) -> str:
+    """The unit xdist gives one test process for this test: its TOGETHER group, a lane of MOSTLY_WAIT tests (dealt in
+    turn, `lanes` remembering each test's), or the test alone."""
+    if nodeid.startswith(MOSTLY_WAIT):
+        return lanes.setdefault(nodeid, f"mostly waiting, lane {len(lanes) % WAITING_LANES}")
+    return next((group for group, prefixes in TOGETHER.items() if nodeid.startswith(prefixes)), nodeid)
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's load scheduling, test by test, except that each TOGETHER group is one unit for one process, and the
-    MOSTLY_WAIT tests are WAITING_LANES units. (xdist's own `--dist loadgroup` cannot group them under pytest 9.2,
-    which ignores its renaming of node ids: pytest-dev/pytest-xdist#1386.)"""
+    """xdist's load scheduling, test by test, except for the units of `scheduling_unit`. (xdist's own `--dist
+    loadgroup` cannot group tests under pytest 9.2, which ignores its renaming of node ids: pytest-xdist#1386.)"""
     from xdist.scheduler import LoadScopeScheduling
 
-    lanes: dict[str, str] = {}  # node id -> its lane, in the order the scheduler reads the collection
+    lanes: dict[str, str] = {}  # in the order the scheduler reads the collection
 
     class Together(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.startswith(MOSTLY_WAIT):
-                return lanes.setdefault(nodeid, f"mostly waiting, lane {len(lanes) % WAITING_LANES}")
-            return next((group for group, prefixes in TOGETHER.items() if nodeid.startswith(prefixes)), nodeid)
+            return scheduling_unit(nodeid, lanes)
 
     return Together(config, log)
-
-
-NEEDS = {0: {"cpu_server", "server", "relay"}, 1: {"other_cpu_server"}}
-WANTED: list[int] = []  # seeds the collected tests need, in boot order
-AHEAD = {"entry_module_help": Ahead("entry_module_help", [sys.executable, "-m", "qwen_serve.sglang.entry", "--help"])}
-AHEAD_WANTED: list[str] = []
-
-
-# Tests that one test process runs together, by node id prefix, so that what they share is done once in the session:
-# those that import SGLang (and with it torch and transformers: about 9 s of CPU) into the test process itself, and
-# those that share the releases' parser runs (release_run, one SGLang import in a subprocess per release). A test
-# missing here still passes; it only costs its process that work again.
-TOGETHER = {
-    "in-process SGLang": (
-        "tests/test_sglang_parser.py::",
-        "tests/test_torchao_compat.py::",
-        "tests/test_layered_load.py::",
-        "tests/test_skeleton.py::",
-        "tests/test_long_context.py::test_sglangs_own_model_config_accepts_the_override",
-        "tests/test_client.py::test_sglangs_own_parser_constrains",
-        "tests/test_client.py::test_the_tools_check_closes_its_call_under_sglangs_grammar",
-        "tests/test_fleet.py::test_check_with_replicas_parses_the_workers_command",
-        "tests/test_bench.py::test_prompts_have_the_exact_token_count_by_the_servers_own_tokenizer",
-        "tests/lab/test_bench_scripts.py::test_interleaved_passes_alternate_the_tools",
-    ),
-    "the releases' parser runs": (
-        "tests/test_releases.py::test_flags_json_is_what_the_releases_own_parser_defines",
-        "tests/test_releases.py::test_every_preset_is_a_command_the_releases_parser_takes",
-    ),
-}
 
 
 def pytest_collection_modifyitems(session, config, items):

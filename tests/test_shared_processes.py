@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from conftest import ROOT, SESSION_ENV, Ahead
+from conftest import MOSTLY_WAIT, ROOT, SESSION_ENV, TOGETHER, Ahead, scheduling_unit
 
 
 def test_a_subprocess_run_ahead_gets_the_sessions_environment_and_folder_not_a_running_tests(monkeypatch, tmp_path):
@@ -20,3 +20,27 @@ def test_a_subprocess_run_ahead_gets_the_sessions_environment_and_folder_not_a_r
     done = probe.result(timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [str(SESSION_ENV.get("PYTHONPATH")), "None", str(ROOT)]
+
+
+def test_every_test_the_scheduler_places_by_name_still_exists():
+    """conftest's TOGETHER and MOSTLY_WAIT name tests by node id prefix: a renamed or moved test would silently fall
+    out of its group (and cost the session an SGLang import or a waiting process again)."""
+    for prefix in [*MOSTLY_WAIT, *(p for prefixes in TOGETHER.values() for p in prefixes)]:
+        path, _, name = prefix.partition("::")
+        source = (ROOT / path).read_text()
+        assert not name or f"def {name}" in source, prefix
+
+
+def test_the_scheduler_keeps_each_group_in_one_unit_and_deals_the_waiting_tests_into_two_lanes():
+    lanes: dict[str, str] = {}
+
+    def scope(nodeid):
+        return scheduling_unit(nodeid, lanes)
+
+    assert scope("tests/test_torchao_compat.py::test_a") == scope("tests/test_sglang_parser.py::test_b[x]")
+    assert scope("tests/test_releases.py::test_flags_json_is_what_the_releases_own_parser_defines[0.5.23]") == scope(
+        "tests/test_releases.py::test_every_preset_is_a_command_the_releases_parser_takes_or_one_line[0.5.17]"
+    )
+    waiting = [scope(f"tests/test_supervise.py::test_{i}") for i in range(4)]
+    assert waiting[0] == waiting[2] != waiting[1] == waiting[3]
+    assert scope("tests/test_docs.py::test_a") == "tests/test_docs.py::test_a"  # every other test alone
