@@ -244,8 +244,8 @@ def test_a_worker_that_dies_stops_the_service_and_is_named(fleet):
 
 
 def test_a_router_that_ends_just_before_the_worker_it_followed_names_both_the_worker_first(fleet):
-    """A worker's crash resets the router's connections before the worker can be reaped, and a router may exit on
-    that: the two end within moments, the router first as qwen-serve sees them. The line names the worker too."""
+    """A router and a worker that end within moments, the router first as qwen-serve sees them (seen once with a
+    killed worker): the line names both, the worker first."""
     start, wait_ready, tmp = fleet
     proc, port = start("--replicas", "2")
     facts = wait_ready(proc)

@@ -41,8 +41,8 @@ ROUTER_ENTRY = "qwen_serve.sglang.router_entry"
 ROUTER_KEY_ENV = "QWEN_SERVE_ROUTER_API_KEY"  # the router's key: read in its process, never in its argv
 PROBE_INTERVAL_S = 1.0  # a worker's readiness probe, once its HTTP server is up (or 5 s after its start)
 # After a member ends on its own, how long the others get to show whether they ended with it before the stop is
-# begun and named: a worker's crash resets the router's connections before the worker can be reaped, and the
-# router may exit on that; the line then names the worker, not only the router that followed it.
+# begun and named: two that end within moments (a router that exits as its worker dies) may be seen in either order,
+# and the line names both, workers first, not only the one polled first.
 EXIT_SETTLE_S = 0.3
 
 
